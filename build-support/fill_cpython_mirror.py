@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Fill a local CPython source mirror from Debian's source archive.
+
+For machines that cannot reach python.org: Debian's source archive carries the upstream release tarballs
+unchanged (`pythonX.Y_X.Y.Z.orig.tar.*`, byte-identical to python.org's `Python-X.Y.Z.*`). This script downloads
+them from the Debian archive this machine's apt is configured with, checks each against the plugin's pinned sha256
+and size, and stores it under python.org's file name, so the mirror works as a `file://` URL template:
+
+    build-support/fill_cpython_mirror.py ~/.cache/cpython-mirror 3.13.5 3.11.2
+    export PANTS_PYTHON_RUNTIME_SOURCE_URL_TEMPLATES="+['file://$HOME/.cache/cpython-mirror/{filename}']"
+
+With no versions given it fetches every release in the plugin's table that the archive still has.
+It never writes a file it has not verified, and it skips files already present and valid.
+"""
+import argparse
+import hashlib
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Iterable, List
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+KNOWN_VERSIONS_PY = REPO_ROOT / "pants-plugins" / "pants_oci" / "runtime" / "known_versions.py"
+APT_SOURCES = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+
+
+def load_known_releases():
+    spec = importlib.util.spec_from_file_location("known_versions", KNOWN_VERSIONS_PY)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["known_versions"] = module  # dataclasses look the module up while building the class.
+    spec.loader.exec_module(module)
+    return module.KNOWN_RELEASES
+
+
+def debian_archive_uris(source_files: Iterable[Path]) -> List[str]:
+    """The URIs of Debian archives that apt is configured with (one-line and deb822 formats).
+
+    Only archives that serve a Debian suite count: security and third-party repositories are skipped by
+    keeping URIs whose path ends in /debian.
+    """
+    uris = []
+    for path in source_files:
+        if not path.is_file() or not (path.name == "sources.list" or path.suffix in (".list", ".sources")):
+            continue
+        text = path.read_text(errors="replace")
+        uris += re.findall(r"^\s*URIs:\s*(\S+)", text, re.M)
+        uris += re.findall(r"^\s*deb(?:-src)?\s+(?:\[[^\]]*\]\s+)?(\S+)", text, re.M)
+    return list(dict.fromkeys(u.rstrip("/") for u in uris if u.rstrip("/").endswith("/debian")))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_valid(path: Path, release) -> bool:
+    return path.is_file() and path.stat().st_size == release.size and sha256_of(path) == release.sha256
+
+
+def fetch_release(release, archives: List[str], mirror: Path) -> str:
+    target = mirror / release.filename
+    if is_valid(target, release):
+        return f"{release.filename}: already present and valid"
+    errors = []
+    for archive in archives:
+        url = f"{archive}/pool/main/p/python{release.major_minor}/{release.debian_orig_name}"
+        with tempfile.NamedTemporaryFile(dir=mirror, prefix=".partial-", delete=False) as tmp:
+            tmp_path = Path(tmp.name)
+            try:
+                with urllib.request.urlopen(url, timeout=120) as response:
+                    for chunk in iter(lambda: response.read(1 << 20), b""):
+                        tmp.write(chunk)
+            except OSError as e:
+                errors.append(f"{url}: {e}")
+                tmp_path.unlink()
+                continue
+        if not is_valid(tmp_path, release):
+            errors.append(f"{url}: sha256 {sha256_of(tmp_path)} / size {tmp_path.stat().st_size} != pinned "
+                          f"{release.sha256} / {release.size}")
+            tmp_path.unlink()
+            continue
+        os.replace(tmp_path, target)  # Atomic: readers never see a partial tarball.
+        return f"{release.filename}: fetched and verified from {url}"
+    raise RuntimeError(f"could not fetch {release.filename}:\n  " + "\n  ".join(errors or ["no Debian archive configured"]))
+
+
+def main(argv: List[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mirror", type=Path, help="directory to fill (created if missing)")
+    parser.add_argument("versions", nargs="*", help="CPython versions to fetch (default: every pinned release)")
+    parser.add_argument("--archive", action="append", help="Debian archive base URL (default: read from apt's sources)")
+    args = parser.parse_args(argv)
+
+    known = load_known_releases()
+    unknown = [v for v in args.versions if v not in known]
+    if unknown:
+        parser.error(f"no pinned sha256 for {', '.join(unknown)}; pinned: {', '.join(known)}")
+    archives = args.archive or debian_archive_uris(APT_SOURCES)
+    if not archives:
+        parser.error("no Debian archive found in /etc/apt/sources.list{,.d/}; pass --archive URL")
+    args.mirror.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for version in args.versions or list(known):
+        try:
+            print(fetch_release(known[version], archives, args.mirror))
+        except RuntimeError as e:
+            failures += 1
+            print(e, file=sys.stderr)
+    # With no explicit versions, releases that have left the archive are expected; with explicit ones, not.
+    return 1 if failures and (args.versions or failures == len(known)) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
