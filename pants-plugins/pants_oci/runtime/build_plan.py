@@ -1,0 +1,180 @@
+"""Pure decisions for a `python_runtime` build: which tarball, which URLs, which environment.
+
+The rules gather inputs and call these; nothing here touches Pants, the network or the disk.
+"""
+import hashlib
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from pants_oci.oci.determinism import DEFAULT_EPOCH
+from pants_oci.runtime import configure_flags
+from pants_oci.runtime.known_versions import KNOWN_RELEASES, SourceRelease, known_release
+from pants_oci.runtime.modules import resolve_module_sets
+
+# Parts of the tree build_cpython.sh trims unless the target's `include` field keeps them.
+TRIMMABLE = ("tkinter", "idlelib", "ensurepip", "tests")
+
+
+class RuntimeConfigError(ValueError):
+    """A `python_runtime` target whose fields cannot describe a build; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    """Everything about a runtime that changes its bytes: the cache key, minus sources and toolchain."""
+
+    address: str
+    version: str
+    optimizations: str
+    prefix: str
+    bytecode: str
+    include: Tuple[str, ...]
+    required_modules: Tuple[str, ...]
+    optional_modules: Tuple[str, ...]
+    extra_configure_args: Tuple[str, ...]
+
+    @property
+    def major_minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    @property
+    def uses_pgo(self) -> bool:
+        return "pgo" in self.optimizations.split("+")
+
+
+def resolve_release(
+    address: str, version: str, sha256: Optional[str], size: Optional[int], filename: Optional[str]
+) -> SourceRelease:
+    """The tarball to build: the target's own pin if it has one, else the plugin's table."""
+    if (sha256 is None) != (size is None):
+        given, missing = ("sha256", "size") if sha256 else ("size", "sha256")
+        raise RuntimeConfigError(
+            f"Target {address} sets `{given}` but not `{missing}`: a source pin needs both. "
+            f"Add `{missing}=...` (the tarball's {'byte count' if missing == 'size' else 'sha256'})."
+        )
+    if sha256 is not None and size is not None:
+        return SourceRelease(version, filename or f"Python-{version}.tar.xz", sha256, size)
+    release = known_release(version)
+    if release is None:
+        raise RuntimeConfigError(
+            f"The 'version' field in target {address} is {version!r}, which has no built-in sha256 pin "
+            f"(pinned: {', '.join(KNOWN_RELEASES)}). Pick a pinned version, or pin this one yourself with "
+            f"the `sha256` and `size` fields of the tarball (python.org lists both)."
+        )
+    if filename and filename != release.filename:
+        raise RuntimeConfigError(
+            f"The 'source_filename' field in target {address} is {filename!r}, but the pinned release "
+            f"{version} is {release.filename!r}. Remove the field, or pin your file with `sha256` and `size`."
+        )
+    return release
+
+
+def source_urls(templates: Sequence[str], release: SourceRelease) -> List[str]:
+    """The URL templates filled in for this release, in order, without duplicates."""
+    urls = []
+    for template in templates:
+        try:
+            url = template.format(version=release.version, major_minor=release.major_minor, filename=release.filename)
+        except (KeyError, IndexError, ValueError) as e:
+            raise RuntimeConfigError(
+                f"[cpython-build].source_url_templates has a bad template {template!r} ({e}). Use only "
+                f"{{version}}, {{major_minor}} and {{filename}}."
+            )
+        if url not in urls:
+            urls.append(url)
+    return urls
+
+
+def download_failure_message(address: str, release: SourceRelease, errors: Sequence[Tuple[str, str]]) -> str:
+    lines = "\n".join(f"  {url}\n    {error}" for url, error in errors)
+    return (
+        f"Could not get a verified source tarball for {address} (CPython {release.version}: {release.filename}, "
+        f"sha256 {release.sha256}, {release.size} bytes). Every URL failed:\n{lines}\n"
+        f"Fix: make one of them reachable, or add a mirror to [cpython-build].source_url_templates "
+        f"(build-support/fill_cpython_mirror.py fills one from Debian's source archive)."
+    )
+
+
+def make_spec(
+    address: str,
+    version: str,
+    optimizations: str,
+    prefix: str,
+    bytecode: str,
+    include: Sequence[str],
+    required: Optional[Sequence[str]],
+    optional: Sequence[str],
+    extra_configure_args: Sequence[str],
+) -> RuntimeSpec:
+    required_modules, optional_modules = resolve_module_sets(version, required, optional)
+    return RuntimeSpec(
+        address=address,
+        version=version,
+        optimizations=optimizations,
+        prefix=prefix,
+        bytecode=bytecode,
+        include=tuple(sorted(set(include))),
+        required_modules=tuple(required_modules),
+        optional_modules=tuple(optional_modules),
+        extra_configure_args=tuple(extra_configure_args),
+    )
+
+
+def _kept_components(include: Sequence[str]) -> str:
+    """Map the user-facing `include` names onto build_cpython.sh's trimming switches."""
+    kept = {"pip": "ensurepip"}
+    return " ".join(sorted(kept.get(name, name) for name in include))
+
+
+def all_configure_args(spec: RuntimeSpec) -> List[str]:
+    extra = list(spec.extra_configure_args)
+    if "pip" in spec.include:
+        extra.append("--with-ensurepip=install")
+    args = configure_flags.configure_args(spec.version, spec.optimizations, extra)
+    if "tests" in spec.include:
+        args = [a for a in args if a != "--disable-test-modules"]
+    if "pip" in spec.include:
+        args = [a for a in args if a != "--without-ensurepip"]
+    return args
+
+
+def build_env(spec: RuntimeSpec, tarball_path: str, toolchain_fingerprint: str, search_path: Sequence[str]) -> Dict[str, str]:
+    """The build process's whole environment; every value is part of its cache key."""
+    return {
+        "PATH": ":".join(search_path),
+        "LC_ALL": "C",
+        "TZ": "UTC",
+        "SOURCE_DATE_EPOCH": str(DEFAULT_EPOCH),
+        "CPYTHON_TARBALL": tarball_path,
+        "CPYTHON_VERSION": spec.version,
+        "CPYTHON_PREFIX": spec.prefix,
+        "CPYTHON_CONFIGURE_ARGS": "\n".join(all_configure_args(spec)),
+        "CPYTHON_BYTECODE": spec.bytecode,
+        "CPYTHON_KEEP": _kept_components(spec.include),
+        "CPYTHON_REQUIRED_MODULES": " ".join(spec.required_modules),
+        "CPYTHON_OPTIONAL_MODULES": " ".join(spec.optional_modules),
+        # Unused by the script: here so that another compiler, linker or -dev library is another cache key.
+        "CPYTHON_TOOLCHAIN_FINGERPRINT": toolchain_fingerprint,
+    }
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def missing_tools(probe_output: str) -> List[str]:
+    return [line.split()[1] for line in probe_output.splitlines() if line.startswith("missing-tool ")]
+
+
+REQUIRED_TOOLS = ("cc", "make", "ld", "as", "ar", "tar", "xz", "gzip", "sed", "grep", "find")
+
+
+def toolchain_problem(probe_output: str, search_path: Sequence[str]) -> Optional[str]:
+    missing = [t for t in missing_tools(probe_output) if t in REQUIRED_TOOLS]
+    if not missing:
+        return None
+    return (
+        f"Cannot build CPython: {', '.join(missing)} not found on the build PATH {':'.join(search_path)}. "
+        f"Install a C toolchain (Debian/Ubuntu: apt-get install build-essential xz-utils), or point "
+        f"[cpython-build].build_search_path at the directories that hold these tools."
+    )

@@ -1,0 +1,361 @@
+"""Rules for `python_runtime`: fetch the verified tarball, fingerprint the toolchain, compile, package.
+
+Thin orchestration: every decision is in build_plan.py, diagnostics.py, modules.py and oci/tarball.py.
+"""
+import json
+import logging
+import pkgutil
+from dataclasses import dataclass
+from typing import Tuple
+
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
+from pants.core.util_rules.system_binaries import BashBinary
+from pants.engine.fs import (
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestEntries,
+    DigestSubset,
+    FileContent,
+    FileDigest,
+    FileEntry,
+    MergeDigests,
+    NativeDownloadFile,
+    PathGlobs,
+    RemovePrefix,
+    SymlinkEntry,
+)
+from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope, ProcessResult
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
+from pants_oci.runtime import build_plan, diagnostics
+from pants_oci.runtime.known_versions import SourceRelease
+from pants_oci.runtime.subsystem import PythonRuntimeSubsystem
+from pants_oci.runtime.target_types import (
+    PythonRuntimeBytecodeField,
+    PythonRuntimeConfigureArgsField,
+    PythonRuntimeIncludeField,
+    PythonRuntimeOptimizationsField,
+    PythonRuntimeOptionalModulesField,
+    PythonRuntimePrefixField,
+    PythonRuntimeRequiredModulesField,
+    PythonRuntimeSha256Field,
+    PythonRuntimeSizeField,
+    PythonRuntimeSourceFilenameField,
+    PythonRuntimeVersionField,
+)
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_SCRIPTS = ("build_cpython.sh", "check_modules.py", "complete_platform.py")
+# A pgo+lto build takes ~12 minutes on 2 cores; a slow shared machine gets generous headroom.
+BUILD_TIMEOUT_SECONDS = 3 * 60 * 60
+
+
+class PythonRuntimeBuildError(Exception):
+    """A CPython build failed; the message is a diagnosis, not a log dump."""
+
+
+def _script(name: str) -> FileContent:
+    data = pkgutil.get_data(__name__.rsplit(".", 1)[0], name)
+    assert data is not None, f"{name} is missing from the plugin's package data"
+    return FileContent(name, data, is_executable=name.endswith(".sh"))
+
+
+@dataclass(frozen=True)
+class PythonRuntimeFieldSet(PackageFieldSet):
+    required_fields = (PythonRuntimeVersionField,)
+
+    version: PythonRuntimeVersionField
+    sha256: PythonRuntimeSha256Field
+    size: PythonRuntimeSizeField
+    source_filename: PythonRuntimeSourceFilenameField
+    optimizations: PythonRuntimeOptimizationsField
+    required_modules: PythonRuntimeRequiredModulesField
+    optional_modules: PythonRuntimeOptionalModulesField
+    include: PythonRuntimeIncludeField
+    bytecode: PythonRuntimeBytecodeField
+    prefix: PythonRuntimePrefixField
+    extra_configure_args: PythonRuntimeConfigureArgsField
+    output_path: OutputPathField
+
+    def spec(self) -> build_plan.RuntimeSpec:
+        return build_plan.make_spec(
+            address=str(self.address),
+            version=self.version.value,
+            optimizations=self.optimizations.value,
+            prefix=self.prefix.value,
+            bytecode=self.bytecode.value,
+            include=self.include.value or (),
+            required=self.required_modules.value,
+            optional=self.optional_modules.value or (),
+            extra_configure_args=self.extra_configure_args.value or (),
+        )
+
+    def release(self) -> SourceRelease:
+        return build_plan.resolve_release(
+            str(self.address), self.version.value, self.sha256.value, self.size.value, self.source_filename.value
+        )
+
+
+@dataclass(frozen=True)
+class CPythonSourceRequest:
+    address: str
+    release: SourceRelease
+
+
+@dataclass(frozen=True)
+class CPythonSource:
+    digest: Digest  # One file: source/<filename>
+    path: str
+
+
+@dataclass(frozen=True)
+class CPythonToolchain:
+    fingerprint: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class CPythonToolchainRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class BuildPythonRuntimeRequest:
+    field_set: PythonRuntimeFieldSet
+
+
+@dataclass(frozen=True)
+class BuiltPythonRuntime:
+    """A compiled runtime: `tree` holds the install rooted at `/` (e.g. opt/python/bin/python3.13)."""
+
+    address: str
+    version: str
+    prefix: str
+    tree: Digest
+    complete_platform: Digest  # One file: complete_platform.json
+    built_modules: Tuple[str, ...]
+    missing_optional_modules: Tuple[str, ...]
+
+    @property
+    def interpreter_path(self) -> str:
+        return f"{self.prefix}/bin/python{'.'.join(self.version.split('.')[:2])}"
+
+
+@dataclass(frozen=True)
+class CPythonProfileRequest:
+    spec: build_plan.RuntimeSpec
+    source: CPythonSource
+    toolchain: CPythonToolchain
+
+
+@dataclass(frozen=True)
+class CPythonProfile:
+    digest: Digest  # profile/**.gcda
+
+
+@rule(desc="Fetch a verified CPython source tarball", level=LogLevel.DEBUG)
+async def fetch_cpython_source(request: CPythonSourceRequest, subsystem: PythonRuntimeSubsystem) -> CPythonSource:
+    release = request.release
+    urls = build_plan.source_urls(subsystem.source_url_templates, release)
+    expected = FileDigest(release.sha256, release.size)
+    errors = []
+    # Sequential on purpose: each URL is only a fallback for the ones before it. The engine checks the
+    # sha256 and size before anything is stored, and a digest already in the store is not downloaded again.
+    for url in urls:
+        try:
+            downloaded = await Get(Digest, NativeDownloadFile(url, expected))
+        except Exception as e:  # The engine raises a plain Exception with its own message.
+            errors.append((url, str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)))
+            continue
+        path = f"source/{release.filename}"
+        digest = await Get(Digest, AddPrefix(downloaded, "source"))
+        return CPythonSource(digest, path)
+    raise PythonRuntimeBuildError(build_plan.download_failure_message(request.address, release, errors))
+
+
+@rule(desc="Fingerprint the C toolchain for CPython builds", level=LogLevel.DEBUG)
+async def fingerprint_toolchain(
+    _: CPythonToolchainRequest, subsystem: PythonRuntimeSubsystem, bash: BashBinary
+) -> CPythonToolchain:
+    script = await Get(Digest, CreateDigest([FileContent("toolchain_probe.sh", _script("toolchain_probe.sh").content)]))
+    result = await Get(
+        ProcessResult,
+        Process(
+            [bash.path, "toolchain_probe.sh"],
+            input_digest=script,
+            env={"PATH": ":".join(subsystem.build_search_path), "LC_ALL": "C"},
+            description="Fingerprint the host C toolchain and -dev libraries",
+            level=LogLevel.DEBUG,
+            # The host can change between runs (an apt upgrade), so this never comes from a cache.
+            cache_scope=ProcessCacheScope.PER_SESSION,
+        ),
+    )
+    probe = result.stdout.decode()
+    problem = build_plan.toolchain_problem(probe, subsystem.build_search_path)
+    if problem:
+        raise PythonRuntimeBuildError(problem)
+    summary = next((line[len("tool cc "):] for line in probe.splitlines() if line.startswith("tool cc ")), "cc")
+    return CPythonToolchain(build_plan.fingerprint(probe), summary)
+
+
+def _build_process(
+    spec: build_plan.RuntimeSpec,
+    source: CPythonSource,
+    toolchain: CPythonToolchain,
+    subsystem: PythonRuntimeSubsystem,
+    bash: BashBinary,
+    input_digest: Digest,
+    profile_mode: str,
+    description: str,
+) -> Process:
+    env = build_plan.build_env(spec, source.path, toolchain.fingerprint, subsystem.build_search_path)
+    if profile_mode:
+        env["CPYTHON_PROFILE_DIR"] = profile_mode
+    return Process(
+        # {pants_concurrency} is filled in at run time and is not part of the cache key.
+        [bash.path, "build_cpython.sh", "{pants_concurrency}"],
+        input_digest=input_digest,
+        env=env,
+        output_directories=("out",),
+        description=description,
+        level=LogLevel.INFO,
+        concurrency_available=64,
+        timeout_seconds=BUILD_TIMEOUT_SECONDS,
+    )
+
+
+async def _sandbox_inputs(source: CPythonSource, *extra: Digest) -> Digest:
+    scripts = await Get(Digest, CreateDigest([_script(name) for name in SANDBOX_SCRIPTS]))
+    return await Get(Digest, MergeDigests([scripts, source.digest, *extra]))
+
+
+async def _checked(result: FallibleProcessResult, spec: build_plan.RuntimeSpec) -> None:
+    """Raise a diagnosis if the build failed. Failed processes are never cached, so nothing broken is kept."""
+    if result.exit_code == 0:
+        return
+    report = None
+    if result.exit_code == diagnostics.EXIT_MODULES:
+        contents = await Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["out/report.json"])))
+        report = contents[0].content if contents else None
+    raise PythonRuntimeBuildError(
+        diagnostics.diagnose_build_failure(spec.address, spec.version, result.exit_code, result.stderr.decode(errors="replace"), report)
+    )
+
+
+@rule(desc="Profile CPython for PGO", level=LogLevel.DEBUG)
+async def generate_pgo_profile(
+    request: CPythonProfileRequest, subsystem: PythonRuntimeSubsystem, bash: BashBinary
+) -> CPythonProfile:
+    spec = request.spec
+    inputs = await _sandbox_inputs(request.source)
+    result = await Get(
+        FallibleProcessResult,
+        _build_process(
+            spec, request.source, request.toolchain, subsystem, bash, inputs, "generate",
+            f"Profiling CPython {spec.version} for PGO (instrumented build + training run) for {spec.address}",
+        ),
+    )
+    await _checked(result, spec)
+    profile = await Get(Digest, DigestSubset(result.output_digest, PathGlobs(["out/profile/**"])))
+    return CPythonProfile(await Get(Digest, RemovePrefix(profile, "out")))
+
+
+@rule(desc="Compile a CPython runtime", level=LogLevel.DEBUG)
+async def build_python_runtime(
+    request: BuildPythonRuntimeRequest, subsystem: PythonRuntimeSubsystem, bash: BashBinary
+) -> BuiltPythonRuntime:
+    field_set = request.field_set
+    spec, release = field_set.spec(), field_set.release()
+    source, toolchain = await MultiGet(
+        Get(CPythonSource, CPythonSourceRequest(spec.address, release)),
+        Get(CPythonToolchain, CPythonToolchainRequest()),
+    )
+    extra_inputs = []
+    if spec.uses_pgo:
+        profile = await Get(CPythonProfile, CPythonProfileRequest(spec, source, toolchain))
+        extra_inputs.append(profile.digest)
+    inputs = await _sandbox_inputs(source, *extra_inputs)
+    result = await Get(
+        FallibleProcessResult,
+        _build_process(
+            spec, source, toolchain, subsystem, bash, inputs, "profile" if spec.uses_pgo else "",
+            f"Compiling CPython {spec.version} ({spec.optimizations}, {toolchain.summary}) for {spec.address}",
+        ),
+    )
+    await _checked(result, spec)
+    tree_root = "out" + spec.prefix
+    tree, meta = await MultiGet(
+        Get(Digest, DigestSubset(result.output_digest, PathGlobs([f"{tree_root}/**"]))),
+        Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["out/report.json", "out/complete_platform.json"]))),
+    )
+    files = {fc.path: fc.content for fc in meta}
+    report = json.loads(files["out/report.json"])
+    tree, platform = await MultiGet(
+        Get(Digest, RemovePrefix(tree, "out")),
+        Get(Digest, CreateDigest([FileContent("complete_platform.json", files["out/complete_platform.json"])])),
+    )
+    return BuiltPythonRuntime(
+        address=spec.address,
+        version=spec.version,
+        prefix=spec.prefix,
+        tree=tree,
+        complete_platform=platform,
+        built_modules=tuple(report["built"]),
+        missing_optional_modules=tuple(sorted(report["missing_optional"])),
+    )
+
+
+async def _archive_entries(digest: Digest) -> Tuple[Entry, ...]:
+    entries, contents = await MultiGet(Get(DigestEntries, Digest, digest), Get(DigestContents, Digest, digest))
+    content_by_path = {fc.path: fc.content for fc in contents}
+    result = []
+    for entry in entries:
+        if isinstance(entry, SymlinkEntry):
+            result.append(Entry(entry.path, link_target=entry.target))
+        elif isinstance(entry, FileEntry):
+            result.append(Entry(entry.path, content=content_by_path[entry.path], is_executable=entry.is_executable))
+        else:
+            result.append(Entry(entry.path))
+    return tuple(result)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MiB"
+
+
+@rule(desc="Package a CPython runtime", level=LogLevel.DEBUG)
+async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPackage:
+    built = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(field_set))
+    entries = await _archive_entries(built.tree)
+    tar = write_tar(entries)
+    archive = gzip_bytes(tar)
+    archive_path = field_set.output_path.value_or_default(file_ending="tar.gz")
+    platform_path = archive_path[: -len(".tar.gz")] + ".complete_platform.json"
+    platform_contents = await Get(DigestContents, Digest, built.complete_platform)
+    digest = await Get(
+        Digest,
+        CreateDigest([FileContent(archive_path, archive), FileContent(platform_path, platform_contents[0].content)]),
+    )
+    log_lines = (
+        f"CPython {built.version} at {built.prefix}: {len(entries)} entries, {_mib(len(tar))} uncompressed, "
+        f"{_mib(len(archive))} gzipped",
+        f"stdlib extension modules ({len(built.built_modules)}): {' '.join(built.built_modules)}",
+        *((f"optional modules not built: {' '.join(built.missing_optional_modules)}",) if built.missing_optional_modules else ()),
+    )
+    return BuiltPackage(
+        digest,
+        (
+            BuiltPackageArtifact(archive_path, extra_log_lines=log_lines),
+            BuiltPackageArtifact(platform_path, extra_log_lines=("Pex complete platform of this interpreter",)),
+        ),
+    )
+
+
+def rules():
+    return (*collect_rules(), UnionRule(PackageFieldSet, PythonRuntimeFieldSet))

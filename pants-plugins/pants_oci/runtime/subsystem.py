@@ -1,0 +1,40 @@
+"""`[cpython-build]`: repo-wide settings for compiling CPython runtimes."""
+from pants.option.option_types import StrListOption
+from pants.option.subsystem import Subsystem
+from pants.util.strutil import softwrap
+
+PYTHON_ORG_TEMPLATE = "https://www.python.org/ftp/python/{version}/{filename}"
+
+
+class PythonRuntimeSubsystem(Subsystem):
+    options_scope = "cpython-build"
+    help = "Settings for `python_runtime` targets: where CPython sources come from and which toolchain builds them."
+
+    source_url_templates = StrListOption(
+        default=[PYTHON_ORG_TEMPLATE],
+        help=softwrap(
+            f"""
+            URL templates for CPython source tarballs, tried in order until one download matches the pinned
+            sha256 and size. Placeholders: `{{version}}` (3.13.5), `{{major_minor}}` (3.13) and `{{filename}}`
+            (Python-3.13.5.tar.xz). `file://` URLs work, for a local mirror.
+
+            Default: `["{PYTHON_ORG_TEMPLATE}"]`. To add a mirror filled by
+            `build-support/fill_cpython_mirror.py` without dropping python.org:
+            `source_url_templates = "+['file:///srv/cpython-mirror/{{filename}}']"`, or the environment variable
+            `PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES`.
+            """
+        ),
+    )
+    build_search_path = StrListOption(
+        default=["/usr/local/bin", "/usr/bin", "/bin"],
+        help=softwrap(
+            """
+            The `PATH` a CPython build runs with: where it finds the C compiler, make, binutils and the usual
+            shell tools. Deliberately not your shell's `PATH`, so the cache key is the same on every machine
+            and no pyenv shim or virtualenv leaks into the build. The compiler, linker, make and the headers
+            and libraries the stdlib modules compile against are fingerprinted into the cache key, so a
+            different toolchain never reuses a runtime built by another one.
+            """
+        ),
+        advanced=True,
+    )
