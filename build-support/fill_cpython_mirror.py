@@ -14,42 +14,25 @@ It never writes a file it has not verified, and it skips files already present a
 """
 import argparse
 import hashlib
-import importlib.util
+import glob
 import os
-import re
 import sys
 import tempfile
 import urllib.request
 from pathlib import Path
-from typing import Iterable, List
+from typing import List
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-KNOWN_VERSIONS_PY = REPO_ROOT / "pants-plugins" / "pants_oci" / "runtime" / "known_versions.py"
-APT_SOURCES = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+# The plugin's pure modules need only the standard library, so this script shares them instead of copying.
+sys.path.insert(0, str(REPO_ROOT / "pants-plugins"))
+
+from pants_oci.debian.apt_sources import APT_SOURCE_GLOBS, archive_uris  # noqa: E402
+from pants_oci.runtime.known_versions import KNOWN_RELEASES  # noqa: E402
 
 
-def load_known_releases():
-    spec = importlib.util.spec_from_file_location("known_versions", KNOWN_VERSIONS_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["known_versions"] = module  # dataclasses look the module up while building the class.
-    spec.loader.exec_module(module)
-    return module.KNOWN_RELEASES
-
-
-def debian_archive_uris(source_files: Iterable[Path]) -> List[str]:
-    """The URIs of Debian archives that apt is configured with (one-line and deb822 formats).
-
-    Only archives that serve a Debian suite count: security and third-party repositories are skipped by
-    keeping URIs whose path ends in /debian.
-    """
-    uris = []
-    for path in source_files:
-        if not path.is_file() or not (path.name == "sources.list" or path.suffix in (".list", ".sources")):
-            continue
-        text = path.read_text(errors="replace")
-        uris += re.findall(r"^\s*URIs:\s*(\S+)", text, re.M)
-        uris += re.findall(r"^\s*deb(?:-src)?\s+(?:\[[^\]]*\]\s+)?(\S+)", text, re.M)
-    return list(dict.fromkeys(u.rstrip("/") for u in uris if u.rstrip("/").endswith("/debian")))
+def machine_archives() -> List[str]:
+    files = sorted({p for pattern in APT_SOURCE_GLOBS for p in glob.glob(pattern)})
+    return archive_uris((path, Path(path).read_text(errors="replace")) for path in files)
 
 
 def sha256_of(path: Path) -> str:
@@ -98,11 +81,11 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--archive", action="append", help="Debian archive base URL (default: read from apt's sources)")
     args = parser.parse_args(argv)
 
-    known = load_known_releases()
+    known = KNOWN_RELEASES
     unknown = [v for v in args.versions if v not in known]
     if unknown:
         parser.error(f"no pinned sha256 for {', '.join(unknown)}; pinned: {', '.join(known)}")
-    archives = args.archive or debian_archive_uris(APT_SOURCES)
+    archives = args.archive or machine_archives()
     if not archives:
         parser.error("no Debian archive found in /etc/apt/sources.list{,.d/}; pass --archive URL")
     args.mirror.mkdir(parents=True, exist_ok=True)

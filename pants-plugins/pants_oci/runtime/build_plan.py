@@ -69,19 +69,27 @@ def resolve_release(
     return release
 
 
-def source_urls(templates: Sequence[str], release: SourceRelease) -> List[str]:
-    """The URL templates filled in for this release, in order, without duplicates."""
+def source_urls(templates: Sequence[str], release: SourceRelease, debian_archives: Sequence[str] = ()) -> List[str]:
+    """The URL templates filled in for this release, in order, without duplicates.
+
+    A template with `{debian_archive}` gives one URL per archive, or none when the machine has none.
+    """
     urls = []
     for template in templates:
-        try:
-            url = template.format(version=release.version, major_minor=release.major_minor, filename=release.filename)
-        except (KeyError, IndexError, ValueError) as e:
-            raise RuntimeConfigError(
-                f"[cpython-build].source_url_templates has a bad template {template!r} ({e}). Use only "
-                f"{{version}}, {{major_minor}} and {{filename}}."
-            )
-        if url not in urls:
-            urls.append(url)
+        archives = debian_archives if "{debian_archive}" in template else [""]
+        for archive in archives:
+            try:
+                url = template.format(
+                    version=release.version, major_minor=release.major_minor, filename=release.filename,
+                    debian_filename=release.debian_orig_name, debian_archive=archive,
+                )
+            except (KeyError, IndexError, ValueError) as e:
+                raise RuntimeConfigError(
+                    f"[cpython-build].source_url_templates has a bad template {template!r} ({e}). Use only "
+                    f"{{version}}, {{major_minor}}, {{filename}}, {{debian_filename}} and {{debian_archive}}."
+                )
+            if url not in urls:
+                urls.append(url)
     return urls
 
 

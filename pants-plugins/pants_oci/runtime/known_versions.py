@@ -27,7 +27,7 @@ class SourceRelease:
     @property
     def compression(self) -> str:
         """`xz` or `gz`: how the tarball is compressed (3.11.2's upstream tarball is only a .tgz here)."""
-        return "xz" if self.filename.endswith(".tar.xz") else "gz"
+        return "xz" if self.filename.endswith(".xz") else "gz"
 
     @property
     def debian_orig_name(self) -> str:

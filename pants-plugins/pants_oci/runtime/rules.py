@@ -11,7 +11,6 @@ from typing import Tuple
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
 from pants.core.util_rules.system_binaries import BashBinary
 from pants.engine.fs import (
-    AddPrefix,
     CreateDigest,
     Digest,
     DigestContents,
@@ -31,6 +30,8 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from pants_oci.debian.rules import DebianArchives
+from pants_oci.debian.rules import rules as debian_rules
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
 from pants_oci.runtime import build_plan, diagnostics
 from pants_oci.runtime.known_versions import SourceRelease
@@ -160,9 +161,11 @@ class CPythonProfile:
 
 
 @rule(desc="Fetch a verified CPython source tarball", level=LogLevel.DEBUG)
-async def fetch_cpython_source(request: CPythonSourceRequest, subsystem: PythonRuntimeSubsystem) -> CPythonSource:
+async def fetch_cpython_source(
+    request: CPythonSourceRequest, subsystem: PythonRuntimeSubsystem, debian: DebianArchives
+) -> CPythonSource:
     release = request.release
-    urls = build_plan.source_urls(subsystem.source_url_templates, release)
+    urls = build_plan.source_urls(subsystem.source_url_templates, release, debian.uris)
     expected = FileDigest(release.sha256, release.size)
     errors = []
     # Sequential on purpose: each URL is only a fallback for the ones before it. The engine checks the
@@ -173,8 +176,10 @@ async def fetch_cpython_source(request: CPythonSourceRequest, subsystem: PythonR
         except Exception as e:  # The engine raises a plain Exception with its own message.
             errors.append((url, str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)))
             continue
+        # A mirror may name the file differently (Debian's .orig.tar.xz): store it under one fixed name.
+        entries = await Get(DigestEntries, Digest, downloaded)
         path = f"source/{release.filename}"
-        digest = await Get(Digest, AddPrefix(downloaded, "source"))
+        digest = await Get(Digest, CreateDigest([FileEntry(path, entries[0].file_digest)]))
         return CPythonSource(digest, path)
     raise PythonRuntimeBuildError(build_plan.download_failure_message(request.address, release, errors))
 
@@ -358,4 +363,4 @@ async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPacka
 
 
 def rules():
-    return (*collect_rules(), UnionRule(PackageFieldSet, PythonRuntimeFieldSet))
+    return (*collect_rules(), *debian_rules(), UnionRule(PackageFieldSet, PythonRuntimeFieldSet))

@@ -4,6 +4,9 @@ from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
 PYTHON_ORG_TEMPLATE = "https://www.python.org/ftp/python/{version}/{filename}"
+# Debian's source archive carries the upstream tarballs unchanged; {debian_archive} is each archive this
+# machine's apt sources name (read at run time), so no mirror is ever written into a repository.
+DEBIAN_SOURCE_TEMPLATE = "{debian_archive}/pool/main/p/python{major_minor}/{debian_filename}"
 
 
 class PythonRuntimeSubsystem(Subsystem):
@@ -11,14 +14,17 @@ class PythonRuntimeSubsystem(Subsystem):
     help = "Settings for `python_runtime` targets: where CPython sources come from and which toolchain builds them."
 
     source_url_templates = StrListOption(
-        default=[PYTHON_ORG_TEMPLATE],
+        default=[PYTHON_ORG_TEMPLATE, DEBIAN_SOURCE_TEMPLATE],
         help=softwrap(
             f"""
             URL templates for CPython source tarballs, tried in order until one download matches the pinned
-            sha256 and size. Placeholders: `{{version}}` (3.13.5), `{{major_minor}}` (3.13) and `{{filename}}`
-            (Python-3.13.5.tar.xz). `file://` URLs work, for a local mirror.
+            sha256 and size. Placeholders: `{{version}}` (3.13.5), `{{major_minor}}` (3.13), `{{filename}}`
+            (Python-3.13.5.tar.xz), `{{debian_filename}}` (python3.13_3.13.5.orig.tar.xz) and
+            `{{debian_archive}}`: each Debian/Ubuntu archive this machine's apt sources name, read at run time
+            (a template using it is skipped when there is none). `file://` URLs work, for a local mirror.
 
-            Default: `["{PYTHON_ORG_TEMPLATE}"]`. To add a mirror filled by
+            Default: python.org, then the Debian source archive, which carries the same upstream tarballs:
+            `["{PYTHON_ORG_TEMPLATE}", "{DEBIAN_SOURCE_TEMPLATE}"]`. To add a mirror filled by
             `build-support/fill_cpython_mirror.py` without dropping python.org:
             `source_url_templates = "+['file:///srv/cpython-mirror/{{filename}}']"`, or the environment variable
             `PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES`.

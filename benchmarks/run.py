@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""The project's one benchmark runner. Results go to docs/benchmarks.md (paste the printed table).
+
+    python3 benchmarks/run.py runtime --levels none --runs 3
+    python3 benchmarks/run.py runtime --levels pgo+lto --runs 1
+
+`runtime` measures, for each optimization level, a cold `./pants package` of a python_runtime (process cache
+off, so the compile really runs) against a plain `./configure && make && make install` with the same flags
+outside Pants, alternating the two in the same run so machine noise hits both alike; then the warm (cached)
+`./pants package`; the trimmed tree's size against the untrimmed `make install`; and interpreter start-up
+with and without the shipped bytecode. Medians over --runs. The source tarball comes from the mirror that
+PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES names (as in .ci/run) or python.org.
+"""
+import argparse
+import ast
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "pants-plugins"))
+
+from pants_oci.runtime import configure_flags  # noqa: E402
+from pants_oci.runtime.known_versions import KNOWN_RELEASES  # noqa: E402
+
+SCRATCH = REPO / "benchmarks" / "results" / "scratch"
+VERSION = "3.13.5"
+
+
+def timed(fn: Callable[[], None]) -> float:
+    start = time.monotonic()
+    fn()
+    return time.monotonic() - start
+
+
+def run(cmd: List[str], **kwargs) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def source_tarball() -> Path:
+    release = KNOWN_RELEASES[VERSION]
+    configured = os.environ.get("PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES", "")
+    for template in ast.literal_eval(configured.lstrip("+")) if configured else []:
+        url = template.format(version=VERSION, major_minor=release.major_minor, filename=release.filename)
+        if url.startswith("file://") and Path(url[7:]).is_file():
+            return Path(url[7:])
+    raise SystemExit("Set PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES to a file:// mirror (see .ci/run).")
+
+
+def write_target(level: str) -> str:
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    name = "rt_" + level.replace("+", "_")
+    (SCRATCH / "BUILD").write_text(
+        "\n".join(
+            f'python_runtime(name="rt_{lv.replace("+", "_")}", version="{VERSION}", optimizations="{lv}")'
+            for lv in configure_flags.OPTIMIZATIONS
+        )
+    )
+    return f"{SCRATCH.relative_to(REPO)}:{name}"
+
+
+def pants_package(target: str, cold: bool) -> None:
+    flags = ["--no-pantsd"] + (["--no-local-cache"] if cold else [])
+    run([str(REPO / "pants"), *flags, "package", target], cwd=REPO)
+
+
+def plain_build(level: str, tarball: Path) -> Dict[str, int]:
+    """configure && make && make install with the plugin's flags, outside Pants. Returns sizes."""
+    work = Path(tempfile.mkdtemp(prefix="plain-cpython-"))
+    try:
+        src = work / "src"
+        src.mkdir()
+        run(["tar", "-xf", str(tarball), "-C", str(src), "--strip-components=1"])
+        args = [a.replace(configure_flags.PREFIX_MAP_PLACEHOLDER, f"-ffile-prefix-map={src}=/usr/src/python")
+                for a in configure_flags.configure_args(VERSION, level)]
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"}
+        run(["./configure", "--prefix=/opt/python", *args], cwd=src, env=env)
+        run(["make", f"-j{os.cpu_count()}"], cwd=src, env=env)
+        run(["make", "install", f"DESTDIR={work / 'out'}"], cwd=src, env=env)
+        return {"untrimmed_bytes": tree_bytes(work / "out")}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def tree_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def packaged_tree(target: str) -> Path:
+    path, name = target.split(":")
+    archive = REPO / "dist" / path.replace("/", ".") / f"{name}.tar.gz"
+    out = Path(tempfile.mkdtemp(prefix="bench-tree-"))
+    with tarfile.open(archive) as tar:
+        tar.extractall(out)
+    return out / "opt" / "python"
+
+
+def startup_seconds(python: Path, runs: int = 20) -> float:
+    """Median wall time of `python -c pass` plus importing a few common modules, with no pyc writing."""
+    cmd = [str(python), "-B", "-c", "import json, asyncio, http.client, email.message, decimal"]
+    subprocess.run(cmd, check=True)
+    return statistics.median(timed(lambda: subprocess.run(cmd, check=True)) for _ in range(runs))
+
+
+def bench_runtime(levels: List[str], runs: int) -> None:
+    tarball = source_tarball()
+    rows = []
+    for level in levels:
+        target = write_target(level)
+        pants_package(target, cold=False)  # warm the tarball download and the toolchain probe once
+        pants_times, plain_times, sizes = [], [], {}
+        for _ in range(runs):
+            pants_times.append(timed(lambda: pants_package(target, cold=True)))
+            start = time.monotonic()
+            sizes = plain_build(level, tarball)
+            plain_times.append(time.monotonic() - start)
+        warm = statistics.median(timed(lambda: pants_package(target, cold=False)) for _ in range(3))
+        tree = packaged_tree(target)
+        with_pyc = tree_bytes(tree)
+        start_pyc = startup_seconds(tree / "bin" / "python3.13")
+        for pyc in tree.rglob("__pycache__"):
+            shutil.rmtree(pyc)
+        start_no_pyc = startup_seconds(tree / "bin" / "python3.13")
+        rows.append({
+            "level": level, "runs": runs,
+            "pants_cold_s": statistics.median(pants_times), "plain_s": statistics.median(plain_times),
+            "ratio": statistics.median(p / q for p, q in zip(pants_times, plain_times)),
+            "warm_s": warm, "untrimmed_mb": sizes["untrimmed_bytes"] / 1e6,
+            "trimmed_pyc_mb": with_pyc / 1e6, "trimmed_no_pyc_mb": tree_bytes(tree) / 1e6,
+            "start_pyc_ms": start_pyc * 1000, "start_no_pyc_ms": start_no_pyc * 1000,
+        })
+        shutil.rmtree(tree.parent.parent, ignore_errors=True)
+        print(json.dumps(rows[-1]), flush=True)
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    print("\n| level | runs | pants cold (s) | plain make (s) | ratio (median of pairs) | warm (s) | untrimmed MB "
+          "| trimmed MB, pycs | trimmed MB, no pycs | start-up ms, pycs | start-up ms, no pycs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['level']} | {r['runs']} | {r['pants_cold_s']:.0f} | {r['plain_s']:.0f} | {r['ratio']:.3f} | "
+              f"{r['warm_s']:.1f} | {r['untrimmed_mb']:.0f} | {r['trimmed_pyc_mb']:.1f} | {r['trimmed_no_pyc_mb']:.1f} | "
+              f"{r['start_pyc_ms']:.0f} | {r['start_no_pyc_ms']:.0f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="suite", required=True)
+    runtime = sub.add_parser("runtime", help="python_runtime compile time, cache, size and start-up")
+    runtime.add_argument("--levels", nargs="+", default=["none"], choices=configure_flags.OPTIMIZATIONS)
+    runtime.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if args.suite == "runtime":
+        bench_runtime(args.levels, args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Read what an ELF file needs from the dynamic linker, in pure Python: DT_NEEDED, SONAME, RUNPATH, and the
+symbol versions it requires (GLIBC_2.34, ...) or defines. Enough to check that an image's ELF files all load.
+
+64- and 32-bit, little- and big-endian; files that are not ELF return None.
+"""
+import struct
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, Optional, Tuple
+
+SHT_DYNAMIC = 6
+SHT_GNU_VERDEF = 0x6FFFFFFD
+SHT_GNU_VERNEED = 0x6FFFFFFE
+DT_NULL, DT_NEEDED, DT_SONAME, DT_RPATH, DT_RUNPATH = 0, 1, 14, 15, 29
+
+
+@dataclass(frozen=True)
+class ElfInfo:
+    needed: Tuple[str, ...]
+    soname: Optional[str]
+    runpath: Tuple[str, ...]
+    # library file name (as in DT_NEEDED) -> version names required from it, e.g. libc.so.6 -> {GLIBC_2.34}
+    version_needs: Dict[str, FrozenSet[str]]
+    version_defs: FrozenSet[str]
+
+
+def _cstr(data: bytes, offset: int) -> str:
+    end = data.index(b"\0", offset)
+    return data[offset:end].decode(errors="replace")
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.is64 = data[4] == 2
+        self.endian = "<" if data[5] == 1 else ">"
+
+    def unpack(self, fmt: str, offset: int):
+        return struct.unpack_from(self.endian + fmt, self.data, offset)
+
+    def sections(self):
+        if self.is64:
+            shoff, = self.unpack("Q", 0x28)
+            shentsize, shnum = self.unpack("HH", 0x3A)
+            fmt = "IIQQQQIIQQ"
+        else:
+            shoff, = self.unpack("I", 0x20)
+            shentsize, shnum = self.unpack("HH", 0x2E)
+            fmt = "IIIIIIIIII"
+        for i in range(shnum):
+            name, sh_type, _flags, _addr, offset, size, link, info, _align, entsize = self.unpack(fmt, shoff + i * shentsize)
+            yield {"type": sh_type, "offset": offset, "size": size, "link": link, "info": info, "entsize": entsize}
+
+
+def read_elf(data: bytes) -> Optional[ElfInfo]:
+    if len(data) < 64 or data[:4] != b"\x7fELF":
+        return None
+    reader = _Reader(data)
+    try:
+        sections = list(reader.sections())
+    except struct.error:
+        return None
+    needed, runpath, soname = [], [], None
+    version_needs: Dict[str, FrozenSet[str]] = {}
+    version_defs = set()
+    for section in sections:
+        if section["type"] not in (SHT_DYNAMIC, SHT_GNU_VERNEED, SHT_GNU_VERDEF):
+            continue
+        strtab = sections[section["link"]]["offset"]
+        if section["type"] == SHT_DYNAMIC:
+            entry_fmt, entry_size = ("qQ", 16) if reader.is64 else ("iI", 8)
+            for offset in range(section["offset"], section["offset"] + section["size"], entry_size):
+                tag, value = reader.unpack(entry_fmt, offset)
+                if tag == DT_NULL:
+                    break
+                if tag == DT_NEEDED:
+                    needed.append(_cstr(data, strtab + value))
+                elif tag == DT_SONAME:
+                    soname = _cstr(data, strtab + value)
+                elif tag in (DT_RUNPATH, DT_RPATH):
+                    runpath += _cstr(data, strtab + value).split(":")
+        elif section["type"] == SHT_GNU_VERNEED:
+            offset = section["offset"]
+            for _ in range(section["info"]):
+                _version, count, file_name, aux, next_offset = reader.unpack("HHIII", offset)
+                names, aux_offset = set(), offset + aux
+                for _ in range(count):
+                    _hash, _flags, _other, name, next_aux = reader.unpack("IHHII", aux_offset)
+                    names.add(_cstr(data, strtab + name))
+                    aux_offset += next_aux
+                library = _cstr(data, strtab + file_name)
+                version_needs[library] = frozenset(version_needs.get(library, frozenset()) | names)
+                if not next_offset:
+                    break
+                offset += next_offset
+        else:
+            offset = section["offset"]
+            for _ in range(section["info"]):
+                _version, _flags, _ndx, count, _hash, aux, next_offset = reader.unpack("HHHHIII", offset)
+                if count:
+                    name, _next = reader.unpack("II", offset + aux)
+                    version_defs.add(_cstr(data, strtab + name))
+                if not next_offset:
+                    break
+                offset += next_offset
+    return ElfInfo(tuple(needed), soname, tuple(runpath), version_needs, frozenset(version_defs))

@@ -1,0 +1,102 @@
+import pytest
+
+from pants_oci.runtime.build_plan import (
+    RuntimeConfigError,
+    all_configure_args,
+    build_env,
+    download_failure_message,
+    make_spec,
+    resolve_release,
+    source_urls,
+    toolchain_problem,
+)
+from pants_oci.runtime.known_versions import KNOWN_RELEASES
+from pants_oci.runtime.subsystem import DEBIAN_SOURCE_TEMPLATE, PYTHON_ORG_TEMPLATE
+
+
+def _spec(**overrides):
+    fields = dict(address="src:rt", version="3.13.5", optimizations="none", prefix="/opt/python",
+                  bytecode="unchecked-hash", include=(), required=None, optional=(), extra_configure_args=())
+    fields.update(overrides)
+    return make_spec(**fields)
+
+
+def test_known_release_comes_from_the_table() -> None:
+    release = resolve_release("src:rt", "3.13.5", None, None, None)
+    assert release.filename == "Python-3.13.5.tar.xz" and release.size == 22856016
+    assert resolve_release("src:rt", "3.11.2", None, None, None).filename == "Python-3.11.2.tgz"
+
+
+def test_table_entries_are_well_formed() -> None:
+    for version, release in KNOWN_RELEASES.items():
+        assert release.version == version and len(release.sha256) == 64 and release.size > 10_000_000
+        assert release.filename in (f"Python-{version}.tar.xz", f"Python-{version}.tgz")
+
+
+def test_unknown_version_without_pin_says_how_to_pin() -> None:
+    with pytest.raises(RuntimeConfigError, match=r"'version' field in target src:rt is '3.12.99'.*`sha256` and `size`"):
+        resolve_release("src:rt", "3.12.99", None, None, None)
+
+
+def test_half_a_pin_is_an_error() -> None:
+    with pytest.raises(RuntimeConfigError, match="sets `sha256` but not `size`"):
+        resolve_release("src:rt", "3.12.99", "a" * 64, None, None)
+
+
+def test_own_pin_builds_any_release() -> None:
+    release = resolve_release("src:rt", "3.12.99", "a" * 64, 123, None)
+    assert (release.filename, release.sha256, release.size) == ("Python-3.12.99.tar.xz", "a" * 64, 123)
+
+
+def test_source_urls_fill_templates_in_order() -> None:
+    release = KNOWN_RELEASES["3.13.5"]
+    urls = source_urls([PYTHON_ORG_TEMPLATE, "file:///m/{major_minor}/{filename}", PYTHON_ORG_TEMPLATE], release)
+    assert urls == ["https://www.python.org/ftp/python/3.13.5/Python-3.13.5.tar.xz", "file:///m/3.13/Python-3.13.5.tar.xz"]
+
+
+def test_debian_template_expands_per_archive_and_vanishes_without_one() -> None:
+    release = KNOWN_RELEASES["3.11.2"]
+    templates = [PYTHON_ORG_TEMPLATE, DEBIAN_SOURCE_TEMPLATE]
+    assert source_urls(templates, release, ["http://a/debian", "http://b/ubuntu"]) == [
+        "https://www.python.org/ftp/python/3.11.2/Python-3.11.2.tgz",
+        "http://a/debian/pool/main/p/python3.11/python3.11_3.11.2.orig.tar.gz",
+        "http://b/ubuntu/pool/main/p/python3.11/python3.11_3.11.2.orig.tar.gz",
+    ]
+    assert source_urls(templates, release, []) == ["https://www.python.org/ftp/python/3.11.2/Python-3.11.2.tgz"]
+
+
+def test_bad_template_is_named() -> None:
+    with pytest.raises(RuntimeConfigError, match=r"bad template 'https://x/\{tag\}'"):
+        source_urls(["https://x/{tag}"], KNOWN_RELEASES["3.13.5"])
+
+
+def test_download_failure_lists_every_url_and_error() -> None:
+    message = download_failure_message(
+        "src:rt", KNOWN_RELEASES["3.13.5"], [("https://a/x", "connection refused"), ("file:///m/x", "not found")]
+    )
+    assert "https://a/x\n    connection refused" in message and "file:///m/x\n    not found" in message
+    assert KNOWN_RELEASES["3.13.5"].sha256 in message and "fill_cpython_mirror.py" in message
+
+
+def test_build_env_is_deterministic_and_complete() -> None:
+    env = build_env(_spec(), "source/Python-3.13.5.tar.xz", "f" * 64, ["/usr/bin", "/bin"])
+    assert env == build_env(_spec(), "source/Python-3.13.5.tar.xz", "f" * 64, ["/usr/bin", "/bin"])
+    assert env["PATH"] == "/usr/bin:/bin" and env["CPYTHON_TOOLCHAIN_FINGERPRINT"] == "f" * 64
+    assert env["CPYTHON_KEEP"] == "" and "_ssl" in env["CPYTHON_REQUIRED_MODULES"].split()
+    assert "--enable-shared" in env["CPYTHON_CONFIGURE_ARGS"].splitlines()
+
+
+def test_include_pip_and_tests_change_the_flags() -> None:
+    args = all_configure_args(_spec(include=("pip", "tests")))
+    assert "--with-ensurepip=install" in args and "--without-ensurepip" not in args
+    assert "--disable-test-modules" not in args
+    env = build_env(_spec(include=("pip", "tkinter")), "s", "f", ["/bin"])
+    assert env["CPYTHON_KEEP"] == "ensurepip tkinter"
+
+
+def test_missing_compiler_is_a_clear_error() -> None:
+    probe = "tool make GNU Make 4.3\nmissing-tool cc\nmissing-tool pkg-config\n"
+    problem = toolchain_problem(probe, ["/usr/bin"])
+    assert problem.startswith("Cannot build CPython: cc not found on the build PATH /usr/bin")
+    assert "build-essential" in problem
+    assert toolchain_problem("missing-tool pkg-config\n", ["/usr/bin"]) is None

@@ -1,0 +1,54 @@
+import pytest
+
+from pants_oci.runtime.configure_flags import CONFIGURE_FLAGS, PREFIX_MAP_PLACEHOLDER, configure_args, explain
+
+
+def test_every_flag_has_a_reason() -> None:
+    assert all(len(flag.why) > 20 for flag in CONFIGURE_FLAGS)
+
+
+def test_none_builds_shared_hardened_without_optimizations() -> None:
+    args = configure_args("3.13.5", "none")
+    assert "--enable-shared" in args and "--enable-option-checking=fatal" in args
+    assert "--with-lto" not in args and "--enable-optimizations" not in args
+    cflags = next(a for a in args if a.startswith("CFLAGS="))
+    assert "-fstack-protector-strong" in cflags and PREFIX_MAP_PLACEHOLDER in cflags
+    ldflags = next(a for a in args if a.startswith("LDFLAGS="))
+    assert r"-Wl,-rpath,\$$ORIGIN/../lib" in ldflags and "-Wl,-z,now" in ldflags
+    assert "CPPFLAGS=-D_FORTIFY_SOURCE=2" in args
+
+
+@pytest.mark.parametrize(
+    "optimizations, lto, pgo",
+    [("none", False, False), ("lto", True, False), ("pgo", False, True), ("pgo+lto", True, True)],
+)
+def test_optimization_levels_map_to_configure_flags(optimizations: str, lto: bool, pgo: bool) -> None:
+    args = configure_args("3.13.5", optimizations)
+    assert ("--with-lto" in args) is lto
+    assert ("--enable-optimizations" in args) is pgo
+
+
+def test_flags_follow_the_version() -> None:
+    # 3.13 removed --with-system-ffi; with --enable-option-checking=fatal passing it would fail configure.
+    assert "--with-system-ffi" in configure_args("3.11.2", "none")
+    assert "--with-system-ffi" not in configure_args("3.13.5", "none")
+    # Debian 12 has no libmpdec-dev: 3.13 would otherwise look for it.
+    assert "--without-system-libmpdec" in configure_args("3.13.5", "none")
+    assert "--without-system-libmpdec" not in configure_args("3.11.2", "none")
+
+
+def test_extra_args_come_after_the_table_and_before_flags_variables() -> None:
+    args = configure_args("3.13.5", "none", ["--with-computed-gotos"])
+    assert args.index("--with-computed-gotos") > args.index("--enable-shared")
+    assert args.index("--with-computed-gotos") < args.index(next(a for a in args if a.startswith("CFLAGS=")))
+
+
+def test_unknown_optimization_is_rejected() -> None:
+    with pytest.raises(ValueError, match="optimizations must be one of none, lto, pgo, pgo\\+lto"):
+        configure_args("3.13.5", "O3")
+
+
+def test_explain_names_each_applied_flag() -> None:
+    lines = explain("3.13.5", "pgo+lto")
+    assert any(line.startswith("--enable-optimizations: ") for line in lines)
+    assert not any(line.startswith("--with-system-ffi") for line in lines)

@@ -1,0 +1,94 @@
+"""RuleRunner tests of the python_runtime rules' error paths: each bad input gives a clear error, fast.
+
+The successful compile and the module check are in rules_integration_test.py (real builds, minutes).
+"""
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+from pants.core.goals.package import BuiltPackage
+from pants.core.util_rules import system_binaries
+from pants.engine.addresses import Address
+from pants.engine.internals.scheduler import ExecutionError
+from pants.testutil.rule_runner import QueryRule, RuleRunner
+
+from pants_oci.runtime import rules as runtime_rules
+from pants_oci.runtime.rules import PythonRuntimeFieldSet
+from pants_oci.runtime.target_types import PythonRuntimeTarget
+
+
+@pytest.fixture
+def rule_runner() -> RuleRunner:
+    return RuleRunner(
+        rules=[*runtime_rules.rules(), *system_binaries.rules(), QueryRule(BuiltPackage, [PythonRuntimeFieldSet])],
+        target_types=[PythonRuntimeTarget],
+    )
+
+
+def _package(rule_runner: RuleRunner, build: str, templates) -> BuiltPackage:
+    """Package src:rt; `templates` is a list, or an option string ("" keeps the defaults)."""
+    rule_runner.write_files({"src/BUILD": build})
+    value = templates if isinstance(templates, str) else repr(templates)
+    options = [f"--cpython-build-source-url-templates={value}"] if value else []
+    rule_runner.set_options(options, env_inherit={"PATH"})
+    target = rule_runner.get_target(Address("src", target_name="rt"))
+    return rule_runner.request(BuiltPackage, [PythonRuntimeFieldSet.create(target)])
+
+
+def _fake_tarball(tmp_path: Path) -> Path:
+    tarball = tmp_path / "mirror" / "Python-3.99.1.tar.xz"
+    tarball.parent.mkdir()
+    tarball.write_bytes(b"not really a tarball")
+    return tarball
+
+
+def test_unknown_version_without_pin(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as e:
+        _package(rule_runner, 'python_runtime(name="rt", version="3.99.1")', [])
+    assert "'version' field in target src:rt is '3.99.1', which has no built-in sha256 pin" in str(e.value)
+
+
+def test_malformed_version_names_field_and_value(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as e:
+        _package(rule_runner, 'python_runtime(name="rt", version="3.13")', [])
+    assert "The 'version' field in target src:rt must be a full CPython 3 version like 3.13.5, but was '3.13'" in str(e.value)
+
+
+def test_wrong_sha256_names_expected_actual_and_url(rule_runner: RuleRunner, tmp_path: Path) -> None:
+    tarball = _fake_tarball(tmp_path)
+    actual = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    wrong = "0" * 64
+    build = f'python_runtime(name="rt", version="3.99.1", sha256="{wrong}", size={tarball.stat().st_size})'
+    with pytest.raises(ExecutionError) as e:
+        _package(rule_runner, build, [f"file://{tarball.parent}/{{filename}}"])
+    message = str(e.value)
+    assert "Could not get a verified source tarball for src:rt" in message
+    assert f"file://{tarball}" in message
+    assert wrong in message and actual in message
+
+
+def test_every_url_failing_lists_each_url_and_error(rule_runner: RuleRunner, tmp_path: Path) -> None:
+    build = f'python_runtime(name="rt", version="3.99.1", sha256="{"a" * 64}", size=10)'
+    templates = [f"file://{tmp_path}/nowhere/{{filename}}", "http://127.0.0.1:9/{version}/{filename}"]
+    with pytest.raises(ExecutionError) as e:
+        _package(rule_runner, build, templates)
+    message = str(e.value)
+    assert f"file://{tmp_path}/nowhere/Python-3.99.1.tar.xz\n" in message
+    assert "http://127.0.0.1:9/3.99.1/Python-3.99.1.tar.xz\n" in message
+    assert "fill_cpython_mirror.py" in message
+
+
+def _real_tarball_templates() -> str:
+    """Where the real 3.13.5 tarball comes from: the mirror .ci/run configures, else the defaults."""
+    return os.environ.get("PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES", "")
+
+
+def test_configure_failure_is_diagnosed(rule_runner: RuleRunner) -> None:
+    build = 'python_runtime(name="rt", version="3.13.5", extra_configure_args=["--with-no-such-option"])'
+    with pytest.raises(ExecutionError) as e:
+        _package(rule_runner, build, _real_tarball_templates())
+    message = str(e.value)
+    assert "Building CPython 3.13.5 for src:rt failed in configure" in message
+    assert "does not know the option(s) --with-no-such-option" in message
+    assert "extra_configure_args" in message
