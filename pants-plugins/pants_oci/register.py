@@ -2,13 +2,16 @@
 
 Wiring only: the rules and targets live in their own packages.
 """
+from pants_oci.debian import base_rules as debian_base_rules
+from pants_oci.debian import rules as debian_rules
+from pants_oci.debian.target_types import DebianPackagesTarget
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 
 
 def rules():
-    return [*runtime_rules.rules()]
+    return list({rule: None for rule in (*runtime_rules.rules(), *debian_rules.rules(), *debian_base_rules.rules())})
 
 
 def target_types():
-    return [PythonRuntimeTarget]
+    return [PythonRuntimeTarget, DebianPackagesTarget]

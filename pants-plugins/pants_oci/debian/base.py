@@ -1,0 +1,81 @@
+"""Assemble a base root filesystem from extracted Debian packages, distroless-style. Pure; no Pants imports.
+
+What goes in: the packages' files (minus docs), `/var/lib/dpkg/status.d/<package>` for scanners, `/etc/passwd`
+and `/etc/group` with root and nonroot (65532), `/home/nonroot`, `/tmp` (1777), and the CA bundle that
+ca-certificates' maintainer script would have generated. What does not: a shell, a package manager, compilers.
+"""
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+from pants_oci.debian.deb import control_fields, data_entries, status_entry
+from pants_oci.debian.elf import read_elf
+from pants_oci.oci.tarball import Entry
+
+NONROOT_UID = 65532
+NONROOT_GID = 65532
+PASSWD = (
+    "root:x:0:0:root:/root:/sbin/nologin\n"
+    f"nonroot:x:{NONROOT_UID}:{NONROOT_GID}:nonroot:/home/nonroot:/sbin/nologin\n"
+)
+GROUP = f"root:x:0:\nnonroot:x:{NONROOT_GID}:\n"
+CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt"
+
+
+class BaseConflictError(ValueError):
+    """Two packages install different content at one path."""
+
+
+def _account_entries() -> List[Entry]:
+    return [
+        Entry("etc/passwd", PASSWD.encode()),
+        Entry("etc/group", GROUP.encode()),
+        Entry("home/nonroot", mode=0o755),
+        Entry("root", mode=0o700),
+        Entry("tmp", mode=0o1777),
+    ]
+
+
+def ca_bundle(entries: Iterable[Entry]) -> Entry:
+    """What update-ca-certificates writes: every certificate under /usr/share/ca-certificates, sorted."""
+    certs = sorted((e for e in entries if e.path.startswith("usr/share/ca-certificates/") and e.path.endswith(".crt")),
+                   key=lambda e: e.path)
+    return Entry(CA_BUNDLE, b"".join(c.content if c.content.endswith(b"\n") else c.content + b"\n" for c in certs))
+
+
+def _merge(owner: Dict[str, str], merged: Dict[str, Entry], entry: Entry, package: str) -> None:
+    existing = merged.get(entry.path)
+    if existing is None or (existing.is_dir and entry.is_dir):
+        merged[entry.path] = entry if existing is None else existing
+        owner.setdefault(entry.path, package)
+    elif existing != entry:
+        raise BaseConflictError(
+            f"Debian packages {owner[entry.path]} and {package} both install /{entry.path} with different content."
+        )
+
+
+def assemble_base(debs: Sequence[Tuple[str, bytes]], keep_docs: bool = False) -> List[Entry]:
+    """The entries of the base layer, from (package name, .deb bytes) pairs."""
+    merged: Dict[str, Entry] = {}
+    owner: Dict[str, str] = {}
+    for name, deb in sorted(debs):
+        for entry in data_entries(deb, name, keep_docs):
+            _merge(owner, merged, entry, name)
+        _merge(owner, merged, Entry(f"var/lib/dpkg/status.d/{name}", status_entry(control_fields(deb, name)).encode()), name)
+    if any(name == "ca-certificates" for name, _ in debs):
+        _merge(owner, merged, ca_bundle(merged.values()), "ca-certificates")
+    for entry in _account_entries():
+        merged[entry.path] = entry
+    return [merged[p] for p in sorted(merged)]
+
+
+def elf_infos(entries: Iterable[Entry]):
+    """(ELF info by path, symlink targets by path) of a set of entries, for the closure check."""
+    elves, links = {}, {}
+    for entry in entries:
+        if entry.link_target is not None:
+            links[entry.path] = entry.link_target
+        elif entry.content is not None and entry.content[:4] == b"\x7fELF":
+            info = read_elf(entry.content)
+            if info is not None:
+                elves[entry.path] = info
+    return elves, links
+
