@@ -31,7 +31,8 @@ sys.path.insert(0, str(REPO / "pants-plugins"))
 from pants_oci.runtime import configure_flags  # noqa: E402
 from pants_oci.runtime.known_versions import KNOWN_RELEASES  # noqa: E402
 
-SCRATCH = REPO / "benchmarks" / "results" / "scratch"
+# Not under benchmarks/results/, which Pants ignores: Pants must see the scratch BUILD file.
+SCRATCH = REPO / "benchmarks" / "scratch"
 VERSION = "3.13.5"
 
 
