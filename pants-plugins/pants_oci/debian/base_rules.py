@@ -46,6 +46,7 @@ from pants_oci.debian.target_types import (
     DebianRuntimesField,
     DebianSuiteField,
 )
+from pants_oci.errors import engine_error_detail
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
 from pants_oci.runtime.rules import BuildPythonRuntimeRequest, BuiltPythonRuntime, PythonRuntimeFieldSet
 
@@ -270,7 +271,7 @@ async def fetch_debian_deb(request: DebianDebRequest) -> DebianDeb:
     try:
         return DebianDeb(await Get(Digest, NativeDownloadFile(url, FileDigest(package.sha256, package.size))))
     except Exception as e:  # The engine reports failures as plain exceptions.
-        detail = str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
+        detail = engine_error_detail(e)
         raise DebianBaseError(
             f"Could not fetch Debian package {package.name} {package.version} for {target} from {url} "
             f"(expected sha256 {package.sha256}, {package.size} bytes): {detail}\n"

@@ -7,7 +7,7 @@ multiarch directories. Symlinks inside the image are followed.
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Iterable, List, Mapping, Optional
 
 from pants_oci.debian.elf import ElfInfo
 

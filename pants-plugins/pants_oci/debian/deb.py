@@ -9,8 +9,7 @@ import io
 import lzma
 import posixpath
 import tarfile
-from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, List
 
 from pants_oci.oci.tarball import Entry
 

@@ -32,6 +32,7 @@ from pants.util.logging import LogLevel
 
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.rules import rules as debian_rules
+from pants_oci.errors import engine_error_detail
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
 from pants_oci.runtime import build_plan, diagnostics
 from pants_oci.runtime.known_versions import SourceRelease
@@ -174,7 +175,7 @@ async def fetch_cpython_source(
         try:
             downloaded = await Get(Digest, NativeDownloadFile(url, expected))
         except Exception as e:  # The engine raises a plain Exception with its own message.
-            errors.append((url, str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)))
+            errors.append((url, engine_error_detail(e)))
             continue
         # A mirror may name the file differently (Debian's .orig.tar.xz): store it under one fixed name.
         entries = await Get(DigestEntries, Digest, downloaded)
