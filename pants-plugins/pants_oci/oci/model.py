@@ -1,0 +1,168 @@
+"""A pure OCI image model (go-containerregistry `pkg/v1` and Jib's build plan are the examples).
+
+Values in, canonical JSON bytes and digests out. No I/O: writers and publishers take the blobs this produces.
+JSON is serialized with sorted keys and no whitespace so the same image always has the same digest.
+"""
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+from pants_oci.oci import determinism as D
+from pants_oci.oci.tarball import Entry, write_tar
+
+MEDIA_TYPE_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_TYPE_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_TYPE_CONFIG = "application/vnd.oci.image.config.v1+json"
+MEDIA_TYPE_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(document: object) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    media_type: str
+    digest: str
+    size: int
+    annotations: Tuple[Tuple[str, str], ...] = ()
+    platform: Optional[Tuple[Tuple[str, str], ...]] = None
+
+    @classmethod
+    def of(cls, media_type: str, blob: bytes, annotations: Mapping[str, str] = None) -> "Descriptor":
+        return cls(media_type, sha256_digest(blob), len(blob), tuple(sorted((annotations or {}).items())))
+
+    def to_json(self) -> Dict[str, object]:
+        document: Dict[str, object] = {"mediaType": self.media_type, "digest": self.digest, "size": self.size}
+        if self.annotations:
+            document["annotations"] = dict(self.annotations)
+        if self.platform:
+            document["platform"] = dict(self.platform)
+        return document
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: its gzipped blob and the digest of its uncompressed tar (the config's diff_id)."""
+
+    compressed: bytes
+    diff_id: str
+    created_by: str  # shown as the history entry, e.g. "python runtime 3.13.5"
+
+    @property
+    def descriptor(self) -> Descriptor:
+        return Descriptor.of(MEDIA_TYPE_LAYER_GZIP, self.compressed)
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """The parts of the OCI image config this plugin sets; everything else stays unset on purpose."""
+
+    architecture: str = "amd64"
+    os: str = "linux"
+    user: str = ""
+    env: Tuple[str, ...] = ()
+    entrypoint: Tuple[str, ...] = ()
+    cmd: Tuple[str, ...] = ()
+    working_dir: str = ""
+    labels: Tuple[Tuple[str, str], ...] = ()
+    exposed_ports: Tuple[str, ...] = ()
+    created: str = field(default_factory=lambda: epoch_timestamp(D.DEFAULT_EPOCH))
+
+    def to_json(self, layers: Sequence[Layer]) -> Dict[str, object]:
+        config: Dict[str, object] = {}
+        if self.user:
+            config["User"] = self.user
+        if self.env:
+            config["Env"] = list(self.env)
+        if self.entrypoint:
+            config["Entrypoint"] = list(self.entrypoint)
+        if self.cmd:
+            config["Cmd"] = list(self.cmd)
+        if self.working_dir:
+            config["WorkingDir"] = self.working_dir
+        if self.labels:
+            config["Labels"] = dict(self.labels)
+        if self.exposed_ports:
+            config["ExposedPorts"] = {port: {} for port in self.exposed_ports}
+        return {
+            "architecture": self.architecture,
+            "os": self.os,
+            "created": self.created,
+            "config": config,
+            "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
+            "history": [{"created": self.created, "created_by": layer.created_by} for layer in layers],
+        }
+
+
+def epoch_timestamp(seconds: int) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Image:
+    config_blob: bytes
+    manifest_blob: bytes
+    layers: Tuple[Layer, ...]
+
+    @property
+    def config_descriptor(self) -> Descriptor:
+        return Descriptor.of(MEDIA_TYPE_CONFIG, self.config_blob)
+
+    @property
+    def manifest_descriptor(self) -> Descriptor:
+        return Descriptor.of(MEDIA_TYPE_MANIFEST, self.manifest_blob)
+
+    @property
+    def digest(self) -> str:
+        return self.manifest_descriptor.digest
+
+    def blobs(self) -> Dict[str, bytes]:
+        """Every blob by digest: layers, config and manifest."""
+        blobs = {layer.descriptor.digest: layer.compressed for layer in self.layers}
+        blobs[self.config_descriptor.digest] = self.config_blob
+        blobs[self.manifest_descriptor.digest] = self.manifest_blob
+        return blobs
+
+
+def build_image(config: ImageConfig, layers: Sequence[Layer], annotations: Mapping[str, str] = None) -> Image:
+    config_blob = canonical_json(config.to_json(layers))
+    manifest: Dict[str, object] = {
+        "schemaVersion": 2,
+        "mediaType": MEDIA_TYPE_MANIFEST,
+        "config": Descriptor.of(MEDIA_TYPE_CONFIG, config_blob).to_json(),
+        "layers": [layer.descriptor.to_json() for layer in layers],
+    }
+    if annotations:
+        manifest["annotations"] = dict(sorted(annotations.items()))
+    return Image(config_blob, canonical_json(manifest), tuple(layers))
+
+
+def build_index(image: Image, ref_names: Sequence[str]) -> bytes:
+    """index.json of an OCI layout: one manifest entry per tag (ref name), or one without a name."""
+    manifests: List[Dict[str, object]] = []
+    for ref in ref_names or [""]:
+        annotations = {ANNOTATION_REF_NAME: ref} if ref else {}
+        manifests.append(Descriptor.of(MEDIA_TYPE_MANIFEST, image.manifest_blob, annotations).to_json())
+    return canonical_json({"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX, "manifests": manifests})
+
+
+def layout_files(image: Image, ref_names: Sequence[str]) -> Dict[str, bytes]:
+    """The files of an OCI image layout directory, by relative path."""
+    files = {f"blobs/sha256/{digest.split(':', 1)[1]}": blob for digest, blob in image.blobs().items()}
+    files["oci-layout"] = canonical_json(OCI_LAYOUT)
+    files["index.json"] = build_index(image, ref_names)
+    return files
+
+
+def layout_archive(files: Mapping[str, bytes]) -> bytes:
+    """An OCI archive: the layout directory as a deterministic, uncompressed tar (`oci-archive:` in skopeo)."""
+    return write_tar([Entry(path, content) for path, content in files.items()])
