@@ -80,8 +80,10 @@ else
 fi
 
 step "make install"
-# make install also byte-compiles the stdlib; that bytecode is deleted below and the policy applied after.
-run_logged 12 install make install DESTDIR="${destdir}"
+# make install also byte-compiles the stdlib at three optimization levels, bytecode that is deleted below
+# (the policy is applied after trimming). `-l` (no recursion) cuts that to the top-level modules on 3.12+,
+# where COMPILEALL_OPTS exists; older Makefiles ignore the variable.
+run_logged 12 install make install DESTDIR="${destdir}" COMPILEALL_OPTS="-j0 -l"
 
 export LC_ALL=C
 cd "${tree}"
@@ -133,7 +135,9 @@ if [[ "${CPYTHON_BYTECODE}" == "unchecked-hash" ]]; then
   # unchecked-hash pycs embed no mtime, and the interpreter never rewrites them: reproducible and
   # read-only-root friendly. A fixed hash seed keeps set/frozenset constants in a stable order.
   # Optimization level 0 only: containers run without -O, and levels 1 and 2 would double the size.
-  PYTHONHASHSEED=0 "${python}" -I -B -m compileall -q -j1 --invalidation-mode unchecked-hash \
+  # Workers compile files independently, so -j does not change the output. Not -I: isolated mode ignores
+  # PYTHONHASHSEED (all PYTHON* variables), and the environment here is the process's own, fixed one.
+  PYTHONHASHSEED=0 "${python}" -s -B -m compileall -q -j0 --invalidation-mode unchecked-hash \
     -d "${CPYTHON_PREFIX}/${stdlib}" "${stdlib}" >"${logs}/compileall.log" 2>&1 \
     || fail 12 compileall "${logs}/compileall.log"
 fi
