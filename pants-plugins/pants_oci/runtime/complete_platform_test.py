@@ -1,7 +1,7 @@
 import platform
 import sys
 
-from packaging import tags as packaging_tags
+from packaging import tags as packaging_tags  # pants: no-infer-dep (packaging ships with pantsbuild.pants)
 
 from pants_oci.runtime.complete_platform import compatible_tags, glibc_version, marker_environment, platform_tags
 
