@@ -92,3 +92,18 @@ def test_configure_failure_is_diagnosed(rule_runner: RuleRunner) -> None:
     assert "Building CPython 3.13.5 for src:rt failed in configure" in message
     assert "does not know the option(s) --with-no-such-option" in message
     assert "extra_configure_args" in message
+
+
+def test_missing_compiler_is_diagnosed(rule_runner: RuleRunner, tmp_path: Path) -> None:
+    rule_runner.write_files({"src/BUILD": 'python_runtime(name="rt", version="3.13.5")'})
+    templates = _real_tarball_templates()
+    options = [f"--cpython-build-build-search-path=['{tmp_path}']"]
+    if templates:
+        options.append(f"--cpython-build-source-url-templates={templates}")
+    rule_runner.set_options(options, env_inherit={"PATH"})
+    target = rule_runner.get_target(Address("src", target_name="rt"))
+    with pytest.raises(ExecutionError) as e:
+        rule_runner.request(BuiltPackage, [PythonRuntimeFieldSet.create(target)])
+    message = str(e.value)
+    assert f"Cannot build CPython: cc, make, ld, as, ar, tar, xz, gzip, sed, grep, find not found on the build PATH {tmp_path}" in message
+    assert "build-essential" in message
