@@ -11,6 +11,7 @@ from typing import Tuple
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
 from pants.core.util_rules.system_binaries import BashBinary
 from pants.engine.fs import (
+    AddPrefix,
     CreateDigest,
     Digest,
     DigestContents,
@@ -23,7 +24,6 @@ from pants.engine.fs import (
     NativeDownloadFile,
     PathGlobs,
     RemovePrefix,
-    SymlinkEntry,
 )
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -33,7 +33,6 @@ from pants.util.logging import LogLevel
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.rules import rules as debian_rules
 from pants_oci.errors import engine_error_detail
-from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
 from pants_oci.runtime import build_plan, diagnostics
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.runtime.subsystem import PythonRuntimeSubsystem
@@ -317,18 +316,63 @@ async def build_python_runtime(
     )
 
 
-async def _archive_entries(digest: Digest) -> Tuple[Entry, ...]:
-    entries, contents = await MultiGet(Get(DigestEntries, Digest, digest), Get(DigestContents, Digest, digest))
-    content_by_path = {fc.path: fc.content for fc in contents}
-    result = []
-    for entry in entries:
-        if isinstance(entry, SymlinkEntry):
-            result.append(Entry(entry.path, link_target=entry.target))
-        elif isinstance(entry, FileEntry):
-            result.append(Entry(entry.path, content=content_by_path[entry.path], is_executable=entry.is_executable))
-        else:
-            result.append(Entry(entry.path))
-    return tuple(result)
+# The deterministic tar writer, shipped into the sandbox as a package so the runtime can run it with -m.
+_LAYER_TOOL_MODULES = ("oci/determinism.py", "oci/tarball.py", "oci/layer_tool.py")
+
+
+@dataclass(frozen=True)
+class TreeArchiveRequest:
+    """Archive `tree` (paths relative to /) with the runtime's own interpreter, in a cacheable process."""
+
+    runtime: BuiltPythonRuntime
+    tree: Digest
+    description: str
+
+
+@dataclass(frozen=True)
+class TreeArchive:
+    digest: Digest  # one file: archive.tar.gz
+    diff_id: str  # sha256 of the uncompressed tar
+    size: int
+    uncompressed_size: int
+    entries: int
+
+
+def _layer_tool_files() -> Tuple[FileContent, ...]:
+    files = [FileContent("pants_oci/__init__.py", b""), FileContent("pants_oci/oci/__init__.py", b"")]
+    for name in _LAYER_TOOL_MODULES:
+        data = pkgutil.get_data("pants_oci", name)
+        assert data is not None, f"pants_oci/{name} is missing from the plugin"
+        files.append(FileContent(f"pants_oci/{name}", data))
+    return tuple(files)
+
+
+@rule(desc="Archive a tree deterministically", level=LogLevel.DEBUG)
+async def archive_tree(request: TreeArchiveRequest) -> TreeArchive:
+    tool, runtime_tree, tree = await MultiGet(
+        Get(Digest, CreateDigest(_layer_tool_files())),
+        Get(Digest, AddPrefix(request.runtime.tree, "runtime")),
+        Get(Digest, AddPrefix(request.tree, "tree")),
+    )
+    inputs = await Get(Digest, MergeDigests([tool, runtime_tree, tree]))
+    result = await Get(
+        ProcessResult,
+        Process(
+            # A relative interpreter path: the cache key is the same on every machine.
+            ["runtime" + request.runtime.interpreter_path, "-s", "-B", "-m", "pants_oci.oci.layer_tool",
+             "tree", "archive.tar.gz", "archive.json"],
+            input_digest=inputs,
+            output_files=("archive.tar.gz", "archive.json"),
+            description=request.description,
+            level=LogLevel.DEBUG,
+        ),
+    )
+    archive, record_file = await MultiGet(
+        Get(Digest, DigestSubset(result.output_digest, PathGlobs(["archive.tar.gz"]))),
+        Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["archive.json"]))),
+    )
+    record = json.loads(record_file[0].content)
+    return TreeArchive(archive, record["diff_id"], record["size"], record["uncompressed_size"], record["entries"])
 
 
 def _mib(n: int) -> str:
@@ -338,19 +382,25 @@ def _mib(n: int) -> str:
 @rule(desc="Package a CPython runtime", level=LogLevel.DEBUG)
 async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPackage:
     built = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(field_set))
-    entries = await _archive_entries(built.tree)
-    tar = write_tar(entries)
-    archive = gzip_bytes(tar)
+    archive = await Get(
+        TreeArchive, TreeArchiveRequest(built, built.tree, f"Archive the CPython {built.version} tree of {built.address}")
+    )
     archive_path = field_set.output_path.value_or_default(file_ending="tar.gz")
     platform_path = archive_path[: -len(".tar.gz")] + ".complete_platform.json"
-    platform_contents = await Get(DigestContents, Digest, built.complete_platform)
+    # Each digest holds one file; re-create them under their dist/ names without reading their bytes.
+    archive_entries, platform_entries = await MultiGet(
+        Get(DigestEntries, Digest, archive.digest), Get(DigestEntries, Digest, built.complete_platform)
+    )
     digest = await Get(
         Digest,
-        CreateDigest([FileContent(archive_path, archive), FileContent(platform_path, platform_contents[0].content)]),
+        CreateDigest([
+            FileEntry(archive_path, archive_entries[0].file_digest),
+            FileEntry(platform_path, platform_entries[0].file_digest),
+        ]),
     )
     log_lines = (
-        f"CPython {built.version} at {built.prefix}: {len(entries)} entries, {_mib(len(tar))} uncompressed, "
-        f"{_mib(len(archive))} gzipped",
+        f"CPython {built.version} at {built.prefix}: {archive.entries} entries, "
+        f"{_mib(archive.uncompressed_size)} uncompressed, {_mib(archive.size)} gzipped",
         f"stdlib extension modules ({len(built.built_modules)}): {' '.join(built.built_modules)}",
         *((f"optional modules not built: {' '.join(built.missing_optional_modules)}",) if built.missing_optional_modules else ()),
     )
