@@ -115,6 +115,11 @@ def make_spec(
     extra_configure_args: Sequence[str],
 ) -> RuntimeSpec:
     required_modules, optional_modules = resolve_module_sets(version, required, optional)
+    if "_tkinter" in required_modules and "tkinter" not in include:
+        raise RuntimeConfigError(
+            f"The 'required_modules' field in target {address} requires _tkinter, but tkinter is trimmed unless "
+            f"asked for: add `include=[\"tkinter\"]` (and install tk-dev), or drop _tkinter from required_modules."
+        )
     return RuntimeSpec(
         address=address,
         version=version,

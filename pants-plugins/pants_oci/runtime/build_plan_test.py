@@ -100,3 +100,9 @@ def test_missing_compiler_is_a_clear_error() -> None:
     assert problem.startswith("Cannot build CPython: cc not found on the build PATH /usr/bin")
     assert "build-essential" in problem
     assert toolchain_problem("missing-tool pkg-config\n", ["/usr/bin"]) is None
+
+
+def test_requiring_tkinter_without_including_it_is_caught_before_compiling() -> None:
+    with pytest.raises(RuntimeConfigError, match=r"requires _tkinter, but tkinter is trimmed.*include=\[\"tkinter\"\]"):
+        _spec(required=["_ssl", "_tkinter"])
+    assert "_tkinter" in _spec(required=["_tkinter"], include=("tkinter",)).required_modules
