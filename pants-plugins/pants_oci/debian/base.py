@@ -43,10 +43,9 @@ def ca_bundle(entries: Iterable[Entry]) -> Entry:
 
 def _merge(owner: Dict[str, str], merged: Dict[str, Entry], entry: Entry, package: str) -> None:
     existing = merged.get(entry.path)
-    if existing is None or (existing.is_dir and entry.is_dir):
-        merged[entry.path] = entry if existing is None else existing
-        owner.setdefault(entry.path, package)
-    elif existing != entry:
+    if existing is None:
+        merged[entry.path], owner[entry.path] = entry, package
+    elif existing != entry and not (existing.is_dir and entry.is_dir):
         raise BaseConflictError(
             f"Debian packages {owner[entry.path]} and {package} both install /{entry.path} with different content."
         )

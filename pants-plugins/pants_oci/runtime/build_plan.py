@@ -140,15 +140,7 @@ def _kept_components(include: Sequence[str]) -> str:
 
 
 def all_configure_args(spec: RuntimeSpec) -> List[str]:
-    extra = list(spec.extra_configure_args)
-    if "pip" in spec.include:
-        extra.append("--with-ensurepip=install")
-    args = configure_flags.configure_args(spec.version, spec.optimizations, extra)
-    if "tests" in spec.include:
-        args = [a for a in args if a != "--disable-test-modules"]
-    if "pip" in spec.include:
-        args = [a for a in args if a != "--without-ensurepip"]
-    return args
+    return configure_flags.configure_args(spec.version, spec.optimizations, spec.extra_configure_args, spec.include)
 
 
 def build_env(spec: RuntimeSpec, tarball_path: str, toolchain_fingerprint: str, search_path: Sequence[str]) -> Dict[str, str]:

@@ -4,7 +4,7 @@ Sources: Debian's python3 packaging and the official Docker image's Dockerfile (
 Debian's `dpkg-buildflags` hardening set. Pure; no Pants imports.
 """
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from pants_oci.runtime.modules import Version, parse_minor_version
 
@@ -21,10 +21,14 @@ class Flag:
     arg: str
     why: str
     applies: Callable[[Version, str], bool] = lambda version, optimizations: True
+    # A trimmed component (the target's `include` field) that switches this flag off, or is needed to switch it on.
+    unless_included: Optional[str] = None
+    only_if_included: Optional[str] = None
 
-
-def _since(minor: Version) -> Callable[[Version, str], bool]:
-    return lambda version, _: version >= minor
+    def selected(self, version: Version, optimizations: str, include: Sequence[str]) -> bool:
+        if self.unless_included in include or (self.only_if_included and self.only_if_included not in include):
+            return False
+        return self.applies(version, optimizations)
 
 
 def _before(minor: Version) -> Callable[[Version, str], bool]:
@@ -47,8 +51,10 @@ CONFIGURE_FLAGS: Tuple[Flag, ...] = (
     Flag("--without-system-libmpdec", "Debian 12 has no libmpdec-dev, so _decimal uses CPython's bundled "
          "mpdecimal instead of silently depending on the build host", lambda v, _: (3, 13) <= v < (3, 15)),
     Flag("--without-ensurepip", "no pip in a runtime image (the official image's -slim trims it too); "
-         "apps bring their dependencies as a PEX"),
-    Flag("--disable-test-modules", "no _testcapi & co and no Lib/test install: smaller, and a faster build"),
+         "apps bring their dependencies as a PEX", unless_included="pip"),
+    Flag("--with-ensurepip=install", "pip, because the target's `include` asks for it", only_if_included="pip"),
+    Flag("--disable-test-modules", "no _testcapi & co and no Lib/test install: smaller, and a faster build",
+         unless_included="tests"),
     Flag("--with-lto", "link-time optimization: a few % faster, one slower link step", _optimizing("lto")),
     Flag("--enable-optimizations", "profile-guided optimization: about 11% faster on 3.13 here, ~6x build time",
          _optimizing("pgo")),
@@ -66,13 +72,15 @@ RPATH_LDFLAGS = r"-Wl,-rpath,\$$ORIGIN/../lib"
 STRIP_LDFLAGS = "-Wl,--strip-all"
 
 
-def configure_args(version: str, optimizations: str, extra_args: Optional[List[str]] = None) -> List[str]:
+def configure_args(
+    version: str, optimizations: str, extra_args: Sequence[str] = (), include: Sequence[str] = ()
+) -> List[str]:
     """All ./configure arguments after --prefix, in a stable order (they are part of the cache key)."""
     if optimizations not in OPTIMIZATIONS:
         raise ValueError(f"optimizations must be one of {', '.join(OPTIMIZATIONS)}, not {optimizations!r}")
     minor = parse_minor_version(version)
-    args = [f.arg for f in CONFIGURE_FLAGS if f.applies(minor, optimizations)]
-    args += list(extra_args or [])
+    args = [f.arg for f in CONFIGURE_FLAGS if f.selected(minor, optimizations, include)]
+    args += list(extra_args)
     args += [
         f"CFLAGS={HARDENING_CFLAGS} {PREFIX_MAP_PLACEHOLDER}",
         f"CPPFLAGS={HARDENING_CPPFLAGS}",
@@ -81,7 +89,7 @@ def configure_args(version: str, optimizations: str, extra_args: Optional[List[s
     return args
 
 
-def explain(version: str, optimizations: str) -> List[str]:
+def explain(version: str, optimizations: str, include: Sequence[str] = ()) -> List[str]:
     """Human-readable `flag: why` lines, for help text and build logs."""
     minor = parse_minor_version(version)
-    return [f"{f.arg}: {f.why}" for f in CONFIGURE_FLAGS if f.applies(minor, optimizations)]
+    return [f"{f.arg}: {f.why}" for f in CONFIGURE_FLAGS if f.selected(minor, optimizations, include)]

@@ -172,14 +172,14 @@ async def fetch_cpython_source(
     # sha256 and size before anything is stored, and a digest already in the store is not downloaded again.
     for url in urls:
         try:
-            downloaded = await Get(Digest, NativeDownloadFile(url, expected))
+            await Get(Digest, NativeDownloadFile(url, expected))
         except Exception as e:  # The engine raises a plain Exception with its own message.
             errors.append((url, engine_error_detail(e)))
             continue
         # A mirror may name the file differently (Debian's .orig.tar.xz): store it under one fixed name.
-        entries = await Get(DigestEntries, Digest, downloaded)
+        # The download matched `expected`, so its content is in the store under that digest.
         path = f"source/{release.filename}"
-        digest = await Get(Digest, CreateDigest([FileEntry(path, entries[0].file_digest)]))
+        digest = await Get(Digest, CreateDigest([FileEntry(path, expected)]))
         return CPythonSource(digest, path)
     raise PythonRuntimeBuildError(build_plan.download_failure_message(request.address, release, errors))
 
@@ -188,7 +188,7 @@ async def fetch_cpython_source(
 async def fingerprint_toolchain(
     _: CPythonToolchainRequest, subsystem: PythonRuntimeSubsystem, bash: BashBinary
 ) -> CPythonToolchain:
-    script = await Get(Digest, CreateDigest([FileContent("toolchain_probe.sh", _script("toolchain_probe.sh").content)]))
+    script = await Get(Digest, CreateDigest([_script("toolchain_probe.sh")]))
     result = await Get(
         ProcessResult,
         Process(
