@@ -41,6 +41,16 @@ def ca_bundle(entries: Iterable[Entry]) -> Entry:
     return Entry(CA_BUNDLE, b"".join(c.content if c.content.endswith(b"\n") else c.content + b"\n" for c in certs))
 
 
+def openssl_default_paths() -> List[Entry]:
+    """OpenSSL's compiled-in defaults (OPENSSLDIR=/usr/lib/ssl on Debian) pointing at the bundle. Debian ships
+    these links in the `openssl` command's package, which a base leaves out, so without them Python's
+    `ssl.create_default_context()` would trust no certificate at all."""
+    return [
+        Entry("usr/lib/ssl/certs", link_target="/etc/ssl/certs"),
+        Entry("usr/lib/ssl/cert.pem", link_target="/" + CA_BUNDLE),
+    ]
+
+
 def _merge(owner: Dict[str, str], merged: Dict[str, Entry], entry: Entry, package: str) -> None:
     existing = merged.get(entry.path)
     if existing is None:
@@ -61,6 +71,8 @@ def assemble_base(debs: Sequence[Tuple[str, bytes]], keep_docs: bool = False) ->
         _merge(owner, merged, Entry(f"var/lib/dpkg/status.d/{name}", status_entry(control_fields(deb, name)).encode()), name)
     if any(name == "ca-certificates" for name, _ in debs):
         _merge(owner, merged, ca_bundle(merged.values()), "ca-certificates")
+        for link in openssl_default_paths():
+            merged.setdefault(link.path, link)
     for entry in _account_entries():
         merged[entry.path] = entry
     return [merged[p] for p in sorted(merged)]

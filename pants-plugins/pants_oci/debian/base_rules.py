@@ -47,6 +47,7 @@ from pants_oci.debian.target_types import (
     DebianSuiteField,
 )
 from pants_oci.errors import engine_error_detail
+from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
 from pants_oci.runtime.rules import BuildPythonRuntimeRequest, BuiltPythonRuntime, PythonRuntimeFieldSet
 
@@ -105,6 +106,7 @@ class RuntimeDebianNeeds:
 @dataclass(frozen=True)
 class DebianBaseRequest:
     field_set: DebianPackagesFieldSet
+    mtime: int = DEFAULT_EPOCH  # the timestamp of every entry (images pass their source_date_epoch)
 
 
 @dataclass(frozen=True)
@@ -314,7 +316,7 @@ async def build_debian_base(request: DebianBaseRequest, archive: DebianArchive) 
     await _check_runtimes_load(field_set, entries, requested.runtimes, lockfile.libc_version(lock))
     return DebianBase(
         address=str(field_set.address),
-        tar=write_tar(entries),
+        tar=write_tar(entries, mtime=request.mtime),
         packages=tuple(p.name for p in lock.packages),
         libc_version=lockfile.libc_version(lock),
     )

@@ -95,6 +95,9 @@ def test_base_has_scanner_entries_accounts_tmp_and_certificates(base_archive: by
     assert members["tmp"].mode == 0o1777
     assert "etc/services" in members  # netbase
     assert members["etc/ssl/certs/ca-certificates.crt"].size > 100_000
+    # OpenSSL's default CA paths lead to the bundle (the image test checks Python trusts it).
+    assert members["usr/lib/ssl/cert.pem"].linkname == "/etc/ssl/certs/ca-certificates.crt"
+    assert members["usr/lib/ssl/certs"].linkname == "/etc/ssl/certs"
     assert not any(name.startswith("usr/share/man/") for name in members)
     assert not any(name.startswith(("bin/", "usr/bin/dpkg", "usr/bin/apt")) for name in members if "sh" in name)
     with tarfile.open(fileobj=io.BytesIO(base_archive)) as tar:

@@ -2,7 +2,9 @@ import gzip
 import hashlib
 import io
 import json
+import marshal
 import os
+import sys
 import tarfile
 from pathlib import Path
 
@@ -49,3 +51,35 @@ def test_same_bytes_as_the_in_memory_writer(tmp_path: Path) -> None:
     (tmp_path / "t/a/x.py").write_bytes(b"x")
     entries = layer_tool.tree_entries(str(tmp_path / "t"))
     assert write_tar(entries) == write_tar([Entry("a/x.py", b"x")])
+
+
+def _members(archive: bytes):
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(archive))) as tar:
+        return {m.name.rstrip("/"): (m, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()}
+
+
+def test_compile_names_the_final_path_and_uses_unchecked_hash_pycs(tmp_path: Path) -> None:
+    source = tmp_path / "tree/app/pkg/mod.py"
+    source.parent.mkdir(parents=True)
+    source.write_text("def f():\n    raise RuntimeError('boom')\n")
+    (tmp_path / "tree/app/py2_only.py").write_text("print 'not python 3'\n")  # skipped, as pip skips it
+    out, record = tmp_path / "out.tar.gz", tmp_path / "out.json"
+    assert layer_tool.main([str(tmp_path / "tree"), str(out), str(record), "--compile=app=/app", "--mtime=1000"]) == 0
+    members = _members(out.read_bytes())
+    tag = sys.implementation.cache_tag
+    info, pyc = members[f"app/pkg/__pycache__/mod.{tag}.pyc"]
+    assert info.mtime == 1000 and members["app/pkg/mod.py"][0].mtime == 1000
+    flags = int.from_bytes(pyc[4:8], "little")
+    assert flags == 0b01, "an unchecked-hash pyc (hash-based, check_source off)"
+    code = marshal.loads(pyc[16:])
+    assert code.co_filename == "/app/pkg/mod.py", "tracebacks name the image path, not the sandbox"
+    assert not any(name.startswith("app/__pycache__/py2_only") for name in members)
+
+
+def test_forbidden_text_fails_the_layer(tmp_path: Path, capsys) -> None:
+    (tmp_path / "tree/lib").mkdir(parents=True)
+    (tmp_path / "tree/lib/cfg.txt").write_bytes(b"prefix=/tmp/pants-sandbox-Ab12/venv\n")
+    out, record = tmp_path / "out.tar.gz", tmp_path / "out.json"
+    code = layer_tool.main([str(tmp_path / "tree"), str(out), str(record), "--forbid=pants-sandbox-"])
+    assert code == layer_tool.EXIT_FORBIDDEN_TEXT and not out.exists()
+    assert "lib/cfg.txt" in capsys.readouterr().err

@@ -17,6 +17,8 @@ MEDIA_TYPE_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_TYPE_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_TYPE_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+# The full name (repository:tag) containerd and `docker load` (25+) give an image loaded from an OCI archive.
+ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
 OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}
 
 
@@ -146,20 +148,23 @@ def build_image(config: ImageConfig, layers: Sequence[Layer], annotations: Mappi
     return Image(config_blob, canonical_json(manifest), tuple(layers))
 
 
-def build_index(image: Image, ref_names: Sequence[str]) -> bytes:
-    """index.json of an OCI layout: one manifest entry per tag (ref name), or one without a name."""
+def build_index(image: Image, ref_names: Sequence[str], repository: str = "") -> bytes:
+    """index.json of an OCI layout: one manifest entry per tag (ref name), or one without a name. With a
+    repository, each entry also carries the full `repository:tag` name for `docker load`/containerd."""
     manifests: List[Dict[str, object]] = []
     for ref in ref_names or [""]:
         annotations = {ANNOTATION_REF_NAME: ref} if ref else {}
+        if ref and repository:
+            annotations[ANNOTATION_IMAGE_NAME] = f"{repository}:{ref}"
         manifests.append(Descriptor.of(MEDIA_TYPE_MANIFEST, image.manifest_blob, annotations).to_json())
     return canonical_json({"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX, "manifests": manifests})
 
 
-def layout_files(image: Image, ref_names: Sequence[str]) -> Dict[str, bytes]:
+def layout_files(image: Image, ref_names: Sequence[str], repository: str = "") -> Dict[str, bytes]:
     """The files of an OCI image layout directory, by relative path."""
     files = {f"blobs/sha256/{digest.split(':', 1)[1]}": blob for digest, blob in image.blobs().items()}
     files["oci-layout"] = canonical_json(OCI_LAYOUT)
-    files["index.json"] = build_index(image, ref_names)
+    files["index.json"] = build_index(image, ref_names, repository)
     return files
 
 

@@ -48,6 +48,8 @@ def test_layout_conforms_and_tags_become_ref_names() -> None:
     assert validate_layout(files) == []
     refs = [m["annotations"]["org.opencontainers.image.ref.name"] for m in json.loads(files["index.json"])["manifests"]]
     assert refs == ["1.0", "latest"]
+    named = json.loads(layout_files(_image(), ["1.0"], "acme/app")["index.json"])["manifests"][0]["annotations"]
+    assert named == {"org.opencontainers.image.ref.name": "1.0", "io.containerd.image.name": "acme/app:1.0"}
 
 
 def test_validator_catches_tampering() -> None:

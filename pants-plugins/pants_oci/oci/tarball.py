@@ -86,3 +86,20 @@ def gzip_bytes(data: bytes) -> bytes:
     with gzip.GzipFile(filename="", mode="wb", fileobj=out, compresslevel=D.GZIP_LEVEL, mtime=D.GZIP_MTIME) as gz:
         gz.write(data)
     return out.getvalue()
+
+
+def read_tar(tar: bytes) -> List[Entry]:
+    """The entries of an uncompressed tar written by `write_tar` (files, symlinks, directories), in order."""
+    entries = []
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        for member in archive.getmembers():
+            path = member.name.rstrip("/")
+            if member.issym():
+                entries.append(Entry(path, link_target=member.linkname))
+            elif member.isdir():
+                entries.append(Entry(path, mode=member.mode))
+            elif member.isfile():
+                extracted = archive.extractfile(member)
+                content = extracted.read() if extracted else b""
+                entries.append(Entry(path, content, is_executable=bool(member.mode & 0o111)))
+    return entries

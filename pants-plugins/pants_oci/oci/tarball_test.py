@@ -5,7 +5,7 @@ import tarfile
 import pytest
 
 from pants_oci.oci import determinism as D
-from pants_oci.oci.tarball import Entry, gzip_bytes, with_parent_directories, write_tar
+from pants_oci.oci.tarball import Entry, gzip_bytes, read_tar, with_parent_directories, write_tar
 
 
 def _members(data: bytes):
@@ -48,3 +48,12 @@ def test_bad_paths_and_conflicts_are_rejected() -> None:
         write_tar([Entry("../etc/passwd", b"")])
     with pytest.raises(ValueError, match="two different entries"):
         with_parent_directories([Entry("a", b"1"), Entry("a", b"2")])
+
+
+def test_read_tar_returns_what_write_tar_wrote() -> None:
+    entries = [Entry("a/x", b"data", is_executable=True), Entry("a/link", link_target="x"), Entry("tmp", mode=0o1777)]
+    read = {e.path: e for e in read_tar(write_tar(entries))}
+    assert read["a/x"] == Entry("a/x", b"data", is_executable=True)
+    assert read["a/link"].link_target == "x"
+    assert read["tmp"].is_dir and read["tmp"].mode == 0o1777
+    assert read["a"].is_dir

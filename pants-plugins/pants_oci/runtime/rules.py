@@ -33,6 +33,7 @@ from pants.util.logging import LogLevel
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.rules import rules as debian_rules
 from pants_oci.errors import engine_error_detail
+from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.runtime import build_plan, diagnostics
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.runtime.subsystem import PythonRuntimeSubsystem
@@ -51,6 +52,9 @@ from pants_oci.runtime.target_types import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Pants names every local sandbox directory with this prefix; no file that ships may contain it.
+SANDBOX_DIR_PREFIX = "pants-sandbox-"
 
 SANDBOX_SCRIPTS = ("build_cpython.sh", "check_modules.py", "complete_platform.py")
 # A pgo+lto build takes ~12 minutes on 2 cores; a slow shared machine gets generous headroom.
@@ -142,10 +146,19 @@ class BuiltPythonRuntime:
     complete_platform: Digest  # One file: complete_platform.json
     built_modules: Tuple[str, ...]
     missing_optional_modules: Tuple[str, ...]
+    bytecode: str  # the runtime's bytecode policy, which code installed on top of it follows
+
+    @property
+    def major_minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
 
     @property
     def interpreter_path(self) -> str:
-        return f"{self.prefix}/bin/python{'.'.join(self.version.split('.')[:2])}"
+        return f"{self.prefix}/bin/python{self.major_minor}"
+
+    @property
+    def site_packages(self) -> str:
+        return f"{self.prefix}/lib/python{self.major_minor}/site-packages"
 
 
 @dataclass(frozen=True)
@@ -313,6 +326,7 @@ async def build_python_runtime(
         complete_platform=platform,
         built_modules=tuple(report["built"]),
         missing_optional_modules=tuple(sorted(report["missing_optional"])),
+        bytecode=spec.bytecode,
     )
 
 
@@ -322,11 +336,18 @@ _LAYER_TOOL_MODULES = ("oci/determinism.py", "oci/tarball.py", "oci/layer_tool.p
 
 @dataclass(frozen=True)
 class TreeArchiveRequest:
-    """Archive `tree` (paths relative to /) with the runtime's own interpreter, in a cacheable process."""
+    """Archive `tree` (paths relative to /) with the runtime's own interpreter, in a cacheable process.
+
+    `compile` lists directories (relative to the tree, which is rooted at /) to byte-compile first, the way
+    the runtime's stdlib is compiled. `forbid_sandbox_paths` fails the archive if a file names a build sandbox.
+    """
 
     runtime: BuiltPythonRuntime
     tree: Digest
     description: str
+    mtime: int = DEFAULT_EPOCH
+    compile: Tuple[str, ...] = ()
+    forbid_sandbox_paths: bool = False
 
 
 @dataclass(frozen=True)
@@ -355,18 +376,28 @@ async def archive_tree(request: TreeArchiveRequest) -> TreeArchive:
         Get(Digest, AddPrefix(request.tree, "tree")),
     )
     inputs = await Get(Digest, MergeDigests([tool, runtime_tree, tree]))
+    options = [f"--mtime={request.mtime}"]
+    options += [f"--compile={d.strip('/')}=/{d.strip('/')}" for d in request.compile]
+    if request.forbid_sandbox_paths:
+        options.append(f"--forbid={SANDBOX_DIR_PREFIX}")
     result = await Get(
-        ProcessResult,
+        FallibleProcessResult,
         Process(
             # A relative interpreter path: the cache key is the same on every machine.
             ["runtime" + request.runtime.interpreter_path, "-s", "-B", "-m", "pants_oci.oci.layer_tool",
-             "tree", "archive.tar.gz", "archive.json"],
+             "tree", "archive.tar.gz", "archive.json", *options],
             input_digest=inputs,
+            # Bytecode must not depend on a random string-hash seed (frozenset constants).
+            env={"PYTHONHASHSEED": "0"},
             output_files=("archive.tar.gz", "archive.json"),
             description=request.description,
             level=LogLevel.DEBUG,
         ),
     )
+    if result.exit_code != 0:
+        raise PythonRuntimeBuildError(
+            f"{request.description} failed (exit code {result.exit_code}):\n{result.stderr.decode(errors='replace')}"
+        )
     archive, record_file = await MultiGet(
         Get(Digest, DigestSubset(result.output_digest, PathGlobs(["archive.tar.gz"]))),
         Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["archive.json"]))),

@@ -1,0 +1,520 @@
+"""Rules for `python_oci_image`: resolve the runtime, binary and base, build four layers, assemble the image.
+
+Thin orchestration: names, users, env and the entry point are decided in plan.py; layers are written by
+oci/layer_tool.py under the runtime's own interpreter; the image is assembled and checked by oci/model.py and
+oci/validate.py; the ELF closure check is debian/closure.py.
+"""
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.backend.python.target_types import (
+    PexArgsField,
+    PexEntryPointField,
+    PexEnvField,
+    PexScriptField,
+    ResolvedPexEntryPoint,
+    ResolvePexEntryPointRequest,
+)
+from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.pex import CompletePlatforms, Pex
+from pants.backend.python.util_rules.pex_cli import PexCliProcess
+from pants.backend.python.util_rules.pex_from_targets import PexFromTargetsRequest
+from pants.backend.python.util_rules.python_sources import PythonSourceFilesRequest, StrippedPythonSourceFiles
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
+from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
+from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
+from pants.engine.fs import (
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestSubset,
+    FileContent,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+)
+from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import AllTargets, Target, Targets, TransitiveTargets, TransitiveTargetsRequest
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from pants_oci.debian import base as base_fs
+from pants_oci.debian import closure
+from pants_oci.debian.base_rules import DebianBase, DebianBaseRequest, DebianPackagesFieldSet
+from pants_oci.debian.target_types import DebianRuntimesField
+from pants_oci.image import plan
+from pants_oci.image.subsystem import PythonOciImageSubsystem
+from pants_oci.image.target_types import (
+    ImageBaseField,
+    ImageBinaryField,
+    ImageCmdField,
+    ImageEntryPointField,
+    ImageEnvField,
+    ImageExposeField,
+    ImageLabelsField,
+    ImageRepositoryField,
+    ImageRuntimeField,
+    ImageTagsField,
+    ImageUserField,
+    ImageWorkdirField,
+)
+from pants_oci.oci import model
+from pants_oci.oci.determinism import DEFAULT_EPOCH
+from pants_oci.oci.tarball import Entry, gzip_bytes, read_tar
+from pants_oci.oci.validate import assert_valid_layout
+from pants_oci.runtime.rules import (
+    BuildPythonRuntimeRequest,
+    BuiltPythonRuntime,
+    PythonRuntimeFieldSet,
+    TreeArchive,
+    TreeArchiveRequest,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class PythonOciImageError(Exception):
+    """An image that cannot be built; the message names the target, the field and the fix."""
+
+
+@dataclass(frozen=True)
+class PythonOciImageFieldSet(PackageFieldSet):
+    required_fields = (ImageRuntimeField, ImageBinaryField)
+
+    runtime: ImageRuntimeField
+    binary: ImageBinaryField
+    base: ImageBaseField
+    repository: ImageRepositoryField
+    tags: ImageTagsField
+    entry_point: ImageEntryPointField
+    cmd: ImageCmdField
+    env: ImageEnvField
+    user: ImageUserField
+    workdir: ImageWorkdirField
+    labels: ImageLabelsField
+    expose: ImageExposeField
+    output_path: OutputPathField
+
+    @property
+    def repository_name(self) -> str:
+        return self.repository.value or self.address.target_name
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Resolving the fields
+
+
+@dataclass(frozen=True)
+class ImageInputsRequest:
+    field_set: PythonOciImageFieldSet
+
+
+@dataclass(frozen=True)
+class ImageInputs:
+    runtime: Target
+    binary: Target
+    bases: Tuple[Target, ...]
+
+
+def _single_address_input(field_set: PythonOciImageFieldSet, alias: str, value: str) -> UnparsedAddressInputs:
+    return UnparsedAddressInputs(
+        [value], owning_address=field_set.address, description_of_origin=f"the `{alias}` field of {field_set.address}"
+    )
+
+
+def _kind_error(field_set: PythonOciImageFieldSet, alias: str, target: Target, wanted: str) -> PythonOciImageError:
+    return PythonOciImageError(
+        f"The '{alias}' field of target {field_set.address} names {target.address}, which is a `{target.alias}` "
+        f"target, not a `{wanted}`. Point it at a `{wanted}` target."
+    )
+
+
+async def _default_base(field_set: PythonOciImageFieldSet, runtime: Address, all_targets: AllTargets) -> Target:
+    candidates = [t for t in all_targets if DebianPackagesFieldSet.is_applicable(t) and t[DebianRuntimesField].value]
+    runtimes_of = await MultiGet(
+        Get(Addresses, UnparsedAddressInputs, t[DebianRuntimesField].to_unparsed_address_inputs()) for t in candidates
+    )
+    matches = [t for t, runtimes in zip(candidates, runtimes_of) if runtime in runtimes]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise PythonOciImageError(
+            f"Target {field_set.address} has no 'base', and no `debian_packages` target lists its runtime "
+            f"{runtime} in `runtimes`. Add one, e.g.\n\n"
+            f"    debian_packages(name=\"base\", packages=[\"ca-certificates\", \"tzdata\", \"netbase\"], "
+            f"runtimes=[\"{runtime}\"])\n\n"
+            f"then `./pants generate-lockfiles --resolve=<its address>`, or set 'base' on {field_set.address}."
+        )
+    raise PythonOciImageError(
+        f"Target {field_set.address} has no 'base', and several `debian_packages` targets list its runtime "
+        f"{runtime}: {', '.join(str(t.address) for t in matches)}. Set 'base' to the one to use."
+    )
+
+
+@rule(desc="Resolve a python_oci_image's runtime, binary and base", level=LogLevel.DEBUG)
+async def resolve_image_inputs(request: ImageInputsRequest, all_targets: AllTargets) -> ImageInputs:
+    field_set = request.field_set
+    runtime_targets, binary_targets = await MultiGet(
+        Get(Targets, UnparsedAddressInputs, _single_address_input(field_set, "runtime", field_set.runtime.value)),
+        Get(Targets, UnparsedAddressInputs, _single_address_input(field_set, "binary", field_set.binary.value)),
+    )
+    runtime, binary = runtime_targets[0], binary_targets[0]
+    if not PythonRuntimeFieldSet.is_applicable(runtime):
+        raise _kind_error(field_set, "runtime", runtime, "python_runtime")
+    if not binary.has_field(PexEntryPointField):
+        raise _kind_error(field_set, "binary", binary, "pex_binary")
+    if field_set.base.value:
+        bases = tuple(await Get(Targets, UnparsedAddressInputs, field_set.base.to_unparsed_address_inputs()))
+        for base in bases:
+            if not DebianPackagesFieldSet.is_applicable(base):
+                raise _kind_error(field_set, "base", base, "debian_packages")
+        return ImageInputs(runtime, binary, bases)
+    return ImageInputs(runtime, binary, (await _default_base(field_set, runtime.address, all_targets),))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The app: third-party requirements and first-party code
+
+
+@dataclass(frozen=True)
+class AppPlanRequest:
+    field_set: PythonOciImageFieldSet
+    binary: Target
+    runtime: BuiltPythonRuntime
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    entry: Optional[plan.EntryPointSpec]
+    args: Tuple[str, ...]
+    env: Tuple[Tuple[str, str], ...]
+    sources: Digest  # stripped first-party sources and resources, relative to the import root
+
+
+@rule(desc="Plan a python_oci_image's app", level=LogLevel.DEBUG)
+async def plan_app(request: AppPlanRequest, python_setup: PythonSetup) -> AppPlan:
+    field_set, binary, runtime = request.field_set, request.binary, request.runtime
+    transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([binary.address]))
+    constraints = InterpreterConstraints.create_from_targets(transitive.closure, python_setup)
+    constraint_strings = [str(c) for c in (constraints or python_setup.interpreter_constraints)]
+    try:
+        plan.check_constraints(
+            str(field_set.address), str(binary.address), constraint_strings, str(runtime.address), runtime.version
+        )
+    except plan.ImagePlanError as e:
+        raise PythonOciImageError(str(e))
+    resolved, sources = await MultiGet(
+        Get(ResolvedPexEntryPoint, ResolvePexEntryPointRequest(binary[PexEntryPointField])),
+        Get(StrippedPythonSourceFiles, PythonSourceFilesRequest(transitive.closure, include_resources=True)),
+    )
+    entry = None
+    if resolved.val is not None:
+        entry = plan.EntryPointSpec(module=resolved.val.module, function=resolved.val.function)
+    elif binary[PexScriptField].value:
+        entry = plan.EntryPointSpec(script=binary[PexScriptField].value)
+    if entry is None and not field_set.entry_point.value:
+        raise PythonOciImageError(
+            f"The 'binary' of target {field_set.address}, {binary.address}, has neither `entry_point` nor `script`, "
+            f"so the image would not know what to run. Set one on {binary.address}, or set 'entry_point' on "
+            f"{field_set.address}."
+        )
+    return AppPlan(
+        entry=entry,
+        args=tuple(binary[PexArgsField].value or ()),
+        env=tuple(sorted((binary[PexEnvField].value or {}).items())),
+        sources=sources.stripped_source_files.snapshot.digest,
+    )
+
+
+@dataclass(frozen=True)
+class DepsLayerRequest:
+    binary: Address
+    runtime: BuiltPythonRuntime
+    mtime: int
+
+
+@dataclass(frozen=True)
+class BuiltLayer:
+    archive: TreeArchive
+    tree: Digest  # the layer's files rooted at /, for the ELF closure check
+    created_by: str
+
+
+@rule(desc="Install third-party requirements for an image", level=LogLevel.DEBUG)
+async def build_deps_layer(request: DepsLayerRequest) -> BuiltLayer:
+    runtime = request.runtime
+    platform = CompletePlatforms(["complete_platform.json"], digest=runtime.complete_platform)
+    pex = await Get(
+        Pex,
+        PexFromTargetsRequest(
+            [request.binary],
+            output_filename="deps.pex",
+            internal_only=False,
+            complete_platforms=platform,
+            include_source_files=False,
+            include_local_dists=True,
+            description=f"Resolve the requirements of {request.binary} for CPython {runtime.version} ({runtime.address})",
+        ),
+    )
+    # Pex installs the wheels the resolve picked for the runtime's complete platform into a flat directory
+    # (what `pip install --target` would make): no interpreter of that version is needed on the host.
+    install = await Get(
+        Process,
+        PexCliProcess(
+            subcommand=("venv", "create"),
+            extra_args=("--layout", "flat", "--scope", "deps", "--dest-dir", "flat",
+                        "--pex-repository", "deps.pex", "--complete-platform", "complete_platform.json"),
+            additional_input_digest=await Get(Digest, MergeDigests([pex.digest, runtime.complete_platform])),
+            output_directories=("flat",),
+            description=f"Install the requirements of {request.binary} for CPython {runtime.version}",
+            level=LogLevel.DEBUG,
+        ),
+    )
+    result = await Get(FallibleProcessResult, Process, install)
+    if result.exit_code != 0:
+        raise PythonOciImageError(
+            f"Installing the requirements of {request.binary} for CPython {runtime.version} failed:\n"
+            f"{result.stderr.decode(errors='replace')}"
+        )
+    installed, scripts = await MultiGet(
+        Get(Digest, RemovePrefix(result.output_digest, "flat")),
+        Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["flat/bin/*"]))),
+    )
+    site_packages = runtime.site_packages.lstrip("/")
+    installed = await Get(Digest, DigestSubset(installed, PathGlobs(["**", "!bin/**"])))
+    relocated = plan.relocate_console_scripts(
+        {fc.path[len("flat/bin/"):]: fc.content for fc in scripts}, runtime.interpreter_path
+    )
+    installed, extras = await MultiGet(
+        Get(Digest, AddPrefix(installed, site_packages)),
+        Get(Digest, CreateDigest([
+            FileContent(f"{site_packages}/{plan.APP_PTH_FILE}", f"{plan.APP_DIR}\n".encode()),
+            *(FileContent(f"{runtime.prefix.lstrip('/')}/bin/{name}", content, is_executable=True)
+              for name, content in relocated.items()),
+        ])),
+    )
+    tree = await Get(Digest, MergeDigests([installed, extras]))
+    archive = await Get(
+        TreeArchive,
+        TreeArchiveRequest(
+            runtime, tree, f"Archive the requirements layer of {request.binary}", mtime=request.mtime,
+            compile=(site_packages,) if runtime.bytecode != "none" else (), forbid_sandbox_paths=True,
+        ),
+    )
+    return BuiltLayer(archive, tree, f"pants-oci: third-party requirements of {request.binary}")
+
+
+@dataclass(frozen=True)
+class AppLayerRequest:
+    binary: Address
+    runtime: BuiltPythonRuntime
+    app: AppPlan
+    mtime: int
+
+
+@rule(desc="Build the first-party layer of an image", level=LogLevel.DEBUG)
+async def build_app_layer(request: AppLayerRequest) -> BuiltLayer:
+    runtime, app = request.runtime, request.app
+    launchers = []
+    if app.entry is not None:
+        script = plan.launcher_script(runtime.interpreter_path, app.entry, str(request.binary), app.args)
+        launchers.append(FileContent(plan.launcher_path(request.binary.target_name).lstrip("/"), script, is_executable=True))
+    sources, launcher = await MultiGet(
+        Get(Digest, AddPrefix(app.sources, plan.APP_DIR.lstrip("/"))), Get(Digest, CreateDigest(launchers))
+    )
+    tree = await Get(Digest, MergeDigests([sources, launcher]))
+    archive = await Get(
+        TreeArchive,
+        TreeArchiveRequest(
+            runtime, tree, f"Archive the first-party layer of {request.binary}", mtime=request.mtime,
+            compile=(plan.APP_DIR.lstrip("/"),) if runtime.bytecode != "none" else (), forbid_sandbox_paths=True,
+        ),
+    )
+    return BuiltLayer(archive, tree, f"pants-oci: first-party code of {request.binary}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The image
+
+
+@dataclass(frozen=True)
+class PythonOciImageRequest:
+    field_set: PythonOciImageFieldSet
+
+
+@dataclass(frozen=True)
+class BuiltPythonOciImage:
+    """An assembled image: its layout files (blobs, index.json, oci-layout) and what the summary prints."""
+
+    address: str
+    repository: str
+    tags: Tuple[str, ...]
+    layout: Tuple[Tuple[str, bytes], ...]
+    digest: str
+    compressed_size: int
+    uncompressed_size: int
+    layer_summaries: Tuple[str, ...]
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def _base_file(entries: List[Entry], path: str) -> Optional[str]:
+    found = next((e for e in entries if e.path == path and e.content is not None), None)
+    return found.content.decode(errors="replace") if found else None
+
+
+async def _source_date_epoch(subsystem: PythonOciImageSubsystem) -> int:
+    if subsystem.source_date_epoch is not None:
+        return subsystem.source_date_epoch
+    env = await Get(EnvironmentVars, EnvironmentVarsRequest(["SOURCE_DATE_EPOCH"]))
+    value = env.get("SOURCE_DATE_EPOCH")
+    if value is None:
+        return DEFAULT_EPOCH
+    if not value.strip().isdigit():
+        raise PythonOciImageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, but is {value!r}.")
+    return int(value)
+
+
+def _checked_user(address: str, user: str, base_entries: List[Entry]) -> str:
+    try:
+        return plan.resolve_user(
+            address, user, _base_file(base_entries, "etc/passwd"), _base_file(base_entries, "etc/group")
+        )
+    except plan.ImagePlanError as e:
+        raise PythonOciImageError(str(e))
+
+
+async def _check_image_loads(address, base_entries, bases, runtime: BuiltPythonRuntime, deps: BuiltLayer) -> None:
+    """Every ELF file of the image (base, runtime, wheels) must find its libraries and symbol versions."""
+    runtime_elves, deps_elves = await MultiGet(
+        Get(DigestContents, DigestSubset(runtime.tree, PathGlobs(["**/*.so", "**/*.so.*", f"{runtime.prefix.lstrip('/')}/bin/*"]))),
+        Get(DigestContents, DigestSubset(deps.tree, PathGlobs(["**/*.so", "**/*.so.*"]))),
+    )
+    extra = [Entry(fc.path, fc.content, fc.is_executable) for fc in (*runtime_elves, *deps_elves) if fc.content[:4] == b"\x7fELF"]
+    elves, links = base_fs.elf_infos([*base_entries, *extra])
+    libc = next((b.libc_version for b in bases if b.libc_version), "")
+    problems = closure.check_closure(elves, links, libc)
+    if problems:
+        raise PythonOciImageError(
+            f"The image {address} would not run: some ELF files (of the runtime or of third-party wheels) would "
+            f"not load on its base. Add the packages that provide the missing libraries to the base's `packages`, "
+            f"or use wheels built for an older glibc.\n" + closure.format_problems(problems)
+        )
+
+
+@rule(desc="Build a python_oci_image", level=LogLevel.DEBUG)
+async def build_python_oci_image(
+    request: PythonOciImageRequest, subsystem: PythonOciImageSubsystem
+) -> BuiltPythonOciImage:
+    field_set = request.field_set
+    address = str(field_set.address)
+    mtime = await _source_date_epoch(subsystem)
+    inputs = await Get(ImageInputs, ImageInputsRequest(field_set))
+    runtime = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(PythonRuntimeFieldSet.create(inputs.runtime)))
+    app = await Get(AppPlan, AppPlanRequest(field_set, inputs.binary, runtime))
+    bases = await MultiGet(
+        Get(DebianBase, DebianBaseRequest(DebianPackagesFieldSet.create(t), mtime)) for t in inputs.bases
+    )
+    runtime_layer, deps_layer, app_layer = await MultiGet(
+        Get(TreeArchive, TreeArchiveRequest(runtime, runtime.tree, f"Archive the CPython {runtime.version} tree of "
+                                            f"{runtime.address}", mtime=mtime)),
+        Get(BuiltLayer, DepsLayerRequest(inputs.binary.address, runtime, mtime)),
+        Get(BuiltLayer, AppLayerRequest(inputs.binary.address, runtime, app, mtime)),
+    )
+
+    base_entries = [entry for base in bases for entry in read_tar(base.tar)]
+    user = _checked_user(address, field_set.user.value, base_entries)
+    await _check_image_loads(address, base_entries, bases, runtime, deps_layer)
+
+    layers = [
+        model.Layer(gzip_bytes(b.tar), "sha256:" + hashlib.sha256(b.tar).hexdigest(),
+                    f"pants-oci: Debian base {b.address} ({len(b.packages)} packages)")
+        for b in bases
+    ]
+    layer_archives = await MultiGet(
+        Get(DigestContents, Digest, a.digest) for a in (runtime_layer, deps_layer.archive, app_layer.archive)
+    )
+    for archive, contents, created_by in zip(
+        (runtime_layer, deps_layer.archive, app_layer.archive),
+        layer_archives,
+        (f"pants-oci: CPython {runtime.version} runtime {runtime.address}", deps_layer.created_by, app_layer.created_by),
+    ):
+        layers.append(model.Layer(contents[0].content, archive.diff_id, created_by))
+
+    archives = (runtime_layer, deps_layer.archive, app_layer.archive)
+    return _assemble(field_set, inputs.binary.address, runtime, app, user, mtime, layers, bases, archives)
+
+
+def _assemble(field_set, binary: Address, runtime, app, user, mtime, layers, bases, archives) -> BuiltPythonOciImage:
+    repository = field_set.repository_name
+    tags = tuple(field_set.tags.value)
+    labels = {"org.opencontainers.image.title": repository, **(field_set.labels.value or {})}
+    entrypoint = field_set.entry_point.value or (plan.launcher_path(binary.target_name),)
+    config = model.ImageConfig(
+        user=user,
+        env=plan.image_env(f"{runtime.prefix}/bin", dict(app.env), field_set.env.value or {}),
+        entrypoint=tuple(entrypoint),
+        cmd=tuple(field_set.cmd.value or ()),
+        working_dir=field_set.workdir.value,
+        labels=tuple(sorted(labels.items())),
+        exposed_ports=tuple(field_set.expose.value or ()),
+        created=model.epoch_timestamp(mtime),
+    )
+    image = model.build_image(config, layers, annotations=labels)
+    files = model.layout_files(image, tags, repository)
+    assert_valid_layout(files)  # the conformance check runs on every image, not only in tests
+    uncompressed = sum(len(b.tar) for b in bases) + sum(a.uncompressed_size for a in archives)
+    compressed = sum(layer.descriptor.size for layer in layers) + len(image.config_blob) + len(image.manifest_blob)
+    summaries = tuple(
+        f"layer {i + 1}: {layer.created_by[len('pants-oci: '):]}: {_mb(layer.descriptor.size)} "
+        f"({layer.descriptor.digest[:19]})"
+        for i, layer in enumerate(layers)
+    )
+    return BuiltPythonOciImage(
+        address=str(field_set.address),
+        repository=repository,
+        tags=tags,
+        layout=tuple(sorted(files.items())),
+        digest=image.digest,
+        compressed_size=compressed,
+        uncompressed_size=uncompressed,
+        layer_summaries=summaries,
+    )
+
+
+@rule(desc="Package a python_oci_image", level=LogLevel.DEBUG)
+async def package_python_oci_image(field_set: PythonOciImageFieldSet) -> BuiltPackage:
+    image = await Get(BuiltPythonOciImage, PythonOciImageRequest(field_set))
+    layout_dir = field_set.output_path.value_or_default(file_ending=None)
+    archive_path = f"{layout_dir}.tar"
+    layout = dict(image.layout)
+    digest = await Get(
+        Digest,
+        CreateDigest([
+            *(FileContent(f"{layout_dir}/{path}", content) for path, content in image.layout),
+            FileContent(archive_path, model.layout_archive(layout)),
+        ]),
+    )
+    log_lines = (
+        f"image {image.repository}:{','.join(image.tags)} digest {image.digest}",
+        f"{plan.size_summary(image.compressed_size, image.uncompressed_size)}",
+        *image.layer_summaries,
+    )
+    return BuiltPackage(
+        digest,
+        (
+            BuiltPackageArtifact(archive_path, extra_log_lines=log_lines),
+            BuiltPackageArtifact(layout_dir, extra_log_lines=("OCI image layout directory",)),
+        ),
+    )
+
+
+def rules():
+    return (*collect_rules(), UnionRule(PackageFieldSet, PythonOciImageFieldSet))

@@ -1,0 +1,223 @@
+"""The `python_oci_image` target: an OCI image of a `pex_binary` on a compiled `python_runtime`."""
+from typing import Any, Optional
+
+from pants.core.goals.package import OutputPathField
+from pants.engine.addresses import Address
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    DictStringToStringField,
+    InvalidFieldException,
+    SpecialCasedDependencies,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.frozendict import FrozenDict
+from pants.util.strutil import softwrap
+
+from pants_oci.image import plan
+
+
+def _invalid(field: Any, address: Address, problem: str) -> InvalidFieldException:
+    return InvalidFieldException(f"The {field.alias!r} field in target {address}: {problem}.")
+
+
+class ImageRuntimeField(StringField):
+    alias = "runtime"
+    required = True
+    help = softwrap(
+        """
+        The address of the `python_runtime` the app runs on, e.g. `runtime="src/python/runtimes:py313"`. Its
+        compiled tree is one layer (shared by every image on that runtime), its interpreter installs the app, and
+        its complete platform selects the third-party wheels.
+        """
+    )
+
+
+class ImageBinaryField(StringField):
+    alias = "binary"
+    required = True
+    help = softwrap(
+        """
+        The address of the `pex_binary` to ship, e.g. `binary=":hello-cli"`. Its interpreter constraints must
+        admit the runtime's version. Its third-party requirements become one layer (resolved for the runtime,
+        not for the host), its first-party sources another, under `/app`; its entry point (or script), `args`
+        and `env` become the image's entry point and environment.
+        """
+    )
+
+
+class ImageBaseField(SpecialCasedDependencies):
+    alias = "base"
+    help = softwrap(
+        """
+        `debian_packages` targets that form the bottom layers, one layer each, in order. Default: the
+        `debian_packages` target whose `runtimes` field lists this image's runtime (it provides exactly the
+        libraries the runtime loads). Give it when there is none, or more than one.
+        """
+    )
+
+
+class ImageRepositoryField(StringField):
+    alias = "repository"
+    help = softwrap(
+        """
+        The image name, without a tag, e.g. `acme/hello-cli` or `registry.example.com:5000/acme/hello-cli`.
+        Default: the target's name. Lowercase, as the OCI distribution spec requires.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        problem = value is not None and plan.repository_problem(value)
+        if problem:
+            raise _invalid(cls, address, problem)
+        return value
+
+
+class ImageTagsField(StringSequenceField):
+    alias = "tags"
+    default = ("latest",)
+    help = "The image's tags. Each becomes a ref name in the OCI layout and archive. Default: `[\"latest\"]`."
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[list], address: Address):
+        value = super().compute_value(raw_value, address)
+        if not value:
+            raise _invalid(cls, address, "give at least one tag, e.g. tags=['latest']")
+        problems = [p for p in map(plan.tag_problem, value) if p]
+        if problems:
+            raise _invalid(cls, address, "; ".join(problems))
+        return value
+
+
+class ImageEntryPointField(StringSequenceField):
+    alias = "entry_point"
+    help = softwrap(
+        """
+        Overrides the image's `Entrypoint`. Default: `/app/bin/<binary name>`, a launcher that runs the
+        pex_binary's entry point (module, function or console script) with the runtime's interpreter.
+        """
+    )
+
+
+class ImageCmdField(StringSequenceField):
+    alias = "cmd"
+    help = "The image's `Cmd`: default arguments for the entry point, replaced by any arguments given at `run`."
+
+
+class ImageEnvField(DictStringToStringField):
+    alias = "env"
+    help = softwrap(
+        """
+        Environment variables of the image. Defaults: `PATH` (the app's launchers, the runtime's `bin`, then the
+        system directories) and `LANG=C.UTF-8`; the pex_binary's `env` comes next and this field last, so it
+        can override either.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address) -> Optional[FrozenDict[str, str]]:
+        value = super().compute_value(raw_value, address)
+        problem = value is not None and plan.env_problem(value)
+        if problem:
+            raise _invalid(cls, address, problem)
+        return value
+
+
+class ImageUserField(StringField):
+    alias = "user"
+    default = plan.DEFAULT_USER
+    help = softwrap(
+        f"""
+        The user the container runs as: `uid[:gid]` or names defined in the base's `/etc/passwd` and
+        `/etc/group`. Default: `{plan.DEFAULT_USER}`, the base's `nonroot` user, who cannot write the app or
+        runtime files (they are owned by root). Set `user="0:0"` only if the app truly needs root.
+        """
+    )
+
+
+class ImageWorkdirField(StringField):
+    alias = "workdir"
+    default = plan.APP_DIR
+    help = f"The working directory of the container, an absolute path. Default: `{plan.APP_DIR}`."
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        problem = plan.workdir_problem(value)
+        if problem:
+            raise _invalid(cls, address, problem)
+        return value
+
+
+class ImageLabelsField(DictStringToStringField):
+    alias = "labels"
+    help = softwrap(
+        """
+        Labels of the image config, also written as annotations of the manifest. Use the OCI keys, e.g.
+        `{"org.opencontainers.image.source": "https://github.com/acme/repo",
+        "org.opencontainers.image.revision": "<commit>", "org.opencontainers.image.version": "1.4.2"}`.
+        `org.opencontainers.image.title` defaults to the repository name.
+        """
+    )
+
+
+class ImageExposeField(StringSequenceField):
+    alias = "expose"
+    help = "Ports the app listens on, recorded as `ExposedPorts`: `8080`, `8080/tcp`, `53/udp`."
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[list], address: Address):
+        value = super().compute_value(raw_value, address)
+        try:
+            return tuple(plan.normalize_port(p) for p in value) if value is not None else None
+        except ValueError as e:
+            raise _invalid(cls, address, str(e))
+
+
+class PythonOciImageTarget(Target):
+    alias = "python_oci_image"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        ImageRuntimeField,
+        ImageBinaryField,
+        ImageBaseField,
+        ImageRepositoryField,
+        ImageTagsField,
+        ImageEntryPointField,
+        ImageCmdField,
+        ImageEnvField,
+        ImageUserField,
+        ImageWorkdirField,
+        ImageLabelsField,
+        ImageExposeField,
+        OutputPathField,
+    )
+    help = softwrap(
+        """
+        An OCI image of a `pex_binary`, built without a Docker daemon. Four layers, in the order they change
+        least to most: the Debian base, the compiled `python_runtime`, the third-party requirements (installed
+        into the runtime's site-packages), and the first-party code (under `/app`). Changing only app code
+        rebuilds only the last layer; images on one runtime share its layer.
+
+        The app is installed at build time with deterministic bytecode, so the container extracts nothing at
+        start and runs as a non-root user with a read-only root filesystem. Same inputs, same image digest:
+        tar entries sorted with fixed owners, modes and mtime (`[oci-image].source_date_epoch`), gzip
+        without timestamps, fixed config dates.
+
+        `./pants package` writes an OCI image layout directory and an OCI archive (`.tar`, for
+        `skopeo copy oci-archive:...`, `podman load` and `docker load`) to dist/, and prints the digest.
+        `./pants run` runs the image in a container with umoci and runc.
+
+        Example:
+
+            python_oci_image(
+                name="hello-cli-image",
+                runtime="src/python/runtimes:py313",
+                binary=":hello-cli",
+                repository="acme/hello-cli",
+            )
+        """
+    )
