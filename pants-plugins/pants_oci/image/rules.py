@@ -6,6 +6,7 @@ oci/validate.py; the ELF closure check is debian/closure.py.
 """
 import hashlib
 import logging
+import pkgutil
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -24,6 +25,9 @@ from pants.backend.python.util_rules.pex_cli import PexCliProcess
 from pants.backend.python.util_rules.pex_from_targets import PexFromTargetsRequest
 from pants.backend.python.util_rules.python_sources import PythonSourceFilesRequest, StrippedPythonSourceFiles
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
+from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior, RunRequest
+from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
+from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths
 from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import (
@@ -39,7 +43,15 @@ from pants.engine.fs import (
 )
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import AllTargets, Target, Targets, TransitiveTargets, TransitiveTargetsRequest
+from pants.engine.target import (
+    AllTargets,
+    Target,
+    Targets,
+    TransitiveTargets,
+    TransitiveTargetsRequest,
+    WrappedTarget,
+    WrappedTargetRequest,
+)
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
@@ -185,7 +197,7 @@ async def resolve_image_inputs(request: ImageInputsRequest, all_targets: AllTarg
 class AppPlanRequest:
     field_set: PythonOciImageFieldSet
     binary: Target
-    runtime: BuiltPythonRuntime
+    runtime: Target  # only its address and version: the plan is checked before anything is compiled
 
 
 @dataclass(frozen=True)
@@ -204,7 +216,8 @@ async def plan_app(request: AppPlanRequest, python_setup: PythonSetup) -> AppPla
     constraint_strings = [str(c) for c in (constraints or python_setup.interpreter_constraints)]
     try:
         plan.check_constraints(
-            str(field_set.address), str(binary.address), constraint_strings, str(runtime.address), runtime.version
+            str(field_set.address), str(binary.address), constraint_strings, str(runtime.address),
+            PythonRuntimeFieldSet.create(runtime).version.value,
         )
     except plan.ImagePlanError as e:
         raise PythonOciImageError(str(e))
@@ -359,6 +372,7 @@ class BuiltPythonOciImage:
     compressed_size: int
     uncompressed_size: int
     layer_summaries: Tuple[str, ...]
+    entrypoint_length: int  # where the config's Entrypoint ends and Cmd begins, for `run` arguments
 
 
 def _mb(n: int) -> str:
@@ -417,8 +431,9 @@ async def build_python_oci_image(
     address = str(field_set.address)
     mtime = await _source_date_epoch(subsystem)
     inputs = await Get(ImageInputs, ImageInputsRequest(field_set))
+    # Everything that can be checked without compiling is checked first.
+    app = await Get(AppPlan, AppPlanRequest(field_set, inputs.binary, inputs.runtime))
     runtime = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(PythonRuntimeFieldSet.create(inputs.runtime)))
-    app = await Get(AppPlan, AppPlanRequest(field_set, inputs.binary, runtime))
     bases = await MultiGet(
         Get(DebianBase, DebianBaseRequest(DebianPackagesFieldSet.create(t), mtime)) for t in inputs.bases
     )
@@ -486,6 +501,7 @@ def _assemble(field_set, binary: Address, runtime, app, user, mtime, layers, bas
         compressed_size=compressed,
         uncompressed_size=uncompressed,
         layer_summaries=summaries,
+        entrypoint_length=len(entrypoint),
     )
 
 
@@ -516,5 +532,81 @@ async def package_python_oci_image(field_set: PythonOciImageFieldSet) -> BuiltPa
     )
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# `./pants run`: the image in a real container (umoci unpacks, runc runs)
+
+
+@dataclass(frozen=True)
+class PythonOciImageRunFieldSet(RunFieldSet):
+    required_fields = (ImageRuntimeField, ImageBinaryField)
+    run_in_sandbox_behavior = RunInSandboxBehavior.NOT_SUPPORTED
+
+    runtime: ImageRuntimeField
+    binary: ImageBinaryField
+
+
+@dataclass(frozen=True)
+class ContainerTools:
+    umoci: str
+    runc: str
+
+
+@dataclass(frozen=True)
+class ContainerToolsRequest:
+    pass
+
+
+CONTAINER_TOOL_SEARCH_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+@rule(desc="Find umoci and runc", level=LogLevel.DEBUG)
+async def find_container_tools(_: ContainerToolsRequest) -> ContainerTools:
+    found = await MultiGet(
+        Get(BinaryPaths, BinaryPathRequest(binary_name=name, search_path=CONTAINER_TOOL_SEARCH_PATH))
+        for name in ("umoci", "runc")
+    )
+    missing = [name for name, paths in zip(("umoci", "runc"), found) if not paths.first_path]
+    if missing:
+        raise PythonOciImageError(
+            f"`./pants run` on a python_oci_image runs it with umoci and runc, but {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed (searched {':'.join(CONTAINER_TOOL_SEARCH_PATH)}). "
+            f"On Debian or Ubuntu: `sudo apt-get install umoci runc`."
+        )
+    return ContainerTools(found[0].first_path.path, found[1].first_path.path)
+
+
+@rule(desc="Run a python_oci_image in a container", level=LogLevel.DEBUG)
+async def run_python_oci_image(
+    field_set: PythonOciImageRunFieldSet, python: PythonBuildStandaloneBinary
+) -> RunRequest:
+    wrapped = await Get(
+        WrappedTarget, WrappedTargetRequest(field_set.address, description_of_origin="the `run` goal")
+    )
+    package_field_set = PythonOciImageFieldSet.create(wrapped.target)
+    image, tools = await MultiGet(
+        Get(BuiltPythonOciImage, PythonOciImageRequest(package_field_set)),
+        Get(ContainerTools, ContainerToolsRequest()),
+    )
+    script = pkgutil.get_data(__name__.rsplit(".", 1)[0], "run_image.py")
+    assert script is not None, "run_image.py is missing from the plugin's package data"
+    digest = await Get(
+        Digest,
+        CreateDigest([
+            FileContent("run_image.py", script),
+            *(FileContent(f"image/{path}", content) for path, content in image.layout),
+        ]),
+    )
+    return RunRequest(
+        digest=digest,
+        args=(python.path, "{chroot}/run_image.py", "{chroot}/image", image.tags[0], tools.umoci, tools.runc,
+              str(image.entrypoint_length)),
+        extra_env={},
+    )
+
+
 def rules():
-    return (*collect_rules(), UnionRule(PackageFieldSet, PythonOciImageFieldSet))
+    return (
+        *collect_rules(),
+        UnionRule(PackageFieldSet, PythonOciImageFieldSet),
+        *PythonOciImageRunFieldSet.rules(),
+    )

@@ -1,0 +1,251 @@
+"""Real images of a real app, checked with real container tools: a CPython compile, real .deb downloads, a real
+wheel resolve, then skopeo, umoci, runc and podman on the result.
+
+Two "checkouts": two RuleRunners with isolated stores in different temporary build roots, each compiling its
+own runtime from scratch, must produce the same manifest digest.
+"""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+from pants.backend.python import register as python_backend
+from pants.core import register as core
+from pants.core.goals.generate_lockfiles import GenerateLockfileResult
+from pants.core.goals.package import BuiltPackage
+from pants.engine.addresses import Address
+from pants.engine.fs import DigestContents
+from pants.engine.internals.scheduler import ExecutionError
+from pants.testutil.rule_runner import QueryRule, RuleRunner
+
+from pants_oci import register
+from pants_oci.debian.base_rules import DebianPackagesFieldSet, GenerateDebianLockfile
+from pants_oci.image.rules import PythonOciImageFieldSet
+from pants_oci.oci.validate import validate_layout
+
+LOCK = "3rdparty/debian/base.lock.json"
+MAIN = '''\
+import sys
+import humanize
+
+
+def main() -> int:
+    import os
+    print(f"Hello from {sys.version.split()[0]} as uid {os.getuid()}: {humanize.naturalsize(3 * 1024, binary=True)}")
+    return 0
+'''
+PROJECT = {
+    "rt/BUILD": (
+        'python_runtime(name="py313", version="3.13.5", optimizations="none")\n'
+        'debian_packages(name="base", packages=["ca-certificates", "netbase"], runtimes=[":py313"])\n'
+        'debian_packages(name="bare", packages=["libc6", "netbase"])\n'
+    ),
+    "app/BUILD": (
+        'python_requirement(name="humanize", requirements=["humanize==4.9.0"])\n'
+        'python_sources(name="lib", dependencies=[":humanize"])\n'
+        'pex_binary(name="hello", entry_point="hello/main.py:main")\n'
+        'python_oci_image(name="img", runtime="rt:py313", binary=":hello", repository="acme/hello",\n'
+        '                 tags=["1.0", "latest"], expose=["8080"],\n'
+        '                 labels={"org.opencontainers.image.version": "1.0"})\n'
+    ),
+    "app/hello/__init__.py": "",
+    "app/hello/main.py": MAIN,
+}
+
+
+def _runner() -> RuleRunner:
+    runner = RuleRunner(
+        rules=[
+            *core.rules(), *register.rules(), *python_backend.rules(),
+            QueryRule(BuiltPackage, [PythonOciImageFieldSet]),
+            QueryRule(GenerateLockfileResult, [GenerateDebianLockfile]),
+        ],
+        target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
+        isolated_local_store=True,
+    )
+    options = ["--python-infer-use-rust-parser", "--source-root-patterns=['/app']"]
+    # The machine's mirrors and the launcher's pex CLI, as the README's commands get them.
+    for name, flag in (
+        ("PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES", "--cpython-build-source-url-templates"),
+        ("PANTS_DEBIAN_ARCHIVE_URL", "--debian-archive-url"),
+        ("PANTS_PEX_CLI_VERSION", "--pex-cli-version"),
+        ("PANTS_PEX_CLI_URL_TEMPLATE", "--pex-cli-url-template"),
+        ("PANTS_PEX_CLI_KNOWN_VERSIONS", "--pex-cli-known-versions"),
+    ):
+        if os.environ.get(name):
+            options.append(f"{flag}={os.environ[name]}")
+    runner.set_options(options, env_inherit={"PATH", "PYENV_ROOT", "HOME"})
+    runner.write_files(PROJECT)
+    return runner
+
+
+def _generate_lock(runner: RuleRunner, name: str) -> None:
+    target = runner.get_target(Address("rt", target_name=name))
+    request = GenerateDebianLockfile(
+        resolve_name=f"rt:{name}", lockfile_dest=f"3rdparty/debian/{name}.lock.json", diff=False,
+        field_set=DebianPackagesFieldSet.create(target),
+    )
+    result = runner.request(GenerateLockfileResult, [request])
+    for fc in runner.request(DigestContents, [result.digest]):
+        runner.write_files({fc.path: fc.content.decode()})
+
+
+def _package(runner: RuleRunner, name: str = "img") -> Dict[str, bytes]:
+    target = runner.get_target(Address("app", target_name=name))
+    package = runner.request(BuiltPackage, [PythonOciImageFieldSet.create(target)])
+    return {fc.path: fc.content for fc in runner.request(DigestContents, [package.digest])}
+
+
+def _layout(files: Dict[str, bytes], root: Path) -> Path:
+    """Write the packaged layout directory to `root` and return it."""
+    prefix = "app/img/"
+    for path, content in files.items():
+        if path.startswith(prefix):
+            target = root / path[len(prefix):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+    return root
+
+
+def _layout_files(files: Dict[str, bytes]) -> Dict[str, bytes]:
+    return {path[len("app/img/"):]: content for path, content in files.items() if path.startswith("app/img/")}
+
+
+def _manifest(files: Dict[str, bytes]) -> dict:
+    layout = _layout_files(files)
+    digest = json.loads(layout["index.json"])["manifests"][0]["digest"]
+    return json.loads(layout[f"blobs/sha256/{digest.split(':')[1]}"])
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.path.exists(p)), None)
+    assert path, f"{name} is not installed; build-support/install-build-deps.sh installs it"
+    return path
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory) -> dict:
+    runner = _runner()
+    _generate_lock(runner, "base")
+    files = _package(runner)
+    return {"runner": runner, "files": files, "layout": _layout(files, tmp_path_factory.mktemp("first"))}
+
+
+def _run_container(layout: Path, workdir: Path, args: List[str] = None) -> subprocess.CompletedProcess:
+    """umoci unpack, then runc run as the image's user with a read-only root and a tmpfs /tmp."""
+    bundle = workdir / "bundle"
+    subprocess.run([_tool("umoci"), "unpack", "--image", f"{layout}:latest", str(bundle)], check=True,
+                   capture_output=True)
+    config_path = bundle / "config.json"
+    config = json.loads(config_path.read_text())
+    config["process"]["terminal"] = False
+    config["root"]["readonly"] = True
+    config["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]})
+    if args:
+        config["process"]["args"] = args
+    config_path.write_text(json.dumps(config))
+    return subprocess.run([_tool("runc"), "run", "--bundle", str(bundle), f"pants-oci-test-{os.getpid()}"],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_image_conforms_and_skopeo_reads_it(first: dict) -> None:
+    files, layout = first["files"], first["layout"]
+    assert validate_layout(_layout_files(files)) == []
+    manifest = _manifest(files)
+    assert len(manifest["layers"]) == 4 and manifest["annotations"]["org.opencontainers.image.version"] == "1.0"
+    inspect = json.loads(subprocess.run([_tool("skopeo"), "inspect", f"oci:{layout}:1.0"], check=True,
+                                        capture_output=True, text=True).stdout)
+    index = json.loads(files["app/img/index.json"])
+    assert inspect["Digest"] == index["manifests"][0]["digest"]
+    config = json.loads(subprocess.run([_tool("skopeo"), "inspect", "--config", f"oci:{layout}:latest"],
+                                       check=True, capture_output=True, text=True).stdout)
+    assert config["config"]["User"] == "65532:65532"
+    assert config["config"]["Entrypoint"] == ["/app/bin/hello"]
+    assert "LANG=C.UTF-8" in config["config"]["Env"] and config["config"]["ExposedPorts"] == {"8080/tcp": {}}
+    assert config["created"] == "1980-01-01T00:00:00Z"
+
+
+def test_archive_loads_with_skopeo_and_podman(first: dict, tmp_path: Path) -> None:
+    archive = tmp_path / "img.tar"
+    archive.write_bytes(first["files"]["app/img.tar"])
+    copied = tmp_path / "copied"
+    subprocess.run([_tool("skopeo"), "copy", f"oci-archive:{archive}:1.0", f"oci:{copied}:1.0"], check=True,
+                   capture_output=True)
+    assert validate_layout({str(p.relative_to(copied)): p.read_bytes() for p in copied.rglob("*") if p.is_file()}) == []
+    podman = [_tool("podman"), "--root", str(tmp_path / "storage"), "--runroot", str(tmp_path / "run"),
+              "--storage-driver=vfs"]
+    loaded = subprocess.run([*podman, "load", "-i", str(archive)], capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "acme/hello:1.0" in loaded.stdout and "acme/hello:latest" in loaded.stdout
+
+
+def test_container_runs_as_nonroot_with_a_read_only_root(first: dict, tmp_path: Path) -> None:
+    result = _run_container(first["layout"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello from 3.13.5 as uid 65532: 3.0 KiB\n"
+    probe = (
+        "import os, ssl, sys, hello.main, humanize\n"
+        "print(ssl.create_default_context().cert_store_stats()['x509_ca'])\n"
+        "print(hello.main.__cached__, humanize.__file__)\n"
+        "for path in ('/app', '/opt/python/lib/python3.13/site-packages', '/', '/home/nonroot', '/tmp'):\n"
+        "    try:\n"
+        "        open(os.path.join(path, 'probe'), 'w').close(); print(path, 'writable')\n"
+        "    except OSError:\n"
+        "        print(path, 'read-only')\n"
+    )
+    result = _run_container(first["layout"], tmp_path / "probe", ["/opt/python/bin/python3.13", "-c", probe])
+    assert result.returncode == 0, result.stderr
+    ca_count, paths, *writable = result.stdout.splitlines()
+    assert int(ca_count) > 100, "Python trusts the base's CA bundle"
+    assert paths == "/app/hello/__pycache__/main.cpython-313.pyc /opt/python/lib/python3.13/site-packages/humanize/__init__.py"
+    assert writable == ["/app read-only", "/opt/python/lib/python3.13/site-packages read-only", "/ read-only",
+                        "/home/nonroot read-only", "/tmp writable"]
+    rootfs = tmp_path / "bundle/rootfs"
+    main_py = rootfs / "app/hello/main.py"
+    assert main_py.stat().st_uid == 0 and oct(main_py.stat().st_mode & 0o777) == "0o644"
+    assert (rootfs / "app/hello/__pycache__/main.cpython-313.pyc").exists(), "bytecode compiled at build time"
+
+
+def test_app_only_change_rebuilds_only_the_app_layer(first: dict) -> None:
+    runner = first["runner"]
+    before = _manifest(first["files"])
+    runner.write_files({"app/hello/main.py": MAIN.replace("Hello from", "Hi from")})
+    after = _manifest(_package(runner))
+    runner.write_files({"app/hello/main.py": MAIN})
+    digests_before = [layer["digest"] for layer in before["layers"]]
+    digests_after = [layer["digest"] for layer in after["layers"]]
+    assert digests_before[:3] == digests_after[:3], "base, runtime and requirements layers are unchanged"
+    assert digests_before[3] != digests_after[3]
+    assert after["layers"][3]["size"] < 10_000, "the rebuilt layer is the small app layer"
+
+
+def test_two_checkouts_from_empty_caches_give_the_same_digest(first: dict) -> None:
+    second = _runner()  # another temporary build root, another empty store: a second CPython compile
+    _generate_lock(second, "base")
+    assert second.build_root != first["runner"].build_root
+    assert json.loads(_package(second)["app/img/index.json"]) == json.loads(first["files"]["app/img/index.json"])
+
+
+def test_user_missing_from_the_base_is_rejected(first: dict) -> None:
+    runner = first["runner"]
+    runner.write_files({"app/BUILD": PROJECT["app/BUILD"] + 'python_oci_image(name="bad-user", runtime="rt:py313", '
+                                                           'binary=":hello", user="appuser")\n'})
+    with pytest.raises(ExecutionError) as e:
+        _package(runner, "bad-user")
+    assert "The 'user' field in target app:bad-user is 'appuser', but user 'appuser' is not in the base's " \
+           "/etc/passwd (users there: nonroot, root)" in str(e.value)
+
+
+def test_base_missing_the_runtime_libraries_is_rejected(first: dict) -> None:
+    runner = first["runner"]
+    _generate_lock(runner, "bare")
+    runner.write_files({"app/BUILD": PROJECT["app/BUILD"] + 'python_oci_image(name="bare", runtime="rt:py313", '
+                                                           'binary=":hello", base=["rt:bare"])\n'})
+    with pytest.raises(ExecutionError) as e:
+        _package(runner, "bare")
+    message = str(e.value)
+    assert "The image app:bare would not run" in message
+    assert "libssl.so.3" in message and "libssl3" in message

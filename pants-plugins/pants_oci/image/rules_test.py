@@ -1,0 +1,114 @@
+"""RuleRunner tests of python_oci_image's bad-input errors: each names the target, the field and the fix, and
+comes before anything is compiled or downloaded (these tests would take minutes otherwise).
+
+Real images are built in rules_integration_test.py.
+"""
+from typing import Dict
+
+import pytest
+from pants.backend.python import register as python_backend
+from pants.core import register as core
+from pants.core.goals.package import BuiltPackage
+from pants.engine.addresses import Address
+from pants.engine.internals.scheduler import ExecutionError
+from pants.testutil.rule_runner import QueryRule, RuleRunner
+
+from pants_oci import register
+from pants_oci.image.rules import PythonOciImageFieldSet
+
+RUNTIMES = """
+python_runtime(name="py313", version="3.13.5", optimizations="none")
+python_runtime(name="py311", version="3.11.2", optimizations="none")
+debian_packages(name="base", packages=["netbase"], runtimes=[":py313"])
+"""
+APP = """
+python_sources(name="lib")
+pex_binary(name="app", entry_point="main.py")
+"""
+
+
+@pytest.fixture
+def rule_runner() -> RuleRunner:
+    runner = RuleRunner(
+        rules=[*core.rules(), *register.rules(), *python_backend.rules(), QueryRule(BuiltPackage, [PythonOciImageFieldSet])],
+        target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
+    )
+    # Interpreter constraints stay in the BUILD files: given on the command line they would override them.
+    runner.set_options(["--python-infer-use-rust-parser"], env_inherit={"PATH"})
+    return runner
+
+
+def _error(rule_runner: RuleRunner, image: str, files: Dict[str, str] = None) -> str:
+    rule_runner.write_files({
+        "rt/BUILD": RUNTIMES, "app/BUILD": APP, "app/main.py": "print('hi')\n", "img/BUILD": image, **(files or {})
+    })
+    with pytest.raises(ExecutionError) as e:
+        target = rule_runner.get_target(Address("img", target_name="img"))
+        rule_runner.request(BuiltPackage, [PythonOciImageFieldSet.create(target)])
+    return str(e.value)
+
+
+def test_runtime_that_is_not_a_python_runtime(rule_runner: RuleRunner) -> None:
+    message = _error(rule_runner, 'python_oci_image(name="img", runtime="app:app", binary="app:app")')
+    assert "The 'runtime' field of target img:img names app:app, which is a `pex_binary` target, not a " \
+           "`python_runtime`" in message
+
+
+def test_binary_that_is_not_a_pex_binary(rule_runner: RuleRunner) -> None:
+    message = _error(rule_runner, 'python_oci_image(name="img", runtime="rt:py313", binary="rt:py311")')
+    assert "The 'binary' field of target img:img names rt:py311, which is a `python_runtime` target, not a " \
+           "`pex_binary`" in message
+
+
+def test_base_that_is_not_debian_packages(rule_runner: RuleRunner) -> None:
+    message = _error(
+        rule_runner, 'python_oci_image(name="img", runtime="rt:py313", binary="app:app", base=["rt:py311"])'
+    )
+    assert "The 'base' field of target img:img names rt:py311" in message and "`debian_packages`" in message
+
+
+def test_runtime_address_that_does_not_exist(rule_runner: RuleRunner) -> None:
+    message = _error(rule_runner, 'python_oci_image(name="img", runtime="rt:py399", binary="app:app")')
+    assert "py399" in message and "the `runtime` field of img:img" in message
+
+
+def test_interpreter_constraints_that_exclude_the_runtime(rule_runner: RuleRunner) -> None:
+    message = _error(
+        rule_runner,
+        'python_oci_image(name="img", runtime="rt:py313", binary="app:app")',
+        {"app/BUILD": 'python_sources(name="lib", interpreter_constraints=["CPython==3.11.*"])\n'
+                      'pex_binary(name="app", entry_point="main.py", interpreter_constraints=["CPython==3.11.*"])'},
+    )
+    assert "The 'binary' of target img:img is app:app, whose interpreter constraints (CPython==3.11.*) do not " \
+           "admit CPython 3.13.5, the version of its 'runtime' rt:py313" in message
+
+
+def test_no_default_base_for_the_runtime(rule_runner: RuleRunner) -> None:
+    message = _error(rule_runner, 'python_oci_image(name="img", runtime="rt:py311", binary="app:app")')
+    assert "Target img:img has no 'base', and no `debian_packages` target lists its runtime rt:py311" in message
+    assert 'runtimes=["rt:py311"]' in message
+
+
+def test_binary_without_entry_point(rule_runner: RuleRunner) -> None:
+    message = _error(
+        rule_runner,
+        'python_oci_image(name="img", runtime="rt:py313", binary="app:app")',
+        {"app/BUILD": 'python_sources(name="lib")\npex_binary(name="app")'},
+    )
+    assert "has neither `entry_point` nor `script`" in message and "set 'entry_point' on img:img" in message
+
+
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        ('tags=["v1", "bad/tag"]', "The 'tags' field in target img:img: 'bad/tag' is not a valid tag"),
+        ('tags=[]', "The 'tags' field in target img:img: give at least one tag"),
+        ('repository="Acme/App"', "The 'repository' field in target img:img: 'Acme/App' is not a valid repository"),
+        ('workdir="app"', "The 'workdir' field in target img:img: 'app' is relative"),
+        ('expose=["http"]', "The 'expose' field in target img:img: 'http' is not a port"),
+        ('env={"1X": "y"}', "The 'env' field in target img:img: invalid variable name(s) '1X'"),
+    ],
+)
+def test_invalid_fields_name_target_field_and_value(rule_runner: RuleRunner, fields: str, expected: str) -> None:
+    message = _error(rule_runner, f'python_oci_image(name="img", runtime="rt:py313", binary="app:app", {fields})')
+    assert expected in message
