@@ -3,6 +3,7 @@
 
     python3 benchmarks/run.py runtime --levels none --runs 3
     python3 benchmarks/run.py runtime --levels pgo+lto --runs 1
+    python3 benchmarks/run.py image --runs 3
 
 `runtime` measures, for each optimization level, a cold `./pants package` of a python_runtime (process cache
 off, so the compile really runs) against a plain `./configure && make && make install` with the same flags
@@ -10,6 +11,12 @@ outside Pants, alternating the two in the same run so machine noise hits both al
 `./pants package`; the trimmed tree's size against the untrimmed `make install`; and interpreter start-up
 with and without the shipped bytecode. Medians over --runs. The source tarball comes from the mirror that
 PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES names (as in .ci/run) or python.org.
+
+`image` measures the example image (src/python/hello_cli:hello-cli-image) in a scratch clone of the repo:
+a cold `./pants package` (empty local store and named caches, so the runtime compiles and wheels download)
+alternating with a rebuild after a one-line app change in the same store; a rebuild with no change; the
+image's compressed and uncompressed size per layer; and container start-to-first-output (runc, read-only
+root) of the app against bare `python -c` on the same runtime, plus the same app as a PEX file.
 """
 import argparse
 import ast
@@ -180,6 +187,120 @@ def bench_runtime(levels: List[str], runs: int, skip_warm: bool) -> None:
               f"{r['start_pyc_ms']:.0f} | {r['start_no_pyc_ms']:.0f} |")
 
 
+IMAGE_TARGET = "src/python/hello_cli:hello-cli-image"
+APP_FILE = "src/python/hello_cli/main.py"
+
+
+def scratch_clone() -> Path:
+    clone = Path(tempfile.mkdtemp(prefix="bench-image-")) / "repo"
+    run(["git", "clone", "-q", str(REPO), str(clone)])
+    return clone
+
+
+def timed_package(clone: Path, store: Path, target: str = IMAGE_TARGET) -> float:
+    flags = ["--no-pantsd", f"--local-store-dir={store / 'lmdb'}", f"--named-caches-dir={store / 'named'}"]
+    return timed(lambda: run([str(clone / "pants"), *flags, "package", target], cwd=clone))
+
+
+def one_line_change(clone: Path, n: int) -> None:
+    path = clone / APP_FILE
+    text = path.read_text()
+    path.write_text(re.sub(r'return f"Hello, \{name\}!( #\d+)?', f'return f"Hello, {{name}}! #{n}', text, count=1))
+
+
+def first_output_seconds(cmd: List[str]) -> float:
+    """Wall time from starting `cmd` to the first byte on its stdout (then it is left to finish)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc.stdout.read(1)
+    elapsed = time.monotonic() - start
+    proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
+    return elapsed
+
+
+def runc_bundle(layout: Path, args: List[str], where: Path) -> Path:
+    bundle = where / f"bundle-{len(list(where.iterdir()))}"
+    run(["umoci", "unpack", "--image", f"{layout}:latest", str(bundle)])
+    config = json.loads((bundle / "config.json").read_text())
+    config["process"]["terminal"] = False
+    config["root"]["readonly"] = True
+    config["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]})
+    if args:
+        config["process"]["args"] = args
+    (bundle / "config.json").write_text(json.dumps(config))
+    return bundle
+
+
+def image_layers(layout: Path) -> List[Dict]:
+    index = json.loads((layout / "index.json").read_text())
+    manifest_digest = index["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((layout / "blobs" / "sha256" / manifest_digest).read_text())
+    config = json.loads((layout / "blobs" / "sha256" / manifest["config"]["digest"].split(":")[1]).read_text())
+    layers = []
+    for layer, history in zip(manifest["layers"], config["history"]):
+        blob = layout / "blobs" / "sha256" / layer["digest"].split(":")[1]
+        with tarfile.open(blob) as tar:
+            uncompressed = sum(m.size for m in tar.getmembers())
+        layers.append({"what": history["created_by"], "compressed": layer["size"], "files_bytes": uncompressed})
+    return layers
+
+
+def bench_image(runs: int, startup_runs: int) -> None:
+    clone = scratch_clone()
+    work = clone.parent
+    cold, change, ratios = [], [], []
+    for i in range(runs):
+        store = work / f"store-{i}"
+        cold.append(timed_package(clone, store))
+        one_line_change(clone, i)
+        change.append(timed_package(clone, store))
+        ratios.append(change[-1] / cold[-1])
+        print(json.dumps({"run": i, "cold_s": cold[-1], "one_line_change_s": change[-1]}), flush=True)
+    no_change = statistics.median(timed_package(clone, work / f"store-{runs - 1}") for _ in range(3))
+    layout = clone / "dist" / "src.python.hello_cli" / "hello-cli-image"
+    layers = image_layers(layout)
+    archive_bytes = (layout.parent / "hello-cli-image.tar").stat().st_size
+
+    bundles = work / "bundles"
+    bundles.mkdir()
+    app = runc_bundle(layout, [], bundles)
+    bare = runc_bundle(layout, ["/opt/python/bin/python3.13", "-c", "print('x')"], bundles)
+    app_times, bare_times, pex_cold, pex_warm = [], [], [], []
+    python = app / "rootfs" / "opt" / "python" / "bin" / "python3.13"
+    run([str(clone / "pants"), "--no-pantsd", f"--local-store-dir={work / 'store-0' / 'lmdb'}",
+         f"--named-caches-dir={work / 'store-0' / 'named'}", "package", "src/python/hello_cli:hello-cli"], cwd=clone)
+    pex = clone / "dist" / "src.python.hello_cli" / "hello-cli.pex"
+    for i in range(startup_runs):  # alternate, so noise hits every variant alike
+        app_times.append(first_output_seconds(["runc", "run", "--bundle", str(app), f"bench-app-{i}"]))
+        bare_times.append(first_output_seconds(["runc", "run", "--bundle", str(bare), f"bench-bare-{i}"]))
+        pex_root = work / f"pex-root-{i}"
+        pex_cold.append(first_output_seconds(["env", f"PEX_ROOT={pex_root}", str(python), str(pex)]))
+        pex_warm.append(first_output_seconds(["env", f"PEX_ROOT={pex_root}", str(python), str(pex)]))
+    shutil.rmtree(work, ignore_errors=True)
+
+    ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
+    print("\n| runs | cold package (s) | after one-line app change (s) | ratio | no change (s) |")
+    print("|---|---|---|---|---|")
+    print(f"| {runs} | {statistics.median(cold):.0f} | {statistics.median(change):.1f} | "
+          f"{statistics.median(ratios):.3f} | {no_change:.1f} |")
+    print("\n| layer | compressed MB | files MB |")
+    print("|---|---|---|")
+    for layer in layers:
+        print(f"| {layer['what'].replace('pants-oci: ', '')} | {layer['compressed'] / 1e6:.2f} | "
+              f"{layer['files_bytes'] / 1e6:.1f} |")
+    print(f"| **image** | **{sum(x['compressed'] for x in layers) / 1e6:.1f}** | "
+          f"**{sum(x['files_bytes'] for x in layers) / 1e6:.1f}** |")
+    print(f"\nOCI archive: {archive_bytes / 1e6:.1f} MB")
+    print(f"\n| runs | app in container (ms) | bare python -c in container (ms) | ratio | PEX, first run (ms) "
+          f"| PEX, warm PEX_ROOT (ms) |")
+    print("|---|---|---|---|---|---|")
+    print(f"| {startup_runs} | {ms(app_times):.0f} | {ms(bare_times):.0f} | "
+          f"{statistics.median(a / b for a, b in zip(app_times, bare_times)):.2f} | {ms(pex_cold):.0f} | "
+          f"{ms(pex_warm):.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="suite", required=True)
@@ -188,9 +309,14 @@ def main() -> None:
     runtime.add_argument("--runs", type=int, default=3)
     runtime.add_argument("--skip-warm", action="store_true",
                          help="no warm-up build and no warm timing (for the long PGO levels)")
+    image = sub.add_parser("image", help="python_oci_image build times, size and container start-up")
+    image.add_argument("--runs", type=int, default=3, help="cold/one-line-change pairs (each compiles CPython)")
+    image.add_argument("--startup-runs", type=int, default=15)
     args = parser.parse_args()
     if args.suite == "runtime":
         bench_runtime(args.levels, args.runs, args.skip_warm)
+    elif args.suite == "image":
+        bench_image(args.runs, args.startup_runs)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,12 @@ readonly CPYTHON_BUILD_DEPS=(
 )
 # hardening-check (devscripts) verifies the compiled interpreter's hardening flags.
 readonly VERIFY_TOOLS=(devscripts)
+# Daemonless container tools: the image tests inspect (skopeo), unpack (umoci), run (runc) and load (podman)
+# the images; `./pants run` on a python_oci_image uses umoci and runc.
+readonly CONTAINER_TOOLS=(umoci skopeo runc podman)
 
 missing=()
-for pkg in "${CPYTHON_BUILD_DEPS[@]}" "${VERIFY_TOOLS[@]}"; do
+for pkg in "${CPYTHON_BUILD_DEPS[@]}" "${VERIFY_TOOLS[@]}" "${CONTAINER_TOOLS[@]}"; do
   dpkg-query -W -f='${Status}' "${pkg}" 2>/dev/null | grep -q "install ok installed" || missing+=("${pkg}")
 done
 if ((${#missing[@]} == 0)); then

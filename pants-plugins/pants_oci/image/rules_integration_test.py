@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Dict, List
 
@@ -45,7 +46,7 @@ PROJECT = {
     ),
     "app/BUILD": (
         'python_requirement(name="humanize", requirements=["humanize==4.9.0"])\n'
-        'python_sources(name="lib", dependencies=[":humanize"])\n'
+        'python_sources(name="lib", sources=["hello/*.py"], dependencies=[":humanize"])\n'
         'pex_binary(name="hello", entry_point="hello/main.py:main")\n'
         'python_oci_image(name="img", runtime="rt:py313", binary=":hello", repository="acme/hello",\n'
         '                 tags=["1.0", "latest"], expose=["8080"],\n'
@@ -175,9 +176,12 @@ def test_archive_loads_with_skopeo_and_podman(first: dict, tmp_path: Path) -> No
     subprocess.run([_tool("skopeo"), "copy", f"oci-archive:{archive}:1.0", f"oci:{copied}:1.0"], check=True,
                    capture_output=True)
     assert validate_layout({str(p.relative_to(copied)): p.read_bytes() for p in copied.rglob("*") if p.is_file()}) == []
-    podman = [_tool("podman"), "--root", str(tmp_path / "storage"), "--runroot", str(tmp_path / "run"),
-              "--storage-driver=vfs"]
-    loaded = subprocess.run([*podman, "load", "-i", str(archive)], capture_output=True, text=True, timeout=300)
+    runroot = tempfile.mkdtemp(prefix="podman-", dir="/tmp")  # podman refuses a runroot over 50 characters
+    podman = [_tool("podman"), "--root", str(tmp_path / "storage"), "--runroot", runroot, "--storage-driver=vfs"]
+    try:
+        loaded = subprocess.run([*podman, "load", "-i", str(archive)], capture_output=True, text=True, timeout=300)
+    finally:
+        shutil.rmtree(runroot, ignore_errors=True)
     assert loaded.returncode == 0, loaded.stderr
     assert "acme/hello:1.0" in loaded.stdout and "acme/hello:latest" in loaded.stdout
 
