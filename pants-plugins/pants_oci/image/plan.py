@@ -208,6 +208,27 @@ def launcher_script(interpreter: str, entry: EntryPointSpec, binary: str, args: 
     return ("\n".join(lines) + "\n").encode()
 
 
+def module_candidates(module: str, root: str) -> List[str]:
+    """Paths (relative to /) at which `module` would be found under the import root `root`."""
+    base = f"{root.strip('/')}/{module.replace('.', '/')}"
+    return [f"{base}.py", f"{base}/__init__.py", f"{base}/__main__.py"]
+
+
+def missing_entry_module(entry: Optional[EntryPointSpec], files: Iterable[str], roots: Sequence[str]) -> Optional[str]:
+    """The entry point's top-level module if no file of the image provides it (None when it is found, or for
+    console scripts, which the launcher looks up by name). Extension modules count (`name.cpython-*.so`)."""
+    if entry is None or entry.module is None:
+        return None
+    present = set(files)
+    for root in roots:
+        if any(c in present for c in module_candidates(entry.module, root)):
+            return None
+        stem = f"{root.strip('/')}/{entry.module.replace('.', '/')}."
+        if any(f.startswith(stem) and f.endswith(".so") for f in present):
+            return None
+    return entry.module
+
+
 def launcher_path(binary_name: str) -> str:
     return f"{APP_BIN_DIR}/{binary_name}"
 

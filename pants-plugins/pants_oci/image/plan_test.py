@@ -123,3 +123,16 @@ def test_env_defaults_then_pex_env_then_image_env() -> None:
         "A=pex", "B=image", "LANG=en_US.UTF-8",
         "PATH=/app/bin:/opt/python/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     )
+
+
+def test_entry_module_must_be_in_the_image() -> None:
+    entry = plan.EntryPointSpec(module="hello.main", function="main")
+    roots = ("/app", "/opt/python/lib/python3.13/site-packages")
+    assert plan.missing_entry_module(entry, ["app/hello/__init__.py", "app/hello/main.py"], roots) is None
+    assert plan.missing_entry_module(entry, ["app/bin/hello"], roots) == "hello.main"
+    third_party = plan.EntryPointSpec(module="gunicorn.app.wsgiapp", function="run")
+    site = ["opt/python/lib/python3.13/site-packages/gunicorn/app/wsgiapp.py"]
+    assert plan.missing_entry_module(third_party, site, roots) is None
+    native = plan.EntryPointSpec(module="fast")
+    assert plan.missing_entry_module(native, ["app/fast.cpython-313-x86_64-linux-gnu.so"], roots) is None
+    assert plan.missing_entry_module(plan.EntryPointSpec(script="black"), [], roots) is None

@@ -40,6 +40,7 @@ from pants.engine.fs import (
     MergeDigests,
     PathGlobs,
     RemovePrefix,
+    Snapshot,
 )
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -368,6 +369,9 @@ class BuiltPythonOciImage:
     repository: str
     tags: Tuple[str, ...]
     layout: Tuple[Tuple[str, bytes], ...]
+    # index.json of the OCI archive: the first tag only, because `podman load` (containers/image) refuses an
+    # archive whose index lists more than one manifest entry, even for one image. The layout keeps every tag.
+    archive_index: bytes
     digest: str
     compressed_size: int
     uncompressed_size: int
@@ -423,6 +427,22 @@ async def _check_image_loads(address, base_entries, bases, runtime: BuiltPythonR
         )
 
 
+async def _check_entry_module(field_set, binary: Address, app: AppPlan, runtime, deps: BuiltLayer, code: BuiltLayer):
+    """The module the launcher imports must be in the image; a source file no target owns is the usual cause."""
+    if field_set.entry_point.value:
+        return
+    deps_files, app_files = await MultiGet(Get(Snapshot, Digest, deps.tree), Get(Snapshot, Digest, code.tree))
+    missing = plan.missing_entry_module(app.entry, (*deps_files.files, *app_files.files),
+                                        (plan.APP_DIR, runtime.site_packages))
+    if missing:
+        raise PythonOciImageError(
+            f"The 'binary' of target {field_set.address}, {binary}, runs {app.entry.describe()}, but no file in "
+            f"the image provides the module {missing}: it is neither among the first-party sources of {binary} "
+            f"nor in its requirements. Check that a `python_sources` target owns the file (`./pants list "
+            f"<path>`) and that {binary} depends on it."
+        )
+
+
 @rule(desc="Build a python_oci_image", level=LogLevel.DEBUG)
 async def build_python_oci_image(
     request: PythonOciImageRequest, subsystem: PythonOciImageSubsystem
@@ -444,6 +464,7 @@ async def build_python_oci_image(
         Get(BuiltLayer, AppLayerRequest(inputs.binary.address, runtime, app, mtime)),
     )
 
+    await _check_entry_module(field_set, inputs.binary.address, app, runtime, deps_layer, app_layer)
     base_entries = [entry for base in bases for entry in read_tar(base.tar)]
     user = _checked_user(address, field_set.user.value, base_entries)
     await _check_image_loads(address, base_entries, bases, runtime, deps_layer)
@@ -497,6 +518,7 @@ def _assemble(field_set, binary: Address, runtime, app, user, mtime, layers, bas
         repository=repository,
         tags=tags,
         layout=tuple(sorted(files.items())),
+        archive_index=model.build_index(image, tags[:1], repository),
         digest=image.digest,
         compressed_size=compressed,
         uncompressed_size=uncompressed,
@@ -510,16 +532,17 @@ async def package_python_oci_image(field_set: PythonOciImageFieldSet) -> BuiltPa
     image = await Get(BuiltPythonOciImage, PythonOciImageRequest(field_set))
     layout_dir = field_set.output_path.value_or_default(file_ending=None)
     archive_path = f"{layout_dir}.tar"
-    layout = dict(image.layout)
+    archive_files = {**dict(image.layout), "index.json": image.archive_index}
     digest = await Get(
         Digest,
         CreateDigest([
             *(FileContent(f"{layout_dir}/{path}", content) for path, content in image.layout),
-            FileContent(archive_path, model.layout_archive(layout)),
+            FileContent(archive_path, model.layout_archive(archive_files)),
         ]),
     )
     log_lines = (
-        f"image {image.repository}:{','.join(image.tags)} digest {image.digest}",
+        f"image {image.repository}:{image.tags[0]} digest {image.digest}"
+        + (f" (the layout directory also has the tags {', '.join(image.tags[1:])})" if image.tags[1:] else ""),
         f"{plan.size_summary(image.compressed_size, image.uncompressed_size)}",
         *image.layer_summaries,
     )

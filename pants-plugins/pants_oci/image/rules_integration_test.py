@@ -173,7 +173,8 @@ def test_archive_loads_with_skopeo_and_podman(first: dict, tmp_path: Path) -> No
     archive = tmp_path / "img.tar"
     archive.write_bytes(first["files"]["app/img.tar"])
     copied = tmp_path / "copied"
-    subprocess.run([_tool("skopeo"), "copy", f"oci-archive:{archive}:1.0", f"oci:{copied}:1.0"], check=True,
+    # The archive names the first tag; `podman load` accepts only one entry in its index.
+    subprocess.run([_tool("skopeo"), "copy", f"oci-archive:{archive}", f"oci:{copied}:1.0"], check=True,
                    capture_output=True)
     assert validate_layout({str(p.relative_to(copied)): p.read_bytes() for p in copied.rglob("*") if p.is_file()}) == []
     runroot = tempfile.mkdtemp(prefix="podman-", dir="/tmp")  # podman refuses a runroot over 50 characters
@@ -183,7 +184,7 @@ def test_archive_loads_with_skopeo_and_podman(first: dict, tmp_path: Path) -> No
     finally:
         shutil.rmtree(runroot, ignore_errors=True)
     assert loaded.returncode == 0, loaded.stderr
-    assert "acme/hello:1.0" in loaded.stdout and "acme/hello:latest" in loaded.stdout
+    assert "Loaded image: localhost/acme/hello:1.0" in loaded.stdout
 
 
 def test_container_runs_as_nonroot_with_a_read_only_root(first: dict, tmp_path: Path) -> None:
@@ -253,3 +254,18 @@ def test_base_missing_the_runtime_libraries_is_rejected(first: dict) -> None:
     message = str(e.value)
     assert "The image app:bare would not run" in message
     assert "libssl.so.3" in message and "libssl3" in message
+
+
+def test_entry_point_file_that_no_target_owns_is_diagnosed(first: dict) -> None:
+    runner = first["runner"]
+    runner.write_files({
+        "app/orphan/main.py": "def main():\n    return 0\n",
+        "app/BUILD": PROJECT["app/BUILD"] + 'pex_binary(name="orphan-bin", entry_point="orphan/main.py:main")\n'
+                                            'python_oci_image(name="orphan", runtime="rt:py313", binary=":orphan-bin")\n',
+    })
+    with pytest.raises(ExecutionError) as e:
+        _package(runner, "orphan")
+    message = str(e.value)
+    assert "The 'binary' of target app:orphan, app:orphan-bin, runs orphan.main:main, but no file in the image " \
+           "provides the module orphan.main" in message
+    assert "python_sources" in message

@@ -1,5 +1,5 @@
 """The `python_oci_image` target: an OCI image of a `pex_binary` on a compiled `python_runtime`."""
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from pants.core.goals.package import OutputPathField
 from pants.engine.addresses import Address
@@ -118,7 +118,7 @@ class ImageEnvField(DictStringToStringField):
     )
 
     @classmethod
-    def compute_value(cls, raw_value, address: Address) -> Optional[FrozenDict[str, str]]:
+    def compute_value(cls, raw_value: Optional[Dict[str, str]], address: Address) -> Optional[FrozenDict[str, str]]:
         value = super().compute_value(raw_value, address)
         problem = value is not None and plan.env_problem(value)
         if problem:

@@ -180,6 +180,16 @@ async def fetch_cpython_source(
     release = request.release
     urls = build_plan.source_urls(subsystem.source_url_templates, release, debian.uris)
     expected = FileDigest(release.sha256, release.size)
+    # A mirror may name the file differently (Debian's .orig.tar.xz): the sandbox always gets one fixed name.
+    path = f"source/{release.filename}"
+    source = await Get(Digest, CreateDigest([FileEntry(path, expected)]))
+    # The engine would download again in every new session even with the pinned digest already stored;
+    # reading it from the store first keeps a warm (or remote-cached) build off the network.
+    try:
+        await Get(DigestContents, Digest, source)
+        return CPythonSource(source, path)
+    except Exception:  # Not in the store yet: fetch it.
+        pass
     errors = []
     # Sequential on purpose: each URL is only a fallback for the ones before it. The engine checks the
     # sha256 and size before anything is stored, and a digest already in the store is not downloaded again.
@@ -189,11 +199,8 @@ async def fetch_cpython_source(
         except Exception as e:  # The engine raises a plain Exception with its own message.
             errors.append((url, engine_error_detail(e)))
             continue
-        # A mirror may name the file differently (Debian's .orig.tar.xz): store it under one fixed name.
-        # The download matched `expected`, so its content is in the store under that digest.
-        path = f"source/{release.filename}"
-        digest = await Get(Digest, CreateDigest([FileEntry(path, expected)]))
-        return CPythonSource(digest, path)
+        # The download matched `expected`, so its content is now in the store under that digest.
+        return CPythonSource(source, path)
     raise PythonRuntimeBuildError(build_plan.download_failure_message(request.address, release, errors))
 
 
