@@ -183,13 +183,6 @@ async def fetch_cpython_source(
     # A mirror may name the file differently (Debian's .orig.tar.xz): the sandbox always gets one fixed name.
     path = f"source/{release.filename}"
     source = await Get(Digest, CreateDigest([FileEntry(path, expected)]))
-    # The engine would download again in every new session even with the pinned digest already stored;
-    # reading it from the store first keeps a warm (or remote-cached) build off the network.
-    try:
-        await Get(DigestContents, Digest, source)
-        return CPythonSource(source, path)
-    except Exception:  # Not in the store yet: fetch it.
-        pass
     errors = []
     # Sequential on purpose: each URL is only a fallback for the ones before it. The engine checks the
     # sha256 and size before anything is stored, and a digest already in the store is not downloaded again.
