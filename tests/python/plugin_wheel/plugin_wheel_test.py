@@ -1,0 +1,105 @@
+"""The plugin as other repositories use it: its wheel installed through `[GLOBAL].plugins` from a find-links
+directory, in a scratch Pants repository outside this one, building and running a real image.
+"""
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import List
+
+import pytest
+
+VERSION = "0.1.0"
+
+
+def _wheel() -> Path:
+    wheels = list(Path.cwd().rglob(f"pants_oci-{VERSION}-py3-none-any.whl"))
+    assert len(wheels) == 1, f"expected the wheel built by runtime_package_dependencies, found {wheels}"
+    return wheels[0]
+
+
+def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
+    names = zipfile.ZipFile(_wheel()).namelist()
+    for data_file in ("runtime/build_cpython.sh", "runtime/toolchain_probe.sh", "runtime/check_modules.py",
+                      "runtime/complete_platform.py", "debian/fetch_index.py", "image/run_image.py",
+                      "oci/layer_tool.py", "LICENSE", "register.py"):
+        assert f"pants_oci/{data_file}" in names
+    assert not [n for n in names if n.endswith("_test.py") or "conftest" in n], "no tests in the wheel"
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".orig", ".rej")) or "/BUILD" in n]
+    assert {n.split("/")[0] for n in names} == {"pants_oci", f"pants_oci-{VERSION}.dist-info"}
+    metadata = zipfile.ZipFile(_wheel()).read(f"pants_oci-{VERSION}.dist-info/METADATA").decode()
+    assert "Requires-Dist: pantsbuild.pants (<2.18,>=2.17" in metadata
+    assert "License: Apache-2.0" in metadata and "Description-Content-Type: text/markdown" in metadata
+    assert "## Use it in your repository" in metadata, "the README is the long description"
+
+
+def _pants_toml(find_links: Path) -> str:
+    return f"""\
+[GLOBAL]
+pants_version = "2.17.1"
+plugins = ["pants-oci=={VERSION}"]
+backend_packages = ["pants.backend.python", "pants_oci"]
+
+[python-repos]
+find_links = ["file://{find_links}"]
+
+[python]
+interpreter_constraints = ["CPython>=3.11,<3.14"]
+
+[source]
+root_patterns = ["/src"]
+
+[anonymous-telemetry]
+enabled = false
+"""
+
+
+BUILD = """\
+python_runtime(name="py313", version="3.13.5", optimizations="none")
+debian_packages(name="base", packages=["netbase"], runtimes=[":py313"])
+python_sources(name="app")
+pex_binary(name="greet", entry_point="greet.py")
+python_oci_image(name="img", runtime=":py313", binary=":greet", repository="scratch/greet")
+"""
+
+
+@pytest.fixture(scope="module")
+def scratch_repo(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("scratch")
+    find_links = root / "wheels"
+    find_links.mkdir()
+    shutil.copy(_wheel(), find_links)
+    repo = root / "repo"
+    (repo / "src").mkdir(parents=True)
+    shutil.copy(Path("pants").resolve(), repo / "pants")  # the launcher (`//:launcher`), as in this repo
+    (repo / "pants.toml").write_text(_pants_toml(find_links))
+    (repo / "src" / "BUILD").write_text(BUILD)
+    (repo / "src" / "greet.py").write_text("import os, sys\nprint(f'greetings from {sys.version.split()[0]} as uid {os.getuid()}')\n")
+    return repo
+
+
+def _pants(repo: Path, args: List[str]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PANTS_") or k in (
+        "PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES", "PANTS_DEBIAN_ARCHIVE_URL")}
+    result = subprocess.run(["bash", "./pants", "--no-pantsd", *args], cwd=repo, env=env, capture_output=True,
+                            text=True, timeout=1500)
+    assert result.returncode == 0, f"./pants {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    return result
+
+
+def test_help_shows_the_plugin_targets(scratch_repo: Path) -> None:
+    out = _pants(scratch_repo, ["help", "python_oci_image"]).stdout
+    assert "`python_oci_image` target" in out and "Activated by pants_oci" in out
+    assert "runtime" in out and "binary" in out
+    assert "`python_runtime` target" in _pants(scratch_repo, ["help", "python_runtime"]).stdout
+
+
+def test_package_builds_an_image_that_runs(scratch_repo: Path) -> None:
+    _pants(scratch_repo, ["generate-lockfiles", "--resolve=src:base"])
+    assert (scratch_repo / "3rdparty/debian/base.lock.json").is_file()
+    package = _pants(scratch_repo, ["package", "src:img"])
+    assert "digest sha256:" in package.stderr
+    assert (scratch_repo / "dist/src/img.tar").is_file() and (scratch_repo / "dist/src/img/index.json").is_file()
+    run = _pants(scratch_repo, ["run", "src:img"])
+    assert run.stdout.strip().endswith("greetings from 3.13.5 as uid 65532")
