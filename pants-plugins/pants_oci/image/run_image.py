@@ -10,6 +10,7 @@ the fixed ones replace the image's `Cmd` (ENTRYPOINT_LENGTH says where the entry
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -51,7 +52,11 @@ def main(argv: List[str]) -> int:
             json.dump(container_config(config, int(entrypoint_length), args, interactive), f)
         runc_cmd = [runc, *(["--rootless=true"] if rootless else []), "run", "--bundle", bundle,
                     f"pants-oci-{os.getpid()}"]
-        return subprocess.run(runc_cmd).returncode
+        container = subprocess.Popen(runc_cmd)
+        # runc forwards the signals it gets to the container; pass on those sent to this process alone.
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda sig, _frame: container.send_signal(sig))
+        return container.wait()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
