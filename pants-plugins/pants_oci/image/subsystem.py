@@ -1,5 +1,5 @@
 """`[oci-image]`: repo-wide settings for `python_oci_image` targets."""
-from pants.option.option_types import IntOption
+from pants.option.option_types import BoolOption, IntOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
@@ -20,5 +20,20 @@ class PythonOciImageSubsystem(Subsystem):
             the commit date, so an unchanged layer keeps its digest from one commit to the next.
             """
         ),
+        advanced=True,
+    )
+
+    plain_http_localhost = BoolOption(
+        default=False,
+        help=softwrap(
+            """
+            Let `./pants publish` talk plain HTTP to a registry on localhost (127.0.0.1, ::1), such as a test
+            registry. Registries anywhere else are always reached over HTTPS.
+            """
+        ),
+    )
+    publish_chunk_size = IntOption(
+        default=16 * 1024 * 1024,
+        help="Blobs bigger than this many bytes are uploaded in chunks of this size (PATCH); smaller ones in one PUT.",
         advanced=True,
     )
