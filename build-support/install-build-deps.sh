@@ -13,8 +13,9 @@ readonly CPYTHON_BUILD_DEPS=(
 # hardening-check (devscripts) verifies the compiled interpreter's hardening flags.
 readonly VERIFY_TOOLS=(devscripts)
 # Daemonless container tools: the image tests inspect (skopeo), unpack (umoci), run (runc) and load (podman)
-# the images; `./pants run` on a python_oci_image uses umoci and runc.
-readonly CONTAINER_TOOLS=(umoci skopeo runc podman)
+# the images; `./pants run` on a python_oci_image uses umoci and runc. The publish tests push to a real
+# registry (docker-registry, the distribution project) with htpasswd users (apache2-utils).
+readonly CONTAINER_TOOLS=(umoci skopeo runc podman docker-registry apache2-utils)
 
 missing=()
 for pkg in "${CPYTHON_BUILD_DEPS[@]}" "${VERIFY_TOOLS[@]}" "${CONTAINER_TOOLS[@]}"; do

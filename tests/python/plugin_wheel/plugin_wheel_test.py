@@ -1,9 +1,13 @@
 """The plugin as other repositories use it: its wheel installed through `[GLOBAL].plugins` from a find-links
 directory, in a scratch Pants repository outside this one, building and running a real image.
 """
+import json
 import os
 import shutil
+import socket
 import subprocess
+import time
+import urllib.request
 import zipfile
 from pathlib import Path
 from typing import List
@@ -103,3 +107,49 @@ def test_package_builds_an_image_that_runs(scratch_repo: Path) -> None:
     assert (scratch_repo / "dist/src/img.tar").is_file() and (scratch_repo / "dist/src/img/index.json").is_file()
     run = _pants(scratch_repo, ["run", "src:img"])
     assert run.stdout.strip().endswith("greetings from 3.13.5 as uid 65532")
+
+
+def test_publish_pushes_to_a_real_registry(scratch_repo: Path, tmp_path: Path) -> None:
+    """`pants publish` from the installed wheel, to docker-registry on 127.0.0.1; skopeo reads it back."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "config.yml").write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+    )
+    registry = subprocess.Popen([_which("docker-registry"), "serve", str(tmp_path / "config.yml")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(f"http://127.0.0.1:{port}/v2/")
+        build = scratch_repo / "src" / "BUILD"
+        build.write_text(BUILD + f'python_oci_image(name="pub", runtime=":py313", binary=":greet", '
+                                 f'repository="127.0.0.1:{port}/scratch/greet", tags=["1.0", "latest"])\n')
+        published = _pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
+        assert f"127.0.0.1:{port}/scratch/greet:1.0 published" in published.stdout + published.stderr
+        index = json.loads((scratch_repo / "dist/src/pub/index.json").read_text())
+        for tag in ("1.0", "latest"):
+            inspect = subprocess.run([_which("skopeo"), "inspect", "--tls-verify=false",
+                                      f"docker://127.0.0.1:{port}/scratch/greet:{tag}"],
+                                     check=True, capture_output=True, text=True)
+            assert json.loads(inspect.stdout)["Digest"] == index["manifests"][0]["digest"]
+        again = _pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
+        assert "0 blobs uploaded (0.0 MB), 5 already in the registry" in again.stdout + again.stderr
+    finally:
+        registry.terminate()
+        registry.wait(timeout=10)
+
+
+def _which(name: str) -> str:
+    path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}",) if os.path.exists(p)), None)
+    assert path, f"{name} is not installed; build-support/install-build-deps.sh installs it"
+    return path
+
+
+def _wait_for(url: str) -> None:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"{url} did not come up")
