@@ -3,6 +3,7 @@ directory, in a scratch Pants repository outside this one, building and running 
 """
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -153,3 +154,83 @@ def _wait_for(url: str) -> None:
         except OSError:
             time.sleep(0.1)
     pytest.fail(f"{url} did not come up")
+
+
+BUILDGRID_CONFIG = """\
+server:
+  - !channel
+    address: "127.0.0.1:{port}"
+    insecure-mode: true
+storages:
+  - !disk-storage &main-storage
+    path: {root}/cas
+caches:
+  - !lru-action-cache &main-action
+    storage: *main-storage
+    max-cached-refs: 100000
+    allow-updates: true
+    cache-failed-actions: false
+instances:
+  - name: ''
+    services:
+      - !action-cache
+        cache: *main-action
+      - !cas
+        storage: *main-storage
+      - !bytestream
+        storage: *main-storage
+"""
+
+
+def _counters(output: str) -> dict:
+    """Pants' own counters, from the table `--stats-log` prints."""
+    return {name: int(value) for name, value in re.findall(r"^\s*(\w+): (\d+)$", output, re.M)}
+
+
+def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_path: Path) -> None:
+    """BuildGrid on 127.0.0.1 as a REAPI cache: build with remote writes, build again from an empty local store,
+    and read from Pants' counters and log that the compile and the layers came from the remote cache."""
+    bgd = os.environ.get("BUILDGRID_BGD") or shutil.which("bgd")
+    assert bgd, "BuildGrid's bgd is needed (.ci/run installs it and sets BUILDGRID_BGD)"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "buildgrid.yml").write_text(BUILDGRID_CONFIG.format(port=port, root=tmp_path))
+    server = subprocess.Popen([bgd, "server", "start", str(tmp_path / "buildgrid.yml")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    remote = [f"--remote-store-address=grpc://127.0.0.1:{port}", "--remote-cache-read", "--remote-cache-write",
+              "--stats-log"]
+    try:
+        _wait_for_port(port)
+        writer = _pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-a'}", *remote, "package", "src:img"])
+        written = _counters(writer.stderr)
+        assert written.get("remote_cache_write_successes", 0) >= 5, written
+        reader = _pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-b'}", "-ldebug", *remote,
+                                       "package", "src:img"])
+        read = _counters(reader.stderr)
+        assert read.get("remote_cache_requests_cached", 0) >= 5, read
+        hits = reader.stderr
+        # Pants logs each remote hit by the process's description.
+        assert re.search(r"remote cache hit for: .*Compiling CPython 3\.13\.5", hits), "the compile came from the cache"
+        assert re.search(r"remote cache hit for: .*Archive the CPython 3\.13\.5 tree", hits), "the runtime layer did"
+        assert re.search(r"remote cache hit for: .*Archive the first-party layer", hits), "the app layer did"
+        assert "Starting: Compiling CPython" not in hits
+        digest_a = re.search(r"digest (sha256:[0-9a-f]{64})", writer.stderr).group(1)
+        digest_b = re.search(r"digest (sha256:[0-9a-f]{64})", reader.stderr).group(1)
+        assert digest_a == digest_b
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    # With the cache down, the build still succeeds (processes run locally); a cheap target keeps this short.
+    down = _pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-c'}", *remote, "package", "src:greet"])
+    assert (scratch_repo / "dist/src/greet.pex").is_file()
+    assert down.returncode == 0
+
+
+def _wait_for_port(port: int) -> None:
+    for _ in range(300):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"BuildGrid did not listen on 127.0.0.1:{port}")
