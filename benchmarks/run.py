@@ -4,6 +4,7 @@
     python3 benchmarks/run.py runtime --levels none --runs 3
     python3 benchmarks/run.py runtime --levels pgo+lto --runs 1
     python3 benchmarks/run.py image --runs 3
+    python3 benchmarks/run.py scale --services 10 25 50
 
 `runtime` measures, for each optimization level, a cold `./pants package` of a python_runtime (process cache
 off, so the compile really runs) against a plain `./configure && make && make install` with the same flags
@@ -17,6 +18,11 @@ a cold `./pants package` (empty local store and named caches, so the runtime com
 alternating with a rebuild after a one-line app change in the same store; a rebuild with no change; the
 image's compressed and uncompressed size per layer; and container start-to-first-output (runc, read-only
 root) of the app against bare `python -c` on the same runtime, in the same container.
+
+`scale` generates a synthetic monorepo of N services (alternating the two example runtimes, half with a
+third-party requirement, all sharing the textstats library) in a scratch clone, and times `./pants package`
+of all N images cold (their layers never built before; the runtimes and base already in the cache, as on a CI
+machine with a shared cache) and warm (again, nothing changed), with Pants' peak memory (max RSS).
 """
 import argparse
 import ast
@@ -295,6 +301,74 @@ def bench_image(runs: int, startup_runs: int) -> None:
           f"{statistics.median(a / b for a, b in zip(app_times, bare_times)):.2f} |")
 
 
+SERVICE_MAIN = """import sys
+
+from textstats.stats import text_stats
+{extra_import}
+
+def main() -> int:
+    print("{name}", text_stats(" ".join(sys.argv[1:]) or "{name} says hi"){extra_call})
+    return 0
+"""
+
+
+def generate_services(clone: Path, group: str, count: int) -> str:
+    """Write `count` services under src/python/<group>/; returns the address spec of all of them."""
+    root = clone / "src" / "python" / group
+    for i in range(count):
+        name = f"svc{i:03d}"
+        service = root / name
+        service.mkdir(parents=True)
+        (service / "__init__.py").write_text("")
+        uses_humanize = i % 2 == 0
+        (service / "main.py").write_text(SERVICE_MAIN.format(
+            name=f"{group}.{name}",
+            extra_import="import humanize\n" if uses_humanize else "",
+            extra_call=", humanize.naturalsize(4096)" if uses_humanize else "",
+        ))
+        runtime = "py313" if i % 2 == 0 else "py311"
+        (service / "BUILD").write_text(
+            'python_sources(name="lib")\n'
+            f'pex_binary(name="{name}", entry_point="main.py:main")\n'
+            f'python_oci_image(name="image", runtime="src/python/runtimes:{runtime}", binary=":{name}")\n'
+        )
+    return f"src/python/{group}::"
+
+
+def measured_package(clone: Path, store: Path, spec: str):
+    """(seconds, peak RSS in MB of the Pants process) of `./pants --no-pantsd package <spec>`."""
+    probe = ("import resource, subprocess, sys, time; t = time.monotonic(); "
+             "r = subprocess.run(sys.argv[1:], capture_output=True); "
+             "print(time.monotonic() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode); "
+             "sys.stderr.write(r.stderr.decode()[-3000:] if r.returncode else '')")
+    flags = ["--no-pantsd", f"--local-store-dir={store / 'lmdb'}", f"--named-caches-dir={store / 'named'}"]
+    result = run([sys.executable, "-c", probe, str(clone / "pants"), *flags, "package", spec], cwd=clone)
+    seconds, max_rss_kb, code = result.stdout.split()
+    if code != "0":
+        raise SystemExit(f"package {spec} failed:\n{result.stderr}")
+    return float(seconds), int(max_rss_kb) / 1024
+
+
+def bench_scale(counts: List[int]) -> None:
+    clone = scratch_clone()
+    store = clone.parent / "store"
+    # Warm the shared parts once: both runtimes and the base (what a shared cache gives a CI machine).
+    measured_package(clone, store, "src/python/runtimes:")
+    rows = []
+    for count in counts:
+        spec = generate_services(clone, f"synthetic_n{count}", count)
+        cold_s, cold_mb = measured_package(clone, store, spec)
+        warm_s, warm_mb = measured_package(clone, store, spec)
+        rows.append((count, cold_s, cold_mb, warm_s, warm_mb))
+        print(json.dumps({"services": count, "cold_s": cold_s, "cold_max_rss_mb": cold_mb, "warm_s": warm_s,
+                          "warm_max_rss_mb": warm_mb}), flush=True)
+    shutil.rmtree(clone.parent, ignore_errors=True)
+    print("\n| services | cold (s) | cold, per service (s) | cold peak RSS (MB) | warm (s) | warm peak RSS (MB) |")
+    print("|---|---|---|---|---|---|")
+    for count, cold_s, cold_mb, warm_s, warm_mb in rows:
+        print(f"| {count} | {cold_s:.0f} | {cold_s / count:.1f} | {cold_mb:.0f} | {warm_s:.1f} | {warm_mb:.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="suite", required=True)
@@ -306,8 +380,12 @@ def main() -> None:
     image = sub.add_parser("image", help="python_oci_image build times, size and container start-up")
     image.add_argument("--runs", type=int, default=3, help="cold/one-line-change pairs (each compiles CPython)")
     image.add_argument("--startup-runs", type=int, default=15)
+    scale = sub.add_parser("scale", help="package time and memory of N synthetic services, cold and warm")
+    scale.add_argument("--services", nargs="+", type=int, default=[10, 25, 50])
     args = parser.parse_args()
-    if args.suite == "runtime":
+    if args.suite == "scale":
+        bench_scale(args.services)
+    elif args.suite == "runtime":
         bench_runtime(args.levels, args.runs, args.skip_warm)
     elif args.suite == "image":
         bench_image(args.runs, args.startup_runs)

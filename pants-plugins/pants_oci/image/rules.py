@@ -8,7 +8,7 @@ import hashlib
 import logging
 import pkgutil
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import (
@@ -59,6 +59,7 @@ from pants.util.logging import LogLevel
 from pants_oci.debian import base as base_fs
 from pants_oci.debian import closure
 from pants_oci.debian.base_rules import DebianBase, DebianBaseRequest, DebianPackagesFieldSet
+from pants_oci.debian.elf import ElfInfo
 from pants_oci.debian.target_types import DebianRuntimesField
 from pants_oci.image import plan
 from pants_oci.image.subsystem import PythonOciImageSubsystem
@@ -388,6 +389,50 @@ def _base_file(entries: List[Entry], path: str) -> Optional[str]:
     return found.content.decode(errors="replace") if found else None
 
 
+@dataclass(frozen=True)
+class BaseLayerRequest:
+    field_set: DebianPackagesFieldSet
+    mtime: int
+
+
+@dataclass(frozen=True, eq=False)  # holds dicts; compared by identity, which memoization within a run needs
+class BaseLayer:
+    """A base as an image layer, with what the image checks need from it, computed once per run and base."""
+
+    base: DebianBase
+    layer: model.Layer
+    passwd: Optional[str]
+    group: Optional[str]
+    elves: Dict[str, ElfInfo]
+    links: Dict[str, str]
+
+
+@rule(desc="Prepare a Debian base layer", level=LogLevel.DEBUG)
+async def build_base_layer(request: BaseLayerRequest) -> BaseLayer:
+    base = await Get(DebianBase, DebianBaseRequest(request.field_set, request.mtime))
+    entries = read_tar(base.tar)
+    elves, links = base_fs.elf_infos(entries)
+    layer = model.Layer(gzip_bytes(base.tar), "sha256:" + hashlib.sha256(base.tar).hexdigest(),
+                        f"pants-oci: Debian base {base.address} ({len(base.packages)} packages)")
+    return BaseLayer(base, layer, _base_file(entries, "etc/passwd"), _base_file(entries, "etc/group"), elves, links)
+
+
+@dataclass(frozen=True, eq=False)
+class RuntimeElves:
+    elves: Dict[str, ElfInfo]
+    links: Dict[str, str]
+
+
+@rule(desc="Read a runtime's ELF files", level=LogLevel.DEBUG)
+async def runtime_elves(runtime: BuiltPythonRuntime) -> RuntimeElves:
+    globs = ["**/*.so", "**/*.so.*", f"{runtime.prefix.lstrip('/')}/bin/*"]
+    contents = await Get(DigestContents, DigestSubset(runtime.tree, PathGlobs(globs)))
+    elves, links = base_fs.elf_infos(
+        [Entry(fc.path, fc.content, fc.is_executable) for fc in contents if fc.content[:4] == b"\x7fELF"]
+    )
+    return RuntimeElves(elves, links)
+
+
 async def _source_date_epoch(subsystem: PythonOciImageSubsystem) -> int:
     if subsystem.source_date_epoch is not None:
         return subsystem.source_date_epoch
@@ -400,24 +445,29 @@ async def _source_date_epoch(subsystem: PythonOciImageSubsystem) -> int:
     return int(value)
 
 
-def _checked_user(address: str, user: str, base_entries: List[Entry]) -> str:
+def _checked_user(address: str, user: str, bases: Tuple[BaseLayer, ...]) -> str:
+    passwd = next((b.passwd for b in reversed(bases) if b.passwd is not None), None)
+    group = next((b.group for b in reversed(bases) if b.group is not None), None)
     try:
-        return plan.resolve_user(
-            address, user, _base_file(base_entries, "etc/passwd"), _base_file(base_entries, "etc/group")
-        )
+        return plan.resolve_user(address, user, passwd, group)
     except plan.ImagePlanError as e:
         raise PythonOciImageError(str(e))
 
 
-async def _check_image_loads(address, base_entries, bases, runtime: BuiltPythonRuntime, deps: BuiltLayer) -> None:
+async def _check_image_loads(address, bases: Tuple[BaseLayer, ...], runtime: BuiltPythonRuntime, deps: BuiltLayer) -> None:
     """Every ELF file of the image (base, runtime, wheels) must find its libraries and symbol versions."""
-    runtime_elves, deps_elves = await MultiGet(
-        Get(DigestContents, DigestSubset(runtime.tree, PathGlobs(["**/*.so", "**/*.so.*", f"{runtime.prefix.lstrip('/')}/bin/*"]))),
+    runtime_info, deps_contents = await MultiGet(
+        Get(RuntimeElves, BuiltPythonRuntime, runtime),
         Get(DigestContents, DigestSubset(deps.tree, PathGlobs(["**/*.so", "**/*.so.*"]))),
     )
-    extra = [Entry(fc.path, fc.content, fc.is_executable) for fc in (*runtime_elves, *deps_elves) if fc.content[:4] == b"\x7fELF"]
-    elves, links = base_fs.elf_infos([*base_entries, *extra])
-    libc = next((b.libc_version for b in bases if b.libc_version), "")
+    deps_elves, deps_links = base_fs.elf_infos(
+        [Entry(fc.path, fc.content, fc.is_executable) for fc in deps_contents if fc.content[:4] == b"\x7fELF"]
+    )
+    elves = {k: v for b in bases for k, v in b.elves.items()}
+    links = {k: v for b in bases for k, v in b.links.items()}
+    elves.update(runtime_info.elves), elves.update(deps_elves)
+    links.update(runtime_info.links), links.update(deps_links)
+    libc = next((b.base.libc_version for b in bases if b.base.libc_version), "")
     problems = closure.check_closure(elves, links, libc)
     if problems:
         raise PythonOciImageError(
@@ -455,7 +505,7 @@ async def build_python_oci_image(
     app = await Get(AppPlan, AppPlanRequest(field_set, inputs.binary, inputs.runtime))
     runtime = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(PythonRuntimeFieldSet.create(inputs.runtime)))
     bases = await MultiGet(
-        Get(DebianBase, DebianBaseRequest(DebianPackagesFieldSet.create(t), mtime)) for t in inputs.bases
+        Get(BaseLayer, BaseLayerRequest(DebianPackagesFieldSet.create(t), mtime)) for t in inputs.bases
     )
     runtime_layer, deps_layer, app_layer = await MultiGet(
         Get(TreeArchive, TreeArchiveRequest(runtime, runtime.tree, f"Archive the CPython {runtime.version} tree of "
@@ -465,15 +515,10 @@ async def build_python_oci_image(
     )
 
     await _check_entry_module(field_set, inputs.binary.address, app, runtime, deps_layer, app_layer)
-    base_entries = [entry for base in bases for entry in read_tar(base.tar)]
-    user = _checked_user(address, field_set.user.value, base_entries)
-    await _check_image_loads(address, base_entries, bases, runtime, deps_layer)
+    user = _checked_user(address, field_set.user.value, bases)
+    await _check_image_loads(address, bases, runtime, deps_layer)
 
-    layers = [
-        model.Layer(gzip_bytes(b.tar), "sha256:" + hashlib.sha256(b.tar).hexdigest(),
-                    f"pants-oci: Debian base {b.address} ({len(b.packages)} packages)")
-        for b in bases
-    ]
+    layers = [b.layer for b in bases]
     layer_archives = await MultiGet(
         Get(DigestContents, Digest, a.digest) for a in (runtime_layer, deps_layer.archive, app_layer.archive)
     )
@@ -506,7 +551,7 @@ def _assemble(field_set, binary: Address, runtime, app, user, mtime, layers, bas
     image = model.build_image(config, layers, annotations=labels)
     files = model.layout_files(image, tags, repository)
     assert_valid_layout(files)  # the conformance check runs on every image, not only in tests
-    uncompressed = sum(len(b.tar) for b in bases) + sum(a.uncompressed_size for a in archives)
+    uncompressed = sum(len(b.base.tar) for b in bases) + sum(a.uncompressed_size for a in archives)
     compressed = sum(layer.descriptor.size for layer in layers) + len(image.config_blob) + len(image.manifest_blob)
     summaries = tuple(
         f"layer {i + 1}: {layer.created_by[len('pants-oci: '):]}: {_mb(layer.descriptor.size)} "

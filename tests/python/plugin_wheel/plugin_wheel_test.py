@@ -1,5 +1,6 @@
 """The plugin as other repositories use it: its wheel installed through `[GLOBAL].plugins` from a find-links
-directory, in a scratch Pants repository outside this one, building and running a real image.
+directory, in a scratch Pants repository outside this one, driven with the real `pants` command: help,
+package, run (runc), publish (a real docker-registry) and a remote cache (a real BuildGrid), all on 127.0.0.1.
 """
 import json
 import os
@@ -156,7 +157,9 @@ def _wait_for(url: str) -> None:
     pytest.fail(f"{url} did not come up")
 
 
+# grpc refuses RPCs beyond the server's thread pool ("Concurrent RPC limit exceeded"); Pants sends up to 128.
 BUILDGRID_CONFIG = """\
+thread-pool-size: 200
 server:
   - !channel
     address: "127.0.0.1:{port}"
