@@ -5,6 +5,7 @@
     python3 benchmarks/run.py runtime --levels pgo+lto --runs 1
     python3 benchmarks/run.py image --runs 3
     python3 benchmarks/run.py scale --services 10 25 50
+    BUILDGRID_BGD=<path to bgd> python3 benchmarks/run.py remote-cache
 
 `runtime` measures, for each optimization level, a cold `./pants package` of a python_runtime (process cache
 off, so the compile really runs) against a plain `./configure && make && make install` with the same flags
@@ -23,6 +24,10 @@ root) of the app against bare `python -c` on the same runtime, in the same conta
 third-party requirement, all sharing the textstats library) in a scratch clone, and times `./pants package`
 of all N images cold (their layers never built before; the runtimes and base already in the cache, as on a CI
 machine with a shared cache) and warm (again, nothing changed), with Pants' peak memory (max RSS).
+
+`remote-cache` starts BuildGrid on 127.0.0.1 and packages the example image twice, each time with an empty
+local store and the local cache off: once writing to the remote cache (every process runs), once reading from
+it (as a second CI machine would), with Pants' own counters for each.
 """
 import argparse
 import ast
@@ -369,6 +374,74 @@ def bench_scale(counts: List[int]) -> None:
         print(f"| {count} | {cold_s:.0f} | {cold_s / count:.1f} | {cold_mb:.0f} | {warm_s:.1f} | {warm_mb:.0f} |")
 
 
+BUILDGRID_CONFIG = """thread-pool-size: 200
+server:
+  - !channel
+    address: "127.0.0.1:{port}"
+    insecure-mode: true
+storages:
+  - !disk-storage &main-storage
+    path: {root}/cas
+caches:
+  - !lru-action-cache &main-action
+    storage: *main-storage
+    max-cached-refs: 100000
+    allow-updates: true
+    cache-failed-actions: false
+instances:
+  - name: ''
+    services:
+      - !action-cache
+        cache: *main-action
+      - !cas
+        storage: *main-storage
+      - !bytestream
+        storage: *main-storage
+"""
+
+
+def bench_remote_cache() -> None:
+    import socket
+
+    bgd = os.environ.get("BUILDGRID_BGD") or shutil.which("bgd")
+    if not bgd:
+        raise SystemExit("Set BUILDGRID_BGD to BuildGrid's bgd (.ci/run installs one).")
+    clone = scratch_clone()
+    work = clone.parent
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (work / "buildgrid.yml").write_text(BUILDGRID_CONFIG.format(port=port, root=work))
+    server = subprocess.Popen([bgd, "server", "start", str(work / "buildgrid.yml")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = []
+    try:
+        time.sleep(5)
+        for role in ("write (cold, every process runs)", "read (empty local store)"):
+            flags = ["--no-pantsd", f"--local-store-dir={work / role.split()[0]}", "--no-local-cache",
+                     f"--remote-store-address=grpc://127.0.0.1:{port}", "--remote-cache-read",
+                     "--remote-cache-write", "--stats-log"]
+            start = time.monotonic()
+            result = run([str(clone / "pants"), *flags, "package", IMAGE_TARGET], cwd=clone)
+            seconds = time.monotonic() - start
+            counters = dict(re.findall(r"^\s*(\w+): (\d+)$", result.stderr, re.M))
+            digest = re.search(r"digest (sha256:[0-9a-f]{12})", result.stderr).group(1)
+            rows.append((role, seconds, counters, digest))
+            print(json.dumps({"role": role, "seconds": seconds, "digest": digest,
+                              **{k: counters.get(k) for k in ("remote_cache_requests_cached",
+                                                              "remote_cache_write_successes",
+                                                              "local_execution_requests")}}), flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n| build | seconds | remote cache hits | remote writes | image digest |")
+    print("|---|---|---|---|---|")
+    for role, seconds, counters, digest in rows:
+        print(f"| {role} | {seconds:.0f} | {counters.get('remote_cache_requests_cached', '0')} | "
+              f"{counters.get('remote_cache_write_successes', '0')} | {digest}... |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="suite", required=True)
@@ -382,8 +455,11 @@ def main() -> None:
     image.add_argument("--startup-runs", type=int, default=15)
     scale = sub.add_parser("scale", help="package time and memory of N synthetic services, cold and warm")
     scale.add_argument("--services", nargs="+", type=int, default=[10, 25, 50])
+    sub.add_parser("remote-cache", help="package time writing to and reading from a real REAPI cache (BuildGrid)")
     args = parser.parse_args()
-    if args.suite == "scale":
+    if args.suite == "remote-cache":
+        bench_remote_cache()
+    elif args.suite == "scale":
         bench_scale(args.services)
     elif args.suite == "runtime":
         bench_runtime(args.levels, args.runs, args.skip_warm)
