@@ -128,6 +128,8 @@ def test_publish_pushes_to_a_real_registry(scratch_repo: Path, tmp_path: Path) -
                                  f'repository="127.0.0.1:{port}/scratch/greet", tags=["1.0", "latest"])\n')
         published = _pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
         assert f"127.0.0.1:{port}/scratch/greet:1.0 published" in published.stdout + published.stderr
+        # `publish` does not write dist/; `package` does, and gives the digest the registry must now serve.
+        _pants(scratch_repo, ["package", "src:pub"])
         index = json.loads((scratch_repo / "dist/src/pub/index.json").read_text())
         for tag in ("1.0", "latest"):
             inspect = subprocess.run([_which("skopeo"), "inspect", "--tls-verify=false",
