@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -208,9 +209,13 @@ def scratch_clone() -> Path:
     return clone
 
 
+def store_flags(store: Path) -> List[str]:
+    """Pants without its daemon, with its own local store and named caches under `store` (empty = cold)."""
+    return ["--no-pantsd", f"--local-store-dir={store / 'lmdb'}", f"--named-caches-dir={store / 'named'}"]
+
+
 def timed_package(clone: Path, store: Path, target: str = IMAGE_TARGET) -> float:
-    flags = ["--no-pantsd", f"--local-store-dir={store / 'lmdb'}", f"--named-caches-dir={store / 'named'}"]
-    return timed(lambda: run([str(clone / "pants"), *flags, "package", target], cwd=clone))
+    return timed(lambda: run([str(clone / "pants"), *store_flags(store), "package", target], cwd=clone))
 
 
 def one_line_change(clone: Path, n: int) -> None:
@@ -346,8 +351,7 @@ def measured_package(clone: Path, store: Path, spec: str):
              "r = subprocess.run(sys.argv[1:], capture_output=True); "
              "print(time.monotonic() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode); "
              "sys.stderr.write(r.stderr.decode()[-3000:] if r.returncode else '')")
-    flags = ["--no-pantsd", f"--local-store-dir={store / 'lmdb'}", f"--named-caches-dir={store / 'named'}"]
-    result = run([sys.executable, "-c", probe, str(clone / "pants"), *flags, "package", spec], cwd=clone)
+    result = run([sys.executable, "-c", probe, str(clone / "pants"), *store_flags(store), "package", spec], cwd=clone)
     seconds, max_rss_kb, code = result.stdout.split()
     if code != "0":
         raise SystemExit(f"package {spec} failed:\n{result.stderr}")
@@ -374,35 +378,9 @@ def bench_scale(counts: List[int]) -> None:
         print(f"| {count} | {cold_s:.0f} | {cold_s / count:.1f} | {cold_mb:.0f} | {warm_s:.1f} | {warm_mb:.0f} |")
 
 
-BUILDGRID_CONFIG = """thread-pool-size: 200
-server:
-  - !channel
-    address: "127.0.0.1:{port}"
-    insecure-mode: true
-storages:
-  - !disk-storage &main-storage
-    path: {root}/cas
-caches:
-  - !lru-action-cache &main-action
-    storage: *main-storage
-    max-cached-refs: 100000
-    allow-updates: true
-    cache-failed-actions: false
-instances:
-  - name: ''
-    services:
-      - !action-cache
-        cache: *main-action
-      - !cas
-        storage: *main-storage
-      - !bytestream
-        storage: *main-storage
-"""
 
 
 def bench_remote_cache() -> None:
-    import socket
-
     bgd = os.environ.get("BUILDGRID_BGD") or shutil.which("bgd")
     if not bgd:
         raise SystemExit("Set BUILDGRID_BGD to BuildGrid's bgd (.ci/run installs one).")
@@ -411,7 +389,8 @@ def bench_remote_cache() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    (work / "buildgrid.yml").write_text(BUILDGRID_CONFIG.format(port=port, root=work))
+    config = (REPO / "build-support" / "buildgrid-cache.yml").read_text()
+    (work / "buildgrid.yml").write_text(config.format(port=port, root=work))
     server = subprocess.Popen([bgd, "server", "start", str(work / "buildgrid.yml")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = []

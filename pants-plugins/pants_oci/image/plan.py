@@ -104,12 +104,6 @@ def resolve_user(address: str, user: str, passwd: Optional[str], group: Optional
     return user
 
 
-def runs_as_root(user: str, passwd: Optional[str]) -> bool:
-    name = user.split(":", 1)[0]
-    uid = int(name) if name.isdigit() else _names_to_ids(passwd or "", 2).get(name)
-    return uid == 0
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # Interpreter constraints
 
@@ -256,6 +250,17 @@ def image_env(python_bin_dir: str, pex_env: Mapping[str, str], user_env: Mapping
     env.update(pex_env)
     env.update(user_env)
     return tuple(f"{k}={v}" for k, v in sorted(env.items()))
+
+
+def source_date_epoch(option: Optional[int], env_value: Optional[str], default: int) -> int:
+    """The layers' timestamp: the option if set, else $SOURCE_DATE_EPOCH if set, else `default`."""
+    if option is not None:
+        return option
+    if env_value is None:
+        return default
+    if not env_value.strip().isdigit():
+        raise ImagePlanError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, but is {env_value!r}.")
+    return int(env_value)
 
 
 def size_summary(compressed: int, uncompressed: int) -> str:

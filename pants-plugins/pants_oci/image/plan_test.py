@@ -67,11 +67,6 @@ def test_unknown_group_and_malformed_user() -> None:
         plan.resolve_user("src:img", "a b", PASSWD, GROUP)
 
 
-def test_runs_as_root() -> None:
-    assert plan.runs_as_root("0:0", PASSWD) and plan.runs_as_root("root", PASSWD)
-    assert not plan.runs_as_root(plan.DEFAULT_USER, PASSWD) and not plan.runs_as_root("nonroot", PASSWD)
-
-
 @pytest.mark.parametrize(
     "constraints, version, admitted",
     [
@@ -136,3 +131,11 @@ def test_entry_module_must_be_in_the_image() -> None:
     native = plan.EntryPointSpec(module="fast")
     assert plan.missing_entry_module(native, ["app/fast.cpython-313-x86_64-linux-gnu.so"], roots) is None
     assert plan.missing_entry_module(plan.EntryPointSpec(script="black"), [], roots) is None
+
+
+def test_source_date_epoch_option_then_environment_then_default() -> None:
+    assert plan.source_date_epoch(5, "7", 1) == 5
+    assert plan.source_date_epoch(None, "7", 1) == 7
+    assert plan.source_date_epoch(None, None, 1) == 1
+    with pytest.raises(plan.ImagePlanError, match="SOURCE_DATE_EPOCH must be a whole number of seconds, but is 'x'"):
+        plan.source_date_epoch(None, "x", 1)

@@ -3,7 +3,6 @@
 The push runs as an interactive process (it needs the user's credentials and network) under Pants' own
 interpreter; oci/registry.py does the work and its order guarantees no tag names a half-pushed image.
 """
-import pkgutil
 from dataclasses import dataclass
 
 from pants.core.goals.publish import (
@@ -15,7 +14,7 @@ from pants.core.goals.publish import (
 )
 from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
+from pants.engine.fs import CreateDigest, Digest, MergeDigests
 from pants.engine.process import InteractiveProcess
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 
@@ -23,6 +22,7 @@ from pants_oci.image.rules import PythonOciImageError, PythonOciImageFieldSet
 from pants_oci.image.subsystem import PythonOciImageSubsystem
 from pants_oci.image.target_types import ImageRepositoryField, ImageTagsField
 from pants_oci.oci.registry import PushError, split_repository
+from pants_oci.sandbox import plugin_modules
 
 # What the push may read from the environment: credentials and their files, proxies and CA settings.
 PUSH_ENV_VARS = (
@@ -48,13 +48,6 @@ class PublishPythonOciImageFieldSet(PublishFieldSet):
         return PublishOutputData({"publisher": "pants-oci", **super().get_output_data()})
 
 
-def _registry_files() -> tuple:
-    files = [FileContent("pants_oci/__init__.py", b""), FileContent("pants_oci/oci/__init__.py", b"")]
-    data = pkgutil.get_data("pants_oci", "oci/registry.py")
-    assert data is not None, "pants_oci/oci/registry.py is missing from the plugin"
-    return (*files, FileContent("pants_oci/oci/registry.py", data))
-
-
 @rule(desc="Push a python_oci_image to its registry")
 async def publish_python_oci_image(
     request: PublishPythonOciImageRequest,
@@ -71,7 +64,7 @@ async def publish_python_oci_image(
     names = tuple(f"{repository}:{tag}" for tag in tags)
     layout_dir = next(a.relpath for pkg in request.packages for a in pkg.artifacts if not a.relpath.endswith(".tar"))
     tool, env = await MultiGet(
-        Get(Digest, CreateDigest(_registry_files())), Get(EnvironmentVars, EnvironmentVarsRequest(PUSH_ENV_VARS))
+        Get(Digest, CreateDigest(plugin_modules("oci/registry.py"))), Get(EnvironmentVars, EnvironmentVarsRequest(PUSH_ENV_VARS))
     )
     inputs = await Get(Digest, MergeDigests([tool, *(pkg.digest for pkg in request.packages)]))
     argv = [python.path, "-s", "-m", "pants_oci.oci.registry", layout_dir, repository, *tags,

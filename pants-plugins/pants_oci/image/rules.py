@@ -434,15 +434,11 @@ async def runtime_elves(runtime: BuiltPythonRuntime) -> RuntimeElves:
 
 
 async def _source_date_epoch(subsystem: PythonOciImageSubsystem) -> int:
-    if subsystem.source_date_epoch is not None:
-        return subsystem.source_date_epoch
     env = await Get(EnvironmentVars, EnvironmentVarsRequest(["SOURCE_DATE_EPOCH"]))
-    value = env.get("SOURCE_DATE_EPOCH")
-    if value is None:
-        return DEFAULT_EPOCH
-    if not value.strip().isdigit():
-        raise PythonOciImageError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, but is {value!r}.")
-    return int(value)
+    try:
+        return plan.source_date_epoch(subsystem.source_date_epoch, env.get("SOURCE_DATE_EPOCH"), DEFAULT_EPOCH)
+    except plan.ImagePlanError as e:
+        raise PythonOciImageError(str(e))
 
 
 def _checked_user(address: str, user: str, bases: Tuple[BaseLayer, ...]) -> str:

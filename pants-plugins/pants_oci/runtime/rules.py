@@ -36,6 +36,7 @@ from pants_oci.errors import engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.runtime import build_plan, diagnostics
 from pants_oci.runtime.known_versions import SourceRelease
+from pants_oci.sandbox import plugin_modules
 from pants_oci.runtime.subsystem import PythonRuntimeSubsystem
 from pants_oci.runtime.target_types import (
     PythonRuntimeBytecodeField,
@@ -359,19 +360,10 @@ class TreeArchive:
     entries: int
 
 
-def _layer_tool_files() -> Tuple[FileContent, ...]:
-    files = [FileContent("pants_oci/__init__.py", b""), FileContent("pants_oci/oci/__init__.py", b"")]
-    for name in _LAYER_TOOL_MODULES:
-        data = pkgutil.get_data("pants_oci", name)
-        assert data is not None, f"pants_oci/{name} is missing from the plugin"
-        files.append(FileContent(f"pants_oci/{name}", data))
-    return tuple(files)
-
-
 @rule(desc="Archive a tree deterministically", level=LogLevel.DEBUG)
 async def archive_tree(request: TreeArchiveRequest) -> TreeArchive:
     tool, runtime_tree, tree = await MultiGet(
-        Get(Digest, CreateDigest(_layer_tool_files())),
+        Get(Digest, CreateDigest(plugin_modules(*_LAYER_TOOL_MODULES))),
         Get(Digest, AddPrefix(request.runtime.tree, "runtime")),
         Get(Digest, AddPrefix(request.tree, "tree")),
     )

@@ -159,32 +159,9 @@ def _wait_for(url: str) -> None:
     pytest.fail(f"{url} did not come up")
 
 
-# grpc refuses RPCs beyond the server's thread pool ("Concurrent RPC limit exceeded"); Pants sends up to 128.
-BUILDGRID_CONFIG = """\
-thread-pool-size: 200
-server:
-  - !channel
-    address: "127.0.0.1:{port}"
-    insecure-mode: true
-storages:
-  - !disk-storage &main-storage
-    path: {root}/cas
-caches:
-  - !lru-action-cache &main-action
-    storage: *main-storage
-    max-cached-refs: 100000
-    allow-updates: true
-    cache-failed-actions: false
-instances:
-  - name: ''
-    services:
-      - !action-cache
-        cache: *main-action
-      - !cas
-        storage: *main-storage
-      - !bytestream
-        storage: *main-storage
-"""
+def _buildgrid_config(port: int, root: Path) -> str:
+    # The `files` target puts it at its repo-relative path in the sandbox.
+    return Path("build-support/buildgrid-cache.yml").read_text().format(port=port, root=root)
 
 
 def _counters(output: str) -> dict:
@@ -200,7 +177,7 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    (tmp_path / "buildgrid.yml").write_text(BUILDGRID_CONFIG.format(port=port, root=tmp_path))
+    (tmp_path / "buildgrid.yml").write_text(_buildgrid_config(port, tmp_path))
     server = subprocess.Popen([bgd, "server", "start", str(tmp_path / "buildgrid.yml")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     remote = [f"--remote-store-address=grpc://127.0.0.1:{port}", "--remote-cache-read", "--remote-cache-write",
