@@ -4,6 +4,7 @@ These run the real script: they install pantsbuild.pants from the machine's pack
 cache, so each fresh install takes a few tens of seconds.
 """
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,12 @@ PANTS_TOML = '[GLOBAL]\npants_version = "2.17.1"\n[anonymous-telemetry]\nenabled
 def _launcher_source() -> Path:
     # The `files` target puts the script at its repo-relative path in the sandbox.
     return Path("pants").resolve()
+
+
+def _launcher_setting(name: str) -> str:
+    match = re.search(rf'^readonly {name}="([^"]+)"$', _launcher_source().read_text(), re.M)
+    assert match, f"{name} is not set in the launcher"
+    return match.group(1)
 
 
 @pytest.fixture
@@ -103,7 +110,7 @@ def test_two_launchers_at_once_on_an_empty_cache_both_succeed(scratch_repo: Path
 
 def test_a_half_built_cache_from_a_killed_run_is_rebuilt(scratch_repo: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    leftover = cache / "pants-2.17.1-pex-2.1.137-v1"
+    leftover = cache / f"pants-2.17.1-pex-{_launcher_setting('PEX_CLI_VERSION')}-v{_launcher_setting('CACHE_LAYOUT')}"
     (leftover / "venv" / "bin").mkdir(parents=True)
     (leftover / "venv" / "bin" / "pants").write_text("#!/bin/sh\nexit 42\n")
     env = _env(cache, PANTS_BOOTSTRAP_PYTHON=_python39())
