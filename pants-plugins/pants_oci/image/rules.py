@@ -7,6 +7,7 @@ oci/validate.py; the ELF closure check is debian/closure.py.
 import hashlib
 import logging
 import pkgutil
+import platform
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
@@ -16,6 +17,8 @@ from pants.backend.python.target_types import (
     PexEntryPointField,
     PexEnvField,
     PexScriptField,
+    PythonRequirementsField,
+    PythonResolveField,
     ResolvedPexEntryPoint,
     ResolvePexEntryPointRequest,
 )
@@ -61,7 +64,7 @@ from pants_oci.debian import closure
 from pants_oci.debian.base_rules import DebianBase, DebianBaseRequest, DebianPackagesFieldSet
 from pants_oci.debian.elf import ElfInfo
 from pants_oci.debian.target_types import DebianRuntimesField
-from pants_oci.image import plan
+from pants_oci.image import plan, wheel_check
 from pants_oci.image.subsystem import PythonOciImageSubsystem
 from pants_oci.image.target_types import (
     ImageBaseField,
@@ -210,6 +213,26 @@ class AppPlan:
     sources: Digest  # stripped first-party sources and resources, relative to the import root
 
 
+async def _check_lock_serves_runtime(field_set, binary: Target, runtime: Target, closure, python_setup) -> None:
+    """The binary's locked resolve must have wheels the runtime loads: checked from the lock alone, before
+    the runtime compiles, so a missing cp3XX wheel is named instead of an sdist being built by Pants' Python."""
+    roots = [str(r) for t in closure if t.has_field(PythonRequirementsField) for r in t[PythonRequirementsField].value]
+    if not roots or not python_setup.enable_resolves:
+        return  # without a lock, Pex resolves for the runtime's complete platform directly
+    resolve = binary[PythonResolveField].normalized_value(python_setup)
+    lock_path = python_setup.resolves.get(resolve)
+    contents = await Get(DigestContents, PathGlobs([lock_path])) if lock_path else ()
+    if not contents:
+        return  # Pants itself reports a resolve without its lockfile
+    # Runtimes are compiled natively, so they run on this machine's architecture.
+    runtime_platform = wheel_check.RuntimePlatform(PythonRuntimeFieldSet.create(runtime).version.value, platform.machine())
+    context = wheel_check.LockContext(str(field_set.address), str(binary.address), str(runtime.address), resolve, lock_path)
+    try:
+        wheel_check.check_lock_serves_runtime(contents[0].content.decode(), roots, runtime_platform, context)
+    except wheel_check.LockServesRuntimeError as e:
+        raise PythonOciImageError(str(e))
+
+
 @rule(desc="Plan a python_oci_image's app", level=LogLevel.DEBUG)
 async def plan_app(request: AppPlanRequest, python_setup: PythonSetup) -> AppPlan:
     field_set, binary, runtime = request.field_set, request.binary, request.runtime
@@ -223,6 +246,7 @@ async def plan_app(request: AppPlanRequest, python_setup: PythonSetup) -> AppPla
         )
     except plan.ImagePlanError as e:
         raise PythonOciImageError(str(e))
+    await _check_lock_serves_runtime(field_set, binary, runtime, transitive.closure, python_setup)
     resolved, sources = await MultiGet(
         Get(ResolvedPexEntryPoint, ResolvePexEntryPointRequest(binary[PexEntryPointField])),
         Get(StrippedPythonSourceFiles, PythonSourceFilesRequest(transitive.closure, include_resources=True)),
