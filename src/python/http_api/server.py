@@ -1,7 +1,11 @@
 """http_api: a small JSON HTTP service on the standard library's threading HTTP server.
 
-    GET  /healthz            -> {"status": "ok", "python": "3.11.2"}
+    GET  /healthz            -> {"status": "ok", "python": "3.13.5", "pydantic_core": "2.23.4"}
     POST /stats  (text body) -> text statistics from the shared textstats library
+    POST /stats  (JSON body {"text": "...", "top": 5}, Content-Type: application/json) -> the same, validated
+
+Requests with a JSON body are validated by pydantic, whose core is a native extension (pydantic-core ships one
+wheel per CPython version), so the image proves that per-version native wheels install on its 3.13 runtime.
 
 It listens on $PORT (default 8080) on all interfaces, logs one line per request to stdout, and writes nothing
 to disk, so it runs as a non-root user on a read-only root filesystem.
@@ -13,21 +17,38 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional, Tuple
 
+import pydantic_core
+from pydantic import BaseModel, Field, ValidationError
+
 from textstats.stats import text_stats
 
 MAX_BODY = 1 << 20
 
 
-def route(method: str, path: str, body: bytes) -> Tuple[int, dict]:
+class StatsRequest(BaseModel):
+    text: str
+    top: int = Field(default=3, ge=1, le=50)
+
+
+def _stats(body: bytes, content_type: str) -> Tuple[int, dict]:
+    if content_type.split(";")[0].strip() == "application/json":
+        try:
+            request = StatsRequest.model_validate_json(body)
+        except ValidationError as e:
+            return 422, {"error": "invalid request", "details": e.errors(include_url=False, include_context=False)}
+        return 200, text_stats(request.text, top=request.top)
+    try:
+        return 200, text_stats(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return 400, {"error": "the body must be UTF-8 text"}
+
+
+def route(method: str, path: str, body: bytes, content_type: str = "text/plain") -> Tuple[int, dict]:
     """The service's behaviour, without sockets: (status, JSON document)."""
     if method == "GET" and path == "/healthz":
-        return 200, {"status": "ok", "python": platform.python_version()}
+        return 200, {"status": "ok", "python": platform.python_version(), "pydantic_core": pydantic_core.__version__}
     if method == "POST" and path == "/stats":
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return 400, {"error": "the body must be UTF-8 text"}
-        return 200, text_stats(text)
+        return _stats(body, content_type)
     return 404, {"error": f"no route for {method} {path}"}
 
 
@@ -39,7 +60,8 @@ class Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             status, document = 413, {"error": f"body over {MAX_BODY} bytes"}
         else:
-            status, document = route(method, self.path, self.rfile.read(length) if length else b"")
+            body = self.rfile.read(length) if length else b""
+            status, document = route(method, self.path, body, self.headers.get("Content-Type", "text/plain"))
         payload = json.dumps(document).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")

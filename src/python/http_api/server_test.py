@@ -13,6 +13,15 @@ def test_routes() -> None:
     assert route("GET", "/nope", b"")[0] == 404
 
 
+def test_json_requests_are_validated_by_pydantic() -> None:
+    status, stats = route("POST", "/stats", b'{"text": "a b a c", "top": 1}', "application/json")
+    assert status == 200 and stats["most_common"] == [["a", 2]]
+    status, error = route("POST", "/stats", b'{"text": "a", "top": 0}', "application/json; charset=utf-8")
+    assert status == 422 and list(error["details"][0]["loc"]) == ["top"]
+    assert route("POST", "/stats", b'{"top": 2}', "application/json")[0] == 422
+    assert route("GET", "/healthz", b"")[1]["pydantic_core"].count(".") == 2
+
+
 def test_serves_over_http() -> None:
     server = serve(port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -12,21 +12,15 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
-from typing import List
 
 import pytest
 
-VERSION = "0.1.0"
-
-
-def _wheel() -> Path:
-    wheels = list(Path.cwd().rglob(f"pants_oci-{VERSION}-py3-none-any.whl"))
-    assert len(wheels) == 1, f"expected the wheel built by runtime_package_dependencies, found {wheels}"
-    return wheels[0]
+from scratch_repos.repo import PLUGIN_VERSION as VERSION
+from scratch_repos.repo import create, plugin_wheel, run_pants, which
 
 
 def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
-    names = zipfile.ZipFile(_wheel()).namelist()
+    names = zipfile.ZipFile(plugin_wheel()).namelist()
     for data_file in ("runtime/build_cpython.sh", "runtime/toolchain_probe.sh", "runtime/check_modules.py",
                       "runtime/complete_platform.py", "debian/fetch_index.py", "image/run_image.py",
                       "oci/layer_tool.py", "LICENSE", "register.py"):
@@ -34,31 +28,10 @@ def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
     assert not [n for n in names if n.endswith("_test.py") or "conftest" in n], "no tests in the wheel"
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".orig", ".rej")) or "/BUILD" in n]
     assert {n.split("/")[0] for n in names} == {"pants_oci", f"pants_oci-{VERSION}.dist-info"}
-    metadata = zipfile.ZipFile(_wheel()).read(f"pants_oci-{VERSION}.dist-info/METADATA").decode()
+    metadata = zipfile.ZipFile(plugin_wheel()).read(f"pants_oci-{VERSION}.dist-info/METADATA").decode()
     assert "Requires-Dist: pantsbuild.pants (<2.18,>=2.17" in metadata
     assert "License: Apache-2.0" in metadata and "Description-Content-Type: text/markdown" in metadata
     assert "## Use it in your repository" in metadata, "the README is the long description"
-
-
-def _pants_toml(find_links: Path) -> str:
-    return f"""\
-[GLOBAL]
-pants_version = "2.17.1"
-plugins = ["pants-oci=={VERSION}"]
-backend_packages = ["pants.backend.python", "pants_oci"]
-
-[python-repos]
-find_links = ["file://{find_links}"]
-
-[python]
-interpreter_constraints = ["CPython>=3.11,<3.14"]
-
-[source]
-root_patterns = ["/src"]
-
-[anonymous-telemetry]
-enabled = false
-"""
 
 
 BUILD = """\
@@ -72,42 +45,26 @@ python_oci_image(name="img", runtime=":py313", binary=":greet", repository="scra
 
 @pytest.fixture(scope="module")
 def scratch_repo(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("scratch")
-    find_links = root / "wheels"
-    find_links.mkdir()
-    shutil.copy(_wheel(), find_links)
-    repo = root / "repo"
-    (repo / "src").mkdir(parents=True)
-    shutil.copy(Path("pants").resolve(), repo / "pants")  # the launcher (`//:launcher`), as in this repo
-    (repo / "pants.toml").write_text(_pants_toml(find_links))
-    (repo / "src" / "BUILD").write_text(BUILD)
-    (repo / "src" / "greet.py").write_text("import os, sys\nprint(f'greetings from {sys.version.split()[0]} as uid {os.getuid()}')\n")
-    return repo
-
-
-def _pants(repo: Path, args: List[str]) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PANTS_") or k in (
-        "PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES", "PANTS_DEBIAN_ARCHIVE_URL")}
-    result = subprocess.run(["bash", "./pants", "--no-pantsd", *args], cwd=repo, env=env, capture_output=True,
-                            text=True, timeout=1500)
-    assert result.returncode == 0, f"./pants {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
-    return result
+    return create(tmp_path_factory.mktemp("scratch"), {
+        "src/BUILD": BUILD,
+        "src/greet.py": "import os, sys\nprint(f'greetings from {sys.version.split()[0]} as uid {os.getuid()}')\n",
+    })
 
 
 def test_help_shows_the_plugin_targets(scratch_repo: Path) -> None:
-    out = _pants(scratch_repo, ["help", "python_oci_image"]).stdout
+    out = run_pants(scratch_repo, ["help", "python_oci_image"]).stdout
     assert "`python_oci_image` target" in out and "Activated by pants_oci" in out
     assert "runtime" in out and "binary" in out
-    assert "`python_runtime` target" in _pants(scratch_repo, ["help", "python_runtime"]).stdout
+    assert "`python_runtime` target" in run_pants(scratch_repo, ["help", "python_runtime"]).stdout
 
 
 def test_package_builds_an_image_that_runs(scratch_repo: Path) -> None:
-    _pants(scratch_repo, ["generate-lockfiles", "--resolve=src:base"])
+    run_pants(scratch_repo, ["generate-lockfiles", "--resolve=src:base"])
     assert (scratch_repo / "3rdparty/debian/base.lock.json").is_file()
-    package = _pants(scratch_repo, ["package", "src:img"])
+    package = run_pants(scratch_repo, ["package", "src:img"])
     assert "digest sha256:" in package.stderr
     assert (scratch_repo / "dist/src/img.tar").is_file() and (scratch_repo / "dist/src/img/index.json").is_file()
-    run = _pants(scratch_repo, ["run", "src:img"])
+    run = run_pants(scratch_repo, ["run", "src:img"])
     assert run.stdout.strip().endswith("greetings from 3.13.5 as uid 65532")
 
 
@@ -119,34 +76,28 @@ def test_publish_pushes_to_a_real_registry(scratch_repo: Path, tmp_path: Path) -
     (tmp_path / "config.yml").write_text(
         f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
     )
-    registry = subprocess.Popen([_which("docker-registry"), "serve", str(tmp_path / "config.yml")],
+    registry = subprocess.Popen([which("docker-registry"), "serve", str(tmp_path / "config.yml")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for(f"http://127.0.0.1:{port}/v2/")
         build = scratch_repo / "src" / "BUILD"
         build.write_text(BUILD + f'python_oci_image(name="pub", runtime=":py313", binary=":greet", '
                                  f'repository="127.0.0.1:{port}/scratch/greet", tags=["1.0", "latest"])\n')
-        published = _pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
+        published = run_pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
         assert f"127.0.0.1:{port}/scratch/greet:1.0 published" in published.stdout + published.stderr
         # `publish` does not write dist/; `package` does, and gives the digest the registry must now serve.
-        _pants(scratch_repo, ["package", "src:pub"])
+        run_pants(scratch_repo, ["package", "src:pub"])
         index = json.loads((scratch_repo / "dist/src/pub/index.json").read_text())
         for tag in ("1.0", "latest"):
-            inspect = subprocess.run([_which("skopeo"), "inspect", "--tls-verify=false",
+            inspect = subprocess.run([which("skopeo"), "inspect", "--tls-verify=false",
                                       f"docker://127.0.0.1:{port}/scratch/greet:{tag}"],
                                      check=True, capture_output=True, text=True)
             assert json.loads(inspect.stdout)["Digest"] == index["manifests"][0]["digest"]
-        again = _pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
+        again = run_pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
         assert "0 blobs uploaded (0.0 MB), 5 already in the registry" in again.stdout + again.stderr
     finally:
         registry.terminate()
         registry.wait(timeout=10)
-
-
-def _which(name: str) -> str:
-    path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}",) if os.path.exists(p)), None)
-    assert path, f"{name} is not installed; build-support/install-build-deps.sh installs it"
-    return path
 
 
 def _wait_for(url: str) -> None:
@@ -186,12 +137,12 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
         _wait_for_port(port)
         # --no-local-cache: every process runs (or is found remotely) and so gets written to the remote cache;
         # a local hit would be returned before the remote cache is ever asked.
-        writer = _pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-a'}", "--no-local-cache", *remote,
+        writer = run_pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-a'}", "--no-local-cache", *remote,
                                        "package", "src:img"])
         written = _counters(writer.stderr)
         assert written.get("remote_cache_write_successes", 0) >= 5, written
         # A fresh store and no local cache: everything Pants does not run itself must come from BuildGrid.
-        reader = _pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-b'}", "--no-local-cache", "-ldebug",
+        reader = run_pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-b'}", "--no-local-cache", "-ldebug",
                                        *remote, "package", "src:img"])
         read = _counters(reader.stderr)
         assert read.get("remote_cache_requests_cached", 0) >= 5, read
@@ -209,7 +160,7 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
         server.terminate()
         server.wait(timeout=20)
     # With the cache down, the build still succeeds (processes run locally); a cheap target keeps this short.
-    down = _pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-c'}", "--no-local-cache", *remote,
+    down = run_pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-c'}", "--no-local-cache", *remote,
                                  "package", "src:greet"])
     assert (scratch_repo / "dist/src/greet.pex").is_file()
     assert down.returncode == 0
