@@ -1,0 +1,430 @@
+"""Tests against real data: Debian's InRelease files and the machine's Debian archive keyrings, cross-checked with
+gpgv where it is installed; small gpg-made fixtures cover Ed25519 messages, SHA384 and SHA1."""
+import functools
+import re
+import time
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Set, Tuple
+
+import pytest
+
+from pants_oci.debian.openpgp import (
+    BAD_SIGNATURE,
+    EXPIRED_KEY,
+    MALFORMED,
+    NO_TRUSTED_KEY,
+    UNSUPPORTED,
+    Keyring,
+    Packet,
+    SignatureError,
+    armor,
+    crc24,
+    dearmor_all,
+    ed25519_verify,
+    load_keyring,
+    parse_clearsigned,
+    parse_packets,
+    verify_clearsigned,
+)
+from pants_oci.debian.release import parse_release_date
+
+TESTDATA = Path(__file__).parent / "testdata"
+MACHINE_KEYRINGS = Path("/usr/share/keyrings")
+
+# Who signed the fixtures, as `gpgv --status-fd` reports them in VALIDSIG: (signing subkey, primary key).
+SIGNERS = {
+    "bookworm-updates.InRelease": {
+        ("4CB50190207B4758A3F73A796ED0E7B82643E131", "B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8"),  # 12/bookworm
+        ("B8E5F13176D2A7A75220028078DBA3BC47EF2265", "04B54C3CDCA79751B16BC6B5225629DF75B188BD"),  # 13/trixie
+    },
+    "bookworm-security.InRelease": {
+        ("ED541312A33F1128F10B1C6C54404762BBB6E853", "AC530D520F2F3269F5E98313A48449044AAD5C5D"),  # 11/bullseye
+        ("B0CAB9266E8C3929798B3EEEBDE6D2B9216EC7A8", "05AB90340C0C5E797F44A8C8254CF3B5AEC0A8F0"),  # 12/bookworm
+    },
+}
+TEST_ED25519_FINGERPRINT = "66D741DE3100D2AF92C745547A2566D2AE339029"
+TEST_RSA_FINGERPRINT = "0EBE2D63F482B2DEF8A387BA32859A911A755DF9"
+TEST_SIGNED_AT = 1748736000  # 2025-06-01 00:00:00 UTC, when the test fixtures were signed.
+TEST_ED25519_KEY_EXPIRY = 1767225600  # 2026-01-01 00:00:00 UTC.
+
+
+def _fixture(name: str) -> bytes:
+    return (TESTDATA / name).read_bytes()
+
+
+def _machine_keyring_path(name: str) -> Path:
+    path = MACHINE_KEYRINGS / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (install the debian-archive-keyring package to test against real keys)")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _load_machine_keyring(name: str) -> Keyring:
+    return load_keyring(_machine_keyring_path(name).read_bytes())
+
+
+def _debian_keyring() -> Keyring:
+    return _load_machine_keyring("debian-archive-keyring.gpg")
+
+
+def _signed_at(inrelease: bytes) -> int:
+    date = re.search(rb"^Date: (.+)$", inrelease, re.MULTILINE)
+    assert date is not None
+    return parse_release_date(date.group(1).decode())
+
+
+def _an_hour_after_signing(inrelease: bytes) -> int:
+    return _signed_at(inrelease) + 3600
+
+
+def _gpgv(keyring: Path, message: Path) -> Tuple[int, Set[Tuple[str, str]], str]:
+    """gpgv's exit code, its VALIDSIG (signing key, primary key) pairs and its status lines."""
+    if shutil.which("gpgv") is None:
+        pytest.skip("gpgv is not installed: no cross-check against GnuPG")
+    result = subprocess.run(["gpgv", "--status-fd", "1", "--keyring", str(keyring), str(message)],
+                            capture_output=True, text=True)
+    valid = set()
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if fields[1:2] == ["VALIDSIG"]:
+            valid.add((fields[2], fields[-1]))
+    return result.returncode, valid, result.stdout
+
+
+def _tampered_text(inrelease: bytes) -> bytes:
+    """One byte of the signed text changed: a digit of the first SHA256 entry."""
+    start = inrelease.index(b"\nSHA256:\n ") + len(b"\nSHA256:\n ")
+    changed = b"0" if inrelease[start:start + 1] != b"0" else b"1"
+    return inrelease[:start] + changed + inrelease[start + 1:]
+
+
+def _with_signature_bytes_changed(message: bytes, edit) -> bytes:
+    """The message with its signature packets edited by `edit(data) -> data` and re-armored with a valid CRC."""
+    start = message.index(b"\n-----BEGIN PGP SIGNATURE-----") + 1  # At a line start: not a dash-escaped text line.
+    block = dearmor_all(message[start:].decode("ascii"))[0]
+    return message[:start] + armor("SIGNATURE", edit(block.data)).encode("ascii")
+
+
+def _flip_last_byte_of_first_packet(data: bytes) -> bytes:
+    first = parse_packets(data)[0]
+    position = data.index(first.body) + len(first.body) - 1
+    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1:]
+
+
+def _serialize(packets) -> bytes:
+    """New-format packets (the tests rebuild keyrings after editing one packet)."""
+    out = b""
+    for packet in packets:
+        size = len(packet.body)
+        if size < 192:
+            length = bytes([size])
+        elif size < 8384:
+            length = bytes([((size - 192) >> 8) + 192, (size - 192) & 0xFF])
+        else:
+            length = b"\xff" + size.to_bytes(4, "big")
+        out += bytes([0xC0 | packet.tag]) + length + packet.body
+    return out
+
+
+def _flip_last_byte(packet: Packet) -> Packet:
+    return Packet(packet.tag, packet.body[:-1] + bytes([packet.body[-1] ^ 0x01]))
+
+
+# --- Real Debian data ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SIGNERS))
+def test_real_inrelease_verifies_and_names_its_signers(name: str) -> None:
+    inrelease = _fixture(name)
+    verified = verify_clearsigned(inrelease, _debian_keyring(), _an_hour_after_signing(inrelease))
+    assert set(zip(verified.signing_key_fingerprints, verified.signer_fingerprints)) == SIGNERS[name]
+    assert verified.ignored_signatures == ()
+    assert verified.signed_text.startswith(b"Origin: Debian\n")
+    assert verified.signed_text.endswith(b"/Sources.xz\n")
+    assert b"PGP" not in verified.signed_text
+
+
+@pytest.mark.parametrize("name", sorted(SIGNERS))
+def test_gpgv_finds_the_same_signers(name: str) -> None:
+    returncode, valid, status = _gpgv(_machine_keyring_path("debian-archive-keyring.gpg"), TESTDATA / name)
+    assert valid == SIGNERS[name], status
+
+
+def test_one_byte_changed_in_the_signed_text_is_a_bad_signature(tmp_path: Path) -> None:
+    inrelease = _fixture("bookworm-updates.InRelease")
+    tampered = _tampered_text(inrelease)
+    with pytest.raises(SignatureError, match="digest does not match") as error:
+        verify_clearsigned(tampered, _debian_keyring(), _an_hour_after_signing(inrelease))
+    assert error.value.reason == BAD_SIGNATURE
+    (tmp_path / "InRelease").write_bytes(tampered)
+    returncode, valid, status = _gpgv(_machine_keyring_path("debian-archive-keyring.gpg"), tmp_path / "InRelease")
+    assert returncode != 0 and "BADSIG" in status and not valid
+
+
+def test_one_byte_changed_in_a_signature_is_a_bad_signature(tmp_path: Path) -> None:
+    inrelease = _fixture("bookworm-security.InRelease")
+    tampered = _with_signature_bytes_changed(inrelease, _flip_last_byte_of_first_packet)
+    # The other signature still verifies, but a trusted key's signature that fails means tampering: refuse.
+    with pytest.raises(SignatureError, match="signature value does not verify") as error:
+        verify_clearsigned(tampered, _debian_keyring(), _an_hour_after_signing(inrelease))
+    assert error.value.reason == BAD_SIGNATURE
+    (tmp_path / "InRelease").write_bytes(tampered)
+    returncode, _, status = _gpgv(_machine_keyring_path("debian-archive-keyring.gpg"), tmp_path / "InRelease")
+    assert returncode != 0 and "BADSIG" in status
+
+
+def test_damaged_armor_fails_its_crc24() -> None:
+    inrelease = _fixture("bookworm-updates.InRelease")
+    start = inrelease.index(b"-----BEGIN PGP SIGNATURE-----\n\n") + len(b"-----BEGIN PGP SIGNATURE-----\n\n")
+    damaged = inrelease[:start + 10] + (b"A" if inrelease[start + 10:start + 11] != b"A" else b"B") + \
+        inrelease[start + 11:]
+    with pytest.raises(SignatureError, match="CRC24") as error:
+        verify_clearsigned(damaged, _debian_keyring(), _an_hour_after_signing(inrelease))
+    assert error.value.reason == MALFORMED
+
+
+def test_a_keyring_without_the_signing_keys_is_no_trusted_key() -> None:
+    inrelease = _fixture("bookworm-updates.InRelease")
+    keyring = _load_machine_keyring("debian-archive-bullseye-security-automatic.gpg")
+    with pytest.raises(SignatureError, match="no signature by a trusted key") as error:
+        verify_clearsigned(inrelease, keyring, _an_hour_after_signing(inrelease))
+    assert error.value.reason == NO_TRUSTED_KEY
+    for signing_key, _ in SIGNERS["bookworm-updates.InRelease"]:
+        assert signing_key in str(error.value)  # The issuers seen are listed.
+
+
+def test_a_key_past_its_expiry_fails() -> None:
+    inrelease = _fixture("bookworm-security.InRelease")
+    keyring = _load_machine_keyring("debian-archive-bookworm-security-automatic.gpg")
+    expiry = keyring.certificates[0].primary.expires
+    assert expiry == 1926589533  # 2031-01-19, as `gpg --show-keys` says.
+    verify_clearsigned(inrelease, keyring, expiry - 1)
+    with pytest.raises(SignatureError, match="expired on 2031-01-19") as error:
+        verify_clearsigned(inrelease, keyring, expiry)
+    assert error.value.reason == EXPIRED_KEY
+
+
+def test_an_expired_key_is_ignored_when_another_trusted_key_signed() -> None:
+    inrelease = _fixture("bookworm-security.InRelease")
+    after_bullseye_expiry = 1863170224 + 1  # The 11/bullseye security key expires 2029-01-15; 12/bookworm later.
+    verified = verify_clearsigned(inrelease, _debian_keyring(), after_bullseye_expiry)
+    assert verified.signer_fingerprints == ("05AB90340C0C5E797F44A8C8254CF3B5AEC0A8F0",)
+    assert len(verified.ignored_signatures) == 1 and "expired" in verified.ignored_signatures[0]
+
+
+def test_debian_keys_load_with_gpgs_fingerprints_and_expiry() -> None:
+    keyring = _load_machine_keyring("debian-archive-bookworm-automatic.gpg")
+    (certificate,) = keyring.certificates
+    assert certificate.fingerprint == "B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8"
+    assert certificate.user_ids == ("Debian Archive Automatic Signing Key (12/bookworm) <ftpmaster@debian.org>",)
+    assert certificate.primary.expires == 1926589461
+    (subkey,) = certificate.subkeys
+    assert (subkey.fingerprint, subkey.key.key_id) == ("4CB50190207B4758A3F73A796ED0E7B82643E131", "6ED0E7B82643E131")
+    assert subkey.can_sign and subkey.expires == 1926589461 and not subkey.revoked
+
+
+def test_debian_ed25519_stable_key_self_signature_verifies_and_a_damaged_one_does_not() -> None:
+    data = _machine_keyring_path("debian-archive-bookworm-stable.gpg").read_bytes()
+    keyring = load_keyring(data)  # Loading verifies the Ed25519 self-signature on the user ID.
+    assert keyring.fingerprints == ("4D64FEC119C2029067D6E791F8D2585B8783D481",)
+    assert keyring.certificates[0].primary.expires == 1926780243
+    packets = parse_packets(data)
+    assert [p.tag for p in packets] == [6, 13, 2]
+    damaged = load_keyring(_serialize(packets[:2] + [_flip_last_byte(packets[2])]))
+    assert damaged.certificates == ()
+    assert "no valid self-signature" in damaged.rejected[0].reason
+
+
+def test_a_subkey_without_a_valid_binding_signature_does_not_count() -> None:
+    packets = parse_packets(_machine_keyring_path("debian-archive-bookworm-automatic.gpg").read_bytes())
+    binding = [i for i, p in enumerate(packets) if p.tag == 14][0] + 1
+    packets[binding] = _flip_last_byte(packets[binding])
+    keyring = load_keyring(_serialize(packets))
+    assert keyring.certificates[0].subkeys == ()
+    inrelease = _fixture("bookworm-updates.InRelease")
+    with pytest.raises(SignatureError, match="no valid binding signature") as error:
+        verify_clearsigned(inrelease, keyring, _an_hour_after_signing(inrelease))
+    assert error.value.reason == NO_TRUSTED_KEY
+
+
+def test_a_keyring_of_old_keys_rejects_weak_ones_without_failing() -> None:
+    keyring = _load_machine_keyring("debian-archive-removed-keys.gpg")
+    # The oldest keys are DSA or self-signed with SHA1: listed as unusable, not an error.
+    assert keyring.rejected and all("no valid self-signature" in r.reason for r in keyring.rejected)
+
+
+# --- gpg-made fixtures: Ed25519 messages, SHA384, SHA1 ------------------------------------------------------------
+
+EXPECTED_TEST_TEXT = (
+    b"Origin: Test\nSuite: test\nDescription: trailing tab\n- a line that starts with a dash\n"
+    b"-----BEGIN PGP SIGNATURE----- is text here\nFrom the mailbox\n\nSHA256:\n"
+    b" e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855        0 main/binary-amd64/Packages\n"
+)
+
+
+def _test_keyring(name: str) -> Keyring:
+    return load_keyring(_fixture(name))  # Armored: also tests armor and CRC24 decoding.
+
+
+def test_ed25519_clearsigned_message_verifies_with_canonical_text() -> None:
+    verified = verify_clearsigned(_fixture("test-ed25519-clearsigned-sha512.txt"),
+                                  _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
+    assert verified.signer_fingerprints == (TEST_ED25519_FINGERPRINT,)
+    # Dash-escaping undone, trailing spaces and tabs dropped (they are not signed).
+    assert verified.signed_text == EXPECTED_TEST_TEXT
+
+
+def test_rsa_sha384_clearsigned_message_verifies() -> None:
+    verified = verify_clearsigned(_fixture("test-rsa-clearsigned-sha384.txt"), _test_keyring("test-rsa-key.asc"),
+                                  TEST_SIGNED_AT + 3600)
+    assert verified.signer_fingerprints == (TEST_RSA_FINGERPRINT,)
+    assert verified.signed_text == EXPECTED_TEST_TEXT
+
+
+def test_ed25519_message_changed_is_a_bad_signature() -> None:
+    message = _fixture("test-ed25519-clearsigned-sha512.txt").replace(b"Origin: Test", b"Origin: Tess")
+    with pytest.raises(SignatureError) as error:
+        verify_clearsigned(message, _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
+    assert error.value.reason == BAD_SIGNATURE
+
+
+def test_ed25519_signature_changed_is_a_bad_signature() -> None:
+    message = _with_signature_bytes_changed(_fixture("test-ed25519-clearsigned-sha512.txt"),
+                                            _flip_last_byte_of_first_packet)
+    with pytest.raises(SignatureError, match="signature value does not verify") as error:
+        verify_clearsigned(message, _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
+    assert error.value.reason == BAD_SIGNATURE
+
+
+def test_ed25519_key_past_its_expiry_fails() -> None:
+    with pytest.raises(SignatureError, match="expired on 2026-01-01") as error:
+        verify_clearsigned(_fixture("test-ed25519-clearsigned-sha512.txt"), _test_keyring("test-ed25519-key.asc"),
+                           TEST_ED25519_KEY_EXPIRY)
+    assert error.value.reason == EXPIRED_KEY
+
+
+def test_sha1_signatures_are_refused() -> None:
+    with pytest.raises(SignatureError, match="SHA1, which is refused") as error:
+        verify_clearsigned(_fixture("test-ed25519-clearsigned-sha1.txt"), _test_keyring("test-ed25519-key.asc"),
+                           TEST_SIGNED_AT + 3600)
+    assert error.value.reason == UNSUPPORTED
+
+
+def test_gpgv_agrees_on_the_ed25519_fixture(tmp_path: Path) -> None:
+    # gpgv reads binary keyrings only: dearmor the fixture key with our own decoder.
+    keyring_path = tmp_path / "test.gpg"
+    keyring_path.write_bytes(dearmor_all(_fixture("test-ed25519-key.asc").decode())[0].data)
+    returncode, valid, status = _gpgv(keyring_path, TESTDATA / "test-ed25519-clearsigned-sha512.txt")
+    assert valid == {(TEST_ED25519_FINGERPRINT, TEST_ED25519_FINGERPRINT)}, status
+    # gpgv checks expiry against the real clock, and so do we when given it.
+    assert ("EXPKEYSIG" in status) == (int(time.time()) >= TEST_ED25519_KEY_EXPIRY)
+
+
+def test_a_malformed_signature_packet_fails_even_next_to_a_good_signature() -> None:
+    truncated_signature = _serialize([Packet(2, b"\x04\x01\x16\x0a\x00")])
+    message = _with_signature_bytes_changed(_fixture("test-ed25519-clearsigned-sha512.txt"),
+                                            lambda data: data + truncated_signature)
+    with pytest.raises(SignatureError, match="malformed OpenPGP signature: truncated") as error:
+        verify_clearsigned(message, _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
+    assert error.value.reason == MALFORMED
+
+
+def test_an_unsupported_signature_version_is_ignored_next_to_a_good_signature() -> None:
+    future_signature = _serialize([Packet(2, b"\x06" + bytes(40))])
+    message = _with_signature_bytes_changed(_fixture("test-ed25519-clearsigned-sha512.txt"),
+                                            lambda data: future_signature + data)
+    verified = verify_clearsigned(message, _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
+    assert verified.signer_fingerprints == (TEST_ED25519_FINGERPRINT,)
+    assert verified.ignored_signatures == ("unsupported OpenPGP signature version 6 (only version 4)",)
+
+
+def test_a_hash_header_that_disagrees_with_the_signature_fails() -> None:
+    message = _fixture("test-ed25519-clearsigned-sha512.txt").replace(b"Hash: SHA512", b"Hash: SHA256")
+    with pytest.raises(SignatureError, match="Hash: header") as error:
+        verify_clearsigned(message, _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
+    assert error.value.reason == BAD_SIGNATURE
+
+
+# --- Framing, armor and packets -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda m: b"unsigned text\n" + m, "does not start with"),
+        (lambda m: m + b"unsigned text\n", "unsigned data after"),
+        (lambda m: m.replace(b"- - a line", b"-a line"), "not dash-escaped"),
+        (lambda m: m.replace(b"Hash: SHA512\n", b"Hash: SHA512\nComment: hi\n"), "unexpected armor header"),
+        (lambda m: m[:m.index(b"-----BEGIN PGP SIGNATURE-----\n")], "no -----BEGIN PGP SIGNATURE-----"),
+        (lambda m: m.replace(b"-----END PGP SIGNATURE-----", b""), "no -----END PGP SIGNATURE-----"),
+    ],
+)
+def test_malformed_clearsigned_messages(edit, match: str) -> None:
+    message = edit(_fixture("test-ed25519-clearsigned-sha512.txt"))
+    with pytest.raises(SignatureError, match=match) as error:
+        verify_clearsigned(message, _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
+    assert error.value.reason == MALFORMED
+
+
+def test_crlf_line_endings_and_blank_lines_around_the_message_are_accepted() -> None:
+    message = b"\n" + _fixture("test-ed25519-clearsigned-sha512.txt").replace(b"\n", b"\r\n") + b"\r\n"
+    verified = verify_clearsigned(message, _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
+    assert verified.signed_text == EXPECTED_TEST_TEXT
+
+
+def test_signed_data_is_crlf_joined_without_the_last_line_break() -> None:
+    message = parse_clearsigned(b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\na \t\n- -b\n\n"
+                                + armor("SIGNATURE", b"\xc2\x00").encode())
+    assert message.signed_data == b"a\r\n-b\r\n"
+    assert message.hash_names == ("SHA256",)
+
+
+def test_armor_round_trip_and_crc24() -> None:
+    assert crc24(b"") == 0xB704CE
+    data = bytes(range(256)) * 3
+    (block,) = dearmor_all(armor("PUBLIC KEY BLOCK", data))
+    assert (block.kind, block.data) == ("PUBLIC KEY BLOCK", data)
+
+
+def test_packet_length_formats() -> None:
+    body = b"x" * 300
+    old_one_byte = bytes([0x80 | (13 << 2) | 0, 3]) + b"abc"
+    old_two_bytes = bytes([0x80 | (13 << 2) | 1]) + (300).to_bytes(2, "big") + body
+    old_four_bytes = bytes([0x80 | (13 << 2) | 2]) + (300).to_bytes(4, "big") + body
+    new_two_bytes = _serialize([Packet(13, body)])
+    new_five_bytes = bytes([0xC0 | 13, 0xFF]) + (300).to_bytes(4, "big") + body
+    old_indeterminate = bytes([0x80 | (13 << 2) | 3]) + b"to the end"
+    packets = parse_packets(old_one_byte + old_two_bytes + old_four_bytes + new_two_bytes + new_five_bytes +
+                            old_indeterminate)
+    assert [p.body for p in packets] == [b"abc", body, body, body, body, b"to the end"]
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        (bytes([0xC0 | 13, 0xE1]) + b"partial", "partial body lengths"),
+        (b"\x00\x01", "not a packet header"),
+        (bytes([0xC0 | 13, 10]) + b"short", "truncated"),
+    ],
+)
+def test_malformed_packets(data: bytes, match: str) -> None:
+    with pytest.raises(SignatureError, match=match) as error:
+        parse_packets(data)
+    assert error.value.reason == MALFORMED
+
+
+def test_ed25519_rfc8032_test_vectors() -> None:
+    # RFC 8032, section 7.1, TEST 1 (empty message) and TEST 2 (one byte).
+    public = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    signature = bytes.fromhex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc6"
+                              "1e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+    assert ed25519_verify(public, b"", signature)
+    assert not ed25519_verify(public, b"\x00", signature)
+    public = bytes.fromhex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")
+    signature = bytes.fromhex("92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e45"
+                              "8f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00")
+    assert ed25519_verify(public, b"\x72", signature)
+    assert not ed25519_verify(public, b"\x72", signature[:63] + b"\x01")
