@@ -3,10 +3,18 @@
 A lock pins, for every package in the closure of the requested ones over Depends and Pre-Depends, the exact
 version, pool path, sha256 and size, as distroless/rules_distroless do. Packages that only matter while dpkg
 installs something (debconf, dpkg, perl) are left out: nothing installs anything in an image built from a lock.
+
+Debian publishes a fix first in the security archive (suite `<suite>-security`) or in `<suite>-updates`, and only
+later in `<suite>` itself, so a lock is resolved against the merge of those indexes: per package name, the
+highest version by dpkg's ordering. Each package remembers which archive and suite it came from, because its
+pool path is relative to that archive.
 """
 import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from urllib.parse import urlsplit
+
+from pants_oci.debian.version import compare_versions
 
 # Dependencies needed only by maintainer scripts at install time, never by a program at run time; distroless
 # drops the same. `openssl` (the command) is what ca-certificates' postinst runs to build the CA bundle, which
@@ -20,6 +28,37 @@ class DebianResolveError(ValueError):
     """A package list that cannot be resolved against the index; the message names the package."""
 
 
+def archive_label(url: str) -> str:
+    """The short name of an archive: the last path component of its URL.
+
+    'https://deb.example/debian-security/' -> 'debian-security'. Locks record this label, never the URL: the
+    repository must not name a mirror, so a build maps each label back to a URL from its own configuration.
+    """
+    path = urlsplit(url).path.rstrip("/")
+    label = path.rsplit("/", 1)[-1]
+    if not label:
+        # Falling back to the host name would write a mirror into the lock.
+        raise ValueError(f"Archive URL {url!r} has no path, so it has no label (expected e.g. .../debian).")
+    return label
+
+
+def is_security_suite(suite: str) -> bool:
+    """Debian's security archive names its suites `<suite>-security` (e.g. bookworm-security)."""
+    return suite.endswith("-security")
+
+
+@dataclass(frozen=True)
+class IndexSource:
+    """Where a Packages index came from: an archive label (see `archive_label`) and a suite."""
+
+    archive: str  # e.g. "debian", "debian-security"
+    suite: str  # e.g. "bookworm", "bookworm-updates", "bookworm-security"
+
+    @classmethod
+    def from_url(cls, archive_url: str, suite: str) -> "IndexSource":
+        return cls(archive_label(archive_url), suite)
+
+
 @dataclass(frozen=True)
 class DebianPackage:
     name: str
@@ -31,6 +70,9 @@ class DebianPackage:
     depends: Tuple[Tuple[str, ...], ...]  # each tuple: alternatives ("a | b"), names only
     provides: Tuple[str, ...]
     source: str = ""
+    # Where this version came from; "" when the index was parsed without an IndexSource.
+    archive: str = ""
+    suite: str = ""
 
     def to_json(self) -> Dict[str, object]:
         return {"name": self.name, "version": self.version, "architecture": self.architecture,
@@ -46,27 +88,55 @@ def _relation_names(value: str) -> Tuple[Tuple[str, ...], ...]:
     return tuple(groups)
 
 
-def parse_packages_index(text: str) -> Dict[str, DebianPackage]:
-    """Parse a Packages file. With several versions of a name, the last one in the index wins."""
-    packages = {}
+def parse_packages_index(text: str, source: Optional[IndexSource] = None) -> Dict[str, DebianPackage]:
+    """Parse a Packages file. With several versions of a name, the highest one wins (as apt would install).
+
+    `source`, when given, is recorded on every package as its archive and suite.
+    """
+    packages: Dict[str, DebianPackage] = {}
     for stanza in text.split("\n\n"):
         fields = _parse_stanza(stanza)
         if "Package" not in fields or "SHA256" not in fields:
             continue
-        depends = ", ".join(filter(None, (fields.get("Pre-Depends"), fields.get("Depends"))))
-        package = DebianPackage(
-            name=fields["Package"],
-            version=fields["Version"],
-            architecture=fields.get("Architecture", ""),
-            filename=fields["Filename"],
-            sha256=fields["SHA256"],
-            size=int(fields["Size"]),
-            depends=_relation_names(depends),
-            provides=tuple(alt[0] for alt in _relation_names(fields.get("Provides", ""))),
-            source=fields.get("Source", fields["Package"]).split()[0],
-        )
-        packages[package.name] = package
+        _keep_highest(packages, _package_from_fields(fields, source))
     return packages
+
+
+def merge_indexes(indexes: Sequence[Dict[str, DebianPackage]]) -> Dict[str, DebianPackage]:
+    """Per package name, the highest version across the indexes (e.g. suite, -updates, -security).
+
+    On equal versions the earlier index wins, so a fix that has reached the suite itself is taken from there.
+    The whole chosen package is kept, so its own Depends are the ones the closure follows.
+    """
+    merged: Dict[str, DebianPackage] = {}
+    for packages in indexes:
+        for package in packages.values():
+            _keep_highest(merged, package)
+    return merged
+
+
+def _keep_highest(packages: Dict[str, DebianPackage], candidate: DebianPackage) -> None:
+    """Put `candidate` in `packages` unless a version at least as high is already there (first one wins ties)."""
+    current = packages.get(candidate.name)
+    if current is None or compare_versions(candidate.version, current.version) > 0:
+        packages[candidate.name] = candidate
+
+
+def _package_from_fields(fields: Dict[str, str], source: Optional[IndexSource]) -> DebianPackage:
+    depends = ", ".join(filter(None, (fields.get("Pre-Depends"), fields.get("Depends"))))
+    return DebianPackage(
+        name=fields["Package"],
+        version=fields["Version"],
+        architecture=fields.get("Architecture", ""),
+        filename=fields["Filename"],
+        sha256=fields["SHA256"],
+        size=int(fields["Size"]),
+        depends=_relation_names(depends),
+        provides=tuple(alt[0] for alt in _relation_names(fields.get("Provides", ""))),
+        source=fields.get("Source", fields["Package"]).split()[0],
+        archive=source.archive if source else "",
+        suite=source.suite if source else "",
+    )
 
 
 def _parse_stanza(stanza: str) -> Dict[str, str]:

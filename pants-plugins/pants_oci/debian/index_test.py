@@ -1,6 +1,14 @@
 import pytest
 
-from pants_oci.debian.index import DebianResolveError, parse_packages_index, resolve_closure
+from pants_oci.debian.index import (
+    DebianResolveError,
+    IndexSource,
+    archive_label,
+    is_security_suite,
+    merge_indexes,
+    parse_packages_index,
+    resolve_closure,
+)
 
 INDEX = """Package: libc6
 Version: 2.36-9+deb12u14
@@ -96,3 +104,115 @@ def test_unsatisfiable_dependency_is_named() -> None:
     index = parse_packages_index(INDEX.replace("Provides: libfoo-virtual\n", ""))
     with pytest.raises(DebianResolveError, match="'libssl3' depends on libfoo-virtual, which nothing in the index provides"):
         resolve_closure(["libssl3"], index)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Several versions, several indexes
+
+MAIN = IndexSource("debian", "bookworm")
+UPDATES = IndexSource("debian", "bookworm-updates")
+SECURITY = IndexSource("debian-security", "bookworm-security")
+
+
+def _stanza(name: str, version: str, pool: str = "pool/main", depends: str = "", sha256: str = "00") -> str:
+    depends_line = f"Depends: {depends}\n" if depends else ""
+    return (
+        f"Package: {name}\nVersion: {version}\nArchitecture: amd64\n{depends_line}"
+        f"Filename: {pool}/{name[0]}/{name}/{name}_{version}_amd64.deb\nSize: 10\nSHA256: {sha256}\n"
+    )
+
+
+def _index(*stanzas: str) -> str:
+    return "\n".join(stanzas)
+
+
+MAIN_INDEX = _index(
+    _stanza("libc6", "2.36-9+deb12u14"),
+    _stanza("libssl3", "3.0.20-1~deb12u2", depends="libc6 (>= 2.34)"),
+    _stanza("libexpat1", "2.5.0-1+deb12u2", depends="libc6"),
+    _stanza("libzstd1", "1.5.4+dfsg2-5"),
+)
+# The security archive's own pool, and a newer libssl3 that depends on something main's did not.
+SECURITY_INDEX = _index(
+    _stanza("libssl3", "3.0.22-1~deb12u2", pool="pool/updates/main", depends="libc6 (>= 2.34), libzstd1"),
+    _stanza("libexpat1", "2.5.0-1+deb12u5", pool="pool/updates/main", depends="libc6"),
+)
+
+
+def test_index_source_provenance_is_recorded_on_every_package() -> None:
+    security = parse_packages_index(SECURITY_INDEX, SECURITY)
+    assert {(p.archive, p.suite) for p in security.values()} == {("debian-security", "bookworm-security")}
+    assert IndexSource.from_url("http://mirror.example/debian-security/", "bookworm-security") == SECURITY
+
+
+def test_index_parsed_without_a_source_has_no_provenance() -> None:
+    libc6 = parse_packages_index(MAIN_INDEX)["libc6"]
+    assert (libc6.archive, libc6.suite) == ("", "")
+
+
+def test_archive_label_is_the_last_path_component_never_the_host() -> None:
+    assert archive_label("https://deb.example/debian") == "debian"
+    assert archive_label("http://mirror.example/pub/debian-security/") == "debian-security"
+    with pytest.raises(ValueError, match="no path"):
+        archive_label("http://mirror.example/")
+
+
+def test_security_suites_are_recognised() -> None:
+    assert is_security_suite("bookworm-security")
+    assert not is_security_suite("bookworm-updates") and not is_security_suite("bookworm")
+
+
+def test_merge_takes_the_highest_version_from_the_security_archive() -> None:
+    merged = merge_indexes([parse_packages_index(MAIN_INDEX, MAIN), parse_packages_index(SECURITY_INDEX, SECURITY)])
+    libssl3 = merged["libssl3"]
+    assert (libssl3.version, libssl3.archive, libssl3.suite) == (
+        "3.0.22-1~deb12u2", "debian-security", "bookworm-security"
+    )
+    assert libssl3.filename.startswith("pool/updates/main/")
+    assert merged["libexpat1"].version == "2.5.0-1+deb12u5"
+    assert (merged["libc6"].version, merged["libc6"].suite) == ("2.36-9+deb12u14", "bookworm")
+
+
+def test_merge_order_does_not_decide_the_version() -> None:
+    merged = merge_indexes([parse_packages_index(SECURITY_INDEX, SECURITY), parse_packages_index(MAIN_INDEX, MAIN)])
+    assert merged["libssl3"].version == "3.0.22-1~deb12u2"
+
+
+def test_closure_follows_the_depends_of_the_chosen_version() -> None:
+    main = parse_packages_index(MAIN_INDEX, MAIN)
+    assert [p.name for p in resolve_closure(["libssl3"], main)] == ["libc6", "libssl3"]
+    merged = merge_indexes([main, parse_packages_index(SECURITY_INDEX, SECURITY)])
+    assert [p.name for p in resolve_closure(["libssl3"], merged)] == ["libc6", "libssl3", "libzstd1"]
+
+
+def test_several_versions_in_one_index_keep_the_highest_wherever_it_is() -> None:
+    # 1:1.0 > 2.0 (epoch) and 2.0~rc1 < 2.0 (tilde): dpkg's ordering, not the order in the file.
+    for versions, highest in [(["2.0", "1.0"], "2.0"), (["1.0", "2.0", "1.5"], "2.0"), (["2.0", "1:1.0"], "1:1.0"),
+                              (["2.0", "2.0~rc1"], "2.0")]:
+        index = parse_packages_index(_index(*(_stanza("libfoo", v) for v in versions)))
+        assert index["libfoo"].version == highest, versions
+
+
+def test_equal_versions_keep_the_first_index() -> None:
+    updates = _index(_stanza("libc6", "2.36-9+deb12u14", sha256="11"))
+    security = _index(_stanza("libc6", "2.36-9+deb12u14", pool="pool/updates/main", sha256="22"))
+    merged = merge_indexes([
+        parse_packages_index(MAIN_INDEX, MAIN),
+        parse_packages_index(updates, UPDATES),
+        parse_packages_index(security, SECURITY),
+    ])
+    assert (merged["libc6"].suite, merged["libc6"].sha256) == ("bookworm", "00")
+    merged = merge_indexes([parse_packages_index(updates, UPDATES), parse_packages_index(security, SECURITY)])
+    assert merged["libc6"].suite == "bookworm-updates"
+
+
+def test_equal_versions_in_one_index_keep_the_first() -> None:
+    index = parse_packages_index(_index(_stanza("libfoo", "1.0", sha256="11"), _stanza("libfoo", "1.0", sha256="22")))
+    assert index["libfoo"].sha256 == "11"
+
+
+def test_updates_win_over_the_suite() -> None:
+    updates = _index(_stanza("tzdata", "2025b-0+deb12u2"))
+    main = _index(_stanza("tzdata", "2025b-0+deb12u1"))
+    merged = merge_indexes([parse_packages_index(main, MAIN), parse_packages_index(updates, UPDATES)])
+    assert (merged["tzdata"].version, merged["tzdata"].suite) == ("2025b-0+deb12u2", "bookworm-updates")
