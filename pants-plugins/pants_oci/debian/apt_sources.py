@@ -9,6 +9,8 @@ from typing import Iterable, List, Tuple
 
 # Archives that carry a distribution's main pool; security and third-party repositories don't.
 _ARCHIVE_PATH_SUFFIXES = ("/debian", "/ubuntu")
+# Debian's security archive, where `<suite>-security` (security fixes, published there first) lives.
+_SECURITY_ARCHIVE_PATH_SUFFIXES = ("/debian-security",)
 APT_SOURCE_GLOBS = ("/etc/apt/sources.list", "/etc/apt/sources.list.d/*.list", "/etc/apt/sources.list.d/*.sources")
 
 
@@ -26,13 +28,22 @@ def _one_line_uris(text: str) -> List[str]:
     return re.findall(r"^\s*deb(?:-src)?\s+(?:\[[^\]]*\]\s+)?(\S+)", text, re.M)
 
 
+def _uris_ending_with(source_files: Iterable[Tuple[str, str]], suffixes: Tuple[str, ...]) -> List[str]:
+    uris = []
+    for name, text in source_files:
+        uris += _deb822_uris(text) if name.endswith(".sources") else _one_line_uris(text)
+    cleaned = (u.rstrip("/") for u in uris)
+    return list(dict.fromkeys(u for u in cleaned if u.endswith(suffixes)))
+
+
 def archive_uris(source_files: Iterable[Tuple[str, str]]) -> List[str]:
     """Archive base URLs, in apt's order, without duplicates or trailing slashes.
 
     `source_files` are (file name, text) pairs; the name decides the format.
     """
-    uris = []
-    for name, text in source_files:
-        uris += _deb822_uris(text) if name.endswith(".sources") else _one_line_uris(text)
-    cleaned = (u.rstrip("/") for u in uris)
-    return list(dict.fromkeys(u for u in cleaned if u.endswith(_ARCHIVE_PATH_SUFFIXES)))
+    return _uris_ending_with(source_files, _ARCHIVE_PATH_SUFFIXES)
+
+
+def security_archive_uris(source_files: Iterable[Tuple[str, str]]) -> List[str]:
+    """Debian security archive base URLs (…/debian-security), in apt's order."""
+    return _uris_ending_with(source_files, _SECURITY_ARCHIVE_PATH_SUFFIXES)

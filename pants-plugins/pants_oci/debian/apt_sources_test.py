@@ -1,4 +1,4 @@
-from pants_oci.debian.apt_sources import archive_uris
+from pants_oci.debian.apt_sources import archive_uris, security_archive_uris
 
 DEB822 = """Types: deb
 # http://snapshot.example/archive/debian/20250520T000000Z
@@ -34,3 +34,9 @@ def test_duplicates_across_files_keep_apt_order() -> None:
     files = [("a.list", "deb http://x.example/debian bookworm main\n"), ("debian.sources", DEB822),
              ("z.list", "deb http://x.example/debian trixie main\n")]
     assert archive_uris(files) == ["http://x.example/debian", "http://mirror.example/debian"]
+
+
+def test_security_archives_are_found_separately() -> None:
+    assert security_archive_uris([("debian.sources", DEB822)]) == ["http://mirror.example/debian-security"]
+    assert security_archive_uris([("sources.list", "deb http://s.example/debian-security/ bookworm-security main\n")]) \
+        == ["http://s.example/debian-security"]

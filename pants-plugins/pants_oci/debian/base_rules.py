@@ -1,346 +1,359 @@
-"""Rules for `debian_packages`: generate the lock, fetch the pinned .debs, assemble the base layer.
+"""Rules for Debian bases: lock a package list against verified archives, fetch the pinned .debs, and assemble a
+base in a cacheable process. The bottom of the plugin: nothing here knows about runtimes or images.
 
-Thin orchestration over index.py, lockfile.py, deb.py, base.py and closure.py.
+Thin orchestration: fetch_index.py (run in a sandbox) downloads and verifies indexes against the signed InRelease;
+index.py merges and resolves them; lockfile.py writes, reads and compares locks; assemble_base.py (run in a
+sandbox) turns .debs into the base layer and the facts the image checks need.
 """
+import json
 import logging
-import pkgutil
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Optional, Tuple
 
-from pants.core.goals.generate_lockfiles import (
-    GenerateLockfile,
-    GenerateLockfileResult,
-    KnownUserResolveNames,
-    KnownUserResolveNamesRequest,
-    RequestedUserResolveNames,
-    UserGenerateLockfiles,
-    WrappedGenerateLockfile,
-)
-from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
 from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
-from pants.engine.addresses import UnparsedAddressInputs
 from pants.engine.fs import (
     CreateDigest,
     Digest,
     DigestContents,
+    DigestEntries,
+    DigestSubset,
     FileContent,
     FileDigest,
+    FileEntry,
+    MergeDigests,
     NativeDownloadFile,
     PathGlobs,
+    RemovePrefix,
 )
-from pants.engine.process import Process, ProcessCacheScope, ProcessResult
+from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import AllTargets, Targets
-from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
-from pants_oci.debian import base as base_fs
-from pants_oci.debian import closure, index, lockfile
+from pants_oci.debian import index, lockfile
+from pants_oci.debian.elf import ElfInfo, elf_facts_from_json
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.subsystem import DebianSubsystem
-from pants_oci.debian.target_types import (
-    DebianArchitectureField,
-    DebianKeepDocsField,
-    DebianLockfileField,
-    DebianPackagesField,
-    DebianRuntimesField,
-    DebianSuiteField,
-)
 from pants_oci.errors import engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
-from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
-from pants_oci.runtime.rules import BuildPythonRuntimeRequest, BuiltPythonRuntime, PythonRuntimeFieldSet
+from pants_oci.sandbox import plugin_modules
 
 logger = logging.getLogger(__name__)
 
+# The sandbox tools and what they import, shipped into their processes (standard library only).
+_FETCH_INDEX_MODULES = (
+    "debian/fetch_index.py", "debian/openpgp.py", "debian/release.py", "debian/keyring.py",
+    "debian/debian-archive-keyring.pgp",
+)
+_ASSEMBLE_BASE_MODULES = (
+    "debian/assemble_base.py", "debian/base.py", "debian/deb.py", "debian/elf.py",
+    "oci/tarball.py", "oci/determinism.py",
+)
+# fetch_index.py and assemble_base.py exit with this code for a problem they explain in one line on stderr.
+EXIT_EXPLAINED = 2
+
 
 class DebianBaseError(Exception):
-    """A base that cannot be built; the message names the package and the fix."""
+    """A base that cannot be locked or built; the message names the base, the package or archive, and the fix."""
 
 
 @dataclass(frozen=True)
-class DebianPackagesFieldSet(PackageFieldSet):
-    required_fields = (DebianPackagesField,)
+class DebianBaseSpec:
+    """A base to lock and build. Both `debian_packages` targets and runtimes' default bases become one."""
 
-    packages: DebianPackagesField
-    suite: DebianSuiteField
-    architecture: DebianArchitectureField
-    lockfile: DebianLockfileField
-    runtimes: DebianRuntimesField
-    keep_docs: DebianKeepDocsField
-    output_path: OutputPathField
+    address: str  # what messages name, and the resolve name of `generate-lockfiles`
+    packages: Tuple[str, ...]  # the requested packages (their dependencies are added when locking)
+    suite: str
+    architecture: str
+    lock_path: str
+    keep_docs: bool = False
+
+
+@dataclass(frozen=True)
+class DebianArchiveConfig:
+    """Where packages come from: the main archive (suite, -updates) and the security archive (-security)."""
+
+    main_url: str
+    security_url: str
+    unsigned: Tuple[str, ...]
+    verification_time: Optional[int]
 
     @property
-    def lock_path(self) -> str:
-        return self.lockfile.path_for(self.address.target_name)
+    def urls(self) -> Tuple[str, ...]:
+        return (self.main_url, self.security_url)
+
+    def index_sources(self, suite: str) -> Tuple[Tuple[str, str], ...]:
+        """(archive URL, suite) of every index a lock of `suite` is resolved against, in precedence order."""
+        return ((self.main_url, suite), (self.main_url, f"{suite}-updates"), (self.security_url, f"{suite}-security"))
+
+
+@rule(desc="Find the Debian archives")
+async def choose_debian_archives(subsystem: DebianSubsystem, machine: DebianArchives) -> DebianArchiveConfig:
+    main = subsystem.archive_url or next((u for u in machine.uris if u.endswith("/debian")), None)
+    security = subsystem.security_archive_url or next(iter(machine.security_uris), None)
+    missing = [name for name, url in (("archive_url", main), ("security_archive_url", security)) if not url]
+    if missing:
+        raise DebianBaseError(
+            f"No Debian {' or '.join(m.replace('_url', '').replace('_', ' ') for m in missing)} to lock packages "
+            f"against: {', '.join(f'[debian].{m}' for m in missing)} unset and this machine's apt sources name none. "
+            f"Set them (the directories with dists/ and pool/, e.g. https://mirror.example/debian and "
+            f"https://mirror.example/debian-security)."
+        )
+    return DebianArchiveConfig(
+        main.rstrip("/"), security.rstrip("/"), tuple(u.rstrip("/") for u in subsystem.unsigned_archives),
+        subsystem.verification_time,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Verified indexes and locks
 
 
 @dataclass(frozen=True)
-class DebianArchive:
-    url: str
+class VerifiedIndexRequest:
+    archive_url: str
+    suite: str
+    architecture: str
+
+
+@dataclass(frozen=True, eq=False)  # holds a big text; memoized per request within a run
+class VerifiedIndex:
+    packages: Dict[str, index.DebianPackage]
+    signed_by: Tuple[str, ...]  # fingerprints of the keys whose signatures verified (empty: unsigned opt-out)
+
+
+def _explained_failure(result: FallibleProcessResult) -> str:
+    stderr = result.stderr.decode(errors="replace").strip()
+    if result.exit_code == EXIT_EXPLAINED and stderr:
+        return stderr.splitlines()[-1]
+    return f"exit code {result.exit_code}:\n{stderr[-3000:]}"
+
+
+@rule(desc="Fetch and verify a Debian Packages index", level=LogLevel.DEBUG)
+async def fetch_verified_index(
+    request: VerifiedIndexRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
+) -> VerifiedIndex:
+    tool = await Get(Digest, CreateDigest(plugin_modules(*_FETCH_INDEX_MODULES)))
+    argv = [python.path, "-s", "-m", "pants_oci.debian.fetch_index", request.archive_url, request.suite,
+            request.architecture, "out"]
+    if config.verification_time is not None:
+        argv += ["--now", str(config.verification_time)]
+    if request.archive_url in config.unsigned:
+        argv.append("--unsigned")
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            argv,
+            input_digest=tool,
+            output_directories=("out",),
+            description=f"Fetch and verify the {request.suite} {request.architecture} index of {request.archive_url}",
+            level=LogLevel.INFO,
+            # The archive moves as Debian publishes updates: read it fresh in every run that locks.
+            cache_scope=ProcessCacheScope.PER_SESSION,
+        ),
+    )
+    if result.exit_code != 0:
+        raise DebianBaseError(f"Cannot use a Debian index: {_explained_failure(result)}")
+    contents = {fc.path: fc.content for fc in await Get(DigestContents, Digest, result.output_digest)}
+    release = json.loads(contents["out/release.json"])
+    source = index.IndexSource.from_url(request.archive_url, request.suite)
+    packages = index.parse_packages_index(contents["out/Packages"].decode(errors="replace"), source)
+    return VerifiedIndex(packages, tuple(release.get("signed_by", ())))
 
 
 @dataclass(frozen=True)
-class RequestedDebianPackagesRequest:
-    field_set: DebianPackagesFieldSet
+class DebianAvailableRequest:
+    suite: str
+    architecture: str
+
+
+@dataclass(frozen=True, eq=False)
+class DebianAvailable:
+    """What the archives offer for a suite: the highest version of each package across its three indexes."""
+
+    packages: Dict[str, index.DebianPackage]
+    suites: Tuple[str, ...]
+
+
+@rule(desc="Merge a suite's verified Debian indexes", level=LogLevel.DEBUG)
+async def available_debian_packages(request: DebianAvailableRequest, config: DebianArchiveConfig) -> DebianAvailable:
+    sources = config.index_sources(request.suite)
+    indexes = await MultiGet(
+        Get(VerifiedIndex, VerifiedIndexRequest(url, suite, request.architecture)) for url, suite in sources
+    )
+    return DebianAvailable(index.merge_indexes([i.packages for i in indexes]), tuple(s for _, s in sources))
 
 
 @dataclass(frozen=True)
-class RequestedDebianPackages:
-    """The target's packages plus those its runtimes need at run time."""
-
-    names: Tuple[str, ...]
-    runtimes: Tuple[BuiltPythonRuntime, ...]
+class DebianLockRequest:
+    spec: DebianBaseSpec
 
 
 @dataclass(frozen=True)
-class RuntimeDebianNeedsRequest:
-    runtime: BuiltPythonRuntime
+class DebianLockResult:
+    text: str
+    changes: str  # the diff against the lock on disk, one line per package
 
 
-@dataclass(frozen=True)
-class RuntimeDebianNeeds:
-    packages: Tuple[str, ...]
+async def _existing_lock(spec: DebianBaseSpec) -> Optional[lockfile.DebianLock]:
+    contents = await Get(DigestContents, PathGlobs([spec.lock_path]))
+    if not contents:
+        return None
+    try:
+        return lockfile.parse_lock(contents[0].content.decode(), spec.lock_path)
+    except lockfile.DebianLockError:
+        return None  # a broken lock is replaced; everything in the new one shows as added
+
+
+@rule(desc="Lock a Debian base", level=LogLevel.DEBUG)
+async def lock_debian_base(request: DebianLockRequest) -> DebianLockResult:
+    spec = request.spec
+    available = await Get(DebianAvailable, DebianAvailableRequest(spec.suite, spec.architecture))
+    try:
+        resolved = index.resolve_closure(spec.packages, available.packages)
+    except index.DebianResolveError as e:
+        raise DebianBaseError(f"Cannot lock {spec.address} against {', '.join(available.suites)}: {e}")
+    text = lockfile.render_lock(spec.address, spec.suite, spec.architecture, spec.packages, resolved,
+                                suites=available.suites)
+    # The lock on disk, read before it is replaced, for the readable diff of what this regeneration changes.
+    previous = await _existing_lock(spec)
+    changes = lockfile.format_diff(lockfile.diff_locks(previous, lockfile.parse_lock(text, spec.lock_path)))
+    return DebianLockResult(text, changes)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Building a base from its lock
 
 
 @dataclass(frozen=True)
 class DebianBaseRequest:
-    field_set: DebianPackagesFieldSet
+    spec: DebianBaseSpec
     mtime: int = DEFAULT_EPOCH  # the timestamp of every entry (images pass their source_date_epoch)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds dicts; memoized per request within a run
 class DebianBase:
-    """The base layer as an uncompressed, deterministic tar (`base.tar`), with what is in it."""
+    """A base, built: its gzipped layer blob (a Digest, never bytes) and the facts image checks need."""
 
     address: str
-    tar: bytes
+    archive: Digest  # one file: base.tar.gz
+    diff_id: str
+    size: int
+    uncompressed_size: int
     packages: Tuple[str, ...]
     libc_version: str
-
-
-@rule(desc="Find the Debian archive")
-async def choose_debian_archive(subsystem: DebianSubsystem, machine: DebianArchives) -> DebianArchive:
-    if subsystem.archive_url:
-        return DebianArchive(subsystem.archive_url.rstrip("/"))
-    debian = [u for u in machine.uris if u.endswith("/debian")]
-    if not debian:
-        raise DebianBaseError(
-            "No Debian archive to fetch packages from: [debian].archive_url is unset and this machine's apt sources "
-            "name none. Set `[debian].archive_url` (the directory with dists/ and pool/)."
-        )
-    return DebianArchive(debian[0])
-
-
-@rule(desc="Find the Debian packages a runtime needs", level=LogLevel.DEBUG)
-async def runtime_debian_needs(request: RuntimeDebianNeedsRequest) -> RuntimeDebianNeeds:
-    contents = await Get(DigestContents, Digest, request.runtime.tree)
-    entries = [Entry(fc.path, fc.content, fc.is_executable) for fc in contents if fc.content[:4] == b"\x7fELF"]
-    elves, links = base_fs.elf_infos(entries)
-    return RuntimeDebianNeeds(tuple(closure.needed_packages(elves, links)))
-
-
-@rule(desc="Work out a base's Debian packages", level=LogLevel.DEBUG)
-async def requested_debian_packages(request: RequestedDebianPackagesRequest) -> RequestedDebianPackages:
-    field_set = request.field_set
-    runtime_targets = await Get(Targets, UnparsedAddressInputs, field_set.runtimes.to_unparsed_address_inputs())
-    not_runtimes = [str(t.address) for t in runtime_targets if not PythonRuntimeFieldSet.is_applicable(t)]
-    if not_runtimes:
-        raise DebianBaseError(
-            f"The 'runtimes' field in target {field_set.address} must name python_runtime targets, but "
-            f"{', '.join(not_runtimes)} is not one."
-        )
-    built = await MultiGet(
-        Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(PythonRuntimeFieldSet.create(t))) for t in runtime_targets
-    )
-    needs = await MultiGet(Get(RuntimeDebianNeeds, RuntimeDebianNeedsRequest(b)) for b in built)
-    names = set(field_set.packages.value or ()) | {p for n in needs for p in n.packages}
-    return RequestedDebianPackages(tuple(sorted(names)), tuple(built))
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Lock generation: `./pants generate-lockfiles --resolve=<debian_packages address>`
-
-
-class KnownDebianResolveNamesRequest(KnownUserResolveNamesRequest):
-    pass
-
-
-class RequestedDebianResolveNames(RequestedUserResolveNames):
-    pass
+    passwd: Optional[str]
+    group: Optional[str]
+    elves: Dict[str, ElfInfo]
+    links: Dict[str, str]
 
 
 @dataclass(frozen=True)
-class GenerateDebianLockfile(GenerateLockfile):
-    field_set: DebianPackagesFieldSet
+class CheckedDebianLock:
+    """A base's lock, read and checked against what the base asks for: cheap, so images do it before compiling."""
+
+    lock: lockfile.DebianLock
 
 
-def _debian_field_sets(targets: AllTargets):
-    return [DebianPackagesFieldSet.create(t) for t in targets if DebianPackagesFieldSet.is_applicable(t)]
-
-
-@rule
-async def known_debian_resolves(_: KnownDebianResolveNamesRequest, targets: AllTargets) -> KnownUserResolveNames:
-    return KnownUserResolveNames(
-        names=tuple(str(fs.address) for fs in _debian_field_sets(targets)),
-        option_name="the addresses of `debian_packages` targets",
-        requested_resolve_names_cls=RequestedDebianResolveNames,
-    )
-
-
-@rule
-async def debian_lockfile_requests(requested: RequestedDebianResolveNames, targets: AllTargets) -> UserGenerateLockfiles:
-    wanted = set(requested)
-    return UserGenerateLockfiles(
-        GenerateDebianLockfile(resolve_name=str(fs.address), lockfile_dest=fs.lock_path, diff=False, field_set=fs)
-        for fs in _debian_field_sets(targets)
-        if str(fs.address) in wanted
-    )
-
-
-@rule
-async def wrap_debian_lockfile(request: GenerateDebianLockfile) -> WrappedGenerateLockfile:
-    return WrappedGenerateLockfile(request)
-
-
-@rule(desc="Generate a Debian package lock")
-async def generate_debian_lockfile(
-    request: GenerateDebianLockfile, archive: DebianArchive, python: PythonBuildStandaloneBinary
-) -> GenerateLockfileResult:
-    field_set = request.field_set
-    suite, arch = field_set.suite.value, field_set.architecture.value
-    url = f"{archive.url}/dists/{suite}/main/binary-{arch}/Packages.xz"
-    script = pkgutil.get_data(__name__.rsplit(".", 1)[0], "fetch_index.py")
-    requested, script_digest = await MultiGet(
-        Get(RequestedDebianPackages, RequestedDebianPackagesRequest(field_set)),
-        Get(Digest, CreateDigest([FileContent("fetch_index.py", script)])),
-    )
-    result = await Get(
-        ProcessResult,
-        Process(
-            [python.path, "fetch_index.py", url, "Packages"],
-            input_digest=script_digest,
-            output_files=("Packages",),
-            description=f"Download the {suite}/{arch} Packages index for {field_set.address}",
-            level=LogLevel.INFO,
-            # The index changes as Debian publishes updates: fetch it fresh each run.
-            cache_scope=ProcessCacheScope.PER_SESSION,
-        ),
-    )
-    contents = await Get(DigestContents, Digest, result.output_digest)
-    packages = index.parse_packages_index(contents[0].content.decode(errors="replace"))
-    try:
-        resolved = index.resolve_closure(requested.names, packages)
-    except index.DebianResolveError as e:
-        raise DebianBaseError(f"Cannot lock {field_set.address} against {url}: {e}")
-    text = lockfile.render_lock(str(field_set.address), suite, arch, requested.names, resolved)
-    digest = await Get(Digest, CreateDigest([FileContent(request.lockfile_dest, text.encode())]))
-    logger.info(f"{field_set.address}: {len(resolved)} packages, {sum(p.size for p in resolved) / 1e6:.1f} MB of .debs")
-    return GenerateLockfileResult(digest, request.resolve_name, request.lockfile_dest)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Building the base from the lock
-
-
-async def _read_lock(field_set: DebianPackagesFieldSet) -> lockfile.DebianLock:
-    path = field_set.lock_path
-    contents = await Get(DigestContents, PathGlobs([path]))
+@rule(desc="Read a Debian lock", level=LogLevel.DEBUG)
+async def read_debian_lock(spec: DebianBaseSpec) -> CheckedDebianLock:
+    contents = await Get(DigestContents, PathGlobs([spec.lock_path]))
     if not contents:
         raise DebianBaseError(
-            f"Target {field_set.address} has no Debian lock at {path}. Create it with "
-            f"`./pants generate-lockfiles --resolve={field_set.address}`."
+            f"{spec.address} has no Debian lock at {spec.lock_path}. Create it with "
+            f"`./pants generate-lockfiles --resolve={spec.address}`."
         )
-    return lockfile.parse_lock(contents[0].content.decode(), path)
+    lock = lockfile.parse_lock(contents[0].content.decode(), spec.lock_path)
+    lockfile.check_lock_matches(lock, spec.lock_path, spec.address, spec.suite, spec.architecture, spec.packages)
+    return CheckedDebianLock(lock)
 
 
 @dataclass(frozen=True)
 class DebianDebRequest:
-    archive_url: str
+    url: str
     package: lockfile.LockedPackage
-    target: str
+    base: str
 
 
 @dataclass(frozen=True)
 class DebianDeb:
-    digest: Digest
+    entry: FileEntry  # debs/<name>.deb, by digest
 
 
 @rule(desc="Fetch a pinned Debian package", level=LogLevel.DEBUG)
 async def fetch_debian_deb(request: DebianDebRequest) -> DebianDeb:
-    package, target = request.package, request.target
-    url = f"{request.archive_url}/{package.filename}"
+    package = request.package
     try:
-        return DebianDeb(await Get(Digest, NativeDownloadFile(url, FileDigest(package.sha256, package.size))))
+        downloaded = await Get(Digest, NativeDownloadFile(request.url, FileDigest(package.sha256, package.size)))
     except Exception as e:  # The engine reports failures as plain exceptions.
-        detail = engine_error_detail(e)
         raise DebianBaseError(
-            f"Could not fetch Debian package {package.name} {package.version} for {target} from {url} "
-            f"(expected sha256 {package.sha256}, {package.size} bytes): {detail}\n"
+            f"Could not fetch Debian package {package.name} {package.version} for {request.base} from {request.url} "
+            f"(expected sha256 {package.sha256}, {package.size} bytes): {engine_error_detail(e)}\n"
             f"If the archive no longer serves this version, regenerate the lock with "
-            f"`./pants generate-lockfiles --resolve={target}`; if it is unreachable, set [debian].archive_url."
+            f"`./pants generate-lockfiles --resolve={request.base}`; if it is unreachable, set [debian].archive_url "
+            f"and [debian].security_archive_url."
         )
+    entries = await Get(DigestEntries, Digest, downloaded)
+    return DebianDeb(FileEntry(f"debs/{package.name}.deb", entries[0].file_digest))
 
 
-async def _check_runtimes_load(field_set, base_entries, runtimes, libc_version: str) -> None:
-    """Every ELF file of base + runtimes must find its libraries and symbol versions inside them."""
-    if not runtimes:
-        return
-    trees = await MultiGet(Get(DigestContents, Digest, r.tree) for r in runtimes)
-    runtime_entries = [Entry(fc.path, fc.content, fc.is_executable) for tree in trees for fc in tree]
-    elves, links = base_fs.elf_infos([*base_entries, *runtime_entries])
-    problems = closure.check_closure(elves, links, libc_version)
-    if problems:
-        raise DebianBaseError(
-            f"The base {field_set.address} cannot run its runtimes: some ELF files would not load.\n"
-            + closure.format_problems(problems)
-        )
+def _deb_url(config: DebianArchiveConfig, package: lockfile.LockedPackage) -> str:
+    return f"{lockfile.url_for_archive(package.archive, config.urls)}/{package.filename}"
 
 
 @rule(desc="Build a Debian base", level=LogLevel.DEBUG)
-async def build_debian_base(request: DebianBaseRequest, archive: DebianArchive) -> DebianBase:
-    field_set = request.field_set
-    lock = await _read_lock(field_set)
-    requested = await Get(RequestedDebianPackages, RequestedDebianPackagesRequest(field_set))
-    lockfile.check_lock_matches(
-        lock, field_set.lock_path, str(field_set.address), field_set.suite.value,
-        field_set.architecture.value, requested.names,
-    )
+async def build_debian_base(
+    request: DebianBaseRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
+) -> DebianBase:
+    spec = request.spec
+    lock = (await Get(CheckedDebianLock, DebianBaseSpec, spec)).lock
+    try:
+        urls = [_deb_url(config, p) for p in lock.packages]
+    except lockfile.DebianLockError as e:
+        raise DebianBaseError(f"Cannot build {spec.address} from {spec.lock_path}: {e}")
     # Every download is checked against the lock's sha256 and size before it is stored or used.
-    debs_fetched = await MultiGet(
-        Get(DebianDeb, DebianDebRequest(archive.url, p, str(field_set.address))) for p in lock.packages
+    debs = await MultiGet(
+        Get(DebianDeb, DebianDebRequest(url, p, spec.address)) for url, p in zip(urls, lock.packages)
     )
-    contents = await MultiGet(Get(DigestContents, Digest, d.digest) for d in debs_fetched)
-    debs = [(p.name, c[0].content) for p, c in zip(lock.packages, contents)]
-    entries = base_fs.assemble_base(debs, keep_docs=field_set.keep_docs.value)
-    await _check_runtimes_load(field_set, entries, requested.runtimes, lockfile.libc_version(lock))
+    assembly = {"debs": [[p.name, d.entry.path] for p, d in zip(lock.packages, debs)],
+                "keep_docs": spec.keep_docs, "mtime": request.mtime}
+    inputs = await MultiGet(
+        Get(Digest, CreateDigest([d.entry for d in debs])),
+        Get(Digest, CreateDigest([FileContent("assembly.json", json.dumps(assembly, sort_keys=True).encode())])),
+        Get(Digest, CreateDigest(plugin_modules(*_ASSEMBLE_BASE_MODULES))),
+    )
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            [python.path, "-s", "-B", "-m", "pants_oci.debian.assemble_base", "assembly.json", "out"],
+            input_digest=await Get(Digest, MergeDigests(inputs)),
+            output_directories=("out",),
+            description=f"Assemble the Debian base {spec.address} ({len(lock.packages)} packages)",
+            level=LogLevel.DEBUG,
+        ),
+    )
+    if result.exit_code != 0:
+        raise DebianBaseError(f"Cannot assemble the base {spec.address}: {_explained_failure(result)}")
+    archive, meta = await MultiGet(
+        Get(Digest, DigestSubset(result.output_digest, PathGlobs(["out/base.tar.gz"]))),
+        Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["out/layer.json", "out/facts.json"]))),
+    )
+    files = {fc.path: json.loads(fc.content) for fc in meta}
+    layer, facts = files["out/layer.json"], files["out/facts.json"]
+    elves, links = elf_facts_from_json(facts)
     return DebianBase(
-        address=str(field_set.address),
-        tar=write_tar(entries, mtime=request.mtime),
+        address=spec.address,
+        archive=await Get(Digest, RemovePrefix(archive, "out")),
+        diff_id=layer["diff_id"],
+        size=layer["size"],
+        uncompressed_size=layer["uncompressed_size"],
         packages=tuple(p.name for p in lock.packages),
         libc_version=lockfile.libc_version(lock),
+        passwd=facts.get("passwd"),
+        group=facts.get("group"),
+        elves=elves,
+        links=links,
     )
-
-
-@rule(desc="Package a Debian base", level=LogLevel.DEBUG)
-async def package_debian_base(field_set: DebianPackagesFieldSet) -> BuiltPackage:
-    built = await Get(DebianBase, DebianBaseRequest(field_set))
-    archive = gzip_bytes(built.tar)
-    path = field_set.output_path.value_or_default(file_ending="tar.gz")
-    digest = await Get(Digest, CreateDigest([FileContent(path, archive)]))
-    log = (
-        f"Debian base ({len(built.packages)} packages, libc6 {built.libc_version}): "
-        f"{len(built.tar) / 1e6:.1f} MB uncompressed, {len(archive) / 1e6:.1f} MB gzipped",
-        "packages: " + " ".join(built.packages),
-    )
-    return BuiltPackage(digest, (BuiltPackageArtifact(path, extra_log_lines=log),))
 
 
 def rules():
-    return (
-        *collect_rules(),
-        UnionRule(PackageFieldSet, DebianPackagesFieldSet),
-        UnionRule(KnownUserResolveNamesRequest, KnownDebianResolveNamesRequest),
-        UnionRule(RequestedUserResolveNames, RequestedDebianResolveNames),
-        UnionRule(GenerateLockfile, GenerateDebianLockfile),
-    )
+    return collect_rules()

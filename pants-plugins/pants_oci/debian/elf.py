@@ -103,3 +103,44 @@ def read_elf(data: bytes) -> Optional[ElfInfo]:
                     break
                 offset += next_offset
     return ElfInfo(tuple(needed), soname, tuple(runpath), version_needs, frozenset(version_defs))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# JSON form: ELF facts computed in a sandboxed process travel to the rules as a small file, not as the ELF bytes.
+# Sets become sorted lists so the same facts always give the same JSON bytes (and the same cache key downstream);
+# `needed` and `runpath` keep their order, because the dynamic linker searches them in that order.
+
+
+def elf_info_to_json(info: ElfInfo) -> dict:
+    return {
+        "needed": list(info.needed),
+        "soname": info.soname,
+        "runpath": list(info.runpath),
+        "version_needs": {library: sorted(versions) for library, versions in sorted(info.version_needs.items())},
+        "version_defs": sorted(info.version_defs),
+    }
+
+
+def elf_info_from_json(doc: dict) -> ElfInfo:
+    return ElfInfo(
+        needed=tuple(doc["needed"]),
+        soname=doc["soname"],
+        runpath=tuple(doc["runpath"]),
+        version_needs={library: frozenset(versions) for library, versions in doc["version_needs"].items()},
+        version_defs=frozenset(doc["version_defs"]),
+    )
+
+
+def elf_facts_to_json(elves: Dict[str, ElfInfo], links: Dict[str, str]) -> dict:
+    """What `base.elf_infos` returns (ELF info by path, symlink target by path), as JSON-ready data."""
+    return {
+        "elves": {path: elf_info_to_json(info) for path, info in sorted(elves.items())},
+        "links": dict(sorted(links.items())),
+    }
+
+
+def elf_facts_from_json(doc: dict) -> Tuple[Dict[str, ElfInfo], Dict[str, str]]:
+    """(elves, links) back from `elf_facts_to_json`'s output; other keys in `doc` are ignored, so a larger
+    document that embeds these two (such as a base's facts.json) can be passed whole."""
+    elves = {path: elf_info_from_json(info) for path, info in doc["elves"].items()}
+    return elves, dict(doc["links"])

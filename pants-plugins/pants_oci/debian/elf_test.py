@@ -1,7 +1,17 @@
+import json
 import os
 import sys
 
-from pants_oci.debian.elf import read_elf
+import pytest
+
+from pants_oci.debian.elf import (
+    ElfInfo,
+    elf_facts_from_json,
+    elf_facts_to_json,
+    elf_info_from_json,
+    elf_info_to_json,
+    read_elf,
+)
 
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 
@@ -23,3 +33,62 @@ def test_libc_defines_its_versions_and_soname() -> None:
     info = read_elf(open(LIBC, "rb").read())
     assert info.soname == "libc.so.6"
     assert {"GLIBC_2.2.5", "GLIBC_2.34"} <= info.version_defs
+
+
+# JSON round trip (elf_info_to_json / elf_facts_to_json)
+
+REAL_ELVES = ("/bin/ls", LIBC)
+
+
+def _real_elf(path: str) -> ElfInfo:
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is not on this machine")
+    with open(path, "rb") as f:
+        return read_elf(f.read())
+
+
+def _through_json(doc: dict) -> dict:
+    return json.loads(json.dumps(doc, sort_keys=True))
+
+
+@pytest.mark.parametrize("path", REAL_ELVES)
+def test_real_elf_round_trips_exactly(path: str) -> None:
+    info = _real_elf(path)
+    back = elf_info_from_json(_through_json(elf_info_to_json(info)))
+    assert back == info
+    assert isinstance(back.needed, tuple) and isinstance(back.runpath, tuple)
+    assert isinstance(back.version_defs, frozenset)
+    assert all(isinstance(v, frozenset) for v in back.version_needs.values())
+
+
+def test_sets_become_sorted_lists_and_order_of_search_paths_is_kept() -> None:
+    info = ElfInfo(
+        needed=("libz.so.1", "libc.so.6"),  # loader order, not alphabetical
+        soname=None,
+        runpath=("$ORIGIN/../lib", "/opt/lib"),
+        version_needs={"libc.so.6": frozenset({"GLIBC_2.34", "GLIBC_2.2.5"}), "libz.so.1": frozenset({"ZLIB_1.2.9"})},
+        version_defs=frozenset({"V2", "V1"}),
+    )
+    doc = elf_info_to_json(info)
+    assert doc == {
+        "needed": ["libz.so.1", "libc.so.6"],
+        "soname": None,
+        "runpath": ["$ORIGIN/../lib", "/opt/lib"],
+        "version_needs": {"libc.so.6": ["GLIBC_2.2.5", "GLIBC_2.34"], "libz.so.1": ["ZLIB_1.2.9"]},
+        "version_defs": ["V1", "V2"],
+    }
+    assert elf_info_from_json(_through_json(doc)) == info
+
+
+def test_same_facts_give_the_same_json_bytes() -> None:
+    one = ElfInfo((), "libx.so.1", (), {"b": frozenset("zyx"), "a": frozenset("abc")}, frozenset("qp"))
+    two = ElfInfo((), "libx.so.1", (), {"a": frozenset("cba"), "b": frozenset("xyz")}, frozenset("pq"))
+    as_bytes = [json.dumps(elf_facts_to_json({"p": i}, {}), sort_keys=True) for i in (one, two)]
+    assert as_bytes[0] == as_bytes[1]
+
+
+def test_facts_round_trip_with_links_and_extra_keys() -> None:
+    elves = {path.lstrip("/"): _real_elf(path) for path in REAL_ELVES}
+    links = {"usr/lib/ssl/cert.pem": "/etc/ssl/certs/ca-certificates.crt", "lib64": "usr/lib64"}
+    doc = _through_json({"packages": ["libc6"], **elf_facts_to_json(elves, links)})
+    assert elf_facts_from_json(doc) == (elves, links)

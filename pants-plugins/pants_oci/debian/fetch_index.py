@@ -1,23 +1,185 @@
-"""Runs in a sandboxed process during lock generation: download a suite's Packages index and decompress it.
+"""Runs in a sandboxed process during lock generation: fetch a suite's Packages index the way apt trusts it.
 
-Standard library only. Lock generation is the one step that reads the archive's moving index; builds read
-only the lock. Usage: fetch_index.py URL OUTPUT
+    python -m pants_oci.debian.fetch_index ARCHIVE_URL SUITE ARCH OUT_DIR [--now SECONDS] [--unsigned]
+
+1. Download ARCHIVE_URL/dists/SUITE/InRelease and verify its signature (against the pinned Debian keyring), its
+   suite, Date and Valid-Until (release.verify_inrelease). `--unsigned`, for private mirrors that do not sign,
+   skips those checks and reads the Release text as it is.
+2. Download main/binary-ARCH/Packages.xz and check its size and SHA256 against the Release file BEFORE
+   decompressing it, so only bytes the Release file vouches for reach the xz decoder and the lock generator.
+3. Write OUT_DIR/Packages (decompressed) and OUT_DIR/release.json (what was fetched and who signed it).
+
+Exit status: 0 on success. 2 when a download fails or the archive fails verification: one line on stderr naming
+the archive, the suite, the cause and the fix, and nothing written to OUT_DIR. 64 on bad usage; anything else is
+a crash (a bug). Lock generation is the one step that reads the archive's moving index; builds read only the lock.
+
+Standard library only, plus the plugin's pure modules that the rule ships next to this file.
 """
+import argparse
+import http.client
+import json
 import lzma
 import sys
+import time
+import urllib.error
 import urllib.request
+from pathlib import Path
+from typing import Any, Dict, NoReturn, Optional, Sequence
+
+from pants_oci.debian.keyring import pinned_keyring
+from pants_oci.debian.openpgp import SignatureError, parse_clearsigned
+from pants_oci.debian.release import (
+    ArchiveVerificationError,
+    Release,
+    check_index,
+    expected_index,
+    parse_release,
+    verify_inrelease,
+)
+
+EXIT_VERIFICATION_FAILED = 2
+EXIT_USAGE = 64  # sysexits.h EX_USAGE: argparse's own 2 would read as a verification failure.
+DOWNLOAD_TIMEOUT_SECONDS = 120
+
+_ANOTHER_MIRROR = "use another mirror ([debian].archive_url)"
+_CLEARSIGNED_HEADER = b"-----BEGIN PGP SIGNED MESSAGE-----"
 
 
-def main() -> int:
-    url, output = sys.argv[1], sys.argv[2]
+def dists_url(archive: str, suite: str, path: str) -> str:
+    """The URL of a file under the suite's dists/ directory; a trailing slash on the archive URL is tolerated."""
+    return f"{archive.rstrip('/')}/dists/{suite}/{path}"
+
+
+def download(url: str, archive: str, suite: str, not_found_fix: str) -> bytes:
+    """The bytes at `url` (http(s):// or file://); a download failure is an ArchiveVerificationError too, so the
+    caller reports both the same way: one line, exit 2."""
     try:
-        with urllib.request.urlopen(url, timeout=120) as response:
-            compressed = response.read()
-    except OSError as e:
-        print(f"could not download {url}: {e}", file=sys.stderr)
-        return 1
-    with open(output, "wb") as f:
-        f.write(lzma.decompress(compressed))
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
+            return response.read()
+    except (OSError, http.client.HTTPException, ValueError) as e:
+        # OSError covers HTTPError, URLError, timeouts and file:// errors; HTTPException a connection cut
+        # mid-body; ValueError a URL urllib cannot parse.
+        fix = not_found_fix if _is_not_found(e) else "Check the network and [debian].archive_url, or retry later"
+        raise ArchiveVerificationError(archive, suite, f"could not download {url}: {_reason(e)}", fix) from None
+
+
+def _is_not_found(error: Exception) -> bool:
+    if isinstance(error, urllib.error.HTTPError):
+        return error.code in (404, 410)
+    # file:// URLs (tests, local copies of an archive) report a missing file as a URLError around the OSError.
+    return isinstance(error, urllib.error.URLError) and isinstance(error.reason, FileNotFoundError)
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        reason = f"HTTP {error.code} {error.reason}"
+    elif isinstance(error, urllib.error.URLError):
+        cause = error.reason
+        reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+    else:
+        reason = str(error) or type(error).__name__
+    return " ".join(reason.split())  # The error is reported on one line.
+
+
+def fetch_inrelease(archive: str, suite: str) -> bytes:
+    url = dists_url(archive, suite, "InRelease")
+    return download(url, archive, suite, f"The archive has no suite {suite}: check the suite and [debian].archive_url")
+
+
+def read_release(inrelease: bytes, archive: str, suite: str, now: int, unsigned: bool) -> Release:
+    if unsigned:
+        return read_unsigned_release(inrelease, archive, suite)
+    return verify_inrelease(inrelease, keyring=pinned_keyring(), now=now, archive=archive, suite=suite)
+
+
+def read_unsigned_release(inrelease: bytes, archive: str, suite: str) -> Release:
+    """The Release text of an archive the user chose not to verify: the signed body of a clearsigned file (its
+    signature is not checked) or else the whole file as a plain Release. Its hashes are still checked."""
+    if not inrelease.lstrip().startswith(_CLEARSIGNED_HEADER):
+        return parse_release(inrelease, archive, suite)
+    try:
+        text = parse_clearsigned(inrelease).text
+    except SignatureError as e:
+        raise ArchiveVerificationError(archive, suite, f"malformed InRelease file: {e}",
+                                       f"The mirror serves a broken InRelease file: {_ANOTHER_MIRROR}") from None
+    return parse_release(text, archive, suite)
+
+
+def fetch_packages_xz(release: Release, archive: str, suite: str, arch: str) -> bytes:
+    """The suite's main Packages.xz for `arch`, checked against the Release file's SHA256 list."""
+    path = f"main/binary-{arch}/Packages.xz"
+    # Before downloading: an architecture the suite lacks gets the Release file's own explanation, not a 404.
+    expected_index(release, path, archive, suite)
+    url = dists_url(archive, suite, path)
+    data = download(url, archive, suite, f"The mirror lacks a file its Release file lists (mid-sync?): retry later "
+                                         f"or {_ANOTHER_MIRROR}")
+    check_index(release, path, data, archive, suite)
+    return data
+
+
+def decompress(packages_xz: bytes, arch: str, archive: str, suite: str) -> bytes:
+    try:
+        return lzma.decompress(packages_xz, format=lzma.FORMAT_XZ)
+    except lzma.LZMAError as e:
+        # Only reachable for bytes the Release file lists, so the archive itself publishes a broken file.
+        raise ArchiveVerificationError(archive, suite, f"main/binary-{arch}/Packages.xz is not valid xz data: {e}",
+                                       f"The archive publishes a broken index: {_ANOTHER_MIRROR}") from None
+
+
+def release_record(release: Release, archive: str, suite: str, verified: bool) -> Dict[str, Any]:
+    """What release.json records about the Release file the index was checked against."""
+    return {
+        "archive": archive,
+        "suite": suite,
+        "date": release.date,
+        "valid_until": release.valid_until,
+        "signed_by": list(release.signer_fingerprints),  # Empty when unsigned: nothing was verified.
+        "verified": verified,
+    }
+
+
+def write_outputs(out_dir: Path, packages: bytes, record: Dict[str, Any]) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "Packages").write_bytes(packages)
+    (out_dir / "release.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def fetch(archive: str, suite: str, arch: str, out_dir: Path, now: int, unsigned: bool) -> None:
+    # Everything is downloaded and checked in memory first, so a failure leaves OUT_DIR untouched.
+    release = read_release(fetch_inrelease(archive, suite), archive, suite, now, unsigned)
+    packages = decompress(fetch_packages_xz(release, archive, suite, arch), arch, archive, suite)
+    write_outputs(out_dir, packages, release_record(release, archive, suite, verified=not unsigned))
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = _ArgumentParser(prog="python -m pants_oci.debian.fetch_index",
+                             description="Fetch a Debian suite's Packages index, verified against its InRelease.")
+    parser.add_argument("archive_url", help="the archive's base URL (the directory holding dists/)")
+    parser.add_argument("suite", help="e.g. bookworm, bookworm-updates, bookworm-security")
+    parser.add_argument("arch", help="a Debian architecture, e.g. amd64")
+    parser.add_argument("out_dir", type=Path, help="where to write Packages and release.json")
+    parser.add_argument("--now", type=int, default=None,
+                        help="check signatures and Valid-Until as of this time (epoch seconds) instead of now")
+    parser.add_argument("--unsigned", action="store_true",
+                        help="do not verify the InRelease signature or dates (private mirrors that do not sign); "
+                             "the index is still checked against the Release file's hashes")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    now = args.now if args.now is not None else int(time.time())
+    try:
+        fetch(args.archive_url, args.suite, args.arch, args.out_dir, now, args.unsigned)
+    except ArchiveVerificationError as e:
+        print(e, file=sys.stderr)
+        return EXIT_VERIFICATION_FAILED
     return 0
 
 

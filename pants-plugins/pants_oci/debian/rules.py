@@ -7,7 +7,7 @@ from pants.engine.process import Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from pants_oci.debian.apt_sources import APT_SOURCE_GLOBS, archive_uris
+from pants_oci.debian.apt_sources import APT_SOURCE_GLOBS, archive_uris, security_archive_uris
 
 # Prints each apt source file as NUL, name, NUL, text, so the pure parser sees the files one by one.
 # Bash builtins only ($(<file) instead of cat): the process runs with an empty PATH.
@@ -18,9 +18,11 @@ _DUMP_APT_SOURCES = (
 
 @dataclass(frozen=True)
 class DebianArchives:
-    """Base URLs of the Debian/Ubuntu archives the machine's apt uses, in apt's order (maybe none)."""
+    """Base URLs of the Debian/Ubuntu archives the machine's apt uses, in apt's order (maybe none), and of the
+    Debian security archives."""
 
     uris: Tuple[str, ...]
+    security_uris: Tuple[str, ...] = ()
 
 
 @rule(desc="Read the machine's apt sources", level=LogLevel.DEBUG)
@@ -36,7 +38,7 @@ async def find_debian_archives(bash: BashBinary) -> DebianArchives:
     )
     parts = result.stdout.decode(errors="replace").split("\0")[1:]
     files = list(zip(parts[0::2], parts[1::2]))
-    return DebianArchives(tuple(archive_uris(files)))
+    return DebianArchives(tuple(archive_uris(files)), tuple(security_archive_uris(files)))
 
 
 def rules():

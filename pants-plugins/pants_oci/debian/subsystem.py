@@ -1,20 +1,61 @@
-"""`[debian]`: where Debian packages come from."""
-from pants.option.option_types import StrOption
+"""`[debian]`: where Debian packages come from and how their archives are verified."""
+from pants.option.option_types import IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
 
 class DebianSubsystem(Subsystem):
     options_scope = "debian"
-    help = "Settings for `debian_packages` targets: the Debian archive their packages come from."
+    help = softwrap(
+        """
+        Settings for the Debian packages of bases: the archives they come from and how those are verified. Locks
+        are resolved against `<suite>`, `<suite>-updates` (main archive) and `<suite>-security` (security
+        archive), taking each package's highest version; every index is checked against its archive's signed
+        `InRelease` file before it is read.
+        """
+    )
 
     archive_url = StrOption(
         default=None,
         help=softwrap(
             """
-            Base URL of the Debian archive (the directory holding `dists/` and `pool/`). Unset (the default), the
-            first Debian archive named in this machine's apt sources is used, so no mirror is written into the
-            repository. Locks pin sha256 and size, so any mirror gives the same bytes.
+            Base URL of the Debian archive (the directory holding `dists/` and `pool/`), e.g.
+            `https://mirror.example/debian`. Unset (the default), the first Debian archive named in this
+            machine's apt sources is used, so no mirror is written into the repository. Locks pin sha256 and
+            size, so any mirror gives the same bytes.
             """
         ),
+    )
+    security_archive_url = StrOption(
+        default=None,
+        help=softwrap(
+            """
+            Base URL of the Debian security archive, where `<suite>-security` lives and security fixes are
+            published first, e.g. `https://mirror.example/debian-security`. Unset (the default), the first
+            `.../debian-security` archive in this machine's apt sources is used.
+            """
+        ),
+    )
+    unsigned_archives = StrListOption(
+        default=[],
+        help=softwrap(
+            """
+            Archive base URLs whose `InRelease` files are NOT signature-checked, for private mirrors that do not
+            sign (their indexes are still checked against the Release file's hashes). Every other archive must be
+            signed by a key the plugin pins (`pants_oci/debian/keyring.py`); there is no silent fallback. Example:
+            `["https://apt.internal.example/debian"]`.
+            """
+        ),
+        advanced=True,
+    )
+    verification_time = IntOption(
+        default=None,
+        help=softwrap(
+            """
+            Check signatures, key expiry and Release `Valid-Until` dates as of this time (seconds since 1970)
+            instead of now. Unset (the default) is now; set it only to re-check what an archive served in the past,
+            or in tests of expiry.
+            """
+        ),
+        advanced=True,
     )

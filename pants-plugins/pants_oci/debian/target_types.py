@@ -1,4 +1,5 @@
 """The `debian_packages` target: a base root filesystem from pinned Debian packages."""
+import posixpath
 import re
 from typing import Optional
 
@@ -7,6 +8,7 @@ from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     BoolField,
+    Dependencies,
     InvalidFieldException,
     SpecialCasedDependencies,
     StringField,
@@ -41,39 +43,67 @@ class DebianPackagesField(StringSequenceField):
         return value
 
 
+DEFAULT_SUITE = "bookworm"
+DEFAULT_ARCHITECTURE = "amd64"
+
+
 class DebianSuiteField(StringField):
     alias = "suite"
-    default = "bookworm"
-    help = "The Debian suite whose Packages index the lock is generated from. Default: `bookworm` (Debian 12)."
+    default = DEFAULT_SUITE
+    help = softwrap(
+        f"""
+        The Debian release the packages come from. The lock takes each package's highest version from the suite,
+        `<suite>-updates` and the security archive's `<suite>-security`, where security fixes are published
+        first. Default: `{DEFAULT_SUITE}` (Debian 12).
+        """
+    )
 
 
 class DebianArchitectureField(StringField):
     alias = "architecture"
-    default = "amd64"
+    default = DEFAULT_ARCHITECTURE
     valid_choices = ("amd64", "arm64")
     help = "The Debian architecture of the packages: `amd64` (default) or `arm64`."
+
+
+def default_lock_path(address: Address, suffix: str = "") -> str:
+    """`3rdparty/debian/<directory of the BUILD file>/<target name><suffix>.lock.json`: one path per address, so two
+    bases with the same name in different directories never share (and overwrite) a lock."""
+    return posixpath.join("3rdparty/debian", address.spec_path, f"{address.target_name}{suffix}.lock.json")
 
 
 class DebianLockfileField(StringField):
     alias = "lockfile"
     help = softwrap(
         """
-        Where the lock lives, relative to the build root. Default: `3rdparty/debian/<target name>.lock.json`.
-        `./pants generate-lockfiles --resolve=<this target's address>` writes it; builds only read it.
+        Where the lock lives, relative to the build root. Default:
+        `3rdparty/debian/<directory of the BUILD file>/<target name>.lock.json`, e.g.
+        `3rdparty/debian/src/python/runtimes/base.lock.json`. `./pants generate-lockfiles --resolve=<this
+        target's address>` writes it; builds only read it. Two targets may not use the same lock file.
         """
     )
 
-    def path_for(self, target_name: str) -> str:
-        return self.value or f"3rdparty/debian/{target_name}.lock.json"
+    def path_for(self, address: Address) -> str:
+        return self.value or default_lock_path(address)
 
 
 class DebianRuntimesField(SpecialCasedDependencies):
     alias = "runtimes"
     help = softwrap(
         """
-        `python_runtime` targets whose run-time libraries this base must provide. The plugin reads the
-        DT_NEEDED entries of each runtime's ELF files (interpreter, libpython, extension modules) and adds the
-        Debian packages that ship those libraries. Example: `runtimes=["src/python/runtimes:py313"]`.
+        `python_runtime` targets whose run-time libraries this base must provide: libc6 and the Debian packages
+        of the libraries its extension modules load, which follow from the runtime's `required_modules` and
+        `optional_modules` (so locking compiles nothing); every image's ELF closure check proves them. Example:
+        `runtimes=["src/python/runtimes:py313"]`.
+        """
+    )
+
+
+class DebianDependenciesField(Dependencies):
+    help = softwrap(
+        """
+        Other targets the base depends on. The runtimes in `runtimes` are dependencies already, inferred from that
+        field, so a change to a runtime selects its base (and the images on it) in `--changed-dependents`.
         """
     )
 
@@ -88,6 +118,7 @@ class DebianPackagesTarget(Target):
     alias = "debian_packages"
     core_fields = (
         *COMMON_TARGET_FIELDS,
+        DebianDependenciesField,
         DebianPackagesField,
         DebianSuiteField,
         DebianArchitectureField,
@@ -103,8 +134,11 @@ class DebianPackagesTarget(Target):
         `/etc/group` with root and nonroot (65532), `/tmp` (1777) and the CA bundle. No shell, no package manager.
 
         The package list is resolved into a lock (`./pants generate-lockfiles`) that pins every package of the
-        dependency closure by version, pool path, sha256 and size; builds download exactly those files.
-        `./pants package` writes the base as a reproducible `.tar.gz`.
+        dependency closure by version, archive, pool path, sha256 and size, taking each package's highest version
+        from the suite, `-updates` and `-security`, from indexes verified against Debian's signed `InRelease`
+        files; builds download exactly those files. `./pants package` writes the base as a reproducible
+        `.tar.gz`. An image whose runtime no `debian_packages` target lists gets a default base (see
+        `python_oci_image`'s `base` field).
 
         Example:
 
