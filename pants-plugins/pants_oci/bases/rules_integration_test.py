@@ -1,12 +1,17 @@
-"""Debian bases from real .deb downloads through the machine's configured archive (no CPython compile here).
+"""Debian bases from the real archives: verified indexes, locks, .deb downloads and extraction (no CPython compile).
 
-Each RuleRunner has an isolated store, so every build downloads and extracts for real.
+Each RuleRunner has an isolated store, so every build downloads and extracts for real. The verification cases run
+against a file-served copy of the archives' InRelease files and indexes, altered one byte at a time.
 """
 import gzip
 import io
 import json
 import os
+import shutil
 import tarfile
+import time
+import urllib.request
+from pathlib import Path
 from typing import Dict, List
 
 import pytest
@@ -18,32 +23,46 @@ from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
+from pants_oci.bases import rules as base_rules
+from pants_oci.bases.rules import (
+    BaseOfTarget,
+    DebianBaseSpecRequest,
+    DebianPackagesFieldSet,
+    DebianUpdates,
+    GenerateDebianLockfile,
+)
+from pants_oci.debian import apt_sources, closure
 from pants_oci.debian import base as base_fs
-from pants_oci.debian import base_rules, closure
+from pants_oci.debian import base_rules as debian_base_rules
 from pants_oci.debian import rules as debian_rules
-from pants_oci.debian.base_rules import DebianPackagesFieldSet, GenerateDebianLockfile
+from pants_oci.debian.base_rules import DebianArchiveConfig, VerifiedIndex, VerifiedIndexRequest
 from pants_oci.debian.target_types import DebianPackagesTarget
+from pants_oci.debian.version import compare_versions
 from pants_oci.oci.tarball import Entry
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 
 PACKAGES = '["libc6", "netbase", "ca-certificates"]'
-LOCK = "3rdparty/debian/base.lock.json"
+LOCK = "3rdparty/debian/src/base.lock.json"
+SUITES = ("bookworm", "bookworm-updates", "bookworm-security")
 
 
-def _runner() -> RuleRunner:
+def _runner(*options: str) -> RuleRunner:
     runner = RuleRunner(
         rules=[
-            *base_rules.rules(), *debian_rules.rules(), *runtime_rules.rules(), *system_binaries.rules(),
-            *adhoc_binaries.rules(),
+            *debian_base_rules.rules(), *base_rules.rules(), *debian_rules.rules(), *runtime_rules.rules(),
+            *system_binaries.rules(), *adhoc_binaries.rules(),
             QueryRule(BuiltPackage, [DebianPackagesFieldSet]),
             QueryRule(GenerateLockfileResult, [GenerateDebianLockfile]),
+            QueryRule(BaseOfTarget, [DebianBaseSpecRequest]),
+            QueryRule(VerifiedIndex, [VerifiedIndexRequest]),
+            QueryRule(DebianArchiveConfig, []),
         ],
         target_types=[DebianPackagesTarget, PythonRuntimeTarget],
         isolated_local_store=True,
     )
     archive = os.environ.get("PANTS_DEBIAN_ARCHIVE_URL")
-    runner.set_options([f"--debian-archive-url={archive}"] if archive else [], env_inherit={"PATH"})
+    runner.set_options([*([f"--debian-archive-url={archive}"] if archive else []), *options], env_inherit={"PATH"})
     return runner
 
 
@@ -52,11 +71,16 @@ def _field_set(runner: RuleRunner, packages: str = PACKAGES) -> DebianPackagesFi
     return DebianPackagesFieldSet.create(runner.get_target(Address("src", target_name="base")))
 
 
-def _generate_lock(runner: RuleRunner, packages: str = PACKAGES) -> str:
-    field_set = _field_set(runner, packages)
-    request = GenerateDebianLockfile(resolve_name="src:base", lockfile_dest=LOCK, diff=False, field_set=field_set)
+def _generate(runner: RuleRunner, address: Address) -> str:
+    spec = runner.request(BaseOfTarget, [DebianBaseSpecRequest(runner.get_target(address))]).spec
+    request = GenerateDebianLockfile(resolve_name=spec.address, lockfile_dest=spec.lock_path, diff=False, spec=spec)
     result = runner.request(GenerateLockfileResult, [request])
     return runner.request(DigestContents, [result.digest])[0].content.decode()
+
+
+def _generate_lock(runner: RuleRunner, packages: str = PACKAGES) -> str:
+    _field_set(runner, packages)
+    return _generate(runner, Address("src", target_name="base"))
 
 
 def _package(runner: RuleRunner, lock: str, packages: str = PACKAGES) -> bytes:
@@ -87,6 +111,22 @@ def test_lock_pins_the_closure(lock: str) -> None:
     assert "debconf" not in names and "openssl" not in names  # install-time only
     for package in document["packages"]:
         assert len(package["sha256"]) == 64 and package["size"] > 0 and package["filename"].startswith("pool/")
+        assert package["archive"] in ("debian", "debian-security") and package["suite"] in SUITES
+    assert document["lock_version"] == 2 and tuple(document["suites"]) == SUITES
+
+
+def test_the_lock_takes_security_fixes_from_the_security_archive() -> None:
+    runner = _runner()
+    lock = json.loads(_generate_lock(runner, '["libssl3", "libexpat1", "tzdata"]'))
+    security_url = runner.request(DebianArchiveConfig, []).security_url
+    security = runner.request(VerifiedIndex, [VerifiedIndexRequest(security_url, "bookworm-security", "amd64")])
+    assert security.signed_by, "the security index was verified against a pinned key"
+    for name in ("libssl3", "libexpat1"):
+        locked = next(p for p in lock["packages"] if p["name"] == name)
+        assert compare_versions(locked["version"], security.packages[name].version) >= 0, (name, locked)
+        if locked["version"] == security.packages[name].version:
+            assert (locked["archive"], locked["suite"]) in (("debian-security", "bookworm-security"),
+                                                            ("debian", "bookworm-updates"), ("debian", "bookworm"))
 
 
 def test_base_has_scanner_entries_accounts_tmp_and_certificates(base_archive: bytes) -> None:
@@ -159,3 +199,125 @@ def test_an_unreachable_archive_names_the_package(lock: str) -> None:
     message = str(e.value)
     assert "Could not fetch Debian package" in message and "http://127.0.0.1:9/debian/pool/" in message
     assert "[debian].archive_url" in message
+
+
+def test_debian_updates_names_what_a_lock_is_behind_and_fails_on_security_fixes(lock: str) -> None:
+    runner = _runner()
+    document = json.loads(lock)
+    libc6 = next(p for p in document["packages"] if p["name"] == "libc6")
+    libc6["version"] = "2.36-1"  # an old revision: every later bookworm libc6 is newer
+    _field_set(runner)
+    runner.write_files({LOCK: json.dumps(document)})
+    result = runner.run_goal_rule(DebianUpdates, args=["src:base"])
+    assert "src:base (3rdparty/debian/src/base.lock.json): 1 package(s) behind" in result.stdout
+    assert "libc6 2.36-1 -> " in result.stdout
+    # libc6's newest version may come from the suite or from the security archive: only the latter fails.
+    assert result.exit_code == (1 if "[security]" in result.stdout else 0)
+    runner.write_files({LOCK: lock})
+    assert runner.run_goal_rule(DebianUpdates, args=["src:base"]).exit_code == 0
+
+
+def test_locking_a_base_for_a_runtime_compiles_nothing() -> None:
+    """The runtime's libraries follow from its fields. No CPython source is reachable here: a compile would fail."""
+    runner = _runner("--cpython-build-source-url-templates=['file:///nonexistent/{filename}']")
+    runner.write_files({"src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none")\n'
+                                     'debian_packages(name="base", packages=["netbase"], runtimes=[":py313"])\n'})
+    names = {p["name"] for p in json.loads(_generate(runner, Address("src", target_name="base")))["packages"]}
+    assert {"libc6", "libssl3", "libsqlite3-0", "libffi8", "libexpat1", "libgdbm6", "netbase"} <= names
+
+
+def test_a_runtime_without_a_base_target_gets_a_default_base_lock() -> None:
+    runner = _runner("--cpython-build-source-url-templates=['file:///nonexistent/{filename}']")
+    runner.write_files({"src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none")\n'})
+    spec = runner.request(BaseOfTarget, [DebianBaseSpecRequest(runner.get_target(Address("src", target_name="py313")))]).spec
+    assert spec.lock_path == "3rdparty/debian/src/py313.base.lock.json"
+    lock = json.loads(_generate(runner, Address("src", target_name="py313")))
+    names = {p["name"] for p in lock["packages"]}
+    assert {"ca-certificates", "tzdata", "netbase", "libssl3", "libc6"} <= names
+    assert "--resolve=src:py313" in lock["//"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Verification, against a file-served copy of the archives
+
+
+def _machine_archives() -> Dict[str, str]:
+    files = []
+    for path in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]:
+        if path.is_file():
+            files.append((path.name, path.read_text()))
+    main = os.environ.get("PANTS_DEBIAN_ARCHIVE_URL") or next(iter(apt_sources.archive_uris(files)), None)
+    security = next(iter(apt_sources.security_archive_uris(files)), None)
+    if not (main and security):
+        pytest.skip("this machine's apt sources name no Debian archive and security archive to copy from")
+    return {"debian": main, "debian-security": security}
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory) -> Path:
+    """InRelease and the amd64 Packages.xz of bookworm, -updates (main archive) and -security, copied as they are."""
+    root = tmp_path_factory.mktemp("mirror")
+    archives = _machine_archives()
+    for label, suite in (("debian", "bookworm"), ("debian", "bookworm-updates"), ("debian-security", "bookworm-security")):
+        for name in ("InRelease", "main/binary-amd64/Packages.xz"):
+            target = root / label / "dists" / suite / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with urllib.request.urlopen(f"{archives[label]}/dists/{suite}/{name}", timeout=300) as response:
+                target.write_bytes(response.read())
+    return root
+
+
+def _mirror_runner(mirror: Path, *options: str) -> RuleRunner:
+    return _runner(f"--debian-archive-url=file://{mirror}/debian",
+                   f"--debian-security-archive-url=file://{mirror}/debian-security", *options)
+
+
+def _altered_copy(mirror: Path, tmp_path: Path, relative: str, after: bytes) -> Path:
+    """A copy of the mirror with one bit flipped in `relative`, in the byte that follows the first `after`."""
+    copy = tmp_path / "mirror"
+    shutil.copytree(mirror, copy)
+    path = copy / relative
+    data = bytearray(path.read_bytes())
+    data[data.index(after) + len(after)] ^= 0x01
+    path.write_bytes(bytes(data))
+    return copy
+
+
+def test_a_verified_mirror_copy_locks(mirror: Path) -> None:
+    lock = json.loads(_generate_lock(_mirror_runner(mirror), '["libc6"]'))
+    assert "libc6" in {p["name"] for p in lock["packages"]}
+
+
+def test_a_tampered_inrelease_is_rejected(mirror: Path, tmp_path: Path) -> None:
+    # One byte of the signed text: "Label: Debian" becomes "Label: Eebian".
+    altered = _altered_copy(mirror, tmp_path, "debian/dists/bookworm/InRelease", b"\nLabel: ")
+    with pytest.raises(ExecutionError) as e:
+        _generate_lock(_mirror_runner(altered), '["libc6"]')
+    message = str(e.value)
+    assert f"file://{altered}/debian" in message and "suite bookworm" in message
+    assert "signature" in message.lower()
+
+
+def test_an_index_that_does_not_match_the_release_file_is_rejected(mirror: Path, tmp_path: Path) -> None:
+    altered = _altered_copy(mirror, tmp_path, "debian/dists/bookworm-updates/main/binary-amd64/Packages.xz", b"\xfd7zXZ")
+    with pytest.raises(ExecutionError) as e:
+        _generate_lock(_mirror_runner(altered), '["libc6"]')
+    message = str(e.value)
+    assert "suite bookworm-updates" in message and "main/binary-amd64/Packages.xz" in message
+    assert "sha256" in message.lower() or "hash" in message.lower()
+
+
+def test_an_expired_valid_until_is_rejected(mirror: Path) -> None:
+    # Sixty days from now: past the Valid-Until of -updates and -security (about a week), before the keys expire.
+    later = int(time.time()) + 60 * 24 * 3600
+    with pytest.raises(ExecutionError) as e:
+        _generate_lock(_mirror_runner(mirror, f"--debian-verification-time={later}"), '["libc6"]')
+    assert "Valid-Until" in str(e.value)
+
+
+def test_the_unsigned_opt_out_skips_the_signature_but_not_the_hashes(mirror: Path, tmp_path: Path) -> None:
+    altered = _altered_copy(mirror, tmp_path, "debian/dists/bookworm/InRelease", b"\nLabel: ")
+    unsigned = f"--debian-unsigned-archives=['file://{altered}/debian']"
+    # The altered byte is in the Label field, not in the hash lines: the indexes still match.
+    lock = json.loads(_generate_lock(_mirror_runner(altered, unsigned), '["libc6"]'))
+    assert "libc6" in {p["name"] for p in lock["packages"]}

@@ -2,6 +2,8 @@
 
 Pure; no Pants imports, so it is unit-tested directly and the rules stay thin.
 """
+import json
+import posixpath
 import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -265,3 +267,37 @@ def source_date_epoch(option: Optional[int], env_value: Optional[str], default: 
 
 def size_summary(compressed: int, uncompressed: int) -> str:
     return f"{compressed / 1e6:.1f} MB compressed, {uncompressed / 1e6:.1f} MB uncompressed"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Deploy metadata
+
+DEPLOY_INFO_SCHEMA = "pants-oci/image-info/v1"
+
+
+def deploy_info_path(layout_dir: str) -> str:
+    """Where `package` writes an image's deploy metadata: next to its layout directory and archive."""
+    return f"{layout_dir}.oci-info.json"
+
+
+def deploy_info(
+    address: str, repository: str, tags: Sequence[str], manifest_digest: str, config_digest: str,
+    compressed_size: int, os_name: str, architecture: str, layout_dir: str, archive: str,
+) -> bytes:
+    """What a deploy step needs from a build, as stable JSON: the image's names, its digests and the reference
+    to pin (`repository@sha256:...`, which no later push of a tag can change)."""
+    document = {
+        "schema": DEPLOY_INFO_SCHEMA,
+        "address": address,
+        "repository": repository,
+        "tags": list(tags),
+        "references": [f"{repository}:{tag}" for tag in tags],
+        "pinned_reference": f"{repository}@{manifest_digest}",
+        "manifest_digest": manifest_digest,
+        "config_digest": config_digest,
+        "compressed_size": compressed_size,
+        "platform": {"os": os_name, "architecture": architecture},
+        "layout": posixpath.basename(layout_dir),
+        "archive": posixpath.basename(archive),
+    }
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from pants_oci.image import plan
@@ -139,3 +141,13 @@ def test_source_date_epoch_option_then_environment_then_default() -> None:
     assert plan.source_date_epoch(None, None, 1) == 1
     with pytest.raises(plan.ImagePlanError, match="SOURCE_DATE_EPOCH must be a whole number of seconds, but is 'x'"):
         plan.source_date_epoch(None, "x", 1)
+
+
+def test_deploy_info_names_the_pinned_reference_and_is_stable() -> None:
+    args = ("src:img", "acme/app", ("1.0", "latest"), "sha256:" + "a" * 64, "sha256:" + "b" * 64, 1234, "linux",
+            "amd64", "src.app/img", "src.app/img.tar")
+    info = json.loads(plan.deploy_info(*args))
+    assert info["pinned_reference"] == "acme/app@sha256:" + "a" * 64
+    assert info["references"] == ["acme/app:1.0", "acme/app:latest"] and info["layout"] == "img"
+    assert info["schema"] == plan.DEPLOY_INFO_SCHEMA and plan.deploy_info(*args) == plan.deploy_info(*args)
+    assert plan.deploy_info_path("src.app/img") == "src.app/img.oci-info.json"

@@ -18,7 +18,8 @@ from pants.engine.fs import CreateDigest, Digest, MergeDigests
 from pants.engine.process import InteractiveProcess
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 
-from pants_oci.image.rules import PythonOciImageError, PythonOciImageFieldSet
+from pants_oci.image import plan
+from pants_oci.image.rules import PythonOciImageError
 from pants_oci.image.subsystem import PythonOciImageSubsystem
 from pants_oci.image.target_types import ImageRepositoryField, ImageTagsField
 from pants_oci.oci.registry import PushError, split_repository
@@ -62,7 +63,8 @@ async def publish_python_oci_image(
         raise PythonOciImageError(f"Cannot publish {field_set.address}: {e} (the 'repository' field)")
     tags = tuple(field_set.tags.value)
     names = tuple(f"{repository}:{tag}" for tag in tags)
-    layout_dir = next(a.relpath for pkg in request.packages for a in pkg.artifacts if not a.relpath.endswith(".tar"))
+    layout_dir = next(a.relpath for pkg in request.packages for a in pkg.artifacts
+                      if not a.relpath.endswith((".tar", plan.deploy_info_path(""))))
     tool, env = await MultiGet(
         Get(Digest, CreateDigest(plugin_modules("oci/registry.py"))), Get(EnvironmentVars, EnvironmentVarsRequest(PUSH_ENV_VARS))
     )

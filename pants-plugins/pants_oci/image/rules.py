@@ -4,12 +4,11 @@ Thin orchestration: names, users, env and the entry point are decided in plan.py
 oci/layer_tool.py under the runtime's own interpreter; the image is assembled and checked by oci/model.py and
 oci/validate.py; the ELF closure check is debian/closure.py.
 """
-import hashlib
 import logging
 import pkgutil
 import platform
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Optional, Tuple
 
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import (
@@ -31,7 +30,7 @@ from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputP
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior, RunRequest
 from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths
-from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
+from pants.engine.addresses import Address, UnparsedAddressInputs
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import (
     AddPrefix,
@@ -48,7 +47,6 @@ from pants.engine.fs import (
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
-    AllTargets,
     Target,
     Targets,
     TransitiveTargets,
@@ -59,11 +57,17 @@ from pants.engine.target import (
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from pants_oci.bases.rules import (
+    BaseOfTarget,
+    DebianBaseSpecRequest,
+    DebianPackagesFieldSet,
+    DefaultBase,
+    DefaultBaseRequest,
+    closure_problems,
+)
 from pants_oci.debian import base as base_fs
 from pants_oci.debian import closure
-from pants_oci.debian.base_rules import DebianBase, DebianBaseRequest, DebianPackagesFieldSet
-from pants_oci.debian.elf import ElfInfo
-from pants_oci.debian.target_types import DebianRuntimesField
+from pants_oci.debian.base_rules import CheckedDebianLock, DebianBase, DebianBaseRequest, DebianBaseSpec
 from pants_oci.image import plan, wheel_check
 from pants_oci.image.subsystem import PythonOciImageSubsystem
 from pants_oci.image.target_types import (
@@ -82,12 +86,13 @@ from pants_oci.image.target_types import (
 )
 from pants_oci.oci import model
 from pants_oci.oci.determinism import DEFAULT_EPOCH
-from pants_oci.oci.tarball import Entry, gzip_bytes, read_tar
+from pants_oci.oci.tarball import Entry
 from pants_oci.oci.validate import assert_valid_layout
 from pants_oci.runtime.rules import (
     BuildPythonRuntimeRequest,
     BuiltPythonRuntime,
     PythonRuntimeFieldSet,
+    RuntimeElves,
     TreeArchive,
     TreeArchiveRequest,
 )
@@ -151,30 +156,8 @@ def _kind_error(field_set: PythonOciImageFieldSet, alias: str, target: Target, w
     )
 
 
-async def _default_base(field_set: PythonOciImageFieldSet, runtime: Address, all_targets: AllTargets) -> Target:
-    candidates = [t for t in all_targets if DebianPackagesFieldSet.is_applicable(t) and t[DebianRuntimesField].value]
-    runtimes_of = await MultiGet(
-        Get(Addresses, UnparsedAddressInputs, t[DebianRuntimesField].to_unparsed_address_inputs()) for t in candidates
-    )
-    matches = [t for t, runtimes in zip(candidates, runtimes_of) if runtime in runtimes]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise PythonOciImageError(
-            f"Target {field_set.address} has no 'base', and no `debian_packages` target lists its runtime "
-            f"{runtime} in `runtimes`. Add one, e.g.\n\n"
-            f"    debian_packages(name=\"base\", packages=[\"ca-certificates\", \"tzdata\", \"netbase\"], "
-            f"runtimes=[\"{runtime}\"])\n\n"
-            f"then `./pants generate-lockfiles --resolve=<its address>`, or set 'base' on {field_set.address}."
-        )
-    raise PythonOciImageError(
-        f"Target {field_set.address} has no 'base', and several `debian_packages` targets list its runtime "
-        f"{runtime}: {', '.join(str(t.address) for t in matches)}. Set 'base' to the one to use."
-    )
-
-
 @rule(desc="Resolve a python_oci_image's runtime, binary and base", level=LogLevel.DEBUG)
-async def resolve_image_inputs(request: ImageInputsRequest, all_targets: AllTargets) -> ImageInputs:
+async def resolve_image_inputs(request: ImageInputsRequest) -> ImageInputs:
     field_set = request.field_set
     runtime_targets, binary_targets = await MultiGet(
         Get(Targets, UnparsedAddressInputs, _single_address_input(field_set, "runtime", field_set.runtime.value)),
@@ -191,7 +174,8 @@ async def resolve_image_inputs(request: ImageInputsRequest, all_targets: AllTarg
             if not DebianPackagesFieldSet.is_applicable(base):
                 raise _kind_error(field_set, "base", base, "debian_packages")
         return ImageInputs(runtime, binary, bases)
-    return ImageInputs(runtime, binary, (await _default_base(field_set, runtime.address, all_targets),))
+    default = await Get(DefaultBase, DefaultBaseRequest(runtime))
+    return ImageInputs(runtime, binary, (default.target,))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -398,6 +382,9 @@ class BuiltPythonOciImage:
     # archive whose index lists more than one manifest entry, even for one image. The layout keeps every tag.
     archive_index: bytes
     digest: str
+    config_digest: str
+    os: str
+    architecture: str
     compressed_size: int
     uncompressed_size: int
     layer_summaries: Tuple[str, ...]
@@ -408,53 +395,28 @@ def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
 
-def _base_file(entries: List[Entry], path: str) -> Optional[str]:
-    found = next((e for e in entries if e.path == path and e.content is not None), None)
-    return found.content.decode(errors="replace") if found else None
-
-
 @dataclass(frozen=True)
 class BaseLayerRequest:
-    field_set: DebianPackagesFieldSet
+    target: Target  # a debian_packages target, or a runtime (its default base)
     mtime: int
 
 
-@dataclass(frozen=True, eq=False)  # holds dicts; compared by identity, which memoization within a run needs
+@dataclass(frozen=True, eq=False)  # holds the layer's bytes; memoized per request within a run
 class BaseLayer:
-    """A base as an image layer, with what the image checks need from it, computed once per run and base."""
+    """A base as an image layer, with what the image checks need from it (its facts come with the base)."""
 
     base: DebianBase
     layer: model.Layer
-    passwd: Optional[str]
-    group: Optional[str]
-    elves: Dict[str, ElfInfo]
-    links: Dict[str, str]
 
 
 @rule(desc="Prepare a Debian base layer", level=LogLevel.DEBUG)
 async def build_base_layer(request: BaseLayerRequest) -> BaseLayer:
-    base = await Get(DebianBase, DebianBaseRequest(request.field_set, request.mtime))
-    entries = read_tar(base.tar)
-    elves, links = base_fs.elf_infos(entries)
-    layer = model.Layer(gzip_bytes(base.tar), "sha256:" + hashlib.sha256(base.tar).hexdigest(),
+    of_target = await Get(BaseOfTarget, DebianBaseSpecRequest(request.target))
+    base = await Get(DebianBase, DebianBaseRequest(of_target.spec, request.mtime))
+    blob = await Get(DigestContents, Digest, base.archive)
+    layer = model.Layer(blob[0].content, base.diff_id,
                         f"pants-oci: Debian base {base.address} ({len(base.packages)} packages)")
-    return BaseLayer(base, layer, _base_file(entries, "etc/passwd"), _base_file(entries, "etc/group"), elves, links)
-
-
-@dataclass(frozen=True, eq=False)
-class RuntimeElves:
-    elves: Dict[str, ElfInfo]
-    links: Dict[str, str]
-
-
-@rule(desc="Read a runtime's ELF files", level=LogLevel.DEBUG)
-async def runtime_elves(runtime: BuiltPythonRuntime) -> RuntimeElves:
-    globs = ["**/*.so", "**/*.so.*", f"{runtime.prefix.lstrip('/')}/bin/*"]
-    contents = await Get(DigestContents, DigestSubset(runtime.tree, PathGlobs(globs)))
-    elves, links = base_fs.elf_infos(
-        [Entry(fc.path, fc.content, fc.is_executable) for fc in contents if fc.content[:4] == b"\x7fELF"]
-    )
-    return RuntimeElves(elves, links)
+    return BaseLayer(base, layer)
 
 
 async def _source_date_epoch(subsystem: PythonOciImageSubsystem) -> int:
@@ -466,8 +428,8 @@ async def _source_date_epoch(subsystem: PythonOciImageSubsystem) -> int:
 
 
 def _checked_user(address: str, user: str, bases: Tuple[BaseLayer, ...]) -> str:
-    passwd = next((b.passwd for b in reversed(bases) if b.passwd is not None), None)
-    group = next((b.group for b in reversed(bases) if b.group is not None), None)
+    passwd = next((b.base.passwd for b in reversed(bases) if b.base.passwd is not None), None)
+    group = next((b.base.group for b in reversed(bases) if b.base.group is not None), None)
     try:
         return plan.resolve_user(address, user, passwd, group)
     except plan.ImagePlanError as e:
@@ -476,19 +438,11 @@ def _checked_user(address: str, user: str, bases: Tuple[BaseLayer, ...]) -> str:
 
 async def _check_image_loads(address, bases: Tuple[BaseLayer, ...], runtime: BuiltPythonRuntime, deps: BuiltLayer) -> None:
     """Every ELF file of the image (base, runtime, wheels) must find its libraries and symbol versions."""
-    runtime_info, deps_contents = await MultiGet(
-        Get(RuntimeElves, BuiltPythonRuntime, runtime),
-        Get(DigestContents, DigestSubset(deps.tree, PathGlobs(["**/*.so", "**/*.so.*"]))),
-    )
+    deps_contents = await Get(DigestContents, DigestSubset(deps.tree, PathGlobs(["**/*.so", "**/*.so.*"])))
     deps_elves, deps_links = base_fs.elf_infos(
         [Entry(fc.path, fc.content, fc.is_executable) for fc in deps_contents if fc.content[:4] == b"\x7fELF"]
     )
-    elves = {k: v for b in bases for k, v in b.elves.items()}
-    links = {k: v for b in bases for k, v in b.links.items()}
-    elves.update(runtime_info.elves), elves.update(deps_elves)
-    links.update(runtime_info.links), links.update(deps_links)
-    libc = next((b.base.libc_version for b in bases if b.base.libc_version), "")
-    problems = closure.check_closure(elves, links, libc)
+    problems = await closure_problems(tuple(b.base for b in bases), (runtime,), (RuntimeElves(deps_elves, deps_links),))
     if problems:
         raise PythonOciImageError(
             f"The image {address} would not run: some ELF files (of the runtime or of third-party wheels) would "
@@ -521,12 +475,12 @@ async def build_python_oci_image(
     address = str(field_set.address)
     mtime = await _source_date_epoch(subsystem)
     inputs = await Get(ImageInputs, ImageInputsRequest(field_set))
-    # Everything that can be checked without compiling is checked first.
+    # Everything that can be checked without compiling is checked first: the app, and that every base is locked.
     app = await Get(AppPlan, AppPlanRequest(field_set, inputs.binary, inputs.runtime))
+    base_specs = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in inputs.bases)
+    await MultiGet(Get(CheckedDebianLock, DebianBaseSpec, b.spec) for b in base_specs)
     runtime = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(PythonRuntimeFieldSet.create(inputs.runtime)))
-    bases = await MultiGet(
-        Get(BaseLayer, BaseLayerRequest(DebianPackagesFieldSet.create(t), mtime)) for t in inputs.bases
-    )
+    bases = await MultiGet(Get(BaseLayer, BaseLayerRequest(t, mtime)) for t in inputs.bases)
     runtime_layer, deps_layer, app_layer = await MultiGet(
         Get(TreeArchive, TreeArchiveRequest(runtime, runtime.tree, f"Archive the CPython {runtime.version} tree of "
                                             f"{runtime.address}", mtime=mtime)),
@@ -571,7 +525,7 @@ def _assemble(field_set, binary: Address, runtime, app, user, mtime, layers, bas
     image = model.build_image(config, layers, annotations=labels)
     files = model.layout_files(image, tags, repository)
     assert_valid_layout(files)  # the conformance check runs on every image, not only in tests
-    uncompressed = sum(len(b.base.tar) for b in bases) + sum(a.uncompressed_size for a in archives)
+    uncompressed = sum(b.base.uncompressed_size for b in bases) + sum(a.uncompressed_size for a in archives)
     compressed = sum(layer.descriptor.size for layer in layers) + len(image.config_blob) + len(image.manifest_blob)
     summaries = tuple(
         f"layer {i + 1}: {layer.created_by[len('pants-oci: '):]}: {_mb(layer.descriptor.size)} "
@@ -585,6 +539,9 @@ def _assemble(field_set, binary: Address, runtime, app, user, mtime, layers, bas
         layout=tuple(sorted(files.items())),
         archive_index=model.build_index(image, tags[:1], repository),
         digest=image.digest,
+        config_digest=image.config_descriptor.digest,
+        os=config.os,
+        architecture=config.architecture,
         compressed_size=compressed,
         uncompressed_size=uncompressed,
         layer_summaries=summaries,
@@ -598,11 +555,17 @@ async def package_python_oci_image(field_set: PythonOciImageFieldSet) -> BuiltPa
     layout_dir = field_set.output_path.value_or_default(file_ending=None)
     archive_path = f"{layout_dir}.tar"
     archive_files = {**dict(image.layout), "index.json": image.archive_index}
+    info_path = plan.deploy_info_path(layout_dir)
+    info = plan.deploy_info(
+        image.address, image.repository, image.tags, image.digest, image.config_digest, image.compressed_size,
+        image.os, image.architecture, layout_dir, archive_path,
+    )
     digest = await Get(
         Digest,
         CreateDigest([
             *(FileContent(f"{layout_dir}/{path}", content) for path, content in image.layout),
             FileContent(archive_path, model.layout_archive(archive_files)),
+            FileContent(info_path, info),
         ]),
     )
     log_lines = (
@@ -616,6 +579,7 @@ async def package_python_oci_image(field_set: PythonOciImageFieldSet) -> BuiltPa
         (
             BuiltPackageArtifact(archive_path, extra_log_lines=log_lines),
             BuiltPackageArtifact(layout_dir, extra_log_lines=("OCI image layout directory",)),
+            BuiltPackageArtifact(info_path, extra_log_lines=(f"deploy with {image.repository}@{image.digest}",)),
         ),
     )
 

@@ -23,11 +23,10 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci import register
-from pants_oci.debian.base_rules import DebianPackagesFieldSet, GenerateDebianLockfile
+from pants_oci.bases.rules import BaseOfTarget, DebianBaseSpecRequest, GenerateDebianLockfile
 from pants_oci.image.rules import PythonOciImageFieldSet
 from pants_oci.oci.validate import validate_layout
 
-LOCK = "3rdparty/debian/base.lock.json"
 MAIN = '''\
 import sys
 import humanize
@@ -63,11 +62,15 @@ def _runner() -> RuleRunner:
             *core.rules(), *register.rules(), *python_backend.rules(),
             QueryRule(BuiltPackage, [PythonOciImageFieldSet]),
             QueryRule(GenerateLockfileResult, [GenerateDebianLockfile]),
+            QueryRule(BaseOfTarget, [DebianBaseSpecRequest]),
         ],
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
         isolated_local_store=True,
     )
-    options = ["--python-infer-use-rust-parser", "--source-root-patterns=['/app']"]
+    # The repository's interpreter constraints. Pants' default (>=3.7) would mix CPython 3.7 with 3.12+ on a host
+    # that has both, and no pip that Pex can run supports both (the README says so).
+    options = ["--python-infer-use-rust-parser", "--source-root-patterns=['/app']",
+               "--python-interpreter-constraints=['CPython>=3.11,<3.14']"]
     # The machine's mirrors and the launcher's pex CLI, as the README's commands get them.
     for name, flag in (
         ("PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES", "--cpython-build-source-url-templates"),
@@ -84,11 +87,8 @@ def _runner() -> RuleRunner:
 
 
 def _generate_lock(runner: RuleRunner, name: str) -> None:
-    target = runner.get_target(Address("rt", target_name=name))
-    request = GenerateDebianLockfile(
-        resolve_name=f"rt:{name}", lockfile_dest=f"3rdparty/debian/{name}.lock.json", diff=False,
-        field_set=DebianPackagesFieldSet.create(target),
-    )
+    spec = runner.request(BaseOfTarget, [DebianBaseSpecRequest(runner.get_target(Address("rt", target_name=name)))]).spec
+    request = GenerateDebianLockfile(resolve_name=spec.address, lockfile_dest=spec.lock_path, diff=False, spec=spec)
     result = runner.request(GenerateLockfileResult, [request])
     for fc in runner.request(DigestContents, [result.digest]):
         runner.write_files({fc.path: fc.content.decode()})
@@ -167,6 +167,13 @@ def test_image_conforms_and_skopeo_reads_it(first: dict) -> None:
     assert config["config"]["Entrypoint"] == ["/app/bin/hello"]
     assert "LANG=C.UTF-8" in config["config"]["Env"] and config["config"]["ExposedPorts"] == {"8080/tcp": {}}
     assert config["created"] == "1980-01-01T00:00:00Z"
+    # The deploy metadata next to the layout names the same manifest, and the reference to pin.
+    info = json.loads(files["app/img.oci-info.json"])
+    digest = index["manifests"][0]["digest"]
+    assert info["manifest_digest"] == digest and info["pinned_reference"] == f"acme/hello@{digest}"
+    assert info["references"] == ["acme/hello:1.0", "acme/hello:latest"] and info["address"] == "app:img"
+    assert info["config_digest"] == _manifest(files)["config"]["digest"]
+    assert info["platform"] == {"os": "linux", "architecture": "amd64"} and info["archive"] == "img.tar"
 
 
 def test_archive_loads_with_skopeo_and_podman(first: dict, tmp_path: Path) -> None:

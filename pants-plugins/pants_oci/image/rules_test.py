@@ -83,10 +83,17 @@ def test_interpreter_constraints_that_exclude_the_runtime(rule_runner: RuleRunne
            "admit CPython 3.13.5, the version of its 'runtime' rt:py313" in message
 
 
-def test_no_default_base_for_the_runtime(rule_runner: RuleRunner) -> None:
+def test_a_runtime_no_base_lists_gets_its_default_base_whose_lock_is_checked_first(rule_runner: RuleRunner) -> None:
     message = _error(rule_runner, 'python_oci_image(name="img", runtime="rt:py311", binary="app:app")')
-    assert "Target img:img has no 'base', and no `debian_packages` target lists its runtime rt:py311" in message
-    assert 'runtimes=["rt:py311"]' in message
+    assert "rt:py311 has no Debian lock at 3rdparty/debian/rt/py311.base.lock.json. Create it with " \
+           "`./pants generate-lockfiles --resolve=rt:py311`" in message
+
+
+def test_two_bases_listing_one_runtime_are_ambiguous(rule_runner: RuleRunner) -> None:
+    message = _error(rule_runner, 'python_oci_image(name="img", runtime="rt:py313", binary="app:app")', {
+        "rt/BUILD": RUNTIMES + 'debian_packages(name="other", packages=["tzdata"], runtimes=[":py313"])\n'
+    })
+    assert "Several `debian_packages` targets list the runtime rt:py313 in `runtimes`: rt:base, rt:other" in message
 
 
 def test_binary_without_entry_point(rule_runner: RuleRunner) -> None:

@@ -5,6 +5,7 @@ from pants.core.goals.package import OutputPathField
 from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    Dependencies,
     DictStringToStringField,
     InvalidFieldException,
     SpecialCasedDependencies,
@@ -53,7 +54,9 @@ class ImageBaseField(SpecialCasedDependencies):
         """
         `debian_packages` targets that form the bottom layers, one layer each, in order. Default: the
         `debian_packages` target whose `runtimes` field lists this image's runtime (it provides exactly the
-        libraries the runtime loads). Give it when there is none, or more than one.
+        libraries the runtime loads), or, when none does, the runtime's default base: what it loads plus
+        ca-certificates, tzdata and netbase, locked by `./pants generate-lockfiles --resolve=<runtime address>`.
+        Give it when several `debian_packages` targets list the runtime.
         """
     )
 
@@ -177,10 +180,22 @@ class ImageExposeField(StringSequenceField):
             raise _invalid(cls, address, str(e))
 
 
+class ImageDependenciesField(Dependencies):
+    help = softwrap(
+        """
+        Other targets the image depends on. Its `runtime`, `binary` and `base` (or the `debian_packages` target
+        that provides its default base) are dependencies already, inferred from those fields, so
+        `./pants dependencies`, `dependents`, `paths` and `--changed-dependents` follow them: a change to the app,
+        its libraries, its runtime or its base selects the image.
+        """
+    )
+
+
 class PythonOciImageTarget(Target):
     alias = "python_oci_image"
     core_fields = (
         *COMMON_TARGET_FIELDS,
+        ImageDependenciesField,
         ImageRuntimeField,
         ImageBinaryField,
         ImageBaseField,

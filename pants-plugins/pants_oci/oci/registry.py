@@ -291,6 +291,8 @@ def push(layout_dir: str, repository: str, tags: List[str], env: Mapping[str, st
         log(f"pushed {repository}:{tag} ({digest})")
     log(f"{len(stats.uploaded)} blobs uploaded ({stats.uploaded_bytes / 1e6:.1f} MB), "
         f"{len(stats.skipped)} already in the registry")
+    # The reference a deployment should pin: tags move, the digest does not.
+    log(f"pushed by digest: {repository}@{digest}")
     return stats
 
 

@@ -17,6 +17,7 @@
 #   CPYTHON_BYTECODE     none | unchecked-hash
 #   CPYTHON_KEEP         space-separated trimmings to skip: tkinter idlelib ensurepip tests
 #   CPYTHON_REQUIRED_MODULES / CPYTHON_OPTIONAL_MODULES  space-separated module names
+#   CPYTHON_DROP_MODULES  (optional) extension modules to remove: they would load libraries nothing declared
 #   CPYTHON_PROFILE_DIR  (pgo only) directory of .gcda files from the profile step, or "generate" to make them
 #   SOURCE_DATE_EPOCH    fixed timestamp for anything the build stamps
 set -euo pipefail
@@ -105,6 +106,7 @@ if ! keep tkinter; then
   rm -rf "${stdlib}/tkinter" "${stdlib}/turtle.py" "${stdlib}/turtledemo" "${stdlib}"/lib-dynload/_tkinter*.so
 fi
 if ! keep ensurepip; then rm -rf "${stdlib}/ensurepip"; fi
+for module in ${CPYTHON_DROP_MODULES:-}; do rm -f "${stdlib}/lib-dynload/${module}".cpython-*.so; done
 rm -rf share/man  # man pages do nothing inside an image
 
 step "scrubbing build paths"

@@ -9,10 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.runtime import configure_flags
 from pants_oci.runtime.known_versions import KNOWN_RELEASES, SourceRelease, known_release
-from pants_oci.runtime.modules import resolve_module_sets
-
-# Parts of the tree build_cpython.sh trims unless the target's `include` field keeps them.
-TRIMMABLE = ("tkinter", "idlelib", "ensurepip", "tests")
+from pants_oci.runtime.modules import default_required_modules, modules_for, resolve_module_sets, runtime_packages_for
 
 
 class RuntimeConfigError(ValueError):
@@ -133,6 +130,29 @@ def make_spec(
     )
 
 
+def loaded_modules(spec: RuntimeSpec) -> List[str]:
+    """The extension modules a runtime may have: the default set (a smaller `required_modules` only checks less),
+    what the target requires or lists as optional, and _tkinter when tkinter is kept. The base must provide the
+    libraries they load."""
+    listed = [*default_required_modules(spec.version), *spec.required_modules, *spec.optional_modules]
+    return sorted({*listed, *(("_tkinter",) if "tkinter" in spec.include else ())})
+
+
+def dropped_modules(spec: RuntimeSpec) -> List[str]:
+    """Modules outside that set that need an outside library, such as the deprecated `nis` on 3.11, which
+    configure builds whenever libnsl's headers are there. They are removed from the tree, so the libraries a
+    runtime loads follow from its fields alone and a base can be locked without compiling it. (_tkinter goes
+    with the tkinter trimming.)"""
+    keep = set(loaded_modules(spec)) | {"_tkinter"}
+    return sorted(m.name for m in modules_for(spec.version) if m.runtime_package and m.name not in keep)
+
+
+def runtime_debian_packages(spec: RuntimeSpec) -> List[str]:
+    """The Debian packages whose libraries the runtime loads: libc6 and those of its extension modules. The ELF
+    closure check of every image proves it."""
+    return sorted({"libc6", *runtime_packages_for(loaded_modules(spec))})
+
+
 def _kept_components(include: Sequence[str]) -> str:
     """Map the user-facing `include` names onto build_cpython.sh's trimming switches."""
     kept = {"pip": "ensurepip"}
@@ -145,7 +165,10 @@ def all_configure_args(spec: RuntimeSpec) -> List[str]:
 
 def build_env(spec: RuntimeSpec, tarball_path: str, toolchain_fingerprint: str, search_path: Sequence[str]) -> Dict[str, str]:
     """The build process's whole environment; every value is part of its cache key."""
+    dropped = dropped_modules(spec)
     return {
+        # Only when there is something to drop, so the key of a runtime that drops nothing stays the same.
+        **({"CPYTHON_DROP_MODULES": " ".join(dropped)} if dropped else {}),
         "PATH": ":".join(search_path),
         "LC_ALL": "C",
         "TZ": "UTC",

@@ -5,8 +5,10 @@ from pants_oci.runtime.build_plan import (
     all_configure_args,
     build_env,
     download_failure_message,
+    dropped_modules,
     make_spec,
     resolve_release,
+    runtime_debian_packages,
     source_urls,
     toolchain_problem,
 )
@@ -106,3 +108,21 @@ def test_requiring_tkinter_without_including_it_is_caught_before_compiling() -> 
     with pytest.raises(RuntimeConfigError, match=r"requires _tkinter, but tkinter is trimmed.*include=\[\"tkinter\"\]"):
         _spec(required=["_ssl", "_tkinter"])
     assert "_tkinter" in _spec(required=["_tkinter"], include=("tkinter",)).required_modules
+
+
+def test_the_debian_packages_a_runtime_loads_follow_from_its_fields() -> None:
+    py313 = runtime_debian_packages(_spec())
+    assert py313 == ["libbz2-1.0", "libc6", "libexpat1", "libffi8", "libgdbm-compat4", "libgdbm6", "liblzma5",
+                     "libncursesw6", "libreadline8", "libsqlite3-0", "libssl3", "libuuid1", "zlib1g"]
+    assert "libcrypt1" in runtime_debian_packages(_spec(version="3.11.2")), "_crypt exists until 3.13"
+    assert "libssl3" in runtime_debian_packages(_spec(required=["zlib"])), "a smaller list only checks less"
+    assert "libgdbm6" in runtime_debian_packages(_spec(required=["zlib"], optional=["_gdbm"]))
+    assert "libtk8.6" in runtime_debian_packages(_spec(include=("tkinter",), optional=["_tkinter"]))
+
+
+def test_modules_nothing_declared_are_dropped_and_say_so_in_the_key() -> None:
+    assert dropped_modules(_spec()) == []
+    assert "CPYTHON_DROP_MODULES" not in build_env(_spec(), "t", "f" * 64, ["/bin"]), "3.13's cache key is unchanged"
+    assert dropped_modules(_spec(version="3.11.2")) == ["nis"], "3.11 would build nis against libnsl"
+    assert dropped_modules(_spec(version="3.11.2", optional=["nis"])) == []
+    assert dropped_modules(_spec(required=["zlib"])) == [], "a smaller list checks less; it drops nothing"

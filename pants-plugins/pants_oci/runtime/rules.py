@@ -6,7 +6,7 @@ import json
 import logging
 import pkgutil
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Dict, Tuple
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
 from pants.core.util_rules.system_binaries import BashBinary
@@ -30,10 +30,13 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from pants_oci.debian.base import elf_infos
+from pants_oci.debian.elf import ElfInfo
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.rules import rules as debian_rules
 from pants_oci.errors import engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
+from pants_oci.oci.tarball import Entry
 from pants_oci.runtime import build_plan, diagnostics
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.sandbox import plugin_modules
@@ -329,6 +332,24 @@ async def build_python_runtime(
         missing_optional_modules=tuple(sorted(report["missing_optional"])),
         bytecode=spec.bytecode,
     )
+
+
+@dataclass(frozen=True, eq=False)  # holds dicts; memoized per runtime within a run
+class RuntimeElves:
+    """The ELF facts of a tree (what each file needs and provides), for the ELF closure checks."""
+
+    elves: Dict[str, ElfInfo]
+    links: Dict[str, str]
+
+
+@rule(desc="Read a runtime's ELF files", level=LogLevel.DEBUG)
+async def runtime_elves(runtime: BuiltPythonRuntime) -> RuntimeElves:
+    globs = ["**/*.so", "**/*.so.*", f"{runtime.prefix.lstrip('/')}/bin/*"]
+    contents = await Get(DigestContents, DigestSubset(runtime.tree, PathGlobs(globs)))
+    elves, links = elf_infos(
+        [Entry(fc.path, fc.content, fc.is_executable) for fc in contents if fc.content[:4] == b"\x7fELF"]
+    )
+    return RuntimeElves(elves, links)
 
 
 # The deterministic tar writer, shipped into the sandbox as a package so the runtime can run it with -m.

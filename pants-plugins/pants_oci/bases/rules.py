@@ -1,0 +1,386 @@
+"""Which Debian base each runtime and image gets, and the goals around bases: `generate-lockfiles` for bases,
+`package` of a `debian_packages` target, and `debian-updates`.
+
+Between debian/ (the lock and build machinery, which knows nothing of runtimes) and image/: a base's package list
+is its target's `packages` plus what its runtimes load, which follows from their fields, so locking a base never
+compiles a runtime. A runtime that no `debian_packages` target lists gets a default base of its own.
+"""
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import List, Tuple
+
+from pants.core.goals.generate_lockfiles import (
+    GenerateLockfile,
+    GenerateLockfileResult,
+    KnownUserResolveNames,
+    KnownUserResolveNamesRequest,
+    RequestedUserResolveNames,
+    UserGenerateLockfiles,
+    WrappedGenerateLockfile,
+)
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
+from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
+from pants.engine.console import Console
+from pants.engine.fs import CreateDigest, Digest, DigestContents, DigestEntries, FileContent, FileEntry, PathGlobs
+from pants.engine.goal import Goal, GoalSubsystem
+from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule, rule
+from pants.engine.target import (
+    AllTargets,
+    FieldSet,
+    InferDependenciesRequest,
+    InferredDependencies,
+    Target,
+    Targets,
+    WrappedTarget,
+    WrappedTargetRequest,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+from pants.util.strutil import softwrap
+
+from pants_oci.debian import closure, lockfile
+from pants_oci.debian.base_rules import (
+    DebianAvailable,
+    DebianAvailableRequest,
+    DebianBase,
+    DebianBaseError,
+    DebianBaseRequest,
+    DebianBaseSpec,
+    DebianLockRequest,
+    DebianLockResult,
+)
+from pants_oci.debian.target_types import (
+    DEFAULT_ARCHITECTURE,
+    DEFAULT_SUITE,
+    DebianArchitectureField,
+    DebianDependenciesField,
+    DebianKeepDocsField,
+    DebianLockfileField,
+    DebianPackagesField,
+    DebianRuntimesField,
+    DebianSuiteField,
+    default_lock_path,
+)
+from pants_oci.runtime import build_plan
+from pants_oci.runtime.rules import BuildPythonRuntimeRequest, BuiltPythonRuntime, PythonRuntimeFieldSet, RuntimeElves
+
+logger = logging.getLogger(__name__)
+
+# What every container wants besides the runtime's libraries: CA certificates, time zones, /etc/services & co.
+DEFAULT_BASE_PACKAGES = ("ca-certificates", "tzdata", "netbase")
+# A runtime's default base lock: 3rdparty/debian/<dir>/<runtime name>.base.lock.json.
+DEFAULT_BASE_LOCK_SUFFIX = ".base"
+
+
+@dataclass(frozen=True)
+class DebianPackagesFieldSet(PackageFieldSet):
+    required_fields = (DebianPackagesField,)
+
+    packages: DebianPackagesField
+    suite: DebianSuiteField
+    architecture: DebianArchitectureField
+    lockfile: DebianLockfileField
+    runtimes: DebianRuntimesField
+    keep_docs: DebianKeepDocsField
+    output_path: OutputPathField
+
+
+def _runtime_packages(runtime: Target) -> List[str]:
+    return build_plan.runtime_debian_packages(PythonRuntimeFieldSet.create(runtime).spec())
+
+
+@dataclass(frozen=True)
+class DebianBaseSpecRequest:
+    """The base of a `debian_packages` target, or the default base of a `python_runtime` target."""
+
+    target: Target
+
+
+@dataclass(frozen=True)
+class BaseOfTarget:
+    spec: DebianBaseSpec
+    runtimes: Tuple[Target, ...]  # the runtimes the base must run (checked when the base is packaged)
+
+
+async def _listed_runtimes(target: Target) -> Tuple[Target, ...]:
+    runtimes = await Get(Targets, UnparsedAddressInputs, target[DebianRuntimesField].to_unparsed_address_inputs())
+    wrong = [str(t.address) for t in runtimes if not PythonRuntimeFieldSet.is_applicable(t)]
+    if wrong:
+        raise DebianBaseError(
+            f"The 'runtimes' field in target {target.address} must name python_runtime targets, but "
+            f"{', '.join(wrong)} is not one."
+        )
+    return tuple(runtimes)
+
+
+@rule(desc="Work out a base's Debian packages", level=LogLevel.DEBUG)
+async def debian_base_spec(request: DebianBaseSpecRequest) -> BaseOfTarget:
+    target = request.target
+    if PythonRuntimeFieldSet.is_applicable(target):
+        packages = {*DEFAULT_BASE_PACKAGES, *_runtime_packages(target)}
+        spec = DebianBaseSpec(str(target.address), tuple(sorted(packages)), DEFAULT_SUITE, DEFAULT_ARCHITECTURE,
+                              default_lock_path(target.address, DEFAULT_BASE_LOCK_SUFFIX))
+        return BaseOfTarget(spec, (target,))
+    runtimes = await _listed_runtimes(target)
+    packages = {*(target[DebianPackagesField].value or ()), *(p for r in runtimes for p in _runtime_packages(r))}
+    spec = DebianBaseSpec(
+        str(target.address), tuple(sorted(packages)), target[DebianSuiteField].value,
+        target[DebianArchitectureField].value, target[DebianLockfileField].path_for(target.address),
+        target[DebianKeepDocsField].value,
+    )
+    return BaseOfTarget(spec, runtimes)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Which base a runtime gets by default
+
+
+@dataclass(frozen=True)
+class DefaultBaseRequest:
+    runtime: Target
+
+
+@dataclass(frozen=True)
+class DefaultBase:
+    target: Target  # the debian_packages target that lists the runtime, or the runtime itself (its default base)
+
+
+async def _debian_targets_listing(all_targets: AllTargets) -> List[Tuple[Target, Addresses]]:
+    candidates = [t for t in all_targets if DebianPackagesFieldSet.is_applicable(t) and t[DebianRuntimesField].value]
+    listed = await MultiGet(
+        Get(Addresses, UnparsedAddressInputs, t[DebianRuntimesField].to_unparsed_address_inputs()) for t in candidates
+    )
+    return list(zip(candidates, listed))
+
+
+@dataclass(frozen=True)
+class BasesListingRuntimeRequest:
+    runtime: Address
+
+
+@dataclass(frozen=True)
+class BasesListingRuntime:
+    """The `debian_packages` targets whose `runtimes` list a runtime."""
+
+    targets: Tuple[Target, ...]
+
+    @property
+    def addresses(self) -> Tuple[Address, ...]:
+        return tuple(t.address for t in self.targets)
+
+
+@rule(desc="Find the bases that list a runtime", level=LogLevel.DEBUG)
+async def bases_listing_runtime(request: BasesListingRuntimeRequest, all_targets: AllTargets) -> BasesListingRuntime:
+    listing = await _debian_targets_listing(all_targets)
+    return BasesListingRuntime(tuple(t for t, listed in listing if request.runtime in listed))
+
+
+@rule(desc="Find a runtime's default base", level=LogLevel.DEBUG)
+async def default_base(request: DefaultBaseRequest) -> DefaultBase:
+    runtime = request.runtime.address
+    matches = (await Get(BasesListingRuntime, BasesListingRuntimeRequest(runtime))).targets
+    if len(matches) > 1:
+        raise DebianBaseError(
+            f"Several `debian_packages` targets list the runtime {runtime} in `runtimes`: "
+            f"{', '.join(str(t.address) for t in matches)}. Set the image's 'base' to the one to use."
+        )
+    return DefaultBase(matches[0] if matches else request.runtime)
+
+
+@dataclass(frozen=True)
+class DebianInferenceFieldSet(FieldSet):
+    required_fields = (DebianRuntimesField, DebianDependenciesField)
+
+    runtimes: DebianRuntimesField
+
+
+class InferDebianDependencies(InferDependenciesRequest):
+    infer_from = DebianInferenceFieldSet
+
+
+@rule(desc="Infer a debian_packages target's dependencies", level=LogLevel.DEBUG)
+async def infer_debian_dependencies(request: InferDebianDependencies) -> InferredDependencies:
+    """A base depends on the runtimes it lists, so a runtime change selects the base and its images."""
+    return InferredDependencies(
+        await Get(Addresses, UnparsedAddressInputs, request.field_set.runtimes.to_unparsed_address_inputs())
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Lock generation: `./pants generate-lockfiles --resolve=<debian_packages or python_runtime address>`
+
+
+class KnownDebianResolveNamesRequest(KnownUserResolveNamesRequest):
+    pass
+
+
+class RequestedDebianResolveNames(RequestedUserResolveNames):
+    pass
+
+
+@dataclass(frozen=True)
+class GenerateDebianLockfile(GenerateLockfile):
+    spec: DebianBaseSpec
+
+
+@dataclass(frozen=True)
+class AllBaseTargets:
+    """Targets that have a base: every `debian_packages` target, and every runtime that none of them lists."""
+
+    targets: Tuple[Target, ...]
+
+
+@rule(desc="Find every Debian base", level=LogLevel.DEBUG)
+async def all_base_targets(all_targets: AllTargets) -> AllBaseTargets:
+    listing = await _debian_targets_listing(all_targets)
+    listed = {a for _, addresses in listing for a in addresses}
+    debian = [t for t in all_targets if DebianPackagesFieldSet.is_applicable(t)]
+    unlisted_runtimes = [t for t in all_targets if PythonRuntimeFieldSet.is_applicable(t) and t.address not in listed]
+    return AllBaseTargets(tuple(debian + unlisted_runtimes))
+
+
+def _check_lock_paths_differ(specs: List[DebianBaseSpec]) -> None:
+    shared = [path for path, count in Counter(s.lock_path for s in specs).items() if count > 1]
+    if shared:
+        owners = ", ".join(s.address for s in specs if s.lock_path in shared)
+        raise DebianBaseError(
+            f"Several bases would write the same Debian lock {', '.join(shared)}: {owners}. Give each its own "
+            f"`lockfile` (or leave it unset: the default path is different for every address)."
+        )
+
+
+@rule
+async def known_debian_resolves(_: KnownDebianResolveNamesRequest, bases: AllBaseTargets) -> KnownUserResolveNames:
+    return KnownUserResolveNames(
+        names=tuple(str(t.address) for t in bases.targets),
+        option_name="the addresses of `debian_packages` targets and of `python_runtime` targets with a default base",
+        requested_resolve_names_cls=RequestedDebianResolveNames,
+    )
+
+
+@rule
+async def debian_lockfile_requests(requested: RequestedDebianResolveNames, bases: AllBaseTargets) -> UserGenerateLockfiles:
+    specs = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in bases.targets)
+    _check_lock_paths_differ([s.spec for s in specs])
+    wanted = set(requested)
+    return UserGenerateLockfiles(
+        GenerateDebianLockfile(resolve_name=s.spec.address, lockfile_dest=s.spec.lock_path, diff=False, spec=s.spec)
+        for s in specs
+        if s.spec.address in wanted
+    )
+
+
+@rule
+async def wrap_debian_lockfile(request: GenerateDebianLockfile) -> WrappedGenerateLockfile:
+    return WrappedGenerateLockfile(request)
+
+
+@rule(desc="Generate a Debian package lock")
+async def generate_debian_lockfile(request: GenerateDebianLockfile) -> GenerateLockfileResult:
+    spec = request.spec
+    result = await Get(DebianLockResult, DebianLockRequest(spec))
+    logger.info(f"{spec.address} ({spec.lock_path}):\n{result.changes}")
+    digest = await Get(Digest, CreateDigest([FileContent(request.lockfile_dest, result.text.encode())]))
+    return GenerateLockfileResult(digest, request.resolve_name, request.lockfile_dest)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# `./pants package <debian_packages>`: the base as a .tar.gz, proven to run its runtimes
+
+
+async def closure_problems(bases: Tuple[DebianBase, ...], runtimes: Tuple[BuiltPythonRuntime, ...],
+                           extra: Tuple[RuntimeElves, ...] = ()) -> List[closure.ClosureProblem]:
+    """Every ELF file of the bases, runtimes and `extra` trees must find its libraries and symbol versions there.
+    Each tree's ELF facts were read once, when it was built; nothing is re-read here."""
+    runtime_facts = await MultiGet(Get(RuntimeElves, BuiltPythonRuntime, r) for r in runtimes)
+    elves, links = {}, {}
+    for facts in (*bases, *runtime_facts, *extra):
+        elves.update(facts.elves)
+        links.update(facts.links)
+    libc = next((b.libc_version for b in bases if b.libc_version), "")
+    return closure.check_closure(elves, links, libc)
+
+
+@rule(desc="Package a Debian base", level=LogLevel.DEBUG)
+async def package_debian_base(field_set: DebianPackagesFieldSet) -> BuiltPackage:
+    wrapped = await Get(WrappedTarget, WrappedTargetRequest(field_set.address, description_of_origin="the package goal"))
+    target = await Get(BaseOfTarget, DebianBaseSpecRequest(wrapped.target))
+    base = await Get(DebianBase, DebianBaseRequest(target.spec))
+    runtimes = await MultiGet(
+        Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(PythonRuntimeFieldSet.create(r))) for r in target.runtimes
+    )
+    problems = await closure_problems((base,), tuple(runtimes))
+    if problems:
+        raise DebianBaseError(
+            f"The base {field_set.address} cannot run its runtimes: some ELF files would not load.\n"
+            + closure.format_problems(problems)
+        )
+    path = field_set.output_path.value_or_default(file_ending="tar.gz")
+    entries = await Get(DigestEntries, Digest, base.archive)
+    digest = await Get(Digest, CreateDigest([FileEntry(path, entries[0].file_digest)]))
+    log = (
+        f"Debian base ({len(base.packages)} packages, libc6 {base.libc_version}): "
+        f"{base.uncompressed_size / 1e6:.1f} MB uncompressed, {base.size / 1e6:.1f} MB gzipped",
+        "packages: " + " ".join(base.packages),
+    )
+    return BuiltPackage(digest, (BuiltPackageArtifact(path, extra_log_lines=log),))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# `./pants debian-updates ::`: is a committed lock behind the archives? (for a scheduled CI job)
+
+
+class DebianUpdatesSubsystem(GoalSubsystem):
+    name = "debian-updates"
+    help = softwrap(
+        """
+        List the packages of Debian locks that the archives now serve newer versions of, and exit 1 when any of
+        them comes from the security archive. Covers the `debian_packages` targets and runtime default bases among
+        the given targets (`./pants debian-updates ::` for all). Run it on a schedule in CI; fix with
+        `./pants generate-lockfiles`.
+        """
+    )
+
+
+class DebianUpdates(Goal):
+    subsystem_cls = DebianUpdatesSubsystem
+    environment_behavior = Goal.EnvironmentBehavior.LOCAL_ONLY
+
+
+@goal_rule
+async def debian_updates(console: Console, targets: Targets, bases: AllBaseTargets) -> DebianUpdates:
+    having_bases = {t.address for t in bases.targets}
+    specs = await MultiGet(
+        Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in targets if t.address in having_bases
+    )
+    lock_files = await MultiGet(Get(DigestContents, PathGlobs([s.spec.lock_path])) for s in specs)
+    locks = [lockfile.parse_lock(f[0].content.decode(), s.spec.lock_path) if f else None
+             for s, f in zip(specs, lock_files)]
+    available = await MultiGet(
+        Get(DebianAvailable, DebianAvailableRequest(s.spec.suite, s.spec.architecture)) for s in specs
+    )
+    security = 0
+    for base, lock, offered in zip(specs, locks, available):
+        if lock is None:
+            console.print_stdout(f"{base.spec.address}: no lock at {base.spec.lock_path}")
+            continue
+        behind = lockfile.behind(lock, offered.packages)
+        security += sum(c.security for c in behind)
+        console.print_stdout(f"{base.spec.address} ({base.spec.lock_path}): "
+                             + (f"{len(behind)} package(s) behind\n" + lockfile.format_diff(behind) if behind
+                                else "up to date"))
+    if security:
+        console.print_stderr(f"{security} security update(s) pending: run `./pants generate-lockfiles` and commit.")
+    return DebianUpdates(exit_code=1 if security else 0)
+
+
+def rules():
+    return (
+        *collect_rules(),
+        UnionRule(PackageFieldSet, DebianPackagesFieldSet),
+        UnionRule(KnownUserResolveNamesRequest, KnownDebianResolveNamesRequest),
+        UnionRule(RequestedUserResolveNames, RequestedDebianResolveNames),
+        UnionRule(GenerateLockfile, GenerateDebianLockfile),
+        UnionRule(InferDependenciesRequest, InferDebianDependencies),
+    )
