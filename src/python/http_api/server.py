@@ -17,7 +17,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional, Tuple
 
-import pydantic_core
+import pydantic_core  # pants: no-infer-dep (pydantic-core comes with pydantic)
 from pydantic import BaseModel, Field, ValidationError
 
 from textstats.stats import text_stats

@@ -34,9 +34,10 @@ def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
     assert "## Use it in your repository" in metadata, "the README is the long description"
 
 
+# The two targets the product is about (a runtime and an image) and the app: no debian_packages target, so the
+# image gets the runtime's default base.
 BUILD = """\
 python_runtime(name="py313", version="3.13.5", optimizations="none")
-debian_packages(name="base", packages=["netbase"], runtimes=[":py313"])
 python_sources(name="app")
 pex_binary(name="greet", entry_point="greet.py")
 python_oci_image(name="img", runtime=":py313", binary=":greet", repository="scratch/greet")
@@ -59,8 +60,10 @@ def test_help_shows_the_plugin_targets(scratch_repo: Path) -> None:
 
 
 def test_package_builds_an_image_that_runs(scratch_repo: Path) -> None:
-    run_pants(scratch_repo, ["generate-lockfiles", "--resolve=src:base"])
-    assert (scratch_repo / "3rdparty/debian/base.lock.json").is_file()
+    # Locking the default base compiles nothing: no compile even without the local cache.
+    lock = run_pants(scratch_repo, ["--no-local-cache", "generate-lockfiles", "--resolve=src:py313"])
+    assert "Compiling CPython" not in lock.stderr
+    assert (scratch_repo / "3rdparty/debian/src/py313.base.lock.json").is_file()
     package = run_pants(scratch_repo, ["package", "src:img"])
     assert "digest sha256:" in package.stderr
     assert (scratch_repo / "dist/src/img.tar").is_file() and (scratch_repo / "dist/src/img/index.json").is_file()
