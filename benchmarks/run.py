@@ -5,6 +5,8 @@
     python3 benchmarks/run.py runtime --levels pgo+lto --runs 1
     python3 benchmarks/run.py image --runs 3
     python3 benchmarks/run.py scale --services 10 25 50
+    python3 benchmarks/run.py inner-loop --runs 5
+    python3 benchmarks/run.py lock --runs 3
     BUILDGRID_BGD=<path to bgd> python3 benchmarks/run.py remote-cache
 
 `runtime` measures, for each optimization level, a cold `./pants package` of a python_runtime (process cache
@@ -24,6 +26,14 @@ root) of the app against bare `python -c` on the same runtime, in the same conta
 third-party requirement, all sharing the textstats library) in a scratch clone, and times `./pants package`
 of all N images cold (their layers never built before; the runtimes and base already in the cache, as on a CI
 machine with a shared cache) and warm (again, nothing changed), with Pants' peak memory (max RSS).
+
+`lock` times `./pants generate-lockfiles` of the example Debian base in a scratch clone, each run with an empty
+local store (so nothing is cached, and a compile, if locking needed one, would really run), median of --runs; it
+also counts the CPython compiles in Pants' log (there must be none).
+
+`inner-loop` measures the developer's loop in a scratch clone with warm caches: a one-line change to the example
+app, then `./pants package` of its image, until the new image is in dist/; with the Pants daemon running (started
+and warmed first) and without it (`--no-pantsd`), alternating the two, median of --runs each.
 
 `remote-cache` starts BuildGrid on 127.0.0.1 and packages the example image twice, each time with an empty
 local store and the local cache off: once writing to the remote cache (every process runs), once reading from
@@ -421,6 +431,59 @@ def bench_remote_cache() -> None:
               f"{counters.get('remote_cache_write_successes', '0')} | {digest}... |")
 
 
+BASE_TARGET = "src/python/runtimes:base"
+
+
+def bench_lock(runs: int) -> None:
+    clone = scratch_clone()
+    seconds, compiles = [], 0
+    try:
+        for i in range(runs):
+            store = clone.parent / f"store-{i}"
+            start = time.monotonic()
+            result = run([str(clone / "pants"), *store_flags(store), "generate-lockfiles", f"--resolve={BASE_TARGET}"],
+                         cwd=clone)
+            seconds.append(time.monotonic() - start)
+            compiles += len(re.findall(r"Starting: Compiling CPython", result.stderr))
+            print(json.dumps({"seconds": seconds[-1], "compiles": compiles}), flush=True)
+    finally:
+        shutil.rmtree(clone.parent, ignore_errors=True)
+    print("\n| runs | generate-lockfiles of the example base, empty store (s) | CPython compiles |")
+    print("|---|---|---|")
+    print(f"| {runs} | {statistics.median(seconds):.1f} | {compiles} |")
+
+
+def stop_pantsd(clone: Path) -> None:
+    for pid_file in clone.glob(".pids/*/pantsd/pid"):
+        try:
+            os.kill(int(pid_file.read_text().strip()), 15)
+        except (ValueError, ProcessLookupError):
+            pass
+
+
+def bench_inner_loop(runs: int) -> None:
+    clone = scratch_clone()
+    pants = str(clone / "pants")
+    package = lambda *flags: run([pants, *flags, "package", IMAGE_TARGET], cwd=clone)  # noqa: E731
+    try:
+        package("--no-pantsd")  # everything but the app layer in the cache
+        package("--pantsd")  # start the daemon and warm its memory
+        with_daemon, without_daemon = [], []
+        for i in range(runs):
+            one_line_change(clone, 2 * i)
+            with_daemon.append(timed(lambda: package("--pantsd")))
+            one_line_change(clone, 2 * i + 1)
+            without_daemon.append(timed(lambda: package("--no-pantsd")))
+            print(json.dumps({"with_daemon_s": with_daemon[-1], "without_daemon_s": without_daemon[-1]}), flush=True)
+    finally:
+        stop_pantsd(clone)
+        shutil.rmtree(clone.parent, ignore_errors=True)
+    print("\n| runs | one-line change to image in dist/, daemon warm (s) | same, --no-pantsd (s) | ratio |")
+    print("|---|---|---|---|")
+    print(f"| {runs} | {statistics.median(with_daemon):.1f} | {statistics.median(without_daemon):.1f} | "
+          f"{statistics.median(a / b for a, b in zip(with_daemon, without_daemon)):.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="suite", required=True)
@@ -435,6 +498,10 @@ def main() -> None:
     scale = sub.add_parser("scale", help="package time and memory of N synthetic services, cold and warm")
     scale.add_argument("--services", nargs="+", type=int, default=[10, 25, 50])
     sub.add_parser("remote-cache", help="package time writing to and reading from a real REAPI cache (BuildGrid)")
+    inner = sub.add_parser("inner-loop", help="one-line app change until the image is in dist/, with and without pantsd")
+    inner.add_argument("--runs", type=int, default=5)
+    lock = sub.add_parser("lock", help="generate-lockfiles of the example Debian base from an empty store")
+    lock.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     if args.suite == "remote-cache":
         bench_remote_cache()
@@ -444,6 +511,10 @@ def main() -> None:
         bench_runtime(args.levels, args.runs, args.skip_warm)
     elif args.suite == "image":
         bench_image(args.runs, args.startup_runs)
+    elif args.suite == "inner-loop":
+        bench_inner_loop(args.runs)
+    elif args.suite == "lock":
+        bench_lock(args.runs)
 
 
 if __name__ == "__main__":
