@@ -9,7 +9,13 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.runtime import configure_flags
 from pants_oci.runtime.known_versions import KNOWN_RELEASES, SourceRelease, known_release
-from pants_oci.runtime.modules import default_required_modules, modules_for, resolve_module_sets, runtime_packages_for
+from pants_oci.runtime.modules import (
+    default_required_modules,
+    modules_for,
+    resolve_module_sets,
+    runtime_packages_for,
+    unknown_modules,
+)
 
 
 class RuntimeConfigError(ValueError):
@@ -90,8 +96,20 @@ def source_urls(templates: Sequence[str], release: SourceRelease, debian_archive
     return urls
 
 
+# How the engine reports a download whose bytes are not the pinned ones.
+_DIGEST_MISMATCH_MARKERS = ("Wrong digest for downloaded file", "larger than expected digest")
+
+
 def download_failure_message(address: str, release: SourceRelease, errors: Sequence[Tuple[str, str]]) -> str:
     lines = "\n".join(f"  {url}\n    {error}" for url, error in errors)
+    mismatched = [url for url, error in errors if any(m in error for m in _DIGEST_MISMATCH_MARKERS)]
+    if mismatched:
+        return (
+            f"The CPython {release.version} source for {address} does not match its pin (sha256 {release.sha256}, "
+            f"{release.size} bytes): {', '.join(mismatched)} served other bytes. Either the pin is wrong (check "
+            f"the target's `sha256` and `size` fields against the release's published checksum) or the source "
+            f"was tampered with on its way; it was not used.\nEvery URL tried:\n{lines}"
+        )
     return (
         f"Could not get a verified source tarball for {address} (CPython {release.version}: {release.filename}, "
         f"sha256 {release.sha256}, {release.size} bytes). Every URL failed:\n{lines}\n"
@@ -111,6 +129,22 @@ def make_spec(
     optional: Sequence[str],
     extra_configure_args: Sequence[str],
 ) -> RuntimeSpec:
+    for field, names in (("required_modules", required or ()), ("optional_modules", optional)):
+        unknown = unknown_modules(version, names)
+        if unknown:
+            raise RuntimeConfigError(
+                f"The {field!r} field in target {address} names {', '.join(repr(u) for u in unknown)}, which "
+                f"{'is not a stdlib extension module' if len(unknown) == 1 else 'are not stdlib extension modules'} "
+                f"of CPython {version} that the plugin knows. Check the spelling; the known ones are listed in "
+                f"pants_oci/runtime/modules.py (e.g. '_ssl', '_sqlite3', '_gdbm')."
+            )
+    managed = [a for a in extra_configure_args if configure_flags.managed_argument(a)]
+    if managed:
+        raise RuntimeConfigError(
+            f"The 'extra_configure_args' field in target {address} has {', '.join(repr(a) for a in managed)}, which "
+            f"the plugin sets itself: {'; '.join(configure_flags.managed_argument(a) for a in managed)}. Remove "
+            f"{'it' if len(managed) == 1 else 'them'}."
+        )
     required_modules, optional_modules = resolve_module_sets(version, required, optional)
     if "_tkinter" in required_modules and "tkinter" not in include:
         raise RuntimeConfigError(

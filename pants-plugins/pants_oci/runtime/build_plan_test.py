@@ -126,3 +126,31 @@ def test_modules_nothing_declared_are_dropped_and_say_so_in_the_key() -> None:
     assert dropped_modules(_spec(version="3.11.2")) == ["nis"], "3.11 would build nis against libnsl"
     assert dropped_modules(_spec(version="3.11.2", optional=["nis"])) == []
     assert dropped_modules(_spec(required=["zlib"])) == [], "a smaller list checks less; it drops nothing"
+
+
+def test_unknown_module_names_are_caught_before_compiling() -> None:
+    with pytest.raises(RuntimeConfigError) as e:
+        _spec(optional=["_nosuchmod", "_gdbm"])
+    assert "The 'optional_modules' field in target src:rt names '_nosuchmod', which is not a stdlib extension " \
+           "module of CPython 3.13.5" in str(e.value)
+    with pytest.raises(RuntimeConfigError, match="'required_modules' field .* names '_crypt'"):
+        _spec(required=["_ssl", "_crypt"])  # removed in 3.13
+
+
+def test_configure_arguments_the_plugin_manages_are_refused_with_the_field_to_use() -> None:
+    with pytest.raises(RuntimeConfigError) as e:
+        _spec(extra_configure_args=["--prefix=/usr", "--with-computed-gotos"])
+    message = str(e.value)
+    assert "The 'extra_configure_args' field in target src:rt has '--prefix=/usr', which the plugin sets itself: " \
+           "the install prefix comes from the `prefix` field" in message
+    _spec(extra_configure_args=["--with-computed-gotos"])
+
+
+def test_a_source_that_does_not_match_its_pin_is_named_as_such() -> None:
+    release = KNOWN_RELEASES["3.13.5"]
+    message = download_failure_message("src:rt", release, [
+        ("https://a/x", "Wrong digest for downloaded file: want Digest(...) got Digest(...)"),
+        ("file:///m/x", "not found"),
+    ])
+    assert "does not match its pin" in message and "https://a/x served other bytes" in message
+    assert "pin is wrong" in message and "tampered" in message and "make one of them reachable" not in message

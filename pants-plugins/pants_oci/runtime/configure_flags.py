@@ -72,6 +72,28 @@ RPATH_LDFLAGS = r"-Wl,-rpath,\$$ORIGIN/../lib"
 STRIP_LDFLAGS = "-Wl,--strip-all"
 
 
+# ./configure options the plugin decides, and where a target says what it wants instead.
+_MANAGED_OPTIONS = {
+    "--prefix": "the install prefix comes from the `prefix` field",
+    "--exec-prefix": "the install prefix comes from the `prefix` field",
+    "--enable-shared": "libpython is always shared (found through a $ORIGIN rpath)",
+    "--disable-shared": "libpython is always shared (found through a $ORIGIN rpath)",
+    "--with-lto": "link-time optimization comes from the `optimizations` field",
+    "--without-lto": "link-time optimization comes from the `optimizations` field",
+    "--enable-optimizations": "PGO comes from the `optimizations` field",
+    "--disable-optimizations": "PGO comes from the `optimizations` field",
+    "--with-ensurepip": "pip comes from `include=[\"pip\"]`",
+    "--without-ensurepip": "pip comes from `include=[\"pip\"]`",
+    "--enable-option-checking": "unknown options always fail configure",
+    "--disable-option-checking": "unknown options always fail configure",
+}
+
+
+def managed_argument(arg: str) -> Optional[str]:
+    """Why `arg` may not be an extra configure argument, or None when it may."""
+    return _MANAGED_OPTIONS.get(arg.split("=", 1)[0])
+
+
 def configure_args(
     version: str, optimizations: str, extra_args: Sequence[str] = (), include: Sequence[str] = ()
 ) -> List[str]:

@@ -86,6 +86,12 @@ def known_module(name: str) -> Optional[ExtensionModule]:
     return _BY_NAME.get(name)
 
 
+def unknown_modules(version: str, names: Iterable[str]) -> List[str]:
+    """The names that are not extension modules of this CPython version in the table (misspelled, or removed)."""
+    known = {m.name for m in modules_for(version)}
+    return sorted(n for n in set(names) if n not in known)
+
+
 def resolve_module_sets(
     version: str, required: Optional[Iterable[str]], optional: Iterable[str]
 ) -> Tuple[List[str], List[str]]:

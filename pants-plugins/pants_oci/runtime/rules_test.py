@@ -63,9 +63,23 @@ def test_wrong_sha256_names_expected_actual_and_url(rule_runner: RuleRunner, tmp
     with pytest.raises(ExecutionError) as e:
         _package(rule_runner, build, [f"file://{tarball.parent}/{{filename}}"])
     message = str(e.value)
-    assert "Could not get a verified source tarball for src:rt" in message
-    assert f"file://{tarball}" in message
+    assert "The CPython 3.99.1 source for src:rt does not match its pin" in message
+    assert f"file://{tarball} served other bytes" in message and "tampered" in message
     assert wrong in message and actual in message
+
+
+@pytest.mark.parametrize("fields, expected", [
+    ('optional_modules=["_nosuchmod"]',
+     "The 'optional_modules' field in target src:rt names '_nosuchmod', which is not a stdlib extension module"),
+    ('extra_configure_args=["--prefix=/usr"]',
+     "The 'extra_configure_args' field in target src:rt has '--prefix=/usr', which the plugin sets itself"),
+])
+def test_bad_fields_fail_before_any_download_or_compile(rule_runner: RuleRunner, tmp_path: Path, fields: str,
+                                                        expected: str) -> None:
+    # No source URL can work: the error must come from the fields alone.
+    with pytest.raises(ExecutionError) as e:
+        _package(rule_runner, f'python_runtime(name="rt", version="3.13.5", {fields})', [f"file://{tmp_path}/none"])
+    assert expected in str(e.value)
 
 
 def test_every_url_failing_lists_each_url_and_error(rule_runner: RuleRunner, tmp_path: Path) -> None:

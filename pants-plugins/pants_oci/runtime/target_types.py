@@ -133,7 +133,8 @@ class PythonRuntimeOptionalModulesField(StringSequenceField):
     help = softwrap(
         """
         Modules to leave out of the requirement list: a build without them succeeds, and the report says
-        they are missing. Example: `optional_modules=["_dbm", "_gdbm"]` on a host without libgdbm-dev.
+        they are missing. Example: `optional_modules=["_dbm", "_gdbm"]` on a host without libgdbm-dev. Names the
+        plugin does not know as extension modules of this version are refused before anything is built.
         """
     )
 
@@ -197,7 +198,9 @@ class PythonRuntimeConfigureArgsField(StringSequenceField):
         """
         Extra `./configure` arguments, appended after the plugin's flag table (see
         `pants_oci/runtime/configure_flags.py` for each default flag and why it is there). Example:
-        `extra_configure_args=["--with-computed-gotos"]`.
+        `extra_configure_args=["--with-computed-gotos"]`. Options the plugin decides are refused before
+        anything is built, with the field to use instead: `--prefix` (the `prefix` field), `--enable-shared`,
+        `--with-lto`/`--enable-optimizations` (the `optimizations` field), `--with-ensurepip` (`include`).
         """
     )
 
