@@ -56,6 +56,7 @@ from pants_oci.debian.target_types import (
     DebianArchitectureField,
     DebianDependenciesField,
     DebianKeepDocsField,
+    DebianKeepGconvField,
     DebianLockfileField,
     DebianPackagesField,
     DebianRuntimesField,
@@ -67,8 +68,9 @@ from pants_oci.runtime.rules import BuildPythonRuntimeRequest, BuiltPythonRuntim
 
 logger = logging.getLogger(__name__)
 
-# What every container wants besides the runtime's libraries: CA certificates, time zones, /etc/services & co.
-DEFAULT_BASE_PACKAGES = ("ca-certificates", "tzdata", "netbase")
+# What every container wants besides the runtime's libraries: CA certificates, time zones, /etc/services & co.,
+# and tini, the init images run their app under (python_oci_image's `init` field).
+DEFAULT_BASE_PACKAGES = ("ca-certificates", "tzdata", "netbase", "tini")
 # A runtime's default base lock: 3rdparty/debian/<dir>/<runtime name>.base.lock.json.
 DEFAULT_BASE_LOCK_SUFFIX = ".base"
 
@@ -127,7 +129,7 @@ async def debian_base_spec(request: DebianBaseSpecRequest) -> BaseOfTarget:
     spec = DebianBaseSpec(
         str(target.address), tuple(sorted(packages)), target[DebianSuiteField].value,
         target[DebianArchitectureField].value, target[DebianLockfileField].path_for(target.address),
-        target[DebianKeepDocsField].value,
+        target[DebianKeepDocsField].value, target[DebianKeepGconvField].value,
     )
     return BaseOfTarget(spec, runtimes)
 

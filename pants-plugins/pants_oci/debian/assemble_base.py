@@ -4,7 +4,7 @@
 
 SPEC_JSON names the .debs (paths relative to the working directory) and how to build:
 
-    {"debs": [["libc6", "debs/libc6.deb"], ...], "keep_docs": false, "mtime": 315532800}
+    {"debs": [["libc6", "debs/libc6.deb"], ...], "keep_docs": false, "keep_gconv": false, "mtime": 315532800}
 
 OUT_DIR receives three files, and only once all of them are ready (nothing is left there on failure):
 
@@ -63,6 +63,7 @@ class SpecError(Exception):
 class BaseSpec:
     debs: Tuple[Tuple[str, str], ...]  # (package name, .deb path relative to the working directory)
     keep_docs: bool
+    keep_gconv: bool
     mtime: int
 
 
@@ -88,15 +89,16 @@ def parse_spec(doc: object) -> BaseSpec:
     """Every field is required: the spec is the process's cache key, so nothing may be filled in silently."""
     if not isinstance(doc, dict):
         raise SpecError("the spec must be a JSON object")
-    missing = [key for key in ("debs", "keep_docs", "mtime") if key not in doc]
+    missing = [key for key in ("debs", "keep_docs", "keep_gconv", "mtime") if key not in doc]
     if missing:
         raise SpecError(f"the spec lacks {', '.join(missing)}")
-    if not isinstance(doc["keep_docs"], bool):
-        raise SpecError('"keep_docs" must be true or false')
+    for key in ("keep_docs", "keep_gconv"):
+        if not isinstance(doc[key], bool):
+            raise SpecError(f'"{key}" must be true or false')
     # bool is an int in Python; a `true` mtime is a caller bug, not 1970-01-01T00:00:01.
     if not isinstance(doc["mtime"], int) or isinstance(doc["mtime"], bool) or doc["mtime"] < 0:
         raise SpecError('"mtime" must be a non-negative integer (seconds since the epoch)')
-    return BaseSpec(_deb_pairs(doc["debs"]), doc["keep_docs"], doc["mtime"])
+    return BaseSpec(_deb_pairs(doc["debs"]), doc["keep_docs"], doc["keep_gconv"], doc["mtime"])
 
 
 def read_spec(path: str) -> BaseSpec:
@@ -123,13 +125,13 @@ def read_debs(spec: BaseSpec) -> List[Tuple[str, bytes]]:
 # Building the outputs (all in memory first, so a failure writes nothing)
 
 
-def first_unreadable_package(debs: Sequence[Tuple[str, bytes]], keep_docs: bool) -> Optional[Tuple[str, str]]:
+def first_unreadable_package(debs: Sequence[Tuple[str, bytes]], spec: BaseSpec) -> Optional[Tuple[str, str]]:
     """(package, reason) for the first .deb that fails on its own. Only called after assembling failed with an
     error that names no package: it reads every .deb again, which costs nothing on the success path."""
     for name, deb in sorted(debs):
         try:
             control_fields(deb, name)
-            data_entries(deb, name, keep_docs)
+            data_entries(deb, name, spec.keep_docs, spec.keep_gconv)
         except Exception as e:  # Any failure here is this package's: that is what we are looking for.
             return name, f"{type(e).__name__}: {e}"
     return None
@@ -169,7 +171,7 @@ def _json_bytes(doc: dict) -> bytes:
 
 def build_outputs(spec: BaseSpec, debs: Sequence[Tuple[str, bytes]]) -> Dict[str, bytes]:
     """OUT_DIR's files by name. Raises DebError / BaseConflictError (or a decoding error) for bad packages."""
-    entries = assemble_base(debs, keep_docs=spec.keep_docs)
+    entries = assemble_base(debs, keep_docs=spec.keep_docs, keep_gconv=spec.keep_gconv)
     tar = write_tar(entries, mtime=spec.mtime)
     archive = gzip_bytes(tar)
     # Exactly the tar's members (parents made explicit, paths normalized), so the entry count and the facts'
@@ -232,7 +234,7 @@ def _build_or_explain(spec: BaseSpec, debs: Sequence[Tuple[str, bytes]]) -> Tupl
     except (DebError, BaseConflictError) as e:  # Their messages already name the package(s).
         return None, str(e)
     except UNREADABLE_DEB_ERRORS:
-        culprit = first_unreadable_package(debs, spec.keep_docs)
+        culprit = first_unreadable_package(debs, spec)
         if culprit is None:
             raise  # Every .deb reads alone, so this is a bug here, not a bad package: keep the traceback.
         name, reason = culprit

@@ -96,7 +96,8 @@ def run_tool(workdir: Path, debs: Debs, keep_docs: bool = False, mtime: int = DE
     (workdir / "debs").mkdir(parents=True, exist_ok=True)
     for name, data in debs:
         (workdir / "debs" / f"{name}.deb").write_bytes(data)
-    spec = {"debs": [[name, f"debs/{name}.deb"] for name, _ in debs], "keep_docs": keep_docs, "mtime": mtime}
+    spec = {"debs": [[name, f"debs/{name}.deb"] for name, _ in debs], "keep_docs": keep_docs, "keep_gconv": False,
+            "mtime": mtime}
     (workdir / "spec.json").write_text(json.dumps(spec))
     env = dict(os.environ, PYTHONPATH=PLUGIN_ROOT)
     return subprocess.run(
@@ -257,10 +258,10 @@ def test_wrong_arguments_and_bad_specs_exit_1(tmp_path: Path, capsys) -> None:
     bad_specs = {
         "missing.json": None,
         "not-json.json": "{",
-        "no-mtime.json": json.dumps({"debs": [], "keep_docs": False}),
-        "bool-mtime.json": json.dumps({"debs": [], "keep_docs": False, "mtime": True}),
-        "duplicate.json": json.dumps({"debs": [["a", "x.deb"], ["a", "y.deb"]], "keep_docs": False, "mtime": 0}),
-        "absent-deb.json": json.dumps({"debs": [["libgone", absent]], "keep_docs": False, "mtime": 0}),
+        "no-mtime.json": json.dumps({"debs": [], "keep_docs": False, "keep_gconv": False}),
+        "bool-mtime.json": json.dumps({"debs": [], "keep_docs": False, "keep_gconv": False, "mtime": True}),
+        "duplicate.json": json.dumps({"debs": [["a", "x.deb"], ["a", "y.deb"]], "keep_docs": False, "keep_gconv": False, "mtime": 0}),
+        "absent-deb.json": json.dumps({"debs": [["libgone", absent]], "keep_docs": False, "keep_gconv": False, "mtime": 0}),
     }
     for name, text in bad_specs.items():
         if text is not None:
@@ -275,7 +276,7 @@ def test_spec_paths_are_relative_to_the_working_directory(tmp_path: Path, monkey
     (tmp_path / "debs").mkdir()
     name, data = synthetic_debs()[0]
     (tmp_path / "debs" / "demo.deb").write_bytes(data)
-    (tmp_path / "spec.json").write_text(json.dumps({"debs": [[name, "debs/demo.deb"]], "keep_docs": False, "mtime": 0}))
+    (tmp_path / "spec.json").write_text(json.dumps({"debs": [[name, "debs/demo.deb"]], "keep_docs": False, "keep_gconv": False, "mtime": 0}))
     monkeypatch.chdir(tmp_path)
     assert tool.main(["spec.json", "out"]) == tool.EXIT_OK
     archive = (tmp_path / "out" / tool.ARCHIVE_FILE).read_bytes()

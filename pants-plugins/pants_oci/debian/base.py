@@ -61,12 +61,12 @@ def _merge(owner: Dict[str, str], merged: Dict[str, Entry], entry: Entry, packag
         )
 
 
-def assemble_base(debs: Sequence[Tuple[str, bytes]], keep_docs: bool = False) -> List[Entry]:
+def assemble_base(debs: Sequence[Tuple[str, bytes]], keep_docs: bool = False, keep_gconv: bool = False) -> List[Entry]:
     """The entries of the base layer, from (package name, .deb bytes) pairs."""
     merged: Dict[str, Entry] = {}
     owner: Dict[str, str] = {}
     for name, deb in sorted(debs):
-        for entry in data_entries(deb, name, keep_docs):
+        for entry in data_entries(deb, name, keep_docs, keep_gconv):
             _merge(owner, merged, entry, name)
         _merge(owner, merged, Entry(f"var/lib/dpkg/status.d/{name}", status_entry(control_fields(deb, name)).encode()), name)
     if any(name == "ca-certificates" for name, _ in debs):

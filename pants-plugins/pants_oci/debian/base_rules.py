@@ -66,6 +66,7 @@ class DebianBaseSpec:
     architecture: str
     lock_path: str
     keep_docs: bool = False
+    keep_gconv: bool = False
 
 
 @dataclass(frozen=True)
@@ -315,7 +316,7 @@ async def build_debian_base(
         Get(DebianDeb, DebianDebRequest(url, p, spec.address)) for url, p in zip(urls, lock.packages)
     )
     assembly = {"debs": [[p.name, d.entry.path] for p, d in zip(lock.packages, debs)],
-                "keep_docs": spec.keep_docs, "mtime": request.mtime}
+                "keep_docs": spec.keep_docs, "keep_gconv": spec.keep_gconv, "mtime": request.mtime}
     inputs = await MultiGet(
         Get(Digest, CreateDigest([d.entry for d in debs])),
         Get(Digest, CreateDigest([FileContent("assembly.json", json.dumps(assembly, sort_keys=True).encode())])),

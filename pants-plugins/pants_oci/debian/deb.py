@@ -14,7 +14,7 @@ from typing import Dict, List
 from pants_oci.oci.tarball import Entry
 
 # What an image never needs from a package (distroless drops the same); `keep_docs` in the target keeps them.
-DROPPED_PREFIXES = (
+DOC_PREFIXES = (
     "usr/share/doc/", "usr/share/man/", "usr/share/info/", "usr/share/locale/", "usr/share/lintian/",
     "usr/share/bug/", "usr/share/doc-base/", "usr/share/bash-completion/",
 )
@@ -73,11 +73,18 @@ def control_fields(deb: bytes, name: str) -> str:
     raise DebError(f"{name} has no control file")
 
 
-def _dropped(path: str, keep_docs: bool) -> bool:
-    return not keep_docs and path.startswith(DROPPED_PREFIXES) and not path.endswith(KEPT_UNDER_DROPPED)
+# glibc's iconv modules (8 MB): Python's codecs never load them, but a C library in a wheel that converts
+# charsets with iconv(3) beyond UTF-8, ASCII and Latin-1 does; `keep_gconv` in the target keeps them.
+GCONV_PREFIXES = ("usr/lib/x86_64-linux-gnu/gconv/", "usr/lib/aarch64-linux-gnu/gconv/")
 
 
-def data_entries(deb: bytes, name: str, keep_docs: bool = False) -> List[Entry]:
+def _dropped(path: str, keep_docs: bool, keep_gconv: bool) -> bool:
+    if not keep_gconv and path.startswith(GCONV_PREFIXES):
+        return True
+    return not keep_docs and path.startswith(DOC_PREFIXES) and not path.endswith(KEPT_UNDER_DROPPED)
+
+
+def data_entries(deb: bytes, name: str, keep_docs: bool = False, keep_gconv: bool = False) -> List[Entry]:
     """The files, directories and symlinks the package installs, with their modes, minus docs and man pages.
 
     Hard links become copies of their target's content (layers stay simple; Debian's base libraries have
@@ -88,7 +95,7 @@ def data_entries(deb: bytes, name: str, keep_docs: bool = False) -> List[Entry]:
     with tarfile.open(fileobj=io.BytesIO(data_tar)) as tar:
         for member in tar.getmembers():
             path = posixpath.normpath(member.name.lstrip("./")) if member.name not in (".", "./") else ""
-            if not path or path == "." or _dropped(path + ("/" if member.isdir() else ""), keep_docs):
+            if not path or path == "." or _dropped(path + ("/" if member.isdir() else ""), keep_docs, keep_gconv):
                 continue
             if member.isdir():
                 entries.append(Entry(path, mode=member.mode & 0o7777))

@@ -50,6 +50,8 @@ def _deb() -> bytes:
         ("./usr/share/doc/libdemo1/changelog.Debian.gz", "file", b"log", 0o644),
         ("./usr/share/doc/libdemo1/copyright", "file", b"MIT", 0o644),
         ("./usr/share/man/man1/demo.1.gz", "file", b"man", 0o644),
+        ("./usr/lib/x86_64-linux-gnu/gconv/", "dir", None, 0o755),
+        ("./usr/lib/x86_64-linux-gnu/gconv/IBM1047.so", "file", b"\x7fELF...", 0o644),
     ])
     return _ar([("debian-binary", b"2.0\n"), ("control.tar.xz", control), ("data.tar.xz", data)])
 
@@ -78,3 +80,10 @@ def test_data_entries_drop_docs_but_keep_copyright() -> None:
 def test_not_a_deb() -> None:
     with pytest.raises(DebError, match="libbroken is not a .deb"):
         read_ar(b"garbage", "libbroken")
+
+
+def test_gconv_modules_are_dropped_unless_kept() -> None:
+    dropped = {e.path for e in data_entries(_deb(), "libdemo1")}
+    assert not [p for p in dropped if "gconv" in p] and "usr/lib/x86_64-linux-gnu/libdemo.so.1.0" in dropped
+    kept = {e.path for e in data_entries(_deb(), "libdemo1", keep_gconv=True)}
+    assert "usr/lib/x86_64-linux-gnu/gconv/IBM1047.so" in kept

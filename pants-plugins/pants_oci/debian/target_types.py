@@ -114,6 +114,18 @@ class DebianKeepDocsField(BoolField):
     help = "Keep /usr/share/doc, man pages, info pages and locales (dropped by default; copyright files are always kept)."
 
 
+class DebianKeepGconvField(BoolField):
+    alias = "keep_gconv"
+    default = False
+    help = softwrap(
+        """
+        Keep glibc's iconv modules (`/usr/lib/<arch>/gconv`, about 8 MB), dropped by default: Python's own codecs
+        never load them. Keep them when a native library in a wheel converts between charsets with iconv(3)
+        (libxml2 with a document in, say, EBCDIC or Shift_JIS): without them only UTF-8, ASCII and Latin-1 work.
+        """
+    )
+
+
 class DebianPackagesTarget(Target):
     alias = "debian_packages"
     core_fields = (
@@ -125,6 +137,7 @@ class DebianPackagesTarget(Target):
         DebianLockfileField,
         DebianRuntimesField,
         DebianKeepDocsField,
+        DebianKeepGconvField,
         OutputPathField,
     )
     help = softwrap(
