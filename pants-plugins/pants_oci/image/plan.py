@@ -24,6 +24,9 @@ APP_BIN_DIR = "/app/bin"
 APP_PTH_FILE = "pants_oci_app.pth"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_USER = "65532:65532"
+# The init that runs the app as its child (Debian's `tini` package): signals forwarded, orphans reaped.
+INIT = "/usr/bin/tini"
+INIT_PACKAGE = "tini"
 
 
 class ImagePlanError(ValueError):
@@ -225,6 +228,23 @@ def missing_entry_module(entry: Optional[EntryPointSpec], files: Iterable[str], 
     return entry.module
 
 
+def image_entrypoint(entrypoint: Sequence[str], init: bool) -> Tuple[str, ...]:
+    """The config's Entrypoint: the app's, behind tini when `init` (`--` ends tini's own options)."""
+    return (INIT, "--", *entrypoint) if init else tuple(entrypoint)
+
+
+def init_problem(address: str, init: bool, bases: Mapping[str, Sequence[str]]) -> Optional[str]:
+    """An error when `init` is on but no base (address -> its locked package names) has tini."""
+    if not init or any(INIT_PACKAGE in packages for packages in bases.values()):
+        return None
+    return (
+        f"Target {address} runs its app under tini as PID 1 (the 'init' field, True by default), but its base "
+        f"{', '.join(bases)} has no `{INIT_PACKAGE}` package. Add \"{INIT_PACKAGE}\" to the base's `packages` and run "
+        f"`./pants generate-lockfiles --resolve=<the base>`, or set `init=False` on {address} if the app handles "
+        f"signals and reaps children itself."
+    )
+
+
 def launcher_path(binary_name: str) -> str:
     return f"{APP_BIN_DIR}/{binary_name}"
 
@@ -278,6 +298,22 @@ DEPLOY_INFO_SCHEMA = "pants-oci/image-info/v1"
 def deploy_info_path(layout_dir: str) -> str:
     """Where `package` writes an image's deploy metadata: next to its layout directory and archive."""
     return f"{layout_dir}.oci-info.json"
+
+
+def installed_distributions(site_packages_dirs: Iterable[str]) -> List[Tuple[str, str]]:
+    """(name, version) of every distribution installed, from its `<name>-<version>.dist-info` directory."""
+    found = []
+    for path in site_packages_dirs:
+        base = posixpath.basename(path)
+        if base.endswith(".dist-info") and "-" in base:
+            name, version = base[: -len(".dist-info")].rsplit("-", 1)
+            found.append((name, version))
+    return sorted(found)
+
+
+def sbom_path(layout_dir: str) -> str:
+    """Where `package` writes an image's SPDX document: next to its layout directory and archive."""
+    return f"{layout_dir}.spdx.json"
 
 
 def deploy_info(

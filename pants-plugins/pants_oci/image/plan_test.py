@@ -151,3 +151,22 @@ def test_deploy_info_names_the_pinned_reference_and_is_stable() -> None:
     assert info["references"] == ["acme/app:1.0", "acme/app:latest"] and info["layout"] == "img"
     assert info["schema"] == plan.DEPLOY_INFO_SCHEMA and plan.deploy_info(*args) == plan.deploy_info(*args)
     assert plan.deploy_info_path("src.app/img") == "src.app/img.oci-info.json"
+
+
+def test_installed_distributions_come_from_dist_info_directories() -> None:
+    dirs = ["opt/python/lib/python3.13/site-packages/pydantic_core-2.23.4.dist-info",
+            "opt/python/lib/python3.13/site-packages/pydantic_core", "opt/python/lib/python3.13/site-packages",
+            "opt/python/lib/python3.13/site-packages/humanize-4.9.0.dist-info"]
+    assert plan.installed_distributions(dirs) == [("humanize", "4.9.0"), ("pydantic_core", "2.23.4")]
+
+
+def test_init_wraps_the_entrypoint_in_tini() -> None:
+    assert plan.image_entrypoint(("/app/bin/app",), True) == ("/usr/bin/tini", "--", "/app/bin/app")
+    assert plan.image_entrypoint(("/app/bin/app",), False) == ("/app/bin/app",)
+
+
+def test_init_needs_tini_in_a_base() -> None:
+    assert plan.init_problem("src:img", True, {"rt:base": ["libc6", "tini"]}) is None
+    assert plan.init_problem("src:img", False, {"rt:base": ["libc6"]}) is None
+    problem = plan.init_problem("src:img", True, {"rt:base": ["libc6"]})
+    assert "its base rt:base has no `tini` package" in problem and "init=False" in problem

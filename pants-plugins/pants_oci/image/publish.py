@@ -64,7 +64,7 @@ async def publish_python_oci_image(
     tags = tuple(field_set.tags.value)
     names = tuple(f"{repository}:{tag}" for tag in tags)
     layout_dir = next(a.relpath for pkg in request.packages for a in pkg.artifacts
-                      if not a.relpath.endswith((".tar", plan.deploy_info_path(""))))
+                      if not a.relpath.endswith((".tar", plan.deploy_info_path(""), plan.sbom_path(""))))
     tool, env = await MultiGet(
         Get(Digest, CreateDigest(plugin_modules("oci/registry.py"))), Get(EnvironmentVars, EnvironmentVarsRequest(PUSH_ENV_VARS))
     )

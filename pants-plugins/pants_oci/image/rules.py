@@ -4,6 +4,7 @@ Thin orchestration: names, users, env and the entry point are decided in plan.py
 oci/layer_tool.py under the runtime's own interpreter; the image is assembled and checked by oci/model.py and
 oci/validate.py; the ELF closure check is debian/closure.py.
 """
+import dataclasses
 import logging
 import pkgutil
 import platform
@@ -56,7 +57,9 @@ from pants.engine.target import (
 )
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
+from packaging.utils import canonicalize_name  # pants: no-infer-dep (packaging ships with pantsbuild.pants)
 
+import pants_oci
 from pants_oci.bases.rules import (
     BaseOfTarget,
     DebianBaseSpecRequest,
@@ -68,7 +71,7 @@ from pants_oci.bases.rules import (
 from pants_oci.debian import base as base_fs
 from pants_oci.debian import closure
 from pants_oci.debian.base_rules import CheckedDebianLock, DebianBase, DebianBaseRequest, DebianBaseSpec
-from pants_oci.image import plan, wheel_check
+from pants_oci.image import plan, sbom, wheel_check
 from pants_oci.image.subsystem import PythonOciImageSubsystem
 from pants_oci.image.target_types import (
     ImageBaseField,
@@ -77,6 +80,7 @@ from pants_oci.image.target_types import (
     ImageEntryPointField,
     ImageEnvField,
     ImageExposeField,
+    ImageInitField,
     ImageLabelsField,
     ImageRepositoryField,
     ImageRuntimeField,
@@ -88,6 +92,7 @@ from pants_oci.oci import model
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.oci.tarball import Entry
 from pants_oci.oci.validate import assert_valid_layout
+from pants_oci.runtime import build_plan
 from pants_oci.runtime.rules import (
     BuildPythonRuntimeRequest,
     BuiltPythonRuntime,
@@ -96,6 +101,7 @@ from pants_oci.runtime.rules import (
     TreeArchive,
     TreeArchiveRequest,
 )
+from pants_oci.runtime.subsystem import PYTHON_ORG_TEMPLATE
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +126,7 @@ class PythonOciImageFieldSet(PackageFieldSet):
     workdir: ImageWorkdirField
     labels: ImageLabelsField
     expose: ImageExposeField
+    init: ImageInitField
     output_path: OutputPathField
 
     @property
@@ -197,22 +204,41 @@ class AppPlan:
     sources: Digest  # stripped first-party sources and resources, relative to the import root
 
 
+@dataclass(frozen=True)
+class BinaryLock:
+    """The locked resolve of an image's binary, if resolves are enabled and its lockfile exists."""
+
+    resolve: str
+    path: str
+    text: str
+
+
+async def _binary_lock(binary: Target, python_setup: PythonSetup) -> Optional[BinaryLock]:
+    if not python_setup.enable_resolves:
+        return None  # without a lock, Pex resolves for the runtime's complete platform directly
+    resolve = binary[PythonResolveField].normalized_value(python_setup)
+    path = python_setup.resolves.get(resolve)
+    contents = await Get(DigestContents, PathGlobs([path])) if path else ()
+    # Without its lockfile, Pants itself reports the resolve.
+    return BinaryLock(resolve, path, contents[0].content.decode()) if contents else None
+
+
+def _runtime_platform(runtime: Target) -> wheel_check.RuntimePlatform:
+    # Runtimes are compiled natively, so they run on this machine's architecture.
+    return wheel_check.RuntimePlatform(PythonRuntimeFieldSet.create(runtime).version.value, platform.machine())
+
+
 async def _check_lock_serves_runtime(field_set, binary: Target, runtime: Target, closure, python_setup) -> None:
     """The binary's locked resolve must have wheels the runtime loads: checked from the lock alone, before
     the runtime compiles, so a missing cp3XX wheel is named instead of an sdist being built by Pants' Python."""
     roots = [str(r) for t in closure if t.has_field(PythonRequirementsField) for r in t[PythonRequirementsField].value]
-    if not roots or not python_setup.enable_resolves:
-        return  # without a lock, Pex resolves for the runtime's complete platform directly
-    resolve = binary[PythonResolveField].normalized_value(python_setup)
-    lock_path = python_setup.resolves.get(resolve)
-    contents = await Get(DigestContents, PathGlobs([lock_path])) if lock_path else ()
-    if not contents:
-        return  # Pants itself reports a resolve without its lockfile
-    # Runtimes are compiled natively, so they run on this machine's architecture.
-    runtime_platform = wheel_check.RuntimePlatform(PythonRuntimeFieldSet.create(runtime).version.value, platform.machine())
-    context = wheel_check.LockContext(str(field_set.address), str(binary.address), str(runtime.address), resolve, lock_path)
+    lock = await _binary_lock(binary, python_setup) if roots else None
+    if lock is None:
+        return
+    context = wheel_check.LockContext(str(field_set.address), str(binary.address), str(runtime.address), lock.resolve,
+                                      lock.path)
     try:
-        wheel_check.check_lock_serves_runtime(contents[0].content.decode(), roots, runtime_platform, context)
+        wheel_check.check_lock_serves_runtime(lock.text, roots, _runtime_platform(runtime), context)
     except wheel_check.LockServesRuntimeError as e:
         raise PythonOciImageError(str(e))
 
@@ -389,6 +415,7 @@ class BuiltPythonOciImage:
     uncompressed_size: int
     layer_summaries: Tuple[str, ...]
     entrypoint_length: int  # where the config's Entrypoint ends and Cmd begins, for `run` arguments
+    sbom: bytes = b""  # the SPDX 2.3 JSON document of the image
 
 
 def _mb(n: int) -> str:
@@ -467,9 +494,41 @@ async def _check_entry_module(field_set, binary: Address, app: AppPlan, runtime,
         )
 
 
+async def _sbom(inputs: ImageInputs, runtime: BuiltPythonRuntime, locks, deps: BuiltLayer,
+                image: BuiltPythonOciImage, created: str, python_setup: PythonSetup) -> bytes:
+    """The image's SPDX document: the Debian packages of its bases' locks, the CPython compiled for it, and the
+    distributions installed in its requirements layer (with the sha256 the lock pins for the installed wheel)."""
+    runtime_fields = PythonRuntimeFieldSet.create(inputs.runtime)
+    spec, release = runtime_fields.spec(), runtime_fields.release()
+    deps_snapshot = await Get(Snapshot, Digest, deps.tree)
+    lock = await _binary_lock(inputs.binary, python_setup)
+    locked = wheel_check.parse_pex_lock(lock.text).projects if lock else {}
+    target_platform = _runtime_platform(inputs.runtime)
+    python = []
+    for name, version in plan.installed_distributions(deps_snapshot.dirs):
+        project = locked.get(canonicalize_name(name))
+        digest = wheel_check.installed_wheel_sha256(project, target_platform) if project else None
+        python.append(sbom.PythonComponent(name, version, digest))
+    debian = [sbom.DebianComponent(p.name, p.version, p.architecture, p.sha256, p.archive, p.suite)
+              for checked in locks for p in checked.lock.packages]
+    cpython = sbom.RuntimeComponent(
+        version=runtime.version,
+        source_url=PYTHON_ORG_TEMPLATE.format(version=release.version, filename=release.filename),
+        source_sha256=release.sha256,
+        configure_args=tuple(build_plan.all_configure_args(spec)),
+        verification=f"sha256 and size pin ({release.size} bytes)",
+        prefix=runtime.prefix,
+    )
+    return sbom.spdx_json(sbom.SbomInput(
+        image_name=image.repository, image_digest=image.digest, created=created,
+        first_party=str(inputs.binary.address), debian=tuple(debian), runtime=cpython, python=tuple(python),
+        tool=f"pants-oci-{pants_oci.__version__}",
+    ))
+
+
 @rule(desc="Build a python_oci_image", level=LogLevel.DEBUG)
 async def build_python_oci_image(
-    request: PythonOciImageRequest, subsystem: PythonOciImageSubsystem
+    request: PythonOciImageRequest, subsystem: PythonOciImageSubsystem, python_setup: PythonSetup
 ) -> BuiltPythonOciImage:
     field_set = request.field_set
     address = str(field_set.address)
@@ -478,7 +537,13 @@ async def build_python_oci_image(
     # Everything that can be checked without compiling is checked first: the app, and that every base is locked.
     app = await Get(AppPlan, AppPlanRequest(field_set, inputs.binary, inputs.runtime))
     base_specs = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in inputs.bases)
-    await MultiGet(Get(CheckedDebianLock, DebianBaseSpec, b.spec) for b in base_specs)
+    locks = await MultiGet(Get(CheckedDebianLock, DebianBaseSpec, b.spec) for b in base_specs)
+    init_problem = plan.init_problem(
+        address, field_set.init.value,
+        {b.spec.address: [p.name for p in lock.lock.packages] for b, lock in zip(base_specs, locks)},
+    )
+    if init_problem:
+        raise PythonOciImageError(init_problem)
     runtime = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(PythonRuntimeFieldSet.create(inputs.runtime)))
     bases = await MultiGet(Get(BaseLayer, BaseLayerRequest(t, mtime)) for t in inputs.bases)
     runtime_layer, deps_layer, app_layer = await MultiGet(
@@ -504,14 +569,18 @@ async def build_python_oci_image(
         layers.append(model.Layer(contents[0].content, archive.diff_id, created_by))
 
     archives = (runtime_layer, deps_layer.archive, app_layer.archive)
-    return _assemble(field_set, inputs.binary.address, runtime, app, user, mtime, layers, bases, archives)
+    image = _assemble(field_set, inputs.binary.address, runtime, app, user, mtime, layers, bases, archives)
+    document = await _sbom(inputs, runtime, locks, deps_layer, image, model.epoch_timestamp(mtime), python_setup)
+    return dataclasses.replace(image, sbom=document)
 
 
 def _assemble(field_set, binary: Address, runtime, app, user, mtime, layers, bases, archives) -> BuiltPythonOciImage:
     repository = field_set.repository_name
     tags = tuple(field_set.tags.value)
     labels = {"org.opencontainers.image.title": repository, **(field_set.labels.value or {})}
-    entrypoint = field_set.entry_point.value or (plan.launcher_path(binary.target_name),)
+    entrypoint = plan.image_entrypoint(
+        field_set.entry_point.value or (plan.launcher_path(binary.target_name),), field_set.init.value
+    )
     config = model.ImageConfig(
         user=user,
         env=plan.image_env(f"{runtime.prefix}/bin", dict(app.env), field_set.env.value or {}),
@@ -566,6 +635,7 @@ async def package_python_oci_image(field_set: PythonOciImageFieldSet) -> BuiltPa
             *(FileContent(f"{layout_dir}/{path}", content) for path, content in image.layout),
             FileContent(archive_path, model.layout_archive(archive_files)),
             FileContent(info_path, info),
+            FileContent(plan.sbom_path(layout_dir), image.sbom),
         ]),
     )
     log_lines = (
@@ -580,6 +650,7 @@ async def package_python_oci_image(field_set: PythonOciImageFieldSet) -> BuiltPa
             BuiltPackageArtifact(archive_path, extra_log_lines=log_lines),
             BuiltPackageArtifact(layout_dir, extra_log_lines=("OCI image layout directory",)),
             BuiltPackageArtifact(info_path, extra_log_lines=(f"deploy with {image.repository}@{image.digest}",)),
+            BuiltPackageArtifact(plan.sbom_path(layout_dir), extra_log_lines=("SPDX 2.3 SBOM of the image",)),
         ),
     )
 

@@ -9,8 +9,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import pytest
 from pants.backend.python import register as python_backend
@@ -40,7 +41,7 @@ def main() -> int:
 PROJECT = {
     "rt/BUILD": (
         'python_runtime(name="py313", version="3.13.5", optimizations="none")\n'
-        'debian_packages(name="base", packages=["ca-certificates", "netbase"], runtimes=[":py313"])\n'
+        'debian_packages(name="base", packages=["ca-certificates", "netbase", "tini"], runtimes=[":py313"])\n'
         'debian_packages(name="bare", packages=["libc6", "netbase"])\n'
     ),
     "app/BUILD": (
@@ -50,9 +51,24 @@ PROJECT = {
         'python_oci_image(name="img", runtime="rt:py313", binary=":hello", repository="acme/hello",\n'
         '                 tags=["1.0", "latest"], expose=["8080"],\n'
         '                 labels={"org.opencontainers.image.version": "1.0"})\n'
+        # Long-running apps for the PID 1 tests: signals, orphans, an app's own SIGTERM handler.
+        'pex_binary(name="serve", entry_point="hello/serve.py")\n'
+        'python_oci_image(name="serve-img", runtime="rt:py313", binary=":serve")\n'
     ),
     "app/hello/__init__.py": "",
     "app/hello/main.py": MAIN,
+    # Waits for SIGTERM like a server. With argument "handler" it cleans up in its own handler and exits 7; with
+    # "orphan" it first leaves a grandchild behind (its child exits at once), which must not become a zombie.
+    "app/hello/serve.py": (
+        "import os, signal, subprocess, sys, time\n"
+        "if 'handler' in sys.argv:\n"
+        "    signal.signal(signal.SIGTERM, lambda *_: (print('cleanup', flush=True), sys.exit(7)))\n"
+        "if 'orphan' in sys.argv:\n"
+        "    subprocess.run([sys.executable, '-c', 'import subprocess, sys; '\n"
+        "                    'subprocess.Popen([sys.executable, \"-c\", \"import time; time.sleep(1)\"])'])\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(600)\n"
+    ),
 }
 
 
@@ -152,6 +168,80 @@ def _run_container(layout: Path, workdir: Path, args: List[str] = None) -> subpr
                           capture_output=True, text=True, timeout=120)
 
 
+def _start_container(layout: Path, workdir: Path, tag: str, args: List[str], name: str) -> subprocess.Popen:
+    """umoci unpack + `runc run` in the background (read-only root, tmpfs /tmp), once it printed "ready"."""
+    bundle = workdir / "bundle"
+    subprocess.run([_tool("umoci"), "unpack", "--image", f"{layout}:{tag}", str(bundle)], check=True, capture_output=True)
+    config_path = bundle / "config.json"
+    config = json.loads(config_path.read_text())
+    config["process"]["terminal"] = False
+    config["process"]["args"] += args
+    config["root"]["readonly"] = True
+    config["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]})
+    config_path.write_text(json.dumps(config))
+    container = subprocess.Popen([_tool("runc"), "run", "--bundle", str(bundle), name], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+    assert container.stdout.readline().strip() == "ready", container.stderr.read()
+    return container
+
+
+def _stop(container: subprocess.Popen, name: str) -> Tuple[int, float, str]:
+    """SIGTERM through runc; the exit code, the seconds it took, and what the app printed afterwards."""
+    start = time.monotonic()
+    subprocess.run([_tool("runc"), "kill", name, "TERM"], check=True, capture_output=True)
+    try:
+        out, _ = container.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        subprocess.run([_tool("runc"), "kill", name, "KILL"], capture_output=True)
+        container.communicate()
+        pytest.fail("the container was still running 10 s after SIGTERM")
+    return container.returncode, time.monotonic() - start, out
+
+
+@pytest.fixture(scope="module")
+def serve_layout(first: dict, tmp_path_factory) -> Path:
+    files = _package(first["runner"], "serve-img")
+    root = tmp_path_factory.mktemp("serve")
+    for path, content in files.items():
+        if path.startswith("app/serve-img/"):
+            (root / path[len("app/serve-img/"):]).parent.mkdir(parents=True, exist_ok=True)
+            (root / path[len("app/serve-img/"):]).write_bytes(content)
+    return root
+
+
+def test_sigterm_stops_the_app_quickly_with_143(serve_layout: Path, tmp_path: Path) -> None:
+    name = f"pants-oci-term-{os.getpid()}"
+    container = _start_container(serve_layout, tmp_path, "latest", [], name)
+    code, seconds, _ = _stop(container, name)
+    assert code == 143 and seconds < 2, (code, seconds)
+
+
+def test_an_apps_own_sigterm_handler_runs(serve_layout: Path, tmp_path: Path) -> None:
+    name = f"pants-oci-handler-{os.getpid()}"
+    container = _start_container(serve_layout, tmp_path, "latest", ["handler"], name)
+    code, seconds, out = _stop(container, name)
+    assert out.strip() == "cleanup" and code == 7 and seconds < 2, (code, seconds, out)
+
+
+def test_orphaned_children_are_reaped(serve_layout: Path, tmp_path: Path) -> None:
+    name = f"pants-oci-orphan-{os.getpid()}"
+    container = _start_container(serve_layout, tmp_path, "latest", ["orphan"], name)
+    try:
+        time.sleep(2.5)  # the orphan (a grandchild whose parent exited at once) has exited by now
+        states = subprocess.run(
+            [_tool("runc"), "exec", name, "/opt/python/bin/python3.13", "-c",
+             "import glob; print(' '.join(open(p).read().split(') ')[1][0] for p in glob.glob('/proc/[0-9]*/stat')))"],
+            check=True, capture_output=True, text=True,
+        ).stdout.split()
+        assert "Z" not in states, f"zombie processes in the container: {states}"
+        pid1 = subprocess.run([_tool("runc"), "exec", name, "/opt/python/bin/python3.13", "-c",
+                               "print(open('/proc/1/cmdline').read().split(chr(0))[0])"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+        assert pid1 == "/usr/bin/tini"
+    finally:
+        _stop(container, name)
+
+
 def test_image_conforms_and_skopeo_reads_it(first: dict) -> None:
     files, layout = first["files"], first["layout"]
     assert validate_layout(_layout_files(files)) == []
@@ -164,7 +254,7 @@ def test_image_conforms_and_skopeo_reads_it(first: dict) -> None:
     config = json.loads(subprocess.run([_tool("skopeo"), "inspect", "--config", f"oci:{layout}:latest"],
                                        check=True, capture_output=True, text=True).stdout)
     assert config["config"]["User"] == "65532:65532"
-    assert config["config"]["Entrypoint"] == ["/app/bin/hello"]
+    assert config["config"]["Entrypoint"] == ["/usr/bin/tini", "--", "/app/bin/hello"]
     assert "LANG=C.UTF-8" in config["config"]["Env"] and config["config"]["ExposedPorts"] == {"8080/tcp": {}}
     assert config["created"] == "1980-01-01T00:00:00Z"
     # The deploy metadata next to the layout names the same manifest, and the reference to pin.
@@ -174,6 +264,35 @@ def test_image_conforms_and_skopeo_reads_it(first: dict) -> None:
     assert info["references"] == ["acme/hello:1.0", "acme/hello:latest"] and info["address"] == "app:img"
     assert info["config_digest"] == _manifest(files)["config"]["digest"]
     assert info["platform"] == {"os": "linux", "architecture": "amd64"} and info["archive"] == "img.tar"
+
+
+def test_the_sbom_names_cpython_the_debian_packages_and_the_wheels(first: dict, tmp_path: Path) -> None:
+    document = first["files"]["app/img.spdx.json"]
+    digest = json.loads(first["files"]["app/img/index.json"])["manifests"][0]["digest"]
+    sbom = json.loads(document)
+    packages = {p["name"]: p for p in sbom["packages"]}
+    refs = lambda p: {r["referenceLocator"] for r in p.get("externalRefs", [])}  # noqa: E731
+    assert packages["acme/hello"]["versionInfo"] == digest
+    assert packages["python"]["versionInfo"] == "3.13.5"
+    assert "cpe:2.3:a:python:python:3.13.5:*:*:*:*:*:*:*" in refs(packages["python"])
+    assert packages["python"]["checksums"][0]["checksumValue"] == \
+        "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
+    lock_path = Path(first["runner"].build_root, "3rdparty/debian/rt/base.lock.json")
+    lock = {p["name"]: p for p in json.loads(lock_path.read_text())["packages"]}
+    libssl = packages["libssl3"]
+    assert libssl["versionInfo"] == lock["libssl3"]["version"]
+    assert libssl["checksums"][0]["checksumValue"] == lock["libssl3"]["sha256"]
+    assert any(r.startswith("pkg:deb/debian/libssl3@") for r in refs(libssl))
+    assert "pkg:pypi/humanize@4.9.0" in refs(packages["humanize"])
+    contained = {r["relatedSpdxElement"] for r in sbom["relationships"] if r["relationshipType"] == "CONTAINS"}
+    assert {p["SPDXID"] for p in sbom["packages"]} - contained == {"SPDXRef-Image"}
+    # The SPDX project's own validator (spdx-tools from PyPI) accepts it.
+    from spdx_tools.spdx.parser.parse_anything import parse_file
+    from spdx_tools.spdx.validation.document_validator import validate_full_spdx_document
+
+    path = tmp_path / "img.spdx.json"
+    path.write_bytes(document)
+    assert validate_full_spdx_document(parse_file(str(path))) == []
 
 
 def test_archive_loads_with_skopeo_and_podman(first: dict, tmp_path: Path) -> None:
@@ -255,7 +374,7 @@ def test_base_missing_the_runtime_libraries_is_rejected(first: dict) -> None:
     runner = first["runner"]
     _generate_lock(runner, "bare")
     runner.write_files({"app/BUILD": PROJECT["app/BUILD"] + 'python_oci_image(name="bare", runtime="rt:py313", '
-                                                           'binary=":hello", base=["rt:bare"])\n'})
+                                                           'binary=":hello", base=["rt:bare"], init=False)\n'})
     with pytest.raises(ExecutionError) as e:
         _package(runner, "bare")
     message = str(e.value)

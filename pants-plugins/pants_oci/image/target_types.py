@@ -5,6 +5,7 @@ from pants.core.goals.package import OutputPathField
 from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    BoolField,
     Dependencies,
     DictStringToStringField,
     InvalidFieldException,
@@ -55,7 +56,7 @@ class ImageBaseField(SpecialCasedDependencies):
         `debian_packages` targets that form the bottom layers, one layer each, in order. Default: the
         `debian_packages` target whose `runtimes` field lists this image's runtime (it provides exactly the
         libraries the runtime loads), or, when none does, the runtime's default base: what it loads plus
-        ca-certificates, tzdata and netbase, locked by `./pants generate-lockfiles --resolve=<runtime address>`.
+        ca-certificates, tzdata, netbase and tini, locked by `./pants generate-lockfiles --resolve=<runtime address>`.
         Give it when several `debian_packages` targets list the runtime.
         """
     )
@@ -167,6 +168,21 @@ class ImageLabelsField(DictStringToStringField):
     )
 
 
+class ImageInitField(BoolField):
+    alias = "init"
+    default = True
+    help = softwrap(
+        f"""
+        Run the app under tini ({plan.INIT}, from the base's Debian packages) as PID 1, as `docker run --init`
+        does. The kernel ignores a signal with default disposition for PID 1, so an app that is PID 1 itself
+        ignores SIGTERM (Kubernetes then waits its grace period and SIGKILLs) and never reaps orphaned children.
+        tini forwards signals to the app (an app with its own SIGTERM handler keeps it), reaps orphans, and exits
+        with the app's exit code (143 when SIGTERM ended it). Default: `True`; the base must then have the `tini`
+        package (default bases do). `init=False` makes the app PID 1.
+        """
+    )
+
+
 class ImageExposeField(StringSequenceField):
     alias = "expose"
     help = "Ports the app listens on, recorded as `ExposedPorts`: `8080`, `8080/tcp`, `53/udp`."
@@ -208,6 +224,7 @@ class PythonOciImageTarget(Target):
         ImageWorkdirField,
         ImageLabelsField,
         ImageExposeField,
+        ImageInitField,
         OutputPathField,
     )
     help = softwrap(

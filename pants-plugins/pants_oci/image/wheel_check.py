@@ -37,6 +37,7 @@ class LockedProject:
     version: str
     requires_dists: Tuple[str, ...]
     artifacts: Tuple[str, ...]  # file names
+    sha256s: Tuple[Tuple[str, str], ...] = ()  # (file name, sha256) of the artifacts the lock pins
 
     @property
     def wheels(self) -> Tuple[str, ...]:
@@ -94,8 +95,11 @@ def parse_pex_lock(text: str) -> PythonLock:
     for resolve in document.get("locked_resolves", []):
         for locked in resolve.get("locked_requirements", []):
             name = canonicalize_name(locked["project_name"])
-            artifacts = tuple(a["url"].rsplit("/", 1)[-1] for a in locked.get("artifacts", []))
-            projects[name] = LockedProject(name, locked["version"], tuple(locked.get("requires_dists", ())), artifacts)
+            pinned = [(a["url"].rsplit("/", 1)[-1], a.get("algorithm"), a.get("hash")) for a in locked.get("artifacts", [])]
+            sha256s = tuple((filename, digest) for filename, algorithm, digest in pinned if algorithm == "sha256")
+            projects[name] = LockedProject(
+                name, locked["version"], tuple(locked.get("requires_dists", ())), tuple(f for f, _, _ in pinned), sha256s
+            )
     return PythonLock(tuple(document.get("requires_python", ())), projects)
 
 
@@ -106,6 +110,13 @@ def wheel_fits(filename: str, platform: RuntimePlatform) -> bool:
         return False
     abis = platform.interpreter_abis()
     return any((t.interpreter, t.abi) in abis and platform.platform_fits(t.platform) for t in tags)
+
+
+def installed_wheel_sha256(project: LockedProject, platform: RuntimePlatform) -> Optional[str]:
+    """The sha256 of the wheel the runtime installs, when exactly one locked wheel fits it (else unknown: which of
+    several fitting wheels the resolve took is the resolver's choice, and a guess would be a false hash)."""
+    fitting = [digest for filename, digest in project.sha256s if filename.endswith(".whl") and wheel_fits(filename, platform)]
+    return fitting[0] if len(fitting) == 1 else None
 
 
 def _applies(requirement: Requirement, markers: Dict[str, str], extras: Iterable[str]) -> bool:

@@ -4,6 +4,7 @@ import pytest
 
 from pants_oci.image.wheel_check import (
     LockContext,
+    installed_wheel_sha256,
     LockServesRuntimeError,
     RuntimePlatform,
     check_lock_serves_runtime,
@@ -106,3 +107,11 @@ def test_a_lock_generated_for_other_interpreters_is_rejected() -> None:
     message = str(e.value)
     assert "was generated for CPython<3.14,>=3.11, which excludes CPython 3.9.2" in message
     assert "resolves_to_interpreter_constraints" in message
+
+
+def test_the_sha256_of_the_installed_wheel_is_known_when_one_wheel_fits() -> None:
+    lock = parse_pex_lock(_lock(CFFI_OLD, CRYPTOGRAPHY))
+    assert installed_wheel_sha256(lock.projects["cryptography"], PY313) == "0" * 64
+    assert installed_wheel_sha256(lock.projects["cffi"], PY313) is None, "no wheel fits 3.13"
+    two = parse_pex_lock(_lock(_project("x", "1", ["x-1-py3-none-any.whl", "x-1-cp313-cp313-manylinux_2_17_x86_64.whl"])))
+    assert installed_wheel_sha256(two.projects["x"], PY313) is None, "two fit: which one was installed is unknown"
