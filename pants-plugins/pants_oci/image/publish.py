@@ -73,6 +73,10 @@ async def publish_python_oci_image(
             f"--chunk-size={subsystem.publish_chunk_size}"]
     if subsystem.plain_http_localhost:
         argv.append("--plain-http-localhost")
+    sbom = next((a.relpath for pkg in request.packages for a in pkg.artifacts
+                 if a.relpath.endswith(plan.sbom_path(""))), None)
+    if sbom:
+        argv.append(f"--sbom={sbom}")  # pushed as an OCI referrer of the image, for scanners to find
     process = InteractiveProcess(argv=argv, env=dict(env), input_digest=inputs,
                                  append_only_caches=python.APPEND_ONLY_CACHES)
     return PublishProcesses([PublishPackages(names=names, process=process)])

@@ -236,7 +236,7 @@ class RegistryClient:
 
     # Manifests -------------------------------------------------------------------------------------------------
 
-    def put_manifest(self, reference: str, manifest: bytes, media_type: str) -> str:
+    def _put_manifest(self, reference: str, manifest: bytes, media_type: str) -> Response:
         response = self.request("PUT", f"/v2/{self.repository}/manifests/{reference}", manifest,
                                 {"Content-Type": media_type})
         if response.status != 201:
@@ -244,7 +244,92 @@ class RegistryClient:
                 f"The registry {self.host} refused the manifest for {self.repository}:{reference}: "
                 f"HTTP {response.status} {error_text(response.body)}. No tag was changed."
             )
-        return next((v for k, v in response.headers.items() if k.lower() == "docker-content-digest"), "")
+        return response
+
+    def put_manifest(self, reference: str, manifest: bytes, media_type: str) -> str:
+        response = self._put_manifest(reference, manifest, media_type)
+        return _header(response, "docker-content-digest")
+
+    def put_referrer(self, digest: str, manifest: bytes) -> bool:
+        """Push a manifest with a `subject`; True when the registry indexed it as a referrer (OCI 1.1 registries
+        say so with an OCI-Subject header), False when the client must maintain the referrers tag itself."""
+        return bool(_header(self._put_manifest(digest, manifest, MEDIA_TYPE_MANIFEST), "oci-subject"))
+
+    def get_manifest(self, reference: str, media_type: str) -> Optional[bytes]:
+        response = self.request("GET", f"/v2/{self.repository}/manifests/{reference}", None, {"Accept": media_type})
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise PushError(f"The registry {self.host} answered HTTP {response.status} for "
+                            f"{self.repository}:{reference}: {error_text(response.body)}")
+        return response.body
+
+
+def _header(response: Response, name: str) -> str:
+    return next((v for k, v in response.headers.items() if k.lower() == name), "")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# An SBOM as an OCI 1.1 referrer of the image (an artifact manifest whose `subject` is the image's manifest)
+
+SBOM_ARTIFACT_TYPE = "application/spdx+json"
+MEDIA_TYPE_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+MEDIA_TYPE_INDEX = "application/vnd.oci.image.index.v1+json"
+MEDIA_TYPE_EMPTY = "application/vnd.oci.empty.v1+json"
+EMPTY_CONFIG = b"{}"
+
+
+def _canonical(document: object) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def artifact_manifest(subject_digest: str, subject_size: int, artifact_type: str, blob: bytes) -> bytes:
+    """An OCI 1.1 artifact manifest: the empty config, one layer (the artifact), and the image as its subject."""
+    return _canonical({
+        "schemaVersion": 2,
+        "mediaType": MEDIA_TYPE_MANIFEST,
+        "artifactType": artifact_type,
+        "config": {"mediaType": MEDIA_TYPE_EMPTY, "digest": _sha256(EMPTY_CONFIG), "size": len(EMPTY_CONFIG)},
+        "layers": [{"mediaType": artifact_type, "digest": _sha256(blob), "size": len(blob)}],
+        "subject": {"mediaType": MEDIA_TYPE_MANIFEST, "digest": subject_digest, "size": subject_size},
+    })
+
+
+def referrers_tag(subject_digest: str) -> str:
+    """The referrers tag schema of the OCI distribution spec, for registries without the referrers API."""
+    algorithm, hex_digest = subject_digest.split(":", 1)
+    return f"{algorithm}-{hex_digest}"[:128]
+
+
+def with_referrer(index: Optional[bytes], manifest: bytes, artifact_type: str) -> bytes:
+    """The referrers index behind the tag, with `manifest` added once (other referrers are kept)."""
+    manifests = json.loads(index)["manifests"] if index else []
+    digest = _sha256(manifest)
+    if not any(m.get("digest") == digest for m in manifests):
+        manifests.append({"mediaType": MEDIA_TYPE_MANIFEST, "digest": digest, "size": len(manifest),
+                          "artifactType": artifact_type})
+    return _canonical({"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX,
+                       "manifests": sorted(manifests, key=lambda m: m["digest"])})
+
+
+def push_sbom(client: "RegistryClient", subject_digest: str, subject_size: int, sbom: bytes, chunk_size: int,
+              log=print) -> str:
+    """Push the SBOM as a referrer of the image; returns the artifact manifest's digest."""
+    for blob in (EMPTY_CONFIG, sbom):
+        if not client.has_blob(_sha256(blob)):
+            client.upload_blob(_sha256(blob), blob, chunk_size)
+    manifest = artifact_manifest(subject_digest, subject_size, SBOM_ARTIFACT_TYPE, sbom)
+    digest = _sha256(manifest)
+    if not client.put_referrer(digest, manifest):
+        tag = referrers_tag(subject_digest)
+        index = with_referrer(client.get_manifest(tag, MEDIA_TYPE_INDEX), manifest, SBOM_ARTIFACT_TYPE)
+        client.put_manifest(tag, index, MEDIA_TYPE_INDEX)
+    log(f"pushed the SBOM {digest} as a referrer of {subject_digest}")
+    return digest
 
 
 def read_layout(layout_dir: str) -> Tuple[bytes, str, Dict[str, bytes]]:
@@ -262,7 +347,7 @@ def read_layout(layout_dir: str) -> Tuple[bytes, str, Dict[str, bytes]]:
 
 
 def push(layout_dir: str, repository: str, tags: List[str], env: Mapping[str, str], plain_http_localhost: bool = False,
-         chunk_size: int = DEFAULT_CHUNK_SIZE, log=print) -> PushStats:
+         chunk_size: int = DEFAULT_CHUNK_SIZE, log=print, sbom: Optional[bytes] = None) -> PushStats:
     host, path = split_repository(repository)
     auth_files = {}
     for candidate in auth_file_paths(env):
@@ -289,6 +374,8 @@ def push(layout_dir: str, repository: str, tags: List[str], env: Mapping[str, st
     for tag in tags:
         client.put_manifest(tag, manifest, media_type)
         log(f"pushed {repository}:{tag} ({digest})")
+    if sbom is not None:
+        push_sbom(client, digest, len(manifest), sbom, chunk_size, log)
     log(f"{len(stats.uploaded)} blobs uploaded ({stats.uploaded_bytes / 1e6:.1f} MB), "
         f"{len(stats.skipped)} already in the registry")
     # The reference a deployment should pin: tags move, the digest does not.
@@ -303,9 +390,15 @@ def main(argv: List[str]) -> int:
     parser.add_argument("tags", nargs="+")
     parser.add_argument("--plain-http-localhost", action="store_true")
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE)
+    parser.add_argument("--sbom", help="an SPDX document to push as a referrer of the image")
     args = parser.parse_args(argv)
+    sbom = None
+    if args.sbom:
+        with open(args.sbom, "rb") as f:
+            sbom = f.read()
     try:
-        push(args.layout, args.repository, args.tags, os.environ, args.plain_http_localhost, args.chunk_size)
+        push(args.layout, args.repository, args.tags, os.environ, args.plain_http_localhost, args.chunk_size,
+             sbom=sbom)
     except PushError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_PUSH_FAILED

@@ -115,6 +115,28 @@ def test_push_pull_back_and_no_blob_twice(open_registry: str, tmp_path: Path) ->
     assert second.uploaded == [] and len(second.skipped) == 3
 
 
+def _get(url: str, accept: str) -> bytes:
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": accept})) as response:
+        return response.read()
+
+
+def test_the_sbom_is_pushed_as_a_referrer_of_the_image(open_registry: str, tmp_path: Path) -> None:
+    layout = _layout(tmp_path / "layout", "s")
+    repository = f"{open_registry}/acme/with-sbom"
+    sbom = b'{"spdxVersion": "SPDX-2.3", "name": "test"}\n'
+    for _ in range(2):  # a second publish keeps one referrer
+        registry.push(str(layout), repository, ["1.0"], {}, plain_http_localhost=True, log=lambda _: None, sbom=sbom)
+    image = _manifest_digest(layout)
+    base = f"http://{open_registry}/v2/acme/with-sbom"
+    # This registry (distribution 2.8) has no referrers API, so the referrers tag schema of the OCI distribution
+    # spec holds the index of the image's referrers.
+    index = json.loads(_get(f"{base}/manifests/{registry.referrers_tag(image)}", registry.MEDIA_TYPE_INDEX))
+    assert [m["artifactType"] for m in index["manifests"]] == ["application/spdx+json"]
+    artifact = json.loads(_get(f"{base}/manifests/{index['manifests'][0]['digest']}", registry.MEDIA_TYPE_MANIFEST))
+    assert artifact["subject"]["digest"] == image and artifact["artifactType"] == "application/spdx+json"
+    assert _get(f"{base}/blobs/{artifact['layers'][0]['digest']}", "*/*") == sbom
+
+
 def test_chunked_upload(open_registry: str, tmp_path: Path) -> None:
     layout = _layout(tmp_path / "layout", "b")
     repository = f"{open_registry}/acme/chunked"

@@ -96,6 +96,13 @@ def test_publish_pushes_to_a_real_registry(scratch_repo: Path, tmp_path: Path) -
                                       f"docker://127.0.0.1:{port}/scratch/greet:{tag}"],
                                      check=True, capture_output=True, text=True)
             assert json.loads(inspect.stdout)["Digest"] == index["manifests"][0]["digest"]
+        # The image's SBOM went up as its referrer: docker-registry has no referrers API, so it is found through
+        # the referrers tag schema, `sha256-<manifest hex>`, an index of the artifacts whose subject is the image.
+        digest = index["manifests"][0]["digest"]
+        referrers = json.loads(urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{port}/v2/scratch/greet/manifests/{digest.replace(':', '-')}",
+            headers={"Accept": "application/vnd.oci.image.index.v1+json"})).read())
+        assert [m["artifactType"] for m in referrers["manifests"]] == ["application/spdx+json"]
         again = run_pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
         assert "0 blobs uploaded (0.0 MB), 5 already in the registry" in again.stdout + again.stderr
     finally:
