@@ -7,6 +7,7 @@
     python3 benchmarks/run.py scale --services 10 25 50
     python3 benchmarks/run.py inner-loop --runs 5
     python3 benchmarks/run.py lock --runs 3
+    python3 benchmarks/run.py build-root --runs 2
     BUILDGRID_BGD=<path to bgd> python3 benchmarks/run.py remote-cache
 
 `runtime` measures, for each optimization level, a cold `./pants package` of a python_runtime (process cache
@@ -34,6 +35,13 @@ also counts the CPython compiles in Pants' log (there must be none).
 `inner-loop` measures the developer's loop in a scratch clone with warm caches: a one-line change to the example
 app, then `./pants package` of its image, until the new image is in dist/; with the Pants daemon running (started
 and warmed first) and without it (`--no-pantsd`), alternating the two, median of --runs each.
+
+`build-root` measures the build root in a scratch clone, per run from an empty local store: fetching its .debs and
+unpacking them (cold, from Pants' log: first .deb fetch to the unpack's completion), then, in that store with the
+process cache off, the same runtime compiled with the host's toolchain (`toolchain="host"`, as before build roots)
+and in the build root again (warm: the .debs are in the store, the unpack runs again), alternating so machine
+noise hits both alike; compile process seconds from Pants' log; and the store's size after the cold run next to
+an empty store given the host-toolchain build alone.
 
 `remote-cache` starts BuildGrid on 127.0.0.1 and packages the example image twice, each time with an empty
 local store and the local cache off: once writing to the remote cache (every process runs), once reading from
@@ -166,6 +174,8 @@ def bench_runtime(levels: List[str], runs: int, skip_warm: bool) -> None:
     rows = []
     for level in levels:
         target = write_target(level)
+        # Its build root's lock (under 3rdparty/debian/benchmarks/scratch/, removed with the scratch target).
+        run([str(REPO / "pants"), "--no-pantsd", "generate-lockfiles", f"--resolve={target}#build-root"], cwd=REPO)
         if not skip_warm:
             pants_package(target, cold=False)  # fetch the tarball into the store and fill the cache once
         pants_times, process_times, plain_times, sizes = [], [], [], {}
@@ -199,6 +209,7 @@ def bench_runtime(levels: List[str], runs: int, skip_warm: bool) -> None:
         shutil.rmtree(tree.parent.parent, ignore_errors=True)
         print(json.dumps(rows[-1]), flush=True)
     shutil.rmtree(SCRATCH, ignore_errors=True)
+    shutil.rmtree(REPO / "3rdparty" / "debian" / SCRATCH.relative_to(REPO), ignore_errors=True)
     print("\n| level | runs | pants cold (s) | compile process (s) | plain make (s) | ratio, end to end | ratio, process "
           "| warm (s) | untrimmed MB | trimmed MB, pycs | trimmed MB, no pycs | start-up ms, pycs | start-up ms, no pycs |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -453,6 +464,62 @@ def bench_lock(runs: int) -> None:
     print(f"| {runs} | {statistics.median(seconds):.1f} | {compiles} |")
 
 
+ROOT_BENCH_BUILD = """\
+python_runtime(name="rt_root", version="3.13.5", optimizations="none")
+python_runtime(name="rt_host", version="3.13.5", optimizations="none", toolchain="host")
+"""
+
+
+def log_interval(log: str, start: str, end: str) -> float:
+    """Seconds from the first `Starting: <start>...` line to the last `Completed: <end>...` line of a Pants log."""
+    stamps = {kind: re.findall(rf"^(\d\d:\d\d:\d\d\.\d+) \[\w+\] {kind}: {re.escape(what)}", log, re.M)
+              for kind, what in (("Starting", start), ("Completed", end))}
+    if not stamps["Starting"] or not stamps["Completed"]:
+        return float("nan")
+    h1, m1, s1 = stamps["Starting"][0].split(":")
+    h2, m2, s2 = stamps["Completed"][-1].split(":")
+    return (int(h2) - int(h1)) * 3600 + (int(m2) - int(m1)) * 60 + float(s2) - float(s1)
+
+
+def store_mb(store: Path) -> float:
+    return sum(f.stat().st_size for f in (store / "lmdb").rglob("*") if f.is_file()) / 1e6
+
+
+def bench_build_root(runs: int) -> None:
+    clone = scratch_clone()
+    (clone / "bench").mkdir()
+    (clone / "bench" / "BUILD").write_text(ROOT_BENCH_BUILD)
+    pants = str(clone / "pants")
+    rows = []
+    try:
+        run([pants, "--no-pantsd", "generate-lockfiles", "--resolve=bench:rt_root#build-root"], cwd=clone)
+        for i in range(runs):
+            store, host_store = clone.parent / f"store-{i}", clone.parent / f"host-store-{i}"
+            cold = run([pants, *store_flags(store), "-ldebug", "package", "bench:rt_root"], cwd=clone).stderr
+            fetch_unpack = log_interval(cold, "Fetch a pinned Debian package", "Unpack the build root")
+            cold_mb = store_mb(store)
+            run([pants, *store_flags(host_store), "package", "bench:rt_host"], cwd=clone)
+            host_only_mb = store_mb(host_store)
+            host = run([pants, *store_flags(store), "--no-local-cache", "package", "bench:rt_host"], cwd=clone).stderr
+            root = run([pants, *store_flags(store), "--no-local-cache", "package", "bench:rt_root"], cwd=clone).stderr
+            rows.append({
+                "cold_fetch_unpack_s": fetch_unpack,
+                "warm_unpack_s": log_interval(root, "Unpack the build root", "Unpack the build root"),
+                "host_compile_s": process_seconds(host), "root_compile_s": process_seconds(root),
+                "store_mb": cold_mb, "host_only_store_mb": host_only_mb,
+            })
+            print(json.dumps(rows[-1]), flush=True)
+    finally:
+        shutil.rmtree(clone.parent, ignore_errors=True)
+    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    ratio = statistics.median(r["root_compile_s"] / r["host_compile_s"] for r in rows)
+    print("\n| runs | fetch + unpack, cold (s) | unpack, warm (s) | compile, host toolchain (s) | compile, build root (s) "
+          "| ratio | local store after a cold build (MB) | same, host toolchain (MB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {runs} | {med['cold_fetch_unpack_s']:.1f} | {med['warm_unpack_s']:.1f} | {med['host_compile_s']:.0f} | "
+          f"{med['root_compile_s']:.0f} | {ratio:.3f} | {med['store_mb']:.0f} | {med['host_only_store_mb']:.0f} |")
+
+
 def stop_pantsd(clone: Path) -> None:
     for pid_file in clone.glob(".pids/*/pantsd/pid"):
         try:
@@ -502,6 +569,8 @@ def main() -> None:
     inner.add_argument("--runs", type=int, default=5)
     lock = sub.add_parser("lock", help="generate-lockfiles of the example Debian base from an empty store")
     lock.add_argument("--runs", type=int, default=3)
+    root = sub.add_parser("build-root", help="build root fetch and unpack, and the compile in it against the host's")
+    root.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
     if args.suite == "remote-cache":
         bench_remote_cache()
@@ -515,6 +584,8 @@ def main() -> None:
         bench_inner_loop(args.runs)
     elif args.suite == "lock":
         bench_lock(args.runs)
+    elif args.suite == "build-root":
+        bench_build_root(args.runs)
 
 
 if __name__ == "__main__":

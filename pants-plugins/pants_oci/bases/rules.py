@@ -8,7 +8,7 @@ compiles a runtime. A runtime that no `debian_packages` target lists gets a defa
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import Iterable, List, Tuple
 
 from pants.core.goals.generate_lockfiles import (
     GenerateLockfile,
@@ -64,7 +64,13 @@ from pants_oci.debian.target_types import (
     default_lock_path,
 )
 from pants_oci.runtime import build_plan
-from pants_oci.runtime.rules import BuildPythonRuntimeRequest, BuiltPythonRuntime, PythonRuntimeFieldSet, RuntimeElves
+from pants_oci.runtime.rules import (
+    BUILD_ROOT_RESOLVE_SUFFIX,
+    BuildPythonRuntimeRequest,
+    BuiltPythonRuntime,
+    PythonRuntimeFieldSet,
+    RuntimeElves,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -252,24 +258,46 @@ def _check_lock_paths_differ(specs: List[DebianBaseSpec]) -> None:
         )
 
 
+def _build_root_specs(targets: Iterable[Target]) -> List[DebianBaseSpec]:
+    """The build root locks of the runtimes among `targets` (those compiled in a build root)."""
+    runtimes = [PythonRuntimeFieldSet.create(t) for t in targets if PythonRuntimeFieldSet.is_applicable(t)]
+    return [r.build_root_spec() for r in runtimes if r.uses_build_root]
+
+
+@dataclass(frozen=True)
+class AllDebianLockSpecs:
+    """Every Debian lock of the repository: the bases' and the runtimes' build roots'."""
+
+    specs: Tuple[DebianBaseSpec, ...]
+
+
+@rule(desc="Find every Debian lock", level=LogLevel.DEBUG)
+async def all_debian_lock_specs(bases: AllBaseTargets, all_targets: AllTargets) -> AllDebianLockSpecs:
+    of_bases = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in bases.targets)
+    specs = [b.spec for b in of_bases] + _build_root_specs(all_targets)
+    _check_lock_paths_differ(specs)
+    return AllDebianLockSpecs(tuple(specs))
+
+
 @rule
-async def known_debian_resolves(_: KnownDebianResolveNamesRequest, bases: AllBaseTargets) -> KnownUserResolveNames:
+async def known_debian_resolves(_: KnownDebianResolveNamesRequest, locks: AllDebianLockSpecs) -> KnownUserResolveNames:
     return KnownUserResolveNames(
-        names=tuple(str(t.address) for t in bases.targets),
-        option_name="the addresses of `debian_packages` targets and of `python_runtime` targets with a default base",
+        names=tuple(s.address for s in locks.specs),
+        option_name=(
+            "the addresses of `debian_packages` targets and of `python_runtime` targets with a default base, and "
+            f"`<python_runtime address>{BUILD_ROOT_RESOLVE_SUFFIX}` for the runtimes' build roots"
+        ),
         requested_resolve_names_cls=RequestedDebianResolveNames,
     )
 
 
 @rule
-async def debian_lockfile_requests(requested: RequestedDebianResolveNames, bases: AllBaseTargets) -> UserGenerateLockfiles:
-    specs = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in bases.targets)
-    _check_lock_paths_differ([s.spec for s in specs])
+async def debian_lockfile_requests(requested: RequestedDebianResolveNames, locks: AllDebianLockSpecs) -> UserGenerateLockfiles:
     wanted = set(requested)
     return UserGenerateLockfiles(
-        GenerateDebianLockfile(resolve_name=s.spec.address, lockfile_dest=s.spec.lock_path, diff=False, spec=s.spec)
-        for s in specs
-        if s.spec.address in wanted
+        GenerateDebianLockfile(resolve_name=s.address, lockfile_dest=s.lock_path, diff=False, spec=s)
+        for s in locks.specs
+        if s.address in wanted
     )
 
 
@@ -338,8 +366,8 @@ class DebianUpdatesSubsystem(GoalSubsystem):
     help = softwrap(
         """
         List the packages of Debian locks that the archives now serve newer versions of, and exit 1 when any of
-        them comes from the security archive. Covers the `debian_packages` targets and runtime default bases among
-        the given targets (`./pants debian-updates ::` for all). Run it on a schedule in CI; fix with
+        them comes from the security archive. Covers the `debian_packages` targets, runtime default bases and runtime
+        build roots among the given targets (`./pants debian-updates ::` for all). Run it on a schedule in CI; fix with
         `./pants generate-lockfiles`.
         """
     )
@@ -353,23 +381,24 @@ class DebianUpdates(Goal):
 @goal_rule
 async def debian_updates(console: Console, targets: Targets, bases: AllBaseTargets) -> DebianUpdates:
     having_bases = {t.address for t in bases.targets}
-    specs = await MultiGet(
+    of_bases = await MultiGet(
         Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in targets if t.address in having_bases
     )
-    lock_files = await MultiGet(Get(DigestContents, PathGlobs([s.spec.lock_path])) for s in specs)
-    locks = [lockfile.parse_lock(f[0].content.decode(), s.spec.lock_path) if f else None
+    specs = [b.spec for b in of_bases] + _build_root_specs(targets)
+    lock_files = await MultiGet(Get(DigestContents, PathGlobs([s.lock_path])) for s in specs)
+    locks = [lockfile.parse_lock(f[0].content.decode(), s.lock_path) if f else None
              for s, f in zip(specs, lock_files)]
     available = await MultiGet(
-        Get(DebianAvailable, DebianAvailableRequest(s.spec.suite, s.spec.architecture)) for s in specs
+        Get(DebianAvailable, DebianAvailableRequest(s.suite, s.architecture)) for s in specs
     )
     security = 0
-    for base, lock, offered in zip(specs, locks, available):
+    for spec, lock, offered in zip(specs, locks, available):
         if lock is None:
-            console.print_stdout(f"{base.spec.address}: no lock at {base.spec.lock_path}")
+            console.print_stdout(f"{spec.address}: no lock at {spec.lock_path}")
             continue
         behind = lockfile.behind(lock, offered.packages)
         security += sum(c.security for c in behind)
-        console.print_stdout(f"{base.spec.address} ({base.spec.lock_path}): "
+        console.print_stdout(f"{spec.address} ({spec.lock_path}): "
                              + (f"{len(behind)} package(s) behind\n" + lockfile.format_diff(behind) if behind
                                 else "up to date"))
     if security:

@@ -30,7 +30,7 @@ import sys
 import tarfile
 import zlib
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from pants_oci.debian.base import BaseConflictError, assemble_base, elf_infos
 from pants_oci.debian.deb import DebError, control_fields, data_entries
@@ -71,7 +71,7 @@ class BaseSpec:
 # Reading the spec and the .debs
 
 
-def _deb_pairs(value: object) -> Tuple[Tuple[str, str], ...]:
+def deb_pairs(value: object) -> Tuple[Tuple[str, str], ...]:
     if not isinstance(value, list) or not all(
         isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) and part for part in pair)
         for pair in value
@@ -98,7 +98,7 @@ def parse_spec(doc: object) -> BaseSpec:
     # bool is an int in Python; a `true` mtime is a caller bug, not 1970-01-01T00:00:01.
     if not isinstance(doc["mtime"], int) or isinstance(doc["mtime"], bool) or doc["mtime"] < 0:
         raise SpecError('"mtime" must be a non-negative integer (seconds since the epoch)')
-    return BaseSpec(_deb_pairs(doc["debs"]), doc["keep_docs"], doc["keep_gconv"], doc["mtime"])
+    return BaseSpec(deb_pairs(doc["debs"]), doc["keep_docs"], doc["keep_gconv"], doc["mtime"])
 
 
 def read_spec(path: str) -> BaseSpec:
@@ -223,14 +223,17 @@ def write_all_or_nothing(out_dir: str, outputs: Dict[str, bytes]) -> None:
 # Command line
 
 
-def _one_line(message: str) -> str:
+def one_line(message: str) -> str:
     return " ".join(message.split())
 
 
-def _build_or_explain(spec: BaseSpec, debs: Sequence[Tuple[str, bytes]]) -> Tuple[Optional[Dict[str, bytes]], str]:
-    """(outputs, "") on success, (None, the one line that names the bad package) on a package failure."""
+T = TypeVar("T")
+
+
+def build_or_explain(build: Callable[[], T], spec: BaseSpec, debs: Sequence[Tuple[str, bytes]]) -> Tuple[Optional[T], str]:
+    """(build(), "") on success, (None, the one line that names the bad package) when a package fails it."""
     try:
-        return build_outputs(spec, debs), ""
+        return build(), ""
     except (DebError, BaseConflictError) as e:  # Their messages already name the package(s).
         return None, str(e)
     except UNREADABLE_DEB_ERRORS:
@@ -250,11 +253,11 @@ def main(argv: List[str]) -> int:
         spec = read_spec(spec_path)
         debs = read_debs(spec)
     except SpecError as e:
-        print(_one_line(f"assemble_base: {e}"), file=sys.stderr)
+        print(one_line(f"assemble_base: {e}"), file=sys.stderr)
         return EXIT_USAGE
-    outputs, problem = _build_or_explain(spec, debs)
+    outputs, problem = build_or_explain(lambda: build_outputs(spec, debs), spec, debs)
     if outputs is None:
-        print(_one_line(problem), file=sys.stderr)
+        print(one_line(problem), file=sys.stderr)
         return EXIT_BAD_PACKAGE
     write_all_or_nothing(out_dir, outputs)
     return EXIT_OK

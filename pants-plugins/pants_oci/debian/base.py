@@ -51,7 +51,9 @@ def openssl_default_paths() -> List[Entry]:
     ]
 
 
-def _merge(owner: Dict[str, str], merged: Dict[str, Entry], entry: Entry, package: str) -> None:
+def merge_entry(owner: Dict[str, str], merged: Dict[str, Entry], entry: Entry, package: str) -> None:
+    """Add a package's entry to a tree being merged: identical duplicates and shared directories are fine, two
+    different contents at one path are a conflict."""
     existing = merged.get(entry.path)
     if existing is None:
         merged[entry.path], owner[entry.path] = entry, package
@@ -67,10 +69,10 @@ def assemble_base(debs: Sequence[Tuple[str, bytes]], keep_docs: bool = False, ke
     owner: Dict[str, str] = {}
     for name, deb in sorted(debs):
         for entry in data_entries(deb, name, keep_docs, keep_gconv):
-            _merge(owner, merged, entry, name)
-        _merge(owner, merged, Entry(f"var/lib/dpkg/status.d/{name}", status_entry(control_fields(deb, name)).encode()), name)
+            merge_entry(owner, merged, entry, name)
+        merge_entry(owner, merged, Entry(f"var/lib/dpkg/status.d/{name}", status_entry(control_fields(deb, name)).encode()), name)
     if any(name == "ca-certificates" for name, _ in debs):
-        _merge(owner, merged, ca_bundle(merged.values()), "ca-certificates")
+        merge_entry(owner, merged, ca_bundle(merged.values()), "ca-certificates")
         for link in openssl_default_paths():
             merged.setdefault(link.path, link)
     for entry in _account_entries():

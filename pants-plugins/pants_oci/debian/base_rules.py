@@ -5,6 +5,7 @@ Thin orchestration: fetch_index.py (run in a sandbox) downloads and verifies ind
 index.py merges and resolves them; lockfile.py writes, reads and compares locks; assemble_base.py (run in a
 sandbox) turns .debs into the base layer and the facts the image checks need.
 """
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ _ASSEMBLE_BASE_MODULES = (
     "debian/assemble_base.py", "debian/base.py", "debian/deb.py", "debian/elf.py",
     "oci/tarball.py", "oci/determinism.py",
 )
+_ASSEMBLE_ROOT_MODULES = (*_ASSEMBLE_BASE_MODULES, "debian/assemble_root.py", "debian/build_root.py")
 # fetch_index.py and assemble_base.py exit with this code for a problem they explain in one line on stderr.
 EXIT_EXPLAINED = 2
 
@@ -301,32 +303,45 @@ def _deb_url(config: DebianArchiveConfig, package: lockfile.LockedPackage) -> st
     return f"{lockfile.url_for_archive(package.archive, config.urls)}/{package.filename}"
 
 
-@rule(desc="Build a Debian base", level=LogLevel.DEBUG)
-async def build_debian_base(
-    request: DebianBaseRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
-) -> DebianBase:
-    spec = request.spec
+async def _locked_debs(spec: DebianBaseSpec, config: DebianArchiveConfig) -> Tuple[lockfile.DebianLock, Tuple[DebianDeb, ...]]:
+    """The lock of `spec`, checked, and its .debs, each checked against the lock's sha256 and size before it is
+    stored or used."""
     lock = (await Get(CheckedDebianLock, DebianBaseSpec, spec)).lock
     try:
         urls = [_deb_url(config, p) for p in lock.packages]
     except lockfile.DebianLockError as e:
         raise DebianBaseError(f"Cannot build {spec.address} from {spec.lock_path}: {e}")
-    # Every download is checked against the lock's sha256 and size before it is stored or used.
     debs = await MultiGet(
         Get(DebianDeb, DebianDebRequest(url, p, spec.address)) for url, p in zip(urls, lock.packages)
     )
-    assembly = {"debs": [[p.name, d.entry.path] for p, d in zip(lock.packages, debs)],
-                "keep_docs": spec.keep_docs, "keep_gconv": spec.keep_gconv, "mtime": request.mtime}
+    return lock, tuple(debs)
+
+
+async def _deb_tool_inputs(lock: lockfile.DebianLock, debs: Tuple[DebianDeb, ...], options: dict,
+                           modules: Tuple[str, ...]) -> Digest:
+    """The sandbox of a tool that unpacks a lock's .debs: the .debs, assembly.json (the .debs by package, plus the
+    tool's `options`) and the tool's modules."""
+    assembly = {"debs": [[p.name, d.entry.path] for p, d in zip(lock.packages, debs)], **options}
     inputs = await MultiGet(
         Get(Digest, CreateDigest([d.entry for d in debs])),
         Get(Digest, CreateDigest([FileContent("assembly.json", json.dumps(assembly, sort_keys=True).encode())])),
-        Get(Digest, CreateDigest(plugin_modules(*_ASSEMBLE_BASE_MODULES))),
+        Get(Digest, CreateDigest(plugin_modules(*modules))),
     )
+    return await Get(Digest, MergeDigests(inputs))
+
+
+@rule(desc="Build a Debian base", level=LogLevel.DEBUG)
+async def build_debian_base(
+    request: DebianBaseRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
+) -> DebianBase:
+    spec = request.spec
+    lock, debs = await _locked_debs(spec, config)
+    assembly = {"keep_docs": spec.keep_docs, "keep_gconv": spec.keep_gconv, "mtime": request.mtime}
     result = await Get(
         FallibleProcessResult,
         Process(
             [python.path, "-s", "-B", "-m", "pants_oci.debian.assemble_base", "assembly.json", "out"],
-            input_digest=await Get(Digest, MergeDigests(inputs)),
+            input_digest=await _deb_tool_inputs(lock, debs, assembly, _ASSEMBLE_BASE_MODULES),
             output_directories=("out",),
             description=f"Assemble the Debian base {spec.address} ({len(lock.packages)} packages)",
             level=LogLevel.DEBUG,
@@ -353,6 +368,58 @@ async def build_debian_base(
         group=facts.get("group"),
         elves=elves,
         links=links,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Build roots: a lock's packages unpacked into a tree that a compile runs inside
+
+
+@dataclass(frozen=True)
+class DebianBuildRoot:
+    """A lock's packages unpacked as a root filesystem (`build_root.py`), for a process to chroot into."""
+
+    address: str
+    tree: Digest  # the tree, paths relative to its /
+    lock_sha256: str  # of the lock file: what the tree was made from
+    packages: int
+    size: int  # bytes of file content
+
+
+@dataclass(frozen=True)
+class DebianBuildRootRequest:
+    spec: DebianBaseSpec
+
+
+@rule(desc="Unpack a build root", level=LogLevel.DEBUG)
+async def build_debian_root(
+    request: DebianBuildRootRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
+) -> DebianBuildRoot:
+    spec = request.spec
+    lock, debs = await _locked_debs(spec, config)
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            [python.path, "-s", "-B", "-m", "pants_oci.debian.assemble_root", "assembly.json", "root"],
+            input_digest=await _deb_tool_inputs(lock, debs, {}, _ASSEMBLE_ROOT_MODULES),
+            output_directories=("root",),
+            description=f"Unpack the build root {spec.address} ({len(lock.packages)} packages)",
+            level=LogLevel.INFO,
+        ),
+    )
+    if result.exit_code != 0:
+        raise DebianBaseError(f"Cannot unpack the build root {spec.address}: {_explained_failure(result)}")
+    # The output is the tree alone: never a DigestSubset of it (see assemble_root.py).
+    tree, lock_file = await MultiGet(
+        Get(Digest, RemovePrefix(result.output_digest, "root")), Get(DigestContents, PathGlobs([spec.lock_path]))
+    )
+    facts = json.loads(result.stdout)
+    return DebianBuildRoot(
+        address=spec.address,
+        tree=tree,
+        lock_sha256=hashlib.sha256(lock_file[0].content).hexdigest(),
+        packages=len(facts["packages"]),
+        size=facts["bytes"],
     )
 
 

@@ -163,6 +163,24 @@ def libc_version(lock: DebianLock) -> str:
     return next((p.version for p in lock.packages if p.name == "libc6"), "")
 
 
+def halves_problem(build_root: DebianLock, build_root_name: str, base: DebianLock, base_name: str) -> Optional[str]:
+    """Why a runtime compiled in `build_root` must not run on `base`: another suite, or a package both locks hold
+    (libc6, libssl3, ... which the -dev packages depend on) at another version, so the headers it compiled
+    against are not those of the libraries it would load. None when the two halves match."""
+    if build_root.suite != base.suite:
+        return (f"the build root {build_root_name} is Debian {build_root.suite} but the base {base_name} is "
+                f"{base.suite}. Set the runtime's `build_root_suite` to {base.suite!r}, or the base's `suite` to "
+                f"{build_root.suite!r}")
+    versions = {p.name: p.version for p in base.packages}
+    differ = [(p.name, p.version, versions[p.name]) for p in build_root.packages
+              if p.name in versions and versions[p.name] != p.version]
+    if not differ:
+        return None
+    listed = ", ".join(f"{name} {ours} in the build root but {theirs} in the base" for name, ours, theirs in differ)
+    return (f"the build root {build_root_name} and the base {base_name} were locked at different times: {listed}. "
+            f"Relock both in one run: ./pants generate-lockfiles --resolve={build_root_name} --resolve={base_name}")
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # What changed between two locks, and what a lock is missing from the archive
 

@@ -16,6 +16,7 @@ from pants_oci.debian.lockfile import (
     check_lock_matches,
     diff_locks,
     format_diff,
+    halves_problem,
     libc_version,
     parse_lock,
     render_lock,
@@ -263,3 +264,17 @@ def test_behind_uses_the_merged_indexes_from_index_texts() -> None:
     assert [(c.name, c.archive, c.suite, c.security) for c in changes] == [
         ("libssl3", "debian-security", "bookworm-security", True)
     ]
+
+
+def test_a_build_root_and_a_base_locked_together_match() -> None:
+    root = _lock(LIBC6, LIBSSL3_SECURITY, _package("libssl-dev", "3.0.22-1~deb12u2", "debian-security"))
+    assert halves_problem(root, "src:rt#build-root", _lock(LIBC6, LIBSSL3_SECURITY, TZDATA_UPDATES), "src:base") is None
+
+
+def test_a_build_root_and_a_base_locked_apart_are_named_with_the_fix() -> None:
+    problem = halves_problem(_lock(LIBC6, LIBSSL3_SECURITY), "src:rt#build-root", _lock(LIBC6, LIBSSL3_MAIN), "src:base")
+    assert "libssl3 3.0.22-1~deb12u2 in the build root but 3.0.20-1~deb12u2 in the base" in problem
+    assert "./pants generate-lockfiles --resolve=src:rt#build-root --resolve=src:base" in problem
+    trixie = DebianLock("trixie", "amd64", ("libc6",), (_locked(LIBC6),), ("trixie",))
+    problem = halves_problem(_lock(LIBC6), "src:rt#build-root", trixie, "src:base")
+    assert "is Debian bookworm but the base src:base is trixie" in problem and "build_root_suite" in problem

@@ -69,7 +69,7 @@ from pants_oci.bases.rules import (
     closure_problems,
 )
 from pants_oci.debian import base as base_fs
-from pants_oci.debian import closure
+from pants_oci.debian import closure, lockfile
 from pants_oci.debian.base_rules import CheckedDebianLock, DebianBase, DebianBaseRequest, DebianBaseSpec
 from pants_oci.image import plan, sbom, wheel_check
 from pants_oci.image.subsystem import PythonOciImageSubsystem
@@ -518,12 +518,28 @@ async def _sbom(inputs: ImageInputs, runtime: BuiltPythonRuntime, locks, deps: B
         configure_args=tuple(build_plan.all_configure_args(spec)),
         verification=f"sha256 and size pin ({release.size} bytes)",
         prefix=runtime.prefix,
+        built_with=runtime.built_with,
     )
     return sbom.spdx_json(sbom.SbomInput(
         image_name=image.repository, image_digest=image.digest, created=created,
         first_party=str(inputs.binary.address), debian=tuple(debian), runtime=cpython, python=tuple(python),
         tool=f"pants-oci-{pants_oci.__version__}",
     ))
+
+
+async def _check_halves_match(address: str, runtime: Target, base_specs, locks) -> None:
+    """The runtime's build root and the image's bases come from one suite at one moment: the headers it was
+    compiled against are those of the libraries it loads. From the locks alone, before anything compiles."""
+    runtime_fields = PythonRuntimeFieldSet.create(runtime)
+    if not runtime_fields.uses_build_root:
+        return
+    root_spec = runtime_fields.build_root_spec()
+    root_lock = (await Get(CheckedDebianLock, DebianBaseSpec, root_spec)).lock
+    for base, lock in zip(base_specs, locks):
+        problem = lockfile.halves_problem(root_lock, root_spec.address, lock.lock, base.spec.address)
+        if problem:
+            raise PythonOciImageError(f"The image {address} cannot put the runtime {runtime.address} on its base: "
+                                      f"{problem}.")
 
 
 @rule(desc="Build a python_oci_image", level=LogLevel.DEBUG)
@@ -544,6 +560,7 @@ async def build_python_oci_image(
     )
     if init_problem:
         raise PythonOciImageError(init_problem)
+    await _check_halves_match(address, inputs.runtime, base_specs, locks)
     runtime = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(PythonRuntimeFieldSet.create(inputs.runtime)))
     bases = await MultiGet(Get(BaseLayer, BaseLayerRequest(t, mtime)) for t in inputs.bases)
     runtime_layer, deps_layer, app_layer = await MultiGet(

@@ -4,6 +4,7 @@ wheel resolve, then skopeo, umoci, runc and podman on the result.
 Two "checkouts": two RuleRunners with isolated stores in different temporary build roots, each compiling its
 own runtime from scratch, must produce the same manifest digest.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +28,7 @@ from pants_oci import register
 from pants_oci.bases.rules import BaseOfTarget, DebianBaseSpecRequest, GenerateDebianLockfile
 from pants_oci.image.rules import PythonOciImageFieldSet
 from pants_oci.oci.validate import validate_layout
+from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
 
 MAIN = '''\
 import sys
@@ -79,6 +81,7 @@ def _runner() -> RuleRunner:
             QueryRule(BuiltPackage, [PythonOciImageFieldSet]),
             QueryRule(GenerateLockfileResult, [GenerateDebianLockfile]),
             QueryRule(BaseOfTarget, [DebianBaseSpecRequest]),
+            *BUILD_ROOT_LOCK_RULES,
         ],
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
         isolated_local_store=True,
@@ -147,6 +150,7 @@ def _tool(name: str) -> str:
 def first(tmp_path_factory) -> dict:
     runner = _runner()
     _generate_lock(runner, "base")
+    lock_build_root(runner, Address("rt", target_name="py313"))
     files = _package(runner)
     return {"runner": runner, "files": files, "layout": _layout(files, tmp_path_factory.mktemp("first"))}
 
@@ -277,6 +281,10 @@ def test_the_sbom_names_cpython_the_debian_packages_and_the_wheels(first: dict, 
     assert "cpe:2.3:a:python:python:3.13.5:*:*:*:*:*:*:*" in refs(packages["python"])
     assert packages["python"]["checksums"][0]["checksumValue"] == \
         "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
+    # What compiled it: the build root, by its lock's sha256.
+    root_lock = Path(first["runner"].build_root, "3rdparty/debian/rt/py313.build-root.lock.json").read_bytes()
+    assert "in the build root rt:py313#build-root (" in packages["python"]["comment"]
+    assert f"lock sha256 {hashlib.sha256(root_lock).hexdigest()})" in packages["python"]["comment"]
     lock_path = Path(first["runner"].build_root, "3rdparty/debian/rt/base.lock.json")
     lock = {p["name"]: p for p in json.loads(lock_path.read_text())["packages"]}
     libssl = packages["libssl3"]
@@ -356,6 +364,7 @@ def test_app_only_change_rebuilds_only_the_app_layer(first: dict) -> None:
 def test_two_checkouts_from_empty_caches_give_the_same_digest(first: dict) -> None:
     second = _runner()  # another temporary build root, another empty store: a second CPython compile
     _generate_lock(second, "base")
+    lock_build_root(second, Address("rt", target_name="py313"))
     assert second.build_root != first["runner"].build_root
     assert json.loads(_package(second)["app/img/index.json"]) == json.loads(first["files"]["app/img/index.json"])
 

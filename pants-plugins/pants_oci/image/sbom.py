@@ -75,6 +75,7 @@ class RuntimeComponent:
     configure_args: Tuple[str, ...]
     verification: str  # how the tarball was checked, e.g. "sha256 pin"
     prefix: str  # where it is installed in the image, e.g. "/opt/python"
+    built_with: str = ""  # what compiled it: its build root and that lock's sha256, or the host toolchain
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,8 @@ def runtime_comment(runtime: RuntimeComponent, tool: str) -> str:
     # Scanners cannot see how an interpreter was built; this is the record of it for the humans who ask.
     configure = " ".join(shlex.quote(arg) for arg in runtime.configure_args) or "(none)"
     return (
-        f"Compiled from source by {tool} and installed at {runtime.prefix}. "
+        f"Compiled from source by {tool}{' in ' + runtime.built_with if runtime.built_with else ''} and installed at "
+        f"{runtime.prefix}. "
         f"Source verified by {runtime.verification}. Configure arguments: {configure}"
     )
 

@@ -45,7 +45,9 @@ run_logged() {  # run_logged CODE STEP CMD... : run quietly, keep the log, fail 
 }
 
 step "extracting $(basename "${CPYTHON_TARBALL}")"
-tar -xf "${CPYTHON_TARBALL}" -C "${src}" --strip-components=1
+# --no-same-owner: in a build root the script runs as root of a user namespace where only root is mapped, so the
+# tarball's owners (uid 1000 in some releases) cannot be restored, and need not be.
+tar --no-same-owner -xf "${CPYTHON_TARBALL}" -C "${src}" --strip-components=1
 
 cd "${src}"
 # The build directory's absolute path differs in every sandbox: map it to a fixed name in everything the
@@ -64,14 +66,14 @@ if [[ "${CPYTHON_PROFILE_DIR:-}" == "generate" ]]; then
   run_logged 11 make make -j"${CPYTHON_JOBS}" profile-run-stamp
   # Only the profile leaves this step: .gcda files at their paths relative to the source tree.
   mkdir -p "${destdir}/profile"
-  find . -name '*.gcda' -print0 | sort -z | tar --null -T - -cf - | tar -xf - -C "${destdir}/profile"
+  find . -name '*.gcda' -print0 | sort -z | tar --null -T - -cf - | tar --no-same-owner -xf - -C "${destdir}/profile"
   step "profile: $(find "${destdir}/profile" -name '*.gcda' | wc -l) .gcda files"
   exit 0
 fi
 if [[ -n "${CPYTHON_PROFILE_DIR:-}" ]]; then
   step "using the profile from the PGO profile step"
   # Mark the profile stages done so make goes straight to the optimized build with -fprofile-use.
-  (cd "${sandbox}/${CPYTHON_PROFILE_DIR}" && tar -cf - .) | tar -xf -
+  (cd "${sandbox}/${CPYTHON_PROFILE_DIR}" && tar -cf - .) | tar --no-same-owner -xf -
   touch profile-gen-stamp profile-run-stamp
   # The default target (profile-opt) now rebuilds with -fprofile-use from the .gcda files put in place.
   run_logged 11 make make -j"${CPYTHON_JOBS}"

@@ -11,6 +11,7 @@ from pants_oci.runtime import configure_flags
 from pants_oci.runtime.known_versions import KNOWN_RELEASES, SourceRelease, known_release
 from pants_oci.runtime.modules import (
     default_required_modules,
+    known_module,
     modules_for,
     resolve_module_sets,
     runtime_packages_for,
@@ -187,6 +188,23 @@ def runtime_debian_packages(spec: RuntimeSpec) -> List[str]:
     return sorted({"libc6", *runtime_packages_for(loaded_modules(spec))})
 
 
+# What compiling CPython needs besides the -dev packages of its modules: the C toolchain (gcc pulls in cpp,
+# binutils and libc6-dev), make and pkg-config, and the shell tools configure, make install and build_cpython.sh
+# call. No build-essential: it adds g++ and dpkg-dev (perl), which CPython's build never runs.
+BUILD_ROOT_TOOLS = (
+    "bash", "binutils", "coreutils", "dash", "diffutils", "findutils", "gcc", "grep", "gzip", "libc-bin",
+    "libc6-dev", "make", "mawk", "pkg-config", "sed", "tar", "xz-utils",
+)
+
+
+def build_root_packages(spec: RuntimeSpec, extra: Sequence[str] = ()) -> List[str]:
+    """The Debian packages a runtime's build root asks for: the toolchain and the -dev package of every module the
+    runtime may have (`loaded_modules`), so each one it must have can be built and none it must not have can.
+    `extra` is the target's `build_root_packages`."""
+    dev = {m.dev_package for name in loaded_modules(spec) if (m := known_module(name)) and m.dev_package}
+    return sorted({*BUILD_ROOT_TOOLS, *dev, *extra})
+
+
 def _kept_components(include: Sequence[str]) -> str:
     """Map the user-facing `include` names onto build_cpython.sh's trimming switches."""
     kept = {"pip": "ensurepip"}
@@ -197,8 +215,14 @@ def all_configure_args(spec: RuntimeSpec) -> List[str]:
     return configure_flags.configure_args(spec.version, spec.optimizations, spec.extra_configure_args, spec.include)
 
 
-def build_env(spec: RuntimeSpec, tarball_path: str, toolchain_fingerprint: str, search_path: Sequence[str]) -> Dict[str, str]:
-    """The build process's whole environment; every value is part of its cache key."""
+# The PATH of a compile in a build root: the root's own directories (merged /usr). The same string on every host.
+BUILD_ROOT_PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def build_env(spec: RuntimeSpec, tarball_path: str, search_path: Sequence[str],
+              toolchain_fingerprint: Optional[str] = None) -> Dict[str, str]:
+    """The build process's whole environment; every value is part of its cache key. `toolchain_fingerprint`
+    only for a host toolchain: a build root is in the key as the process's immutable input."""
     dropped = dropped_modules(spec)
     return {
         # Only when there is something to drop, so the key of a runtime that drops nothing stays the same.
@@ -206,6 +230,7 @@ def build_env(spec: RuntimeSpec, tarball_path: str, toolchain_fingerprint: str, 
         "PATH": ":".join(search_path),
         "LC_ALL": "C",
         "TZ": "UTC",
+        "HOME": "/tmp",
         "SOURCE_DATE_EPOCH": str(DEFAULT_EPOCH),
         "CPYTHON_TARBALL": tarball_path,
         "CPYTHON_VERSION": spec.version,
@@ -216,8 +241,56 @@ def build_env(spec: RuntimeSpec, tarball_path: str, toolchain_fingerprint: str, 
         "CPYTHON_REQUIRED_MODULES": " ".join(spec.required_modules),
         "CPYTHON_OPTIONAL_MODULES": " ".join(spec.optional_modules),
         # Unused by the script: here so that another compiler, linker or -dev library is another cache key.
-        "CPYTHON_TOOLCHAIN_FINGERPRINT": toolchain_fingerprint,
+        **({"CPYTHON_TOOLCHAIN_FINGERPRINT": toolchain_fingerprint} if toolchain_fingerprint is not None else {}),
     }
+
+
+# The namespaces a build root compile runs in (util-linux `unshare`): root of its own user namespace, its own
+# mounts (to chroot), PIDs (nothing outlives it), and no network, IPC or host name of the host's.
+UNSHARE_ARGS = ("unshare", "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
+                "--kill-child")
+
+
+def build_root_argv(root_dir: str, command: Sequence[str]) -> List[str]:
+    """Run `command` inside the build root mounted at `root_dir` of the sandbox. `/usr/bin/env` and a PATH lookup
+    of `unshare` and `sh`: no host path is spelled out, so the cache key is the same on every Linux."""
+    return ["/usr/bin/env", *UNSHARE_ARGS, "sh", "enter_build_root.sh", root_dir, *command]
+
+
+def sandbox_problem(address: str, probe_output: str) -> Optional[str]:
+    """Why this host cannot run a build root compile, from build_root_check.sh's output; None when it can."""
+    lines = probe_output.splitlines()
+    if lines and lines[-1].strip() == "ok":
+        return None
+    facts = dict(line.split(" ", 1) for line in lines if " " in line)
+    missing = [line.split()[1] for line in lines if line.startswith("missing-tool ")]
+    sysctls = {k: v for k, v in (line.split()[1:3] for line in lines if line.startswith("sysctl ") and len(line.split()) >= 3)}
+    causes, fixes = [], []
+    if missing:
+        causes.append(f"{', '.join(missing)} not found (util-linux and coreutils provide them)")
+        fixes.append("install util-linux (`unshare`, `mount`) and coreutils (`chroot`)")
+    if sysctls.get("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+        causes.append("AppArmor forbids unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, "
+                      "the Ubuntu 24.04 default)")
+        fixes.append("`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (or an AppArmor profile that "
+                     "allows `userns` for /usr/bin/unshare)")
+    if sysctls.get("/proc/sys/user/max_user_namespaces") == "0":
+        causes.append("user namespaces are disabled (user.max_user_namespaces=0)")
+        fixes.append("`sudo sysctl -w user.max_user_namespaces=15000`")
+    if sysctls.get("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+        causes.append("unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)")
+        fixes.append("`sudo sysctl -w kernel.unprivileged_userns_clone=1`")
+    if not causes:
+        causes.append(f"creating a user namespace failed: {facts.get('unshare-failed', probe_output.strip() or 'no output')}")
+        fixes.append("inside a container, allow unshare(CLONE_NEWUSER) and mount (Docker/Podman: "
+                     "`--security-opt seccomp=unconfined --security-opt apparmor=unconfined`, or run the build on the "
+                     "host)")
+    fixes.append(f"or compile with the host's compiler and -dev packages: `toolchain=\"host\"` on {address} "
+                 "(fingerprinted into the cache key, so not shared with machines that have another toolchain)")
+    return (
+        f"Cannot compile {address} in its build root: {'; '.join(causes)}. A build root compile runs as root of its "
+        f"own user namespace, which this host does not allow.\nFix: " + "\n  ".join(fixes) + "."
+    )
 
 
 def fingerprint(text: str) -> str:

@@ -1,14 +1,18 @@
 import pytest
 
 from pants_oci.runtime.build_plan import (
+    BUILD_ROOT_PATH,
     RuntimeConfigError,
     all_configure_args,
     build_env,
+    build_root_argv,
+    build_root_packages,
     download_failure_message,
     dropped_modules,
     make_spec,
     resolve_release,
     runtime_debian_packages,
+    sandbox_problem,
     source_urls,
     toolchain_problem,
 )
@@ -81,8 +85,8 @@ def test_download_failure_lists_every_url_and_error() -> None:
 
 
 def test_build_env_is_deterministic_and_complete() -> None:
-    env = build_env(_spec(), "source/Python-3.13.5.tar.xz", "f" * 64, ["/usr/bin", "/bin"])
-    assert env == build_env(_spec(), "source/Python-3.13.5.tar.xz", "f" * 64, ["/usr/bin", "/bin"])
+    env = build_env(_spec(), "source/Python-3.13.5.tar.xz", ["/usr/bin", "/bin"], "f" * 64)
+    assert env == build_env(_spec(), "source/Python-3.13.5.tar.xz", ["/usr/bin", "/bin"], "f" * 64)
     assert env["PATH"] == "/usr/bin:/bin" and env["CPYTHON_TOOLCHAIN_FINGERPRINT"] == "f" * 64
     assert env["CPYTHON_KEEP"] == "" and "_ssl" in env["CPYTHON_REQUIRED_MODULES"].split()
     assert "--enable-shared" in env["CPYTHON_CONFIGURE_ARGS"].splitlines()
@@ -92,7 +96,7 @@ def test_include_pip_and_tests_change_the_flags() -> None:
     args = all_configure_args(_spec(include=("pip", "tests")))
     assert "--with-ensurepip=install" in args and "--without-ensurepip" not in args
     assert "--disable-test-modules" not in args
-    env = build_env(_spec(include=("pip", "tkinter")), "s", "f", ["/bin"])
+    env = build_env(_spec(include=("pip", "tkinter")), "s", ["/bin"], "f")
     assert env["CPYTHON_KEEP"] == "ensurepip tkinter"
 
 
@@ -122,7 +126,7 @@ def test_the_debian_packages_a_runtime_loads_follow_from_its_fields() -> None:
 
 def test_modules_nothing_declared_are_dropped_and_say_so_in_the_key() -> None:
     assert dropped_modules(_spec()) == []
-    assert "CPYTHON_DROP_MODULES" not in build_env(_spec(), "t", "f" * 64, ["/bin"]), "3.13's cache key is unchanged"
+    assert "CPYTHON_DROP_MODULES" not in build_env(_spec(), "t", ["/bin"], "f" * 64), "3.13's cache key is unchanged"
     assert dropped_modules(_spec(version="3.11.2")) == ["nis"], "3.11 would build nis against libnsl"
     assert dropped_modules(_spec(version="3.11.2", optional=["nis"])) == []
     assert dropped_modules(_spec(required=["zlib"])) == [], "a smaller list checks less; it drops nothing"
@@ -154,3 +158,39 @@ def test_a_source_that_does_not_match_its_pin_is_named_as_such() -> None:
     ])
     assert "does not match its pin" in message and "https://a/x served other bytes" in message
     assert "pin is wrong" in message and "tampered" in message and "make one of them reachable" not in message
+
+
+def test_build_root_has_the_toolchain_and_the_dev_package_of_every_module() -> None:
+    packages = build_root_packages(_spec())
+    assert {"gcc", "make", "libc6-dev", "pkg-config", "binutils", "xz-utils"} <= set(packages)
+    assert {"libssl-dev", "libgdbm-dev", "libgdbm-compat-dev", "libffi-dev", "uuid-dev"} <= set(packages)
+    # Not what the runtime must not have: tkinter is trimmed, so no tk-dev (and no X11 in the build root).
+    assert "tk-dev" not in packages and packages == sorted(packages)
+    assert "tk-dev" in build_root_packages(_spec(include=("tkinter",)))
+    assert "libb2-dev" in build_root_packages(_spec(), extra=["libb2-dev"])
+
+
+def test_build_env_of_a_build_root_has_no_host_fingerprint() -> None:
+    env = build_env(_spec(), "source/x.tar.xz", BUILD_ROOT_PATH)
+    assert "CPYTHON_TOOLCHAIN_FINGERPRINT" not in env and env["PATH"] == "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def test_build_root_argv_names_no_host_path() -> None:
+    argv = build_root_argv("buildroot", ["/bin/bash", "build_cpython.sh", "{pants_concurrency}"])
+    assert argv[0] == "/usr/bin/env" and "--map-root-user" in argv and "--net" in argv
+    assert argv[argv.index("enter_build_root.sh") + 1:] == ["buildroot", "/bin/bash", "build_cpython.sh",
+                                                             "{pants_concurrency}"]
+
+
+def test_sandbox_problem_names_the_cause_and_the_fixes() -> None:
+    assert sandbox_problem("src:rt", "sysctl /proc/sys/user/max_user_namespaces 96365\nok\n") is None
+    apparmor = sandbox_problem("src:rt", "sysctl /proc/sys/kernel/apparmor_restrict_unprivileged_userns 1\n"
+                                         "unshare-failed unshare: write failed /proc/self/uid_map: Operation not permitted")
+    assert "Cannot compile src:rt in its build root: AppArmor forbids" in apparmor
+    assert "kernel.apparmor_restrict_unprivileged_userns=0" in apparmor and 'toolchain="host"' in apparmor
+    disabled = sandbox_problem("src:rt", "sysctl /proc/sys/user/max_user_namespaces 0\nunshare-failed no space")
+    assert "user.max_user_namespaces=0" in disabled and "sysctl -w user.max_user_namespaces=15000" in disabled
+    seccomp = sandbox_problem("src:rt", "unshare-failed unshare: unshare failed: Operation not permitted")
+    assert "unshare failed: Operation not permitted" in seccomp and "seccomp" in seccomp
+    missing = sandbox_problem("src:rt", "missing-tool unshare\nunshare-failed sh: unshare: not found")
+    assert "unshare not found" in missing and "util-linux" in missing

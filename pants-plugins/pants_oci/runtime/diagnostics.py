@@ -55,15 +55,21 @@ def tail(text: str, lines: int) -> str:
 
 
 def diagnose_build_failure(
-    address: str, version: str, exit_code: int, stderr: str, report_json: Optional[bytes]
+    address: str, version: str, exit_code: int, stderr: str, report_json: Optional[bytes],
+    build_root_resolve: Optional[str] = None,
 ) -> str:
-    """The error message for a failed build: what failed, why, how to fix it, and the evidence."""
+    """The error message for a failed build: what failed, why, how to fix it, and the evidence.
+    `build_root_resolve`: the lock of the build root the compile ran in (None for a host toolchain)."""
     if exit_code == EXIT_MODULES and report_json:
         report = json.loads(report_json)
         missing: Dict[str, str] = report["missing_required"]
-        return f"Building {address} failed: " + missing_modules_message(missing, version)
+        return f"Building {address} failed: " + missing_modules_message(missing, version, build_root_resolve)
     step = STEP_NAMES.get(exit_code, f"the build script (exit code {exit_code})")
     cause = diagnose_log(stderr) or "no known cause was recognized; the log's last lines follow."
+    if build_root_resolve and "Install" in cause:
+        # In a build root nothing is installed on the host: packages come from the build root's lock.
+        cause += (f" (This compile ran in a build root: add the package to the target's `build_root_packages` field "
+                  f"and relock it with ./pants generate-lockfiles --resolve={build_root_resolve}.)")
     return (
         f"Building CPython {version} for {address} failed in {step}: {cause}\n\n"
         f"Last lines of the {step} log:\n{tail(stderr, 25)}"

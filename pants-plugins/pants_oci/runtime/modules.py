@@ -101,8 +101,9 @@ def resolve_module_sets(
     return [m for m in base if m not in optional_set], sorted(optional_set)
 
 
-def missing_modules_message(missing: Dict[str, str], version: str) -> str:
-    """Explain missing required modules: which -dev package provides each one's headers, and the fix."""
+def missing_modules_message(missing: Dict[str, str], version: str, build_root_resolve: Optional[str] = None) -> str:
+    """Explain missing required modules: which -dev package provides each one's headers, and the fix: add it to
+    the build root (`build_root_resolve` names its lock) or, for a host toolchain, install it."""
     lines, packages = [], []
     for name in sorted(missing):
         module = known_module(name)
@@ -112,7 +113,10 @@ def missing_modules_message(missing: Dict[str, str], version: str) -> str:
         else:
             lines.append(f"  {name}: not built ({missing[name]}); it needs no outside library, see the make log")
     fix = []
-    if packages:
+    if packages and build_root_resolve:
+        fix.append(f"add {', '.join(repr(p) for p in sorted(set(packages)))} to the target's `build_root_packages` "
+                   f"field and relock its build root: ./pants generate-lockfiles --resolve={build_root_resolve}")
+    elif packages:
         fix.append(f"install the headers and rebuild: apt-get install {' '.join(sorted(set(packages)))}")
     fix.append("or, if the image does not need them, list them in the target's `optional_modules` field")
     return (

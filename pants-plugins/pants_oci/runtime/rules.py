@@ -6,7 +6,7 @@ import json
 import logging
 import pkgutil
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
 from pants.core.util_rules.system_binaries import BashBinary
@@ -31,8 +31,11 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from pants_oci.debian.base import elf_infos
+from pants_oci.debian.base_rules import DebianBaseSpec, DebianBuildRoot, DebianBuildRootRequest
+from pants_oci.debian.target_types import DEFAULT_ARCHITECTURE, default_lock_path
 from pants_oci.debian.elf import ElfInfo
 from pants_oci.debian.rules import DebianArchives
+from pants_oci.debian.base_rules import rules as base_rules
 from pants_oci.debian.rules import rules as debian_rules
 from pants_oci.errors import engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
@@ -42,6 +45,8 @@ from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.sandbox import plugin_modules
 from pants_oci.runtime.subsystem import PythonRuntimeSubsystem
 from pants_oci.runtime.target_types import (
+    PythonRuntimeBuildRootPackagesField,
+    PythonRuntimeBuildRootSuiteField,
     PythonRuntimeBytecodeField,
     PythonRuntimeConfigureArgsField,
     PythonRuntimeIncludeField,
@@ -52,6 +57,7 @@ from pants_oci.runtime.target_types import (
     PythonRuntimeSha256Field,
     PythonRuntimeSizeField,
     PythonRuntimeSourceFilenameField,
+    PythonRuntimeToolchainField,
     PythonRuntimeVersionField,
 )
 
@@ -60,7 +66,11 @@ logger = logging.getLogger(__name__)
 # Pants names every local sandbox directory with this prefix; no file that ships may contain it.
 SANDBOX_DIR_PREFIX = "pants-sandbox-"
 
-SANDBOX_SCRIPTS = ("build_cpython.sh", "check_modules.py", "complete_platform.py")
+SANDBOX_SCRIPTS = ("build_cpython.sh", "check_modules.py", "complete_platform.py", "enter_build_root.sh")
+# The resolve name of a runtime's build root lock is its address plus this.
+BUILD_ROOT_RESOLVE_SUFFIX = "#build-root"
+# Where the build root tree appears in the compile's sandbox (an immutable input: materialized once, shared).
+BUILD_ROOT_DIR = "buildroot"
 # A pgo+lto build takes ~12 minutes on 2 cores; a slow shared machine gets generous headroom.
 BUILD_TIMEOUT_SECONDS = 3 * 60 * 60
 
@@ -90,6 +100,9 @@ class PythonRuntimeFieldSet(PackageFieldSet):
     bytecode: PythonRuntimeBytecodeField
     prefix: PythonRuntimePrefixField
     extra_configure_args: PythonRuntimeConfigureArgsField
+    toolchain: PythonRuntimeToolchainField
+    build_root_packages: PythonRuntimeBuildRootPackagesField
+    build_root_suite: PythonRuntimeBuildRootSuiteField
     output_path: OutputPathField
 
     def spec(self) -> build_plan.RuntimeSpec:
@@ -103,6 +116,20 @@ class PythonRuntimeFieldSet(PackageFieldSet):
             required=self.required_modules.value,
             optional=self.optional_modules.value or (),
             extra_configure_args=self.extra_configure_args.value or (),
+        )
+
+    @property
+    def uses_build_root(self) -> bool:
+        return self.toolchain.value == "build-root"
+
+    def build_root_spec(self) -> DebianBaseSpec:
+        """The build root's lock: resolve `<address>#build-root`, at <dir>/<name>.build-root.lock.json."""
+        return DebianBaseSpec(
+            address=f"{self.address}{BUILD_ROOT_RESOLVE_SUFFIX}",
+            packages=tuple(build_plan.build_root_packages(self.spec(), self.build_root_packages.value or ())),
+            suite=self.build_root_suite.value,
+            architecture=DEFAULT_ARCHITECTURE,
+            lock_path=default_lock_path(self.address, ".build-root"),
         )
 
     def release(self) -> SourceRelease:
@@ -125,13 +152,37 @@ class CPythonSource:
 
 @dataclass(frozen=True)
 class CPythonToolchain:
-    fingerprint: str
-    summary: str
+    """What compiles a runtime: a build root (its tree enters the sandbox as an immutable input), or the host's
+    toolchain (fingerprinted into the key)."""
+
+    summary: str  # for progress messages
+    build_root: Optional[DebianBuildRoot] = None
+    host_fingerprint: Optional[str] = None
+    host_search_path: Tuple[str, ...] = ()
+
+    @property
+    def provenance(self) -> str:
+        """What compiled the runtime, as the SBOM records it."""
+        if self.build_root is not None:
+            root = self.build_root
+            return (f"the build root {root.address} ({root.packages} Debian packages, lock sha256 "
+                    f"{root.lock_sha256})")
+        return f"the host toolchain ({self.summary}, fingerprint sha256 {self.host_fingerprint})"
 
 
 @dataclass(frozen=True)
-class CPythonToolchainRequest:
+class HostToolchainRequest:
     pass
+
+
+@dataclass(frozen=True)
+class BuildRootSandboxCheck:
+    """This host can run a build root compile (checked once per Pants run, before anything is fetched)."""
+
+
+@dataclass(frozen=True)
+class BuildRootSandboxCheckRequest:
+    address: str  # the runtime that needs it, for the error message
 
 
 @dataclass(frozen=True)
@@ -151,6 +202,7 @@ class BuiltPythonRuntime:
     built_modules: Tuple[str, ...]
     missing_optional_modules: Tuple[str, ...]
     bytecode: str  # the runtime's bytecode policy, which code installed on top of it follows
+    built_with: str = ""  # what compiled it, for the SBOM: the build root and its lock's sha256, or the host
 
     @property
     def major_minor(self) -> str:
@@ -201,9 +253,40 @@ async def fetch_cpython_source(
     raise PythonRuntimeBuildError(build_plan.download_failure_message(request.address, release, errors))
 
 
-@rule(desc="Fingerprint the C toolchain for CPython builds", level=LogLevel.DEBUG)
-async def fingerprint_toolchain(
-    _: CPythonToolchainRequest, subsystem: PythonRuntimeSubsystem, bash: BashBinary
+@rule(desc="Check that this host can run a build root", level=LogLevel.DEBUG)
+async def check_build_root_sandbox(request: BuildRootSandboxCheckRequest) -> BuildRootSandboxCheck:
+    script = await Get(Digest, CreateDigest([_script("build_root_check.sh")]))
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            ["/usr/bin/env", "sh", "build_root_check.sh"],
+            input_digest=script,
+            env={"PATH": ":".join(build_plan.BUILD_ROOT_PATH)},
+            description="Check that this host lets users create user namespaces (for build roots)",
+            level=LogLevel.DEBUG,
+            # A sysctl can change between runs; the answer is never cached.
+            cache_scope=ProcessCacheScope.PER_SESSION,
+        ),
+    )
+    problem = build_plan.sandbox_problem(request.address, result.stdout.decode(errors="replace"))
+    if problem:
+        raise PythonRuntimeBuildError(problem)
+    return BuildRootSandboxCheck()
+
+
+@rule(desc="Find what compiles a CPython runtime", level=LogLevel.DEBUG)
+async def choose_toolchain(field_set: PythonRuntimeFieldSet) -> CPythonToolchain:
+    if not field_set.uses_build_root:
+        return await Get(CPythonToolchain, HostToolchainRequest())
+    await Get(BuildRootSandboxCheck, BuildRootSandboxCheckRequest(str(field_set.address)))
+    spec = field_set.build_root_spec()
+    root = await Get(DebianBuildRoot, DebianBuildRootRequest(spec))
+    return CPythonToolchain(summary=f"build root of {root.packages} {spec.suite} packages", build_root=root)
+
+
+@rule(desc="Fingerprint the host's C toolchain for CPython builds", level=LogLevel.DEBUG)
+async def fingerprint_host_toolchain(
+    _: HostToolchainRequest, subsystem: PythonRuntimeSubsystem, bash: BashBinary
 ) -> CPythonToolchain:
     script = await Get(Digest, CreateDigest([_script("toolchain_probe.sh")]))
     result = await Get(
@@ -223,26 +306,34 @@ async def fingerprint_toolchain(
     if problem:
         raise PythonRuntimeBuildError(problem)
     summary = next((line[len("tool cc "):] for line in probe.splitlines() if line.startswith("tool cc ")), "cc")
-    return CPythonToolchain(build_plan.fingerprint(probe), summary)
+    return CPythonToolchain(f"host {summary}", host_fingerprint=build_plan.fingerprint(probe),
+                            host_search_path=tuple(subsystem.build_search_path))
 
 
 def _build_process(
     spec: build_plan.RuntimeSpec,
     source: CPythonSource,
     toolchain: CPythonToolchain,
-    subsystem: PythonRuntimeSubsystem,
     bash: BashBinary,
     input_digest: Digest,
     profile_mode: str,
     description: str,
 ) -> Process:
-    env = build_plan.build_env(spec, source.path, toolchain.fingerprint, subsystem.build_search_path)
+    # {pants_concurrency} is filled in at run time and is not part of the cache key.
+    command = ["build_cpython.sh", "{pants_concurrency}"]
+    if toolchain.build_root is not None:
+        env = build_plan.build_env(spec, source.path, build_plan.BUILD_ROOT_PATH)
+        argv = build_plan.build_root_argv(BUILD_ROOT_DIR, ["/bin/bash", *command])
+        immutable = {BUILD_ROOT_DIR: toolchain.build_root.tree}
+    else:
+        env = build_plan.build_env(spec, source.path, toolchain.host_search_path, toolchain.host_fingerprint)
+        argv, immutable = [bash.path, *command], {}
     if profile_mode:
         env["CPYTHON_PROFILE_DIR"] = profile_mode
     return Process(
-        # {pants_concurrency} is filled in at run time and is not part of the cache key.
-        [bash.path, "build_cpython.sh", "{pants_concurrency}"],
+        argv,
         input_digest=input_digest,
+        immutable_input_digests=immutable,
         env=env,
         output_directories=("out",),
         description=description,
@@ -257,7 +348,7 @@ async def _sandbox_inputs(source: CPythonSource, *extra: Digest) -> Digest:
     return await Get(Digest, MergeDigests([scripts, source.digest, *extra]))
 
 
-async def _checked(result: FallibleProcessResult, spec: build_plan.RuntimeSpec) -> None:
+async def _checked(result: FallibleProcessResult, spec: build_plan.RuntimeSpec, toolchain: CPythonToolchain) -> None:
     """Raise a diagnosis if the build failed. Failed processes are never cached, so nothing broken is kept."""
     if result.exit_code == 0:
         return
@@ -266,38 +357,39 @@ async def _checked(result: FallibleProcessResult, spec: build_plan.RuntimeSpec) 
         contents = await Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["out/report.json"])))
         report = contents[0].content if contents else None
     raise PythonRuntimeBuildError(
-        diagnostics.diagnose_build_failure(spec.address, spec.version, result.exit_code, result.stderr.decode(errors="replace"), report)
+        diagnostics.diagnose_build_failure(
+            spec.address, spec.version, result.exit_code, result.stderr.decode(errors="replace"), report,
+            toolchain.build_root.address if toolchain.build_root else None,
+        )
     )
 
 
 @rule(desc="Profile CPython for PGO", level=LogLevel.DEBUG)
-async def generate_pgo_profile(
-    request: CPythonProfileRequest, subsystem: PythonRuntimeSubsystem, bash: BashBinary
-) -> CPythonProfile:
+async def generate_pgo_profile(request: CPythonProfileRequest, bash: BashBinary) -> CPythonProfile:
     spec = request.spec
     inputs = await _sandbox_inputs(request.source)
     result = await Get(
         FallibleProcessResult,
         _build_process(
-            spec, request.source, request.toolchain, subsystem, bash, inputs, "generate",
+            spec, request.source, request.toolchain, bash, inputs, "generate",
             f"Profiling CPython {spec.version} for PGO (instrumented build + training run) for {spec.address}",
         ),
     )
-    await _checked(result, spec)
+    await _checked(result, spec, request.toolchain)
     profile = await Get(Digest, DigestSubset(result.output_digest, PathGlobs(["out/profile/**"])))
     return CPythonProfile(await Get(Digest, RemovePrefix(profile, "out")))
 
 
 @rule(desc="Compile a CPython runtime", level=LogLevel.DEBUG)
-async def build_python_runtime(
-    request: BuildPythonRuntimeRequest, subsystem: PythonRuntimeSubsystem, bash: BashBinary
-) -> BuiltPythonRuntime:
+async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBinary) -> BuiltPythonRuntime:
     field_set = request.field_set
     spec, release = field_set.spec(), field_set.release()
-    source, toolchain = await MultiGet(
-        Get(CPythonSource, CPythonSourceRequest(spec.address, release)),
-        Get(CPythonToolchain, CPythonToolchainRequest()),
-    )
+    if field_set.uses_build_root:
+        # The cheap host check first: a host that cannot run a build root learns so before anything downloads.
+        await Get(BuildRootSandboxCheck, BuildRootSandboxCheckRequest(spec.address))
+    # One after the other, so that a wrong source pin is reported as such whatever the state of the build root.
+    source = await Get(CPythonSource, CPythonSourceRequest(spec.address, release))
+    toolchain = await Get(CPythonToolchain, PythonRuntimeFieldSet, field_set)
     extra_inputs = []
     if spec.uses_pgo:
         profile = await Get(CPythonProfile, CPythonProfileRequest(spec, source, toolchain))
@@ -306,11 +398,11 @@ async def build_python_runtime(
     result = await Get(
         FallibleProcessResult,
         _build_process(
-            spec, source, toolchain, subsystem, bash, inputs, "profile" if spec.uses_pgo else "",
+            spec, source, toolchain, bash, inputs, "profile" if spec.uses_pgo else "",
             f"Compiling CPython {spec.version} ({spec.optimizations}, {toolchain.summary}) for {spec.address}",
         ),
     )
-    await _checked(result, spec)
+    await _checked(result, spec, toolchain)
     tree_root = "out" + spec.prefix
     tree, meta = await MultiGet(
         Get(Digest, DigestSubset(result.output_digest, PathGlobs([f"{tree_root}/**"]))),
@@ -331,6 +423,7 @@ async def build_python_runtime(
         built_modules=tuple(report["built"]),
         missing_optional_modules=tuple(sorted(report["missing_optional"])),
         bytecode=spec.bytecode,
+        built_with=toolchain.provenance,
     )
 
 
@@ -458,4 +551,4 @@ async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPacka
 
 
 def rules():
-    return (*collect_rules(), *debian_rules(), UnionRule(PackageFieldSet, PythonRuntimeFieldSet))
+    return (*collect_rules(), *debian_rules(), *base_rules(), UnionRule(PackageFieldSet, PythonRuntimeFieldSet))

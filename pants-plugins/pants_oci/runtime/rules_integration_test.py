@@ -24,6 +24,7 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.rules import PythonRuntimeFieldSet
 from pants_oci.runtime.target_types import PythonRuntimeTarget
+from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
 
 VERSION = "3.13.5"
 # Measured here: ~27 MB without bytecode, ~40 MB with level-0 pycs; untrimmed `make install` is ~313 MB.
@@ -69,7 +70,8 @@ SMOKE_TEST = textwrap.dedent(
 
 def _rule_runner() -> RuleRunner:
     runner = RuleRunner(
-        rules=[*runtime_rules.rules(), *system_binaries.rules(), QueryRule(BuiltPackage, [PythonRuntimeFieldSet])],
+        rules=[*runtime_rules.rules(), *system_binaries.rules(), QueryRule(BuiltPackage, [PythonRuntimeFieldSet]),
+               *BUILD_ROOT_LOCK_RULES],
         target_types=[PythonRuntimeTarget],
         isolated_local_store=True,
     )
@@ -83,6 +85,7 @@ def _rule_runner() -> RuleRunner:
 def _package(build_file: str) -> Dict[str, bytes]:
     runner = _rule_runner()
     runner.write_files({"src/BUILD": build_file})
+    lock_build_root(runner, Address("src", target_name="rt"))
     target = runner.get_target(Address("src", target_name="rt"))
     package = runner.request(BuiltPackage, [PythonRuntimeFieldSet.create(target)])
     contents = runner.request(DigestContents, [package.digest])
@@ -182,4 +185,5 @@ def test_a_missing_required_module_fails_the_build_naming_the_dev_package() -> N
     message = str(e.value)
     assert "Building src:rt failed: CPython 3.13.5 was built without 1 required stdlib module(s)" in message
     assert "readline: needs the headers from libreadline-dev" in message
+    assert "build_root_packages" in message and "--resolve=src:rt#build-root" in message
     assert "optional_modules" in message

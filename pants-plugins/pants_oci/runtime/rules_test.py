@@ -16,12 +16,14 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.rules import PythonRuntimeFieldSet
 from pants_oci.runtime.target_types import PythonRuntimeTarget
+from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
 
 
 @pytest.fixture
 def rule_runner() -> RuleRunner:
     return RuleRunner(
-        rules=[*runtime_rules.rules(), *system_binaries.rules(), QueryRule(BuiltPackage, [PythonRuntimeFieldSet])],
+        rules=[*runtime_rules.rules(), *system_binaries.rules(), QueryRule(BuiltPackage, [PythonRuntimeFieldSet]),
+               *BUILD_ROOT_LOCK_RULES],
         target_types=[PythonRuntimeTarget],
     )
 
@@ -100,6 +102,8 @@ def _real_tarball_templates() -> str:
 
 def test_configure_failure_is_diagnosed(rule_runner: RuleRunner) -> None:
     build = 'python_runtime(name="rt", version="3.13.5", extra_configure_args=["--with-no-such-option"])'
+    rule_runner.write_files({"src/BUILD": build})
+    lock_build_root(rule_runner, Address("src", target_name="rt"))
     with pytest.raises(ExecutionError) as e:
         _package(rule_runner, build, _real_tarball_templates())
     message = str(e.value)
@@ -108,8 +112,17 @@ def test_configure_failure_is_diagnosed(rule_runner: RuleRunner) -> None:
     assert "extra_configure_args" in message
 
 
-def test_missing_compiler_is_diagnosed(rule_runner: RuleRunner, tmp_path: Path) -> None:
-    rule_runner.write_files({"src/BUILD": 'python_runtime(name="rt", version="3.13.5")'})
+def test_build_root_without_a_lock_says_how_to_make_it(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as e:
+        _package(rule_runner, 'python_runtime(name="rt", version="3.13.5", optimizations="none")',
+                 _real_tarball_templates())
+    message = str(e.value)
+    assert "src:rt#build-root has no Debian lock at 3rdparty/debian/src/rt.build-root.lock.json" in message
+    assert "./pants generate-lockfiles --resolve=src:rt#build-root" in message
+
+
+def test_missing_compiler_is_diagnosed_for_a_host_toolchain(rule_runner: RuleRunner, tmp_path: Path) -> None:
+    rule_runner.write_files({"src/BUILD": 'python_runtime(name="rt", version="3.13.5", toolchain="host")'})
     templates = _real_tarball_templates()
     options = [f"--cpython-build-build-search-path=['{tmp_path}']"]
     if templates:

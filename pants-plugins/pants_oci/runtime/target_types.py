@@ -15,6 +15,7 @@ from pants.engine.target import (
 )
 from pants.util.strutil import softwrap
 
+from pants_oci.debian.target_types import DEFAULT_SUITE
 from pants_oci.runtime.configure_flags import BYTECODE_POLICIES, OPTIMIZATIONS
 from pants_oci.runtime.known_versions import KNOWN_RELEASES
 
@@ -205,6 +206,54 @@ class PythonRuntimeConfigureArgsField(StringSequenceField):
     )
 
 
+TOOLCHAINS = ("build-root", "host")
+
+
+class PythonRuntimeToolchainField(StringField):
+    alias = "toolchain"
+    valid_choices = TOOLCHAINS
+    default = "build-root"
+    help = softwrap(
+        """
+        What compiles CPython. `build-root` (the default): a tree unpacked from pinned, signature-verified
+        Debian packages (the compiler, binutils, make, libc6-dev, pkg-config and the `-dev` package of every
+        module the runtime has), which the compile runs inside, chrooted in a user namespace, seeing nothing
+        of the host. Its lock is `3rdparty/debian/<dir>/<name>.build-root.lock.json`, made by
+        `./pants generate-lockfiles`; the cache key is the source, the flags, that lock and the plugin's
+        scripts, so every machine computes the same key and the same bytes. The host needs only a Linux kernel
+        that lets users create user namespaces.
+
+        `host`: compile with the host's `cc` and `-dev` packages (on `[cpython-build].build_search_path`), for
+        a host where user namespaces are forbidden. The host toolchain is fingerprinted into the cache key, so
+        such a runtime is only shared with machines that have the very same toolchain.
+        """
+    )
+
+
+class PythonRuntimeBuildRootPackagesField(StringSequenceField):
+    alias = "build_root_packages"
+    default = ()
+    help = softwrap(
+        """
+        Debian packages to add to the build root, beyond the toolchain and the `-dev` packages of the runtime's
+        modules that it always has: a library an `extra_configure_args` option needs, for example
+        `build_root_packages=["libb2-dev"]`. Regenerate the build root's lock after changing it.
+        """
+    )
+
+
+class PythonRuntimeBuildRootSuiteField(StringField):
+    alias = "build_root_suite"
+    default = DEFAULT_SUITE
+    help = softwrap(
+        f"""
+        The Debian release the build root's packages come from (default `{DEFAULT_SUITE}`). Keep it the suite of
+        the images' base, so the headers the runtime compiles against are those of the libraries it loads: an
+        image whose base is another suite is refused.
+        """
+    )
+
+
 class PythonRuntimeTarget(Target):
     alias = "python_runtime"
     core_fields = (
@@ -220,12 +269,16 @@ class PythonRuntimeTarget(Target):
         PythonRuntimeBytecodeField,
         PythonRuntimePrefixField,
         PythonRuntimeConfigureArgsField,
+        PythonRuntimeToolchainField,
+        PythonRuntimeBuildRootPackagesField,
+        PythonRuntimeBuildRootSuiteField,
         OutputPathField,
     )
     help = softwrap(
         """
         A CPython interpreter compiled from a pinned, sha256-verified source tarball inside a sandboxed,
-        cacheable Pants process.
+        cacheable Pants process, by a compiler and headers from pinned Debian packages (its build root; see the
+        `toolchain` field), never the host's.
 
         The build uses the configure flags Debian and the official image use, Debian's hardening flags, a
         shared libpython found through a $ORIGIN rpath, and fails if any required stdlib module was not built

@@ -2,6 +2,7 @@
 directory, in a scratch Pants repository outside this one, driven with the real `pants` command: help,
 package, run (runc), publish (a real docker-registry) and a remote cache (a real BuildGrid), all on 127.0.0.1.
 """
+import hashlib
 import json
 import os
 import re
@@ -16,12 +17,13 @@ from pathlib import Path
 import pytest
 
 from scratch_repos.repo import PLUGIN_VERSION as VERSION
-from scratch_repos.repo import create, plugin_wheel, run_pants, which
+from scratch_repos.repo import create, plugin_wheel, run_pants, which, without_host_toolchain
 
 
 def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
     names = zipfile.ZipFile(plugin_wheel()).namelist()
     for data_file in ("runtime/build_cpython.sh", "runtime/toolchain_probe.sh", "runtime/check_modules.py",
+                      "runtime/enter_build_root.sh", "runtime/build_root_check.sh", "debian/assemble_root.py",
                       "runtime/complete_platform.py", "debian/fetch_index.py", "image/run_image.py",
                       "oci/layer_tool.py", "LICENSE", "register.py"):
         assert f"pants_oci/{data_file}" in names
@@ -60,15 +62,30 @@ def test_help_shows_the_plugin_targets(scratch_repo: Path) -> None:
 
 
 def test_package_builds_an_image_that_runs(scratch_repo: Path) -> None:
-    # Locking the default base compiles nothing: no compile even without the local cache.
-    lock = run_pants(scratch_repo, ["--no-local-cache", "generate-lockfiles", "--resolve=src:py313"])
+    # Locking the default base and the build root compiles nothing: no compile even without the local cache.
+    lock = run_pants(scratch_repo, ["--no-local-cache", "generate-lockfiles", "--resolve=src:py313",
+                                    "--resolve=src:py313#build-root"])
     assert "Compiling CPython" not in lock.stderr
     assert (scratch_repo / "3rdparty/debian/src/py313.base.lock.json").is_file()
+    build_root = json.loads((scratch_repo / "3rdparty/debian/src/py313.build-root.lock.json").read_text())
+    assert {"gcc", "make", "libc6-dev", "libssl-dev"} <= {p["name"] for p in build_root["packages"]}
     package = run_pants(scratch_repo, ["package", "src:img"])
     assert "digest sha256:" in package.stderr
     assert (scratch_repo / "dist/src/img.tar").is_file() and (scratch_repo / "dist/src/img/index.json").is_file()
     run = run_pants(scratch_repo, ["run", "src:img"])
     assert run.stdout.strip().endswith("greetings from 3.13.5 as uid 65532")
+
+
+def test_runtime_is_the_same_with_the_host_compiler_hidden(scratch_repo: Path, tmp_path: Path) -> None:
+    """The compile sees only its build root: with the host's compiler, linker and headers unusable, and a fresh
+    local store (so it really compiles), it gives the same bytes as an ordinary build."""
+    run_pants(scratch_repo, ["package", "src:py313"])
+    ordinary = hashlib.sha256((scratch_repo / "dist/src/py313.tar.gz").read_bytes()).hexdigest()
+    hidden = run_pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store'}", "package", "src:py313"],
+                       host_toolchain=False)
+    assert "Completed: Compiling CPython 3.13.5" in hidden.stderr, "the build must compile, not hit a cache"
+    assert "build root of" in hidden.stderr
+    assert hashlib.sha256((scratch_repo / "dist/src/py313.tar.gz").read_bytes()).hexdigest() == ordinary
 
 
 def test_publish_pushes_to_a_real_registry(scratch_repo: Path, tmp_path: Path) -> None:
@@ -151,9 +168,12 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
                                        "package", "src:img"])
         written = _counters(writer.stderr)
         assert written.get("remote_cache_write_successes", 0) >= 5, written
-        # A fresh store and no local cache: everything Pants does not run itself must come from BuildGrid.
+        # A fresh store and no local cache: everything Pants does not run itself must come from BuildGrid. The
+        # reader is a "second machine" whose host toolchain differs (its compiler and headers are hidden, so the
+        # host toolchain probe answers differently): the compile's key holds nothing of the host.
+        assert _host_toolchain_probe(True) != _host_toolchain_probe(False)
         reader = run_pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-b'}", "--no-local-cache", "-ldebug",
-                                       *remote, "package", "src:img"])
+                                       *remote, "package", "src:img"], host_toolchain=False)
         read = _counters(reader.stderr)
         assert read.get("remote_cache_requests_cached", 0) >= 5, read
         hits = set(re.findall(r'remote cache hit for: "([^"]+)"', reader.stderr))
@@ -174,6 +194,15 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
                                  "package", "src:greet"])
     assert (scratch_repo / "dist/src/greet.pex").is_file()
     assert down.returncode == 0
+
+
+def _host_toolchain_probe(host_toolchain: bool) -> str:
+    """What the plugin's host toolchain probe (the cache key of `toolchain="host"` runtimes) reports here."""
+    script = zipfile.ZipFile(plugin_wheel()).read("pants_oci/runtime/toolchain_probe.sh").decode()
+    argv = ["bash", "-c", script]
+    result = subprocess.run(argv if host_toolchain else without_host_toolchain(argv), capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
+    return result.stdout
 
 
 def _wait_for_port(port: int) -> None:

@@ -55,10 +55,13 @@ def create(root: Path, files: Dict[str, str], pants_toml_extra: str = "") -> Pat
     return repo
 
 
-def run_pants(repo: Path, args: List[str], check: bool = True, timeout: int = 1500) -> subprocess.CompletedProcess:
+def run_pants(repo: Path, args: List[str], check: bool = True, timeout: int = 1500,
+              host_toolchain: bool = True) -> subprocess.CompletedProcess:
+    """`./pants --no-pantsd ARGS` in `repo`; with host_toolchain=False, where the host's compiler is hidden."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PANTS_") or k in PASSED_PANTS_VARIABLES}
-    result = subprocess.run(["bash", "./pants", "--no-pantsd", *args], cwd=repo, env=env, capture_output=True,
-                            text=True, timeout=timeout)
+    argv = ["bash", "./pants", "--no-pantsd", *args]
+    result = subprocess.run(argv if host_toolchain else without_host_toolchain(argv), cwd=repo, env=env,
+                            capture_output=True, text=True, timeout=timeout)
     if check:
         assert result.returncode == 0, (
             f"./pants {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
@@ -70,3 +73,31 @@ def which(name: str) -> str:
     path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}",) if os.path.exists(p)), None)
     assert path, f"{name} is not installed; build-support/install-build-deps.sh installs it"
     return path
+
+
+# Mounted over the host's C toolchain in a private mount namespace: empty directories over its headers and the
+# compiler's own directories, /dev/null over the compiler, preprocessor and linker. Fails (exit 99) if a compiler
+# or a libc header is still usable, so a test that uses it cannot pass with the host toolchain in reach.
+_HIDE_HOST_TOOLCHAIN = r"""
+set -e
+empty="$(mktemp -d)"
+for d in /usr/include /usr/local/include /usr/lib/gcc /usr/libexec/gcc; do
+  if [ -d "$d" ]; then mount --bind "$empty" "$d"; fi
+done
+for f in /usr/bin/gcc* /usr/bin/cc /usr/bin/c89* /usr/bin/c99* /usr/bin/cpp* /usr/bin/x86_64-linux-gnu-gcc* \
+         /usr/bin/x86_64-linux-gnu-cpp* /usr/bin/ld /usr/bin/ld.bfd /usr/bin/ld.gold /usr/bin/x86_64-linux-gnu-ld*; do
+  if [ -e "$f" ]; then mount --bind /dev/null "$f"; fi
+done
+if cc --version >/dev/null 2>&1 || gcc --version >/dev/null 2>&1 || [ -e /usr/include/stdio.h ]; then
+  echo "the host's C toolchain is still usable" >&2
+  exit 99
+fi
+exec "$@"
+"""
+
+
+def without_host_toolchain(argv: List[str]) -> List[str]:
+    """`argv` run where the host's compiler, linker and headers are unusable (a private mount namespace; as a
+    non-root user, inside a user namespace of its own as well)."""
+    unshare = ["unshare", "--mount"] if os.geteuid() == 0 else ["unshare", "--user", "--map-root-user", "--mount"]
+    return [*unshare, "sh", "-c", _HIDE_HOST_TOOLCHAIN, "hide-host-toolchain", *argv]
