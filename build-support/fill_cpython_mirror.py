@@ -10,7 +10,8 @@ and size, and stores it under python.org's file name, so the mirror works as a `
     export PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES="+['file://$HOME/.cache/cpython-mirror/{filename}']"
 
 With no versions given it fetches every release in the plugin's table that the archive still has.
-It never writes a file it has not verified, and it skips files already present and valid.
+It never writes a tarball it has not verified, and it skips files already present and valid. Where the archive
+keeps upstream's OpenPGP signature (`.asc`), it is stored next to the tarball for the plugin to verify.
 """
 import argparse
 import hashlib
@@ -74,6 +75,31 @@ def fetch_release(release, archives: List[str], mirror: Path) -> str:
     raise RuntimeError(f"could not fetch {release.filename}:\n  " + "\n  ".join(errors or ["no Debian archive configured"]))
 
 
+MAX_SIGNATURE_BYTES = 64 * 1024
+
+
+def fetch_signature(release, archives: List[str], mirror: Path) -> str:
+    """The release's OpenPGP signature (`.asc`), next to the tarball under python.org's name, where the archive
+    has it (Debian keeps upstream's signature for some releases only). Not checked here: the plugin verifies it
+    against the release manager's pinned key on every build that downloads the tarball."""
+    target = mirror / (release.filename + ".asc")
+    if target.is_file():
+        return f"{target.name}: already present"
+    for archive in archives:
+        url = f"{archive}/pool/main/p/python{release.major_minor}/{release.debian_orig_name}.asc"
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                data = response.read(MAX_SIGNATURE_BYTES + 1)
+        except OSError:
+            continue
+        if len(data) <= MAX_SIGNATURE_BYTES and data.lstrip().startswith(b"-----BEGIN PGP SIGNATURE-----"):
+            tmp = mirror / f".partial-{target.name}"
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+            return f"{target.name}: fetched from {url}"
+    return f"{target.name}: the archive has no signature for this release (builds check the sha256 pin alone)"
+
+
 def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mirror", type=Path, help="directory to fill (created if missing)")
@@ -93,6 +119,7 @@ def main(argv: List[str]) -> int:
     for version in args.versions or list(known):
         try:
             print(fetch_release(known[version], archives, args.mirror))
+            print(fetch_signature(known[version], archives, args.mirror))
         except RuntimeError as e:
             failures += 1
             print(e, file=sys.stderr)

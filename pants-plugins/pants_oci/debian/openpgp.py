@@ -1,4 +1,5 @@
-"""Verify OpenPGP clearsigned messages, as Debian's InRelease files are, against a keyring. Standard library only.
+"""Verify OpenPGP clearsigned messages, as Debian's InRelease files are, and detached signatures, as CPython's source
+tarballs have, against a keyring. Standard library only.
 
 The plugin cannot rely on gpgv being installed where Pants runs, so this module implements the small part of
 OpenPGP (RFC 4880, RFC 9580) that checking an archive's InRelease needs:
@@ -72,6 +73,7 @@ _ED25519_OID = bytes.fromhex("2b06010401da470f01")
 # Below this, an RSA key is too weak to trust for an archive signature (Debian's keys are 4096-bit).
 _MIN_RSA_BITS = 2048
 
+SIG_BINARY_DOCUMENT = 0x00
 SIG_CANONICAL_TEXT = 0x01
 _SIG_USER_ID_CERTIFICATIONS = (0x10, 0x11, 0x12, 0x13)
 _SIG_SUBKEY_BINDING = 0x18
@@ -1079,13 +1081,7 @@ def verify_clearsigned(text: bytes, keyring: Keyring, now: int) -> VerifiedMessa
     """
     message = parse_clearsigned(text)
     outcomes = [_check_message_signature(p, message, keyring, now) for p in message.signatures]
-    for fatal in (MALFORMED, BAD_SIGNATURE):
-        failed = [o for o in outcomes if o.reason == fatal]
-        if failed:
-            raise SignatureError(fatal, failed[0].detail)
-    good = [o for o in outcomes if o.reason is None and o.key is not None]
-    if not good:
-        raise _no_valid_signature_error(outcomes)
+    good = _good_outcomes(outcomes)
     return VerifiedMessage(
         signed_text=message.text,
         signer_fingerprints=_unique(o.key.primary_fingerprint for o in good if o.key),
@@ -1094,36 +1090,87 @@ def verify_clearsigned(text: bytes, keyring: Keyring, now: int) -> VerifiedMessa
     )
 
 
+def _good_outcomes(outcomes: Sequence[_Outcome]) -> List[_Outcome]:
+    """The good signatures; SignatureError if any trusted signature is bad or malformed (the data or a signature was
+    altered), or if none is good."""
+    for fatal in (MALFORMED, BAD_SIGNATURE):
+        failed = [o for o in outcomes if o.reason == fatal]
+        if failed:
+            raise SignatureError(fatal, failed[0].detail)
+    good = [o for o in outcomes if o.reason is None and o.key is not None]
+    if not good:
+        raise _no_valid_signature_error(outcomes)
+    return good
+
+
 def _unique(values: Iterable[str]) -> Tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
 def _check_message_signature(packet: Packet, message: ClearsignedMessage, keyring: Keyring, now: int) -> _Outcome:
+    return _check_signature_packet(packet, SIG_CANONICAL_TEXT, message.signed_data, keyring, now, message.hash_names)
+
+
+def _check_signature_packet(packet: Packet, signature_type: int, signed_data: bytes, keyring: Keyring,
+                            now: Optional[int], announced_hashes: Tuple[str, ...] = ()) -> _Outcome:
+    """One signature packet over `signed_data`. `now` None: keys and the signature are judged at the signature's
+    own creation time (a release signed while its key was valid stays verifiable after the key expires)."""
     try:
         signature = parse_signature(packet.body)
     except SignatureError as e:
         return _Outcome(e.reason, str(e))
-    if signature.type != SIG_CANONICAL_TEXT:
-        return _Outcome(UNSUPPORTED, f"signature by {signature.issuer} has type {signature.type:#04x}, not a "
-                                     f"canonical text signature (0x01)")
+    if signature.type != signature_type:
+        return _Outcome(UNSUPPORTED, f"signature by {signature.issuer} has type {signature.type:#04x}, not "
+                                     f"{signature_type:#04x}")
     candidates = keyring.find(signature.issuer_fingerprint, signature.issuer_key_id)
     if not candidates:
         return _Outcome(NO_TRUSTED_KEY, _unknown_issuer_detail(signature, keyring))
     hash_name = HASH_NAMES.get(signature.hash_algorithm, str(signature.hash_algorithm))
-    if message.hash_names and hash_name not in message.hash_names:
+    if announced_hashes and hash_name not in announced_hashes:
         # gpg fails such a message too: the header announced another algorithm than the one used.
         return _Outcome(BAD_SIGNATURE, f"bad signature by {signature.issuer}: made with {hash_name} but the "
-                                       f"Hash: header says {', '.join(message.hash_names)}")
+                                       f"Hash: header says {', '.join(announced_hashes)}")
     outcome = _Outcome(NO_TRUSTED_KEY, _unknown_issuer_detail(signature, keyring))
     for key, certificate in candidates:
         try:
-            verify_signature(key.key, signature, message.signed_data)
+            verify_signature(key.key, signature, signed_data)
         except SignatureError as e:
             detail = str(e) if e.reason == BAD_SIGNATURE else f"signature by {_key_name(key, certificate)}: {e}"
             outcome = _Outcome(e.reason, detail)
             continue
-        return _check_key_validity(key, certificate, signature, now)
+        return _check_key_validity(key, certificate, signature, signature.created or 0 if now is None else now)
     return outcome
+
+
+@dataclass(frozen=True)
+class VerifiedFile:
+    signer_fingerprints: Tuple[str, ...]  # primary keys whose (sub)keys made a good signature
+    signing_key_fingerprints: Tuple[str, ...]
+    signed_at: Tuple[int, ...]  # creation times of the good signatures
+
+
+def verify_detached(data: bytes, signature_file: bytes, keyring: Keyring) -> VerifiedFile:
+    """Verify a detached signature (armored `.asc` or binary `.sig`) over a file's bytes; SignatureError unless a
+    key of the keyring made a good binary-document signature. Keys are judged at the signature's creation time:
+    an expired key's old release signatures still count, a revoked key's never do."""
+    text = signature_file.lstrip()
+    if text.startswith(b"-----BEGIN PGP SIGNATURE-----"):
+        blocks = [b for b in dearmor_all(signature_file.decode("ascii", "replace")) if b.kind == "SIGNATURE"]
+        if not blocks:
+            raise _malformed("malformed signature file: no PGP SIGNATURE block")
+        packets = [p for block in blocks for p in parse_packets(block.data)]
+    else:
+        packets = parse_packets(signature_file)
+    signatures = [p for p in packets if p.tag == TAG_SIGNATURE]
+    if not signatures:
+        raise _malformed("malformed signature file: no signature packet")
+    outcomes = [_check_signature_packet(p, SIG_BINARY_DOCUMENT, data, keyring, None) for p in signatures]
+    good = _good_outcomes(outcomes)
+    return VerifiedFile(
+        signer_fingerprints=_unique(o.key.primary_fingerprint for o in good if o.key),
+        signing_key_fingerprints=_unique(o.key.fingerprint for o in good if o.key),
+        signed_at=tuple(parse_signature(p.body).created or 0 for p, o in zip(signatures, outcomes) if o in good),
+    )
 
 
 def _unknown_issuer_detail(signature: Signature, keyring: Keyring) -> str:

@@ -27,6 +27,7 @@ from pants_oci.debian.openpgp import (
     parse_clearsigned,
     parse_packets,
     verify_clearsigned,
+    verify_detached,
 )
 from pants_oci.debian.release import parse_release_date
 
@@ -428,3 +429,57 @@ def test_ed25519_rfc8032_test_vectors() -> None:
                               "8f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00")
     assert ed25519_verify(public, b"\x72", signature)
     assert not ed25519_verify(public, b"\x72", signature[:63] + b"\x01")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Detached signatures (CPython release tarballs)
+
+TEST_RELEASE_PRIMARY = "26F7389AFBE92FB71DD3631BCB5B0CB1E6150C3E"
+TEST_RELEASE_SUBKEY = "5FCF6178EFC793C10156521036C1010B06B7AE28"
+
+
+def _release_keyring() -> Keyring:
+    return load_keyring(_fixture("test-release-key.asc"))
+
+
+def test_a_detached_signature_verifies_after_its_key_expired() -> None:
+    verified = verify_detached(_fixture("test-release-tarball.bin"), _fixture("test-release-tarball.bin.asc"),
+                               _release_keyring())
+    assert verified.signer_fingerprints == (TEST_RELEASE_PRIMARY,)
+    assert verified.signing_key_fingerprints == (TEST_RELEASE_SUBKEY,)
+    assert verified.signed_at == (TEST_SIGNED_AT,)
+
+
+def test_a_detached_signature_in_binary_form_verifies() -> None:
+    binary = dearmor_all(_fixture("test-release-tarball.bin.asc").decode())[0].data
+    verified = verify_detached(_fixture("test-release-tarball.bin"), binary, _release_keyring())
+    assert verified.signer_fingerprints == (TEST_RELEASE_PRIMARY,)
+
+
+def test_a_tampered_file_fails_its_detached_signature() -> None:
+    data = bytearray(_fixture("test-release-tarball.bin"))
+    data[100] ^= 1
+    with pytest.raises(SignatureError) as e:
+        verify_detached(bytes(data), _fixture("test-release-tarball.bin.asc"), _release_keyring())
+    assert e.value.reason == BAD_SIGNATURE
+
+
+def test_a_tampered_detached_signature_fails() -> None:
+    packet = bytearray(dearmor_all(_fixture("test-release-tarball.bin.asc").decode())[0].data)
+    packet[-10] ^= 0x40  # inside the RSA signature value
+    with pytest.raises(SignatureError) as e:
+        verify_detached(_fixture("test-release-tarball.bin"), bytes(packet), _release_keyring())
+    assert e.value.reason == BAD_SIGNATURE
+
+
+def test_a_detached_signature_by_another_key_is_not_trusted() -> None:
+    with pytest.raises(SignatureError) as e:
+        verify_detached(_fixture("test-release-tarball.bin"), _fixture("test-release-tarball.bin.asc"),
+                        load_keyring(_fixture("test-rsa-key.asc")))
+    assert e.value.reason == NO_TRUSTED_KEY and TEST_RELEASE_SUBKEY in str(e.value)
+
+
+def test_a_clearsigned_message_is_not_a_detached_signature() -> None:
+    with pytest.raises(SignatureError) as e:
+        verify_detached(b"x", _fixture("test-rsa-clearsigned-sha384.txt"), load_keyring(_fixture("test-rsa-key.asc")))
+    assert e.value.reason == MALFORMED

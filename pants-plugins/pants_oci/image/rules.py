@@ -516,7 +516,7 @@ async def _sbom(inputs: ImageInputs, runtime: BuiltPythonRuntime, locks, deps: B
         source_url=PYTHON_ORG_TEMPLATE.format(version=release.version, filename=release.filename),
         source_sha256=release.sha256,
         configure_args=tuple(build_plan.all_configure_args(spec)),
-        verification=f"sha256 and size pin ({release.size} bytes)",
+        verification=runtime.source_verification or f"sha256 and size pin ({release.size} bytes)",
         prefix=runtime.prefix,
         built_with=runtime.built_with,
     )

@@ -281,6 +281,9 @@ def test_the_sbom_names_cpython_the_debian_packages_and_the_wheels(first: dict, 
     assert "cpe:2.3:a:python:python:3.13.5:*:*:*:*:*:*:*" in refs(packages["python"])
     assert packages["python"]["checksums"][0]["checksumValue"] == \
         "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
+    # How its source was checked: the release manager's signature (the mirror and Debian's archive both have it).
+    assert "OpenPGP signature of Thomas Wouters (key 7169605F62C751356D054A26A821E680E5FA6305, signed 2025-06-11)" \
+        in packages["python"]["comment"]
     # What compiled it: the build root, by its lock's sha256.
     root_lock = Path(first["runner"].build_root, "3rdparty/debian/rt/py313.build-root.lock.json").read_bytes()
     assert "in the build root rt:py313#build-root (" in packages["python"]["comment"]

@@ -97,6 +97,29 @@ def source_urls(templates: Sequence[str], release: SourceRelease, debian_archive
     return urls
 
 
+def signature_urls(source: Sequence[str]) -> List[str]:
+    """Where a tarball's detached OpenPGP signature is: next to it, with `.asc` appended (python.org, Debian's
+    source archive, and mirrors filled by build-support/fill_cpython_mirror.py all keep it so)."""
+    return [url + ".asc" for url in source]
+
+
+# What the SBOM records about how a source tarball was checked.
+def verified_by_signature(name: str, fingerprint: str, signed_at: str, size: int) -> str:
+    return f"OpenPGP signature of {name} (key {fingerprint}, signed {signed_at}) and sha256 and size pin ({size} bytes)"
+
+
+def verified_by_pin_only(size: int, why: str) -> str:
+    return f"sha256 and size pin ({size} bytes); no signature checked: {why}"
+
+
+def bad_signature_message(address: str, release: SourceRelease, detail: str) -> str:
+    return (
+        f"The CPython {release.version} source of {address} matches its sha256 pin, but not its release manager's "
+        f"OpenPGP signature: {detail}.\nThe pin names a file the release manager did not sign (check the target's "
+        f"`sha256` against the release page), or the signature file was altered on its way. Nothing was built."
+    )
+
+
 # How the engine reports a download whose bytes are not the pinned ones.
 _DIGEST_MISMATCH_MARKERS = ("Wrong digest for downloaded file", "larger than expected digest")
 

@@ -5,10 +5,12 @@ Thin orchestration: every decision is in build_plan.py, diagnostics.py, modules.
 import json
 import logging
 import pkgutil
+import time
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
+from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.core.util_rules.system_binaries import BashBinary
 from pants.engine.fs import (
     AddPrefix,
@@ -42,6 +44,7 @@ from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.oci.tarball import Entry
 from pants_oci.runtime import build_plan, diagnostics
 from pants_oci.runtime.known_versions import SourceRelease
+from pants_oci.runtime.release_keys import release_manager
 from pants_oci.sandbox import plugin_modules
 from pants_oci.runtime.subsystem import PythonRuntimeSubsystem
 from pants_oci.runtime.target_types import (
@@ -148,6 +151,23 @@ class CPythonSourceRequest:
 class CPythonSource:
     digest: Digest  # One file: source/<filename>
     path: str
+    verification: str  # how it was checked, as the SBOM records it
+
+
+@dataclass(frozen=True)
+class SourceSignatureRequest:
+    address: str
+    release: SourceRelease
+    source: Digest
+    path: str
+    urls: Tuple[str, ...]  # where the signature may be, in order
+
+
+# The signature checker and what it imports, shipped into its sandbox (standard library only).
+_VERIFY_SOURCE_MODULES = (
+    "runtime/verify_source.py", "runtime/release_keys.py", "runtime/cpython-release-keys.asc", "debian/openpgp.py",
+)
+EXIT_BAD_SIGNATURE, EXIT_NO_SIGNATURE = 2, 3
 
 
 @dataclass(frozen=True)
@@ -202,6 +222,7 @@ class BuiltPythonRuntime:
     built_modules: Tuple[str, ...]
     missing_optional_modules: Tuple[str, ...]
     bytecode: str  # the runtime's bytecode policy, which code installed on top of it follows
+    source_verification: str = ""  # how the source tarball was checked, for the SBOM
     built_with: str = ""  # what compiled it, for the SBOM: the build root and its lock's sha256, or the host
 
     @property
@@ -249,8 +270,45 @@ async def fetch_cpython_source(
             errors.append((url, engine_error_detail(e)))
             continue
         # The download matched `expected`, so its content is now in the store under that digest.
-        return CPythonSource(source, path)
+        signature = SourceSignatureRequest(request.address, release, source, path,
+                                           tuple(build_plan.signature_urls(urls)))
+        return CPythonSource(source, path, await Get(str, SourceSignatureRequest, signature))
     raise PythonRuntimeBuildError(build_plan.download_failure_message(request.address, release, errors))
+
+
+@rule(desc="Verify a CPython source tarball's signature", level=LogLevel.DEBUG)
+async def verify_source_signature(request: SourceSignatureRequest, python: PythonBuildStandaloneBinary) -> str:
+    """How the tarball was checked (for the SBOM). A signature that does not verify is an error; no reachable
+    signature (or none published: 3.14+ signs with Sigstore) leaves the sha256 pin, with a warning."""
+    release = request.release
+    tool = await Get(Digest, CreateDigest(plugin_modules(*_VERIFY_SOURCE_MODULES)))
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            [python.path, "-s", "-B", "-m", "pants_oci.runtime.verify_source", request.path, release.major_minor,
+             *request.urls],
+            input_digest=await Get(Digest, MergeDigests([tool, request.source])),
+            description=f"Verify the OpenPGP signature of {release.filename} for {request.address}",
+            level=LogLevel.DEBUG,
+        ),
+    )
+    detail = " ".join(result.stderr.decode(errors="replace").split())
+    if result.exit_code == 0:
+        verified = json.loads(result.stdout)
+        signed = time.strftime("%Y-%m-%d", time.gmtime(verified["signed_at"]))
+        return build_plan.verified_by_signature(verified["name"], verified["signer"], signed, release.size)
+    if result.exit_code == EXIT_NO_SIGNATURE:
+        logger.warning(f"{request.address}: the CPython {release.version} source is checked by its sha256 pin "
+                       f"alone: {detail}")
+        # The SBOM gets the reason without the URLs tried: the same on every machine.
+        why = ("no OpenPGP signature was reachable" if release_manager(release.major_minor) else
+               f"no OpenPGP release manager key for CPython {release.major_minor} (3.14+ releases are signed with "
+               f"Sigstore)")
+        return build_plan.verified_by_pin_only(release.size, why)
+    if result.exit_code == EXIT_BAD_SIGNATURE:
+        raise PythonRuntimeBuildError(build_plan.bad_signature_message(request.address, release, detail))
+    raise PythonRuntimeBuildError(f"Checking the signature of {release.filename} failed (exit code "
+                                  f"{result.exit_code}): {detail}")
 
 
 @rule(desc="Check that this host can run a build root", level=LogLevel.DEBUG)
@@ -423,6 +481,7 @@ async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBin
         built_modules=tuple(report["built"]),
         missing_optional_modules=tuple(sorted(report["missing_optional"])),
         bytecode=spec.bytecode,
+        source_verification=source.verification,
         built_with=toolchain.provenance,
     )
 
