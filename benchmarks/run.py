@@ -8,6 +8,7 @@
     python3 benchmarks/run.py inner-loop --runs 5
     python3 benchmarks/run.py lock --runs 3
     python3 benchmarks/run.py build-root --runs 2
+    python3 benchmarks/run.py image-size
     BUILDGRID_BGD=<path to bgd> python3 benchmarks/run.py remote-cache
 
 `runtime` measures, for each optimization level, a cold `./pants package` of a python_runtime (process cache
@@ -22,6 +23,9 @@ a cold `./pants package` (empty local store and named caches, so the runtime com
 alternating with a rebuild after a one-line app change in the same store; a rebuild with no change; the
 image's compressed and uncompressed size per layer; and container start-to-first-output (runc, read-only
 root) of the app against bare `python -c` on the same runtime, in the same container.
+
+`image-size` packages the example image with the caches as they are and prints each layer's file bytes, its gzip
+size as shipped, and what zstd (levels 3 and 19, the zstd command) would make of the same tar, for comparison.
 
 `scale` generates a synthetic monorepo of N services (alternating the two example runtimes, half with a
 third-party requirement, all sharing the textstats library) in a scratch clone, and times `./pants package`
@@ -282,6 +286,30 @@ def image_layers(layout: Path) -> List[Dict]:
             uncompressed = sum(m.size for m in tar.getmembers())
         layers.append({"what": history["created_by"], "compressed": layer["size"], "files_bytes": uncompressed})
     return layers
+
+
+def zstd_size(blob: Path, level: int) -> int:
+    """The layer's size if it were zstd-compressed at `level` (the zstd command line), for comparison."""
+    raw = subprocess.run(["gzip", "-dc", str(blob)], check=True, capture_output=True).stdout
+    return len(subprocess.run(["zstd", f"-{level}", "-q", "-c"], input=raw, check=True, capture_output=True).stdout)
+
+
+def bench_image_size() -> None:
+    """The example image's layers as built now (warm caches: nothing is timed), gzip as shipped and zstd beside."""
+    if not shutil.which("zstd"):
+        raise SystemExit("the image-size suite needs the zstd command (Debian: apt-get install zstd)")
+    run([str(REPO / "pants"), "--no-pantsd", "package", IMAGE_TARGET], cwd=REPO)
+    layout = REPO / "dist" / "src.python.hello_cli" / "hello-cli-image"
+    manifest_digest = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"].split(":")[1]
+    manifest = json.loads((layout / "blobs" / "sha256" / manifest_digest).read_text())
+    rows = []
+    for layer, info in zip(manifest["layers"], image_layers(layout)):
+        blob = layout / "blobs" / "sha256" / layer["digest"].split(":")[1]
+        rows.append((info["what"], info["files_bytes"], layer["size"], zstd_size(blob, 3), zstd_size(blob, 19)))
+    print("\n| layer | files MB | gzip MB (shipped) | zstd -3 MB | zstd -19 MB |")
+    print("|---|---|---|---|---|")
+    for what, files, gz, z3, z19 in rows + [("total", *(sum(r[i] for r in rows) for i in range(1, 5)))]:
+        print(f"| {what} | {files / 1e6:.1f} | {gz / 1e6:.2f} | {z3 / 1e6:.2f} | {z19 / 1e6:.2f} |")
 
 
 def bench_image(runs: int, startup_runs: int) -> None:
@@ -564,6 +592,7 @@ def main() -> None:
     image.add_argument("--startup-runs", type=int, default=15)
     scale = sub.add_parser("scale", help="package time and memory of N synthetic services, cold and warm")
     scale.add_argument("--services", nargs="+", type=int, default=[10, 25, 50])
+    sub.add_parser("image-size", help="the example image's layer sizes, gzip as shipped and zstd beside (no timing)")
     sub.add_parser("remote-cache", help="package time writing to and reading from a real REAPI cache (BuildGrid)")
     inner = sub.add_parser("inner-loop", help="one-line app change until the image is in dist/, with and without pantsd")
     inner.add_argument("--runs", type=int, default=5)
@@ -584,6 +613,8 @@ def main() -> None:
         bench_inner_loop(args.runs)
     elif args.suite == "lock":
         bench_lock(args.runs)
+    elif args.suite == "image-size":
+        bench_image_size()
     elif args.suite == "build-root":
         bench_build_root(args.runs)
 

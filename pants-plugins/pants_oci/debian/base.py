@@ -18,6 +18,9 @@ PASSWD = (
 )
 GROUP = f"root:x:0:\nnonroot:x:{NONROOT_GID}:\n"
 CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt"
+# Files a base never needs: tini's package ships a static copy (for images without a libc) next to the dynamic
+# /usr/bin/tini that images run as PID 1 (python_oci_image's `init`); 0.3 MB compressed.
+UNUSED_IN_IMAGES = frozenset({"usr/bin/tini-static"})
 
 
 class BaseConflictError(ValueError):
@@ -69,7 +72,8 @@ def assemble_base(debs: Sequence[Tuple[str, bytes]], keep_docs: bool = False, ke
     owner: Dict[str, str] = {}
     for name, deb in sorted(debs):
         for entry in data_entries(deb, name, keep_docs, keep_gconv):
-            merge_entry(owner, merged, entry, name)
+            if entry.path not in UNUSED_IN_IMAGES:
+                merge_entry(owner, merged, entry, name)
         merge_entry(owner, merged, Entry(f"var/lib/dpkg/status.d/{name}", status_entry(control_fields(deb, name)).encode()), name)
     if any(name == "ca-certificates" for name, _ in debs):
         merge_entry(owner, merged, ca_bundle(merged.values()), "ca-certificates")

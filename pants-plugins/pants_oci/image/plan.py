@@ -337,3 +337,17 @@ def deploy_info(
         "archive": posixpath.basename(archive),
     }
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+
+
+def runtime_build_files(prefix: str, major_minor: str) -> List[str]:
+    """Globs (relative to /) of what only compiling against the runtime uses: headers, python-config, the config
+    directory with the Makefile, and pkg-config files. `_sysconfigdata_*.py`, which sysconfig reads at run time,
+    is not among them."""
+    root = prefix.strip("/")
+    directories = (f"{root}/include", f"{root}/lib/python{major_minor}/config-{major_minor}-*", f"{root}/lib/pkgconfig")
+    # Each directory and what is under it: excluding the contents alone would leave it behind, empty.
+    return [
+        *(glob for d in directories for glob in (d, f"{d}/**")),
+        f"{root}/bin/python{major_minor}-config",
+        f"{root}/bin/python3-config",
+    ]

@@ -170,3 +170,10 @@ def test_init_needs_tini_in_a_base() -> None:
     assert plan.init_problem("src:img", False, {"rt:base": ["libc6"]}) is None
     problem = plan.init_problem("src:img", True, {"rt:base": ["libc6"]})
     assert "its base rt:base has no `tini` package" in problem and "init=False" in problem
+
+
+def test_runtime_build_files_are_headers_config_and_pkgconfig_only() -> None:
+    globs = plan.runtime_build_files("/opt/python", "3.13")
+    assert "opt/python/include/**" in globs and "opt/python/bin/python3.13-config" in globs
+    assert "opt/python/lib/python3.13/config-3.13-*/**" in globs and "opt/python/lib/pkgconfig/**" in globs
+    assert not [g for g in globs if "_sysconfigdata" in g or g.endswith("/lib/**")]

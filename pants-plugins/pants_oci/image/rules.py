@@ -81,6 +81,7 @@ from pants_oci.image.target_types import (
     ImageEnvField,
     ImageExposeField,
     ImageInitField,
+    ImageKeepRuntimeBuildFilesField,
     ImageLabelsField,
     ImageRepositoryField,
     ImageRuntimeField,
@@ -127,6 +128,7 @@ class PythonOciImageFieldSet(PackageFieldSet):
     labels: ImageLabelsField
     expose: ImageExposeField
     init: ImageInitField
+    keep_runtime_build_files: ImageKeepRuntimeBuildFilesField
     output_path: OutputPathField
 
     @property
@@ -563,8 +565,12 @@ async def build_python_oci_image(
     await _check_halves_match(address, inputs.runtime, base_specs, locks)
     runtime = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(PythonRuntimeFieldSet.create(inputs.runtime)))
     bases = await MultiGet(Get(BaseLayer, BaseLayerRequest(t, mtime)) for t in inputs.bases)
+    runtime_tree = runtime.tree
+    if not field_set.keep_runtime_build_files.value:
+        dropped = plan.runtime_build_files(runtime.prefix, runtime.major_minor)
+        runtime_tree = await Get(Digest, DigestSubset(runtime.tree, PathGlobs(["**", *(f"!{g}" for g in dropped)])))
     runtime_layer, deps_layer, app_layer = await MultiGet(
-        Get(TreeArchive, TreeArchiveRequest(runtime, runtime.tree, f"Archive the CPython {runtime.version} tree of "
+        Get(TreeArchive, TreeArchiveRequest(runtime, runtime_tree, f"Archive the CPython {runtime.version} tree of "
                                             f"{runtime.address}", mtime=mtime)),
         Get(BuiltLayer, DepsLayerRequest(inputs.binary.address, runtime, mtime)),
         Get(BuiltLayer, AppLayerRequest(inputs.binary.address, runtime, app, mtime)),

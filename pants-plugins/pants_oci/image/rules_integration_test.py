@@ -5,14 +5,16 @@ Two "checkouts": two RuleRunners with isolated stores in different temporary bui
 own runtime from scratch, must produce the same manifest digest.
 """
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Set, Tuple
 
 import pytest
 from pants.backend.python import register as python_backend
@@ -349,6 +351,23 @@ def test_container_runs_as_nonroot_with_a_read_only_root(first: dict, tmp_path: 
     main_py = rootfs / "app/hello/main.py"
     assert main_py.stat().st_uid == 0 and oct(main_py.stat().st_mode & 0o777) == "0o644"
     assert (rootfs / "app/hello/__pycache__/main.cpython-313.pyc").exists(), "bytecode compiled at build time"
+
+
+def _layer_names(files: Dict[str, bytes], index: int) -> Set[str]:
+    layer = _manifest(files)["layers"][index]["digest"].split(":")[1]
+    with tarfile.open(fileobj=io.BytesIO(_layout_files(files)[f"blobs/sha256/{layer}"])) as tar:
+        return set(tar.getnames())
+
+
+def test_image_leaves_out_what_a_container_never_uses(first: dict) -> None:
+    base, runtime = _layer_names(first["files"], 0), _layer_names(first["files"], 1)
+    assert "usr/bin/tini" in base and "usr/bin/tini-static" not in base
+    assert "opt/python/bin/python3.13" in runtime
+    assert "opt/python/lib/python3.13/_sysconfigdata__linux_x86_64-linux-gnu.py" in runtime, "sysconfig reads it"
+    build_files = [n for n in runtime if n.startswith(("opt/python/include", "opt/python/lib/pkgconfig",
+                                                       "opt/python/lib/python3.13/config-3.13-"))
+                   or n.endswith("-config")]
+    assert build_files == []
 
 
 def test_app_only_change_rebuilds_only_the_app_layer(first: dict) -> None:
