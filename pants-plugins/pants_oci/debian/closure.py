@@ -7,7 +7,7 @@ multiarch directories. Symlinks inside the image are followed.
 import posixpath
 import re
 from dataclasses import dataclass
-from typing import Iterable, List, Mapping, Optional
+from typing import Dict, Iterable, List, Mapping, Optional
 
 from pants_oci.debian.elf import ElfInfo
 
@@ -86,7 +86,12 @@ def find_library(name: str, path: str, info: ElfInfo, files: Mapping[str, ElfInf
 
 
 def check_closure(elf_files: Mapping[str, ElfInfo], symlinks: Mapping[str, str], libc_version: str = "") -> List[ClosureProblem]:
-    """Every problem found, sorted by path. `elf_files` maps image paths (no leading slash) to their ELF info."""
+    """Every problem found, sorted by path. `elf_files` maps image paths (no leading slash) to their ELF info.
+    Files built for different architectures (an arm64 base under an x86-64 runtime) are one problem, reported
+    alone: every library lookup between them would fail, and listing those failures would hide the cause."""
+    mixed = mixed_architectures(elf_files)
+    if mixed:
+        return [mixed]
     problems = []
     for path in sorted(elf_files):
         info = elf_files[path]
@@ -103,6 +108,22 @@ def check_closure(elf_files: Mapping[str, ElfInfo], symlinks: Mapping[str, str],
                           f"them{have}", None,
                 ))
     return problems
+
+
+def mixed_architectures(elf_files: Mapping[str, ElfInfo]) -> Optional[ClosureProblem]:
+    by_machine: Dict[str, List[str]] = {}
+    for path in sorted(elf_files):
+        if elf_files[path].machine:
+            by_machine.setdefault(elf_files[path].machine, []).append(path)
+    if len(by_machine) < 2:
+        return None
+    parts = [f"{len(paths)} for {machine} (e.g. /{paths[0]})" for machine, paths in sorted(by_machine.items())]
+    return ClosureProblem(
+        sorted(by_machine.items(), key=lambda item: len(item[1]))[0][1][0],
+        f"the image mixes ELF files of different architectures: {', '.join(parts)}. The base's `architecture` "
+        f"and the runtime must be for the same platform",
+        None,
+    )
 
 
 def needed_packages(elf_files: Mapping[str, ElfInfo], symlinks: Mapping[str, str]) -> List[str]:

@@ -57,3 +57,16 @@ def test_needed_packages_of_a_runtime_tree() -> None:
         "opt/python/lib/python3.13/lib-dynload/_sqlite3.so": _elf(["libsqlite3.so.0", "libc.so.6"]),
     }
     assert needed_packages(files, {}) == ["libc6", "libsqlite3-0"]
+
+
+def test_mixed_architectures_are_one_problem_that_names_them() -> None:
+    x86 = ElfInfo((), "libc.so.6", (), {}, frozenset({"GLIBC_2.2.5"}), "x86-64")
+    arm = ElfInfo(("libc.so.6",), None, (), {"libc.so.6": frozenset({"GLIBC_2.17"})}, frozenset(), "aarch64")
+    files = {"usr/lib/x86_64-linux-gnu/libc.so.6": x86, "opt/python/bin/python3.13": arm,
+             "usr/lib/x86_64-linux-gnu/libz.so.1": x86}
+    problems = check_closure(files, {})
+    assert len(problems) == 1
+    text = str(problems[0])
+    assert "mixes ELF files of different architectures: 1 for aarch64 (e.g. /opt/python/bin/python3.13), " \
+           "2 for x86-64 (e.g. /usr/lib/x86_64-linux-gnu/libc.so.6)" in text
+    assert "`architecture`" in text

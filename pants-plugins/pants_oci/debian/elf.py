@@ -21,6 +21,12 @@ class ElfInfo:
     # library file name (as in DT_NEEDED) -> version names required from it, e.g. libc.so.6 -> {GLIBC_2.34}
     version_needs: Dict[str, FrozenSet[str]]
     version_defs: FrozenSet[str]
+    machine: str = ""  # the architecture it was built for (MACHINE_NAMES), "" when not read
+
+
+# e_machine values (the ELF header's 16 bits at offset 18) of the architectures Debian ships images for.
+MACHINE_NAMES = {3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "arm", 62: "x86-64",
+                 183: "aarch64", 243: "riscv64", 258: "loongarch64"}
 
 
 def _cstr(data: bytes, offset: int) -> str:
@@ -102,7 +108,9 @@ def read_elf(data: bytes) -> Optional[ElfInfo]:
                 if not next_offset:
                     break
                 offset += next_offset
-    return ElfInfo(tuple(needed), soname, tuple(runpath), version_needs, frozenset(version_defs))
+    machine, = reader.unpack("H", 18)
+    return ElfInfo(tuple(needed), soname, tuple(runpath), version_needs, frozenset(version_defs),
+                   MACHINE_NAMES.get(machine, f"machine {machine}"))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -118,6 +126,7 @@ def elf_info_to_json(info: ElfInfo) -> dict:
         "runpath": list(info.runpath),
         "version_needs": {library: sorted(versions) for library, versions in sorted(info.version_needs.items())},
         "version_defs": sorted(info.version_defs),
+        "machine": info.machine,
     }
 
 
@@ -128,6 +137,7 @@ def elf_info_from_json(doc: dict) -> ElfInfo:
         runpath=tuple(doc["runpath"]),
         version_needs={library: frozenset(versions) for library, versions in doc["version_needs"].items()},
         version_defs=frozenset(doc["version_defs"]),
+        machine=doc.get("machine", ""),
     )
 
 

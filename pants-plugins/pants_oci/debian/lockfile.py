@@ -167,6 +167,10 @@ def halves_problem(build_root: DebianLock, build_root_name: str, base: DebianLoc
     """Why a runtime compiled in `build_root` must not run on `base`: another suite, or a package both locks hold
     (libc6, libssl3, ... which the -dev packages depend on) at another version, so the headers it compiled
     against are not those of the libraries it would load. None when the two halves match."""
+    if build_root.architecture != base.architecture:
+        return (f"the runtime is compiled for {build_root.architecture} (its build root {build_root_name}) but the "
+                f"base {base_name} is {base.architecture}. Set the base's `architecture` to "
+                f"{build_root.architecture!r}: a runtime and its base must be for the same platform")
     if build_root.suite != base.suite:
         return (f"the build root {build_root_name} is Debian {build_root.suite} but the base {base_name} is "
                 f"{base.suite}. Set the runtime's `build_root_suite` to {base.suite!r}, or the base's `suite` to "

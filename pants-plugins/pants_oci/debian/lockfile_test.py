@@ -278,3 +278,9 @@ def test_a_build_root_and_a_base_locked_apart_are_named_with_the_fix() -> None:
     trixie = DebianLock("trixie", "amd64", ("libc6",), (_locked(LIBC6),), ("trixie",))
     problem = halves_problem(_lock(LIBC6), "src:rt#build-root", trixie, "src:base")
     assert "is Debian bookworm but the base src:base is trixie" in problem and "build_root_suite" in problem
+
+
+def test_a_base_of_another_architecture_than_the_build_root_is_named() -> None:
+    arm64 = DebianLock("bookworm", "arm64", ("libc6",), (_locked(LIBC6),), tuple(SUITES))
+    problem = halves_problem(_lock(LIBC6), "src:rt#build-root", arm64, "src:base")
+    assert "compiled for amd64 (its build root src:rt#build-root) but the base src:base is arm64" in problem
