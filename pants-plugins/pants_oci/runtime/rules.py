@@ -1,6 +1,8 @@
-"""Rules for `python_runtime`: fetch the verified tarball, fingerprint the toolchain, compile, package.
+"""Rules for `python_runtime`: fetch the tarball and verify its pin and signature, unpack the build root (or
+fingerprint the host toolchain, for `toolchain="host"`), compile inside it, package.
 
-Thin orchestration: every decision is in build_plan.py, diagnostics.py, modules.py and oci/tarball.py.
+Thin orchestration: every decision is in build_plan.py, diagnostics.py, modules.py and oci/tarball.py; the build
+root's tree comes from debian/base_rules.py.
 """
 import json
 import logging
@@ -34,19 +36,19 @@ from pants.util.logging import LogLevel
 
 from pants_oci.debian.base import elf_infos
 from pants_oci.debian.base_rules import DebianBaseSpec, DebianBuildRoot, DebianBuildRootRequest
-from pants_oci.debian.target_types import DEFAULT_ARCHITECTURE, default_lock_path
+from pants_oci.debian.base_rules import rules as base_rules
 from pants_oci.debian.elf import ElfInfo
 from pants_oci.debian.rules import DebianArchives
-from pants_oci.debian.base_rules import rules as base_rules
 from pants_oci.debian.rules import rules as debian_rules
+from pants_oci.debian.target_types import DEFAULT_ARCHITECTURE, default_lock_path
 from pants_oci.errors import engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.oci.tarball import Entry
 from pants_oci.runtime import build_plan, diagnostics
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.runtime.release_keys import release_manager
-from pants_oci.sandbox import plugin_modules
 from pants_oci.runtime.subsystem import PythonRuntimeSubsystem
+from pants_oci.sandbox import plugin_modules
 from pants_oci.runtime.target_types import (
     PythonRuntimeBuildRootPackagesField,
     PythonRuntimeBuildRootSuiteField,

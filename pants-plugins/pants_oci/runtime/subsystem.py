@@ -11,7 +11,7 @@ DEBIAN_SOURCE_TEMPLATE = "{debian_archive}/pool/main/p/python{major_minor}/{debi
 
 class PythonRuntimeSubsystem(Subsystem):
     options_scope = "cpython-build"
-    help = "Settings for `python_runtime` targets: where CPython sources come from and which toolchain builds them."
+    help = "Settings for `python_runtime` targets: where CPython sources come from, and the host toolchain's PATH."
 
     source_url_templates = StrListOption(
         default=[PYTHON_ORG_TEMPLATE, DEBIAN_SOURCE_TEMPLATE],
@@ -35,8 +35,8 @@ class PythonRuntimeSubsystem(Subsystem):
         default=["/usr/local/bin", "/usr/bin", "/bin"],
         help=softwrap(
             """
-            The `PATH` a CPython build runs with: where it finds the C compiler, make, binutils and the usual
-            shell tools. Deliberately not your shell's `PATH`, so the cache key is the same on every machine
+            Only for runtimes with `toolchain="host"` (a build root has its own fixed `PATH`): the `PATH` such a
+            build runs with, where it finds the host's C compiler, make, binutils and the usual shell tools. Deliberately not your shell's `PATH`, so the cache key is the same on every machine
             and no pyenv shim or virtualenv leaks into the build. The compiler, linker, make and the headers
             and libraries the stdlib modules compile against are fingerprinted into the cache key, so a
             different toolchain never reuses a runtime built by another one.
