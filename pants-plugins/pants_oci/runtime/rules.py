@@ -34,16 +34,14 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
-from pants_oci.debian.base import elf_infos
 from pants_oci.debian.base_rules import DebianBaseSpec, DebianBuildRoot, DebianBuildRootRequest
 from pants_oci.debian.base_rules import rules as base_rules
-from pants_oci.debian.elf import ElfInfo
+from pants_oci.debian.elf import ElfInfo, elf_facts_from_json
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.rules import rules as debian_rules
 from pants_oci.debian.target_types import DEFAULT_ARCHITECTURE, default_lock_path
 from pants_oci.errors import engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
-from pants_oci.oci.tarball import Entry
 from pants_oci.runtime import build_plan, diagnostics
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.runtime.release_keys import release_manager
@@ -496,16 +494,30 @@ class RuntimeElves:
     links: Dict[str, str]
 
 
-@rule(desc="Read a runtime's ELF files", level=LogLevel.DEBUG)
+@rule(desc="Read a runtime's ELF facts", level=LogLevel.DEBUG)
 async def runtime_elves(runtime: BuiltPythonRuntime) -> RuntimeElves:
-    globs = ["**/*.so", "**/*.so.*", f"{runtime.prefix.lstrip('/')}/bin/*"]
-    contents = await Get(DigestContents, DigestSubset(runtime.tree, PathGlobs(globs)))
-    elves, links = elf_infos(
-        [Entry(fc.path, fc.content, fc.is_executable) for fc in contents if fc.content[:4] == b"\x7fELF"]
+    """Once per runtime, in a cacheable process run by the runtime's own interpreter (a relative path, so the key
+    is the same on every machine): only the small facts file enters the Pants process, never the tree's bytes."""
+    tool, tree = await MultiGet(
+        Get(Digest, CreateDigest(plugin_modules(*_ELF_FACTS_MODULES))), Get(Digest, AddPrefix(runtime.tree, "tree"))
     )
+    result = await Get(
+        ProcessResult,
+        Process(
+            ["tree" + runtime.interpreter_path, "-s", "-B", "-m", "pants_oci.debian.elf_facts", "tree", "facts.json"],
+            input_digest=await Get(Digest, MergeDigests([tool, tree])),
+            output_files=("facts.json",),
+            description=f"Read the ELF facts of the CPython {runtime.version} tree of {runtime.address}",
+            level=LogLevel.DEBUG,
+        ),
+    )
+    contents = await Get(DigestContents, Digest, result.output_digest)
+    elves, links = elf_facts_from_json(json.loads(contents[0].content))
     return RuntimeElves(elves, links)
 
 
+# The ELF facts reader (standard library only), run by the runtime's own interpreter.
+_ELF_FACTS_MODULES = ("debian/elf.py", "debian/elf_facts.py")
 # The deterministic tar writer, shipped into the sandbox as a package so the runtime can run it with -m.
 _LAYER_TOOL_MODULES = ("oci/determinism.py", "oci/tarball.py", "oci/layer_tool.py")
 
