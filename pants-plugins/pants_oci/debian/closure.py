@@ -126,16 +126,6 @@ def mixed_architectures(elf_files: Mapping[str, ElfInfo]) -> Optional[ClosurePro
     )
 
 
-def needed_packages(elf_files: Mapping[str, ElfInfo], symlinks: Mapping[str, str]) -> List[str]:
-    """Debian packages for the libraries these files need that they do not ship themselves (e.g. a runtime tree)."""
-    packages = set()
-    for path, info in elf_files.items():
-        for name in info.needed:
-            if find_library(name, path, info, elf_files, symlinks) is None:
-                packages.add(package_for_soname(name))
-    return sorted(packages)
-
-
 def format_problems(problems: Iterable[ClosureProblem], limit: int = 30) -> str:
     problems = list(problems)
     lines = [str(p) for p in problems[:limit]]

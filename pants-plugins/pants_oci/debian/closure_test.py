@@ -1,4 +1,4 @@
-from pants_oci.debian.closure import check_closure, format_problems, needed_packages, package_for_soname
+from pants_oci.debian.closure import check_closure, format_problems, package_for_soname
 from pants_oci.debian.elf import ElfInfo
 
 
@@ -48,15 +48,6 @@ def test_too_new_glibc_symbol_version_is_caught() -> None:
     assert len(problems) == 1
     assert "needs symbol version(s) GLIBC_2.38 from libc.so.6" in str(problems[0])
     assert "the image's libc6 is 2.36-9" in str(problems[0])
-
-
-def test_needed_packages_of_a_runtime_tree() -> None:
-    files = {
-        "opt/python/bin/python3.13": _elf(["libpython3.13.so.1.0", "libc.so.6"], runpath=["$ORIGIN/../lib"]),
-        "opt/python/lib/libpython3.13.so.1.0": _elf(["libm.so.6", "libc.so.6"]),
-        "opt/python/lib/python3.13/lib-dynload/_sqlite3.so": _elf(["libsqlite3.so.0", "libc.so.6"]),
-    }
-    assert needed_packages(files, {}) == ["libc6", "libsqlite3-0"]
 
 
 def test_mixed_architectures_are_one_problem_that_names_them() -> None:

@@ -8,7 +8,7 @@ lock generator picks the same "newest" version apt would install.
 """
 import functools
 from dataclasses import dataclass
-from typing import Callable, Iterable, List, Tuple
+from typing import Callable, Tuple
 
 # dpkg keeps epochs in a C int.
 _MAX_EPOCH = 2**31 - 1
@@ -119,8 +119,3 @@ def _digit_run_end(text: str, start: int) -> int:
 
 # For sorted(), min() and max(): `max(versions, key=version_key)` is the version apt would call newest.
 version_key: Callable[[str], object] = functools.cmp_to_key(compare_versions)
-
-
-def sort_versions(versions: Iterable[str]) -> List[str]:
-    """The versions from oldest to newest in dpkg's order."""
-    return sorted(versions, key=version_key)

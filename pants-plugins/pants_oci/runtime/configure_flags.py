@@ -109,9 +109,3 @@ def configure_args(
         f"LDFLAGS={HARDENING_LDFLAGS} {RPATH_LDFLAGS} {STRIP_LDFLAGS}",
     ]
     return args
-
-
-def explain(version: str, optimizations: str, include: Sequence[str] = ()) -> List[str]:
-    """Human-readable `flag: why` lines, for help text and build logs."""
-    minor = parse_minor_version(version)
-    return [f"{f.arg}: {f.why}" for f in CONFIGURE_FLAGS if f.selected(minor, optimizations, include)]

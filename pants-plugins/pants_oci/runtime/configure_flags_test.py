@@ -1,6 +1,6 @@
 import pytest
 
-from pants_oci.runtime.configure_flags import CONFIGURE_FLAGS, PREFIX_MAP_PLACEHOLDER, configure_args, explain
+from pants_oci.runtime.configure_flags import CONFIGURE_FLAGS, PREFIX_MAP_PLACEHOLDER, configure_args
 
 
 def test_every_flag_has_a_reason() -> None:
@@ -46,9 +46,3 @@ def test_extra_args_come_after_the_table_and_before_flags_variables() -> None:
 def test_unknown_optimization_is_rejected() -> None:
     with pytest.raises(ValueError, match="optimizations must be one of none, lto, pgo, pgo\\+lto"):
         configure_args("3.13.5", "O3")
-
-
-def test_explain_names_each_applied_flag() -> None:
-    lines = explain("3.13.5", "pgo+lto")
-    assert any(line.startswith("--enable-optimizations: ") for line in lines)
-    assert not any(line.startswith("--with-system-ffi") for line in lines)
