@@ -12,13 +12,15 @@ from pants_oci.image import rules as image_rules
 from pants_oci.image.target_types import PythonOciImageTarget
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.target_types import PythonRuntimeTarget
+from pants_oci.tools import rules as tools_rules
+from pants_oci.tools.target_types import DebianToolsTarget
 
 
 def rules():
     every = (*runtime_rules.rules(), *debian_rules.rules(), *debian_base_rules.rules(), *base_rules.rules(),
-             *image_rules.rules(), *image_dependencies.rules(), *image_publish.rules())
+             *image_rules.rules(), *image_dependencies.rules(), *image_publish.rules(), *tools_rules.rules())
     return list({rule: None for rule in every})
 
 
 def target_types():
-    return [PythonRuntimeTarget, DebianPackagesTarget, PythonOciImageTarget]
+    return [PythonRuntimeTarget, DebianPackagesTarget, PythonOciImageTarget, DebianToolsTarget]

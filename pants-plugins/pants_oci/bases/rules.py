@@ -71,6 +71,8 @@ from pants_oci.runtime.rules import (
     PythonRuntimeFieldSet,
     RuntimeElves,
 )
+from pants_oci.tools.rules import ContainerToolsSpec, debian_tools_specs
+from pants_oci.tools.subsystem import CONTAINER_TOOLS_RESOLVE
 
 logger = logging.getLogger(__name__)
 
@@ -264,17 +266,30 @@ def _build_root_specs(targets: Iterable[Target]) -> List[DebianBaseSpec]:
     return [r.build_root_spec() for r in runtimes if r.uses_build_root]
 
 
+# The target whose `./pants run` needs the container tools (named, not imported: image/ depends on this package).
+IMAGE_TARGET_ALIAS = "python_oci_image"
+
+
+def _container_tools_specs(targets: Iterable[Target], container_tools: ContainerToolsSpec) -> List[DebianBaseSpec]:
+    """The container tools' lock, where `targets` hold an image to run with them."""
+    return [container_tools.spec] if any(t.alias == IMAGE_TARGET_ALIAS for t in targets) else []
+
+
 @dataclass(frozen=True)
 class AllDebianLockSpecs:
-    """Every Debian lock of the repository: the bases' and the runtimes' build roots'."""
+    """Every Debian lock of the repository: the bases', the runtimes' build roots', the `debian_tools` targets' and
+    the container tools' (when there is an image to run)."""
 
     specs: Tuple[DebianBaseSpec, ...]
 
 
 @rule(desc="Find every Debian lock", level=LogLevel.DEBUG)
-async def all_debian_lock_specs(bases: AllBaseTargets, all_targets: AllTargets) -> AllDebianLockSpecs:
+async def all_debian_lock_specs(
+    bases: AllBaseTargets, all_targets: AllTargets, container_tools: ContainerToolsSpec
+) -> AllDebianLockSpecs:
     of_bases = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in bases.targets)
-    specs = [b.spec for b in of_bases] + _build_root_specs(all_targets)
+    specs = [b.spec for b in of_bases] + _build_root_specs(all_targets) + debian_tools_specs(all_targets)
+    specs += _container_tools_specs(all_targets, container_tools)
     _check_lock_paths_differ(specs)
     return AllDebianLockSpecs(tuple(specs))
 
@@ -284,8 +299,9 @@ async def known_debian_resolves(_: KnownDebianResolveNamesRequest, locks: AllDeb
     return KnownUserResolveNames(
         names=tuple(s.address for s in locks.specs),
         option_name=(
-            "the addresses of `debian_packages` targets and of `python_runtime` targets with a default base, and "
-            f"`<python_runtime address>{BUILD_ROOT_RESOLVE_SUFFIX}` for the runtimes' build roots"
+            "the addresses of `debian_packages` and `debian_tools` targets and of `python_runtime` targets with a "
+            f"default base, `<python_runtime address>{BUILD_ROOT_RESOLVE_SUFFIX}` for the runtimes' build roots, and "
+            f"`{CONTAINER_TOOLS_RESOLVE}` for the tools `./pants run` starts images with"
         ),
         requested_resolve_names_cls=RequestedDebianResolveNames,
     )
@@ -366,8 +382,9 @@ class DebianUpdatesSubsystem(GoalSubsystem):
     help = softwrap(
         """
         List the packages of Debian locks that the archives now serve newer versions of, and exit 1 when any of
-        them comes from the security archive. Covers the `debian_packages` targets, runtime default bases and runtime
-        build roots among the given targets (`./pants debian-updates ::` for all). Run it on a schedule in CI; fix with
+        them comes from the security archive. Covers the `debian_packages` and `debian_tools` targets, runtime
+        default bases and runtime build roots among the given targets, and the container tools when an image is
+        among them (`./pants debian-updates ::` for all). Run it on a schedule in CI; fix with
         `./pants generate-lockfiles`.
         """
     )
@@ -379,12 +396,15 @@ class DebianUpdates(Goal):
 
 
 @goal_rule
-async def debian_updates(console: Console, targets: Targets, bases: AllBaseTargets) -> DebianUpdates:
+async def debian_updates(
+    console: Console, targets: Targets, bases: AllBaseTargets, container_tools: ContainerToolsSpec
+) -> DebianUpdates:
     having_bases = {t.address for t in bases.targets}
     of_bases = await MultiGet(
         Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in targets if t.address in having_bases
     )
-    specs = [b.spec for b in of_bases] + _build_root_specs(targets)
+    specs = [b.spec for b in of_bases] + _build_root_specs(targets) + debian_tools_specs(targets)
+    specs += _container_tools_specs(targets, container_tools)
     lock_files = await MultiGet(Get(DigestContents, PathGlobs([s.lock_path])) for s in specs)
     locks = [lockfile.parse_lock(f[0].content.decode(), s.lock_path) if f else None
              for s, f in zip(specs, lock_files)]

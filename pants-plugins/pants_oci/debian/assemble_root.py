@@ -1,10 +1,13 @@
-"""Unpack a build root from .deb files onto disk, as a script run inside a sandboxed, cacheable process.
+"""Unpack a build root or a host tools tree from .deb files onto disk, as a script run inside a sandboxed,
+cacheable process.
 
     python -m pants_oci.debian.assemble_root SPEC_JSON TREE_DIR
 
-SPEC_JSON names the .debs (paths relative to the working directory): {"debs": [["gcc-12", "debs/gcc-12.deb"], ...]}.
-TREE_DIR receives the tree (`build_root.build_root_entries`), and stdout a JSON summary (packages, entries,
-bytes). The tree is written under a temporary name and renamed when whole: nothing half-unpacked is captured.
+SPEC_JSON names the .debs (paths relative to the working directory): {"debs": [["gcc-12", "debs/gcc-12.deb"], ...]},
+and for host tools their architecture and the packages whose programs get launchers:
+{"debs": ..., "host_tools": {"architecture": "amd64", "requested": ["umoci", "runc"]}}. TREE_DIR receives the tree
+(`build_root.build_root_entries`, or `host_tools.host_tools_entries`), and stdout a JSON summary (packages,
+entries, bytes, and the launchers of host tools). The tree is written under a temporary name and renamed when whole: nothing half-unpacked is captured.
 (The summary is not a file beside the tree so that the rule never has to take a subset of the tree's digest:
 Pants 2.17 walks a subset's symlinks with a depth limit that a directory of many symlinks exceeds.)
 
@@ -18,24 +21,31 @@ import json
 import os
 import shutil
 import sys
-from typing import List, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from pants_oci.debian.assemble_base import BaseSpec, SpecError, build_or_explain, deb_pairs, one_line, read_debs
 from pants_oci.debian.build_root import build_root_entries
+from pants_oci.debian.host_tools import HostToolsError, host_tools_entries
 from pants_oci.oci.tarball import Entry
 
 EXIT_OK, EXIT_USAGE, EXIT_BAD_PACKAGE = 0, 1, 2
 
 
-def read_spec(path: str) -> BaseSpec:
+def read_spec(path: str) -> Tuple[BaseSpec, Optional[Tuple[str, List[str]]]]:
+    """The .debs, and for host tools (else None) their architecture and requested packages."""
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     except (OSError, ValueError) as e:
         raise SpecError(f"cannot read the spec {path}: {e}")
-    if not isinstance(doc, dict) or set(doc) != {"debs"}:
-        raise SpecError('the spec must be a JSON object with exactly one key, "debs"')
-    return BaseSpec(deb_pairs(doc["debs"]), keep_docs=False, keep_gconv=True, mtime=0)
+    if not isinstance(doc, dict) or "debs" not in doc or not set(doc) <= {"debs", "host_tools"}:
+        raise SpecError('the spec must be a JSON object with the key "debs" and optionally "host_tools"')
+    host_tools = doc.get("host_tools")
+    if host_tools is not None:
+        if not isinstance(host_tools, dict) or set(host_tools) != {"architecture", "requested"}:
+            raise SpecError('"host_tools" must be an object with the keys "architecture" and "requested"')
+        host_tools = (host_tools["architecture"], list(host_tools["requested"]))
+    return BaseSpec(deb_pairs(doc["debs"]), keep_docs=False, keep_gconv=True, mtime=0), host_tools
 
 
 def write_tree(entries: Sequence[Entry], root: str) -> int:
@@ -64,12 +74,23 @@ def main(argv: List[str]) -> int:
         return EXIT_USAGE
     spec_path, tree_dir = argv
     try:
-        spec = read_spec(spec_path)
+        spec, host_tools = read_spec(spec_path)
         debs = read_debs(spec)
     except SpecError as e:
         print(one_line(f"assemble_root: {e}"), file=sys.stderr)
         return EXIT_USAGE
-    entries, problem = build_or_explain(lambda: build_root_entries(debs), spec, debs)
+    launchers: List[str] = []
+
+    def unpack() -> List[Entry]:
+        if host_tools is None:
+            return build_root_entries(debs)
+        tree, launchers[:] = host_tools_entries(debs, *host_tools)
+        return tree
+
+    try:
+        entries, problem = build_or_explain(unpack, spec, debs)
+    except HostToolsError as e:
+        entries, problem = None, str(e)
     if entries is None:
         print(one_line(problem), file=sys.stderr)
         return EXIT_BAD_PACKAGE
@@ -80,7 +101,8 @@ def main(argv: List[str]) -> int:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    summary = {"packages": sorted(name for name, _ in spec.debs), "entries": len(entries), "bytes": size}
+    summary = {"packages": sorted(name for name, _ in spec.debs), "entries": len(entries), "bytes": size,
+               "launchers": launchers}
     print(json.dumps(summary, sort_keys=True))
     return EXIT_OK
 

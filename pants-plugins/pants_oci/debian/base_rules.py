@@ -49,7 +49,8 @@ _ASSEMBLE_BASE_MODULES = (
     "debian/assemble_base.py", "debian/base.py", "debian/deb.py", "debian/elf.py",
     "oci/tarball.py", "oci/determinism.py",
 )
-_ASSEMBLE_ROOT_MODULES = (*_ASSEMBLE_BASE_MODULES, "debian/assemble_root.py", "debian/build_root.py")
+_ASSEMBLE_ROOT_MODULES = (*_ASSEMBLE_BASE_MODULES, "debian/assemble_root.py", "debian/build_root.py",
+                          "debian/host_tools.py")
 # fetch_index.py and assemble_base.py exit with this code for a problem they explain in one line on stderr.
 EXIT_EXPLAINED = 2
 
@@ -377,18 +378,21 @@ async def build_debian_base(
 
 @dataclass(frozen=True)
 class DebianBuildRoot:
-    """A lock's packages unpacked as a root filesystem (`build_root.py`), for a process to chroot into."""
+    """A lock's packages unpacked as a root filesystem (`build_root.py`), for a process to chroot into; or, for host
+    tools, as `root/` plus `bin/` launchers that run its programs on the host (`host_tools.py`)."""
 
     address: str
     tree: Digest  # the tree, paths relative to its /
     lock_sha256: str  # of the lock file: what the tree was made from
     packages: int
     size: int  # bytes of file content
+    launchers: Tuple[str, ...] = ()  # host tools: the programs in bin/
 
 
 @dataclass(frozen=True)
 class DebianBuildRootRequest:
     spec: DebianBaseSpec
+    host_tools: bool = False
 
 
 @rule(desc="Unpack a build root", level=LogLevel.DEBUG)
@@ -396,19 +400,23 @@ async def build_debian_root(
     request: DebianBuildRootRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
 ) -> DebianBuildRoot:
     spec = request.spec
+    what = "host tools" if request.host_tools else "build root"
     lock, debs = await _locked_debs(spec, config)
+    options = {}
+    if request.host_tools:
+        options["host_tools"] = {"architecture": spec.architecture, "requested": list(lock.requested)}
     result = await Get(
         FallibleProcessResult,
         Process(
             [python.path, "-s", "-B", "-m", "pants_oci.debian.assemble_root", "assembly.json", "root"],
-            input_digest=await _deb_tool_inputs(lock, debs, {}, _ASSEMBLE_ROOT_MODULES),
+            input_digest=await _deb_tool_inputs(lock, debs, options, _ASSEMBLE_ROOT_MODULES),
             output_directories=("root",),
-            description=f"Unpack the build root {spec.address} ({len(lock.packages)} packages)",
+            description=f"Unpack the {what} {spec.address} ({len(lock.packages)} packages)",
             level=LogLevel.INFO,
         ),
     )
     if result.exit_code != 0:
-        raise DebianBaseError(f"Cannot unpack the build root {spec.address}: {_explained_failure(result)}")
+        raise DebianBaseError(f"Cannot unpack the {what} {spec.address}: {_explained_failure(result)}")
     # The output is the tree alone: never a DigestSubset of it (see assemble_root.py).
     tree, lock_file = await MultiGet(
         Get(Digest, RemovePrefix(result.output_digest, "root")), Get(DigestContents, PathGlobs([spec.lock_path]))
@@ -420,6 +428,7 @@ async def build_debian_root(
         lock_sha256=hashlib.sha256(lock_file[0].content).hexdigest(),
         packages=len(facts["packages"]),
         size=facts["bytes"],
+        launchers=tuple(facts["launchers"]),
     )
 
 

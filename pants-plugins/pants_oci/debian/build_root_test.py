@@ -19,7 +19,8 @@ def _deb(files) -> bytes:
                     info.type, info.linkname = tarfile.SYMTYPE, value[1]
                     t.addfile(info)
                 else:
-                    info.size, info.mode = len(value), 0o755 if path.endswith(("gcc-12", "dash", "mawk")) else 0o644
+                    executable = path.endswith(("gcc-12", "dash", "mawk")) or value[:4] == b"\x7fELF"
+                    info.size, info.mode = len(value), 0o755 if executable else 0o644
                     t.addfile(info, io.BytesIO(value))
         return buf.getvalue()
 

@@ -20,16 +20,9 @@ from pants.util.strutil import softwrap
 PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
 
-class DebianPackagesField(StringSequenceField):
-    alias = "packages"
-    required = True
-    help = softwrap(
-        """
-        Debian binary packages to install, by name; their Depends and Pre-Depends are added (except those only
-        maintainer scripts use, such as debconf and dpkg). Example:
-        `packages=["libc6", "libssl3", "ca-certificates", "tzdata", "netbase"]`.
-        """
-    )
+class PackageNamesField(StringSequenceField):
+    """A list of Debian package names, checked when the BUILD file is read. Each target type subclasses it with its
+    own alias and help (not one another, so that a field set of one never applies to the other's targets)."""
 
     @classmethod
     def compute_value(cls, raw_value: Optional[list], address: Address):
@@ -41,6 +34,18 @@ class DebianPackagesField(StringSequenceField):
                 f"{', '.join(repr(b) for b in bad)}: names are lowercase letters, digits and + - . (e.g. 'libssl3')."
             )
         return value
+
+
+class DebianPackagesField(PackageNamesField):
+    alias = "packages"
+    required = True
+    help = softwrap(
+        """
+        Debian binary packages to install, by name; their Depends and Pre-Depends are added (except those only
+        maintainer scripts use, such as debconf and dpkg). Example:
+        `packages=["libc6", "libssl3", "ca-certificates", "tzdata", "netbase"]`.
+        """
+    )
 
 
 DEFAULT_SUITE = "bookworm"

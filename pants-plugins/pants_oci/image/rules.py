@@ -30,7 +30,6 @@ from pants.backend.python.util_rules.python_sources import PythonSourceFilesRequ
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior, RunRequest
 from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
-from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths
 from pants.engine.addresses import Address, UnparsedAddressInputs
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import (
@@ -103,6 +102,7 @@ from pants_oci.runtime.rules import (
     TreeArchiveRequest,
 )
 from pants_oci.runtime.subsystem import PYTHON_ORG_TEMPLATE
+from pants_oci.tools.rules import ContainerTools, ContainerToolsRequest
 
 logger = logging.getLogger(__name__)
 
@@ -679,7 +679,7 @@ async def package_python_oci_image(field_set: PythonOciImageFieldSet) -> BuiltPa
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# `./pants run`: the image in a real container (umoci unpacks, runc runs)
+# `./pants run`: the image in a real container (umoci unpacks, runc runs; both from the [container-tools] lock)
 
 
 @dataclass(frozen=True)
@@ -689,36 +689,6 @@ class PythonOciImageRunFieldSet(RunFieldSet):
 
     runtime: ImageRuntimeField
     binary: ImageBinaryField
-
-
-@dataclass(frozen=True)
-class ContainerTools:
-    umoci: str
-    runc: str
-
-
-@dataclass(frozen=True)
-class ContainerToolsRequest:
-    pass
-
-
-CONTAINER_TOOL_SEARCH_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
-
-
-@rule(desc="Find umoci and runc", level=LogLevel.DEBUG)
-async def find_container_tools(_: ContainerToolsRequest) -> ContainerTools:
-    found = await MultiGet(
-        Get(BinaryPaths, BinaryPathRequest(binary_name=name, search_path=CONTAINER_TOOL_SEARCH_PATH))
-        for name in ("umoci", "runc")
-    )
-    missing = [name for name, paths in zip(("umoci", "runc"), found) if not paths.first_path]
-    if missing:
-        raise PythonOciImageError(
-            f"`./pants run` on a python_oci_image runs it with umoci and runc, but {' and '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not installed (searched {':'.join(CONTAINER_TOOL_SEARCH_PATH)}). "
-            f"On Debian or Ubuntu: `sudo apt-get install umoci runc`."
-        )
-    return ContainerTools(found[0].first_path.path, found[1].first_path.path)
 
 
 @rule(desc="Run a python_oci_image in a container", level=LogLevel.DEBUG)
@@ -744,9 +714,11 @@ async def run_python_oci_image(
     )
     return RunRequest(
         digest=digest,
-        args=(python.path, "{chroot}/run_image.py", "{chroot}/image", image.tags[0], tools.umoci, tools.runc,
+        args=(python.path, "{chroot}/run_image.py", "{chroot}/image", image.tags[0], "{chroot}/container-tools",
               str(image.entrypoint_length)),
         extra_env={},
+        # Materialized once and shared read-only; run_image.py puts its patched runc in its own directory.
+        immutable_input_digests={"container-tools": tools.tree},
     )
 
 

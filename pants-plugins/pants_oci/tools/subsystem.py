@@ -1,0 +1,43 @@
+"""`[container-tools]`: the container tools `./pants run` starts images with, from a Debian lock."""
+from pants.option.option_types import StrListOption, StrOption
+from pants.option.subsystem import Subsystem
+from pants.util.strutil import softwrap
+
+from pants_oci.debian.target_types import DEFAULT_SUITE
+
+CONTAINER_TOOLS_RESOLVE = "container-tools"
+REQUIRED_PROGRAMS = ("umoci", "runc")
+
+
+class ContainerToolsSubsystem(Subsystem):
+    options_scope = "container-tools"
+    help = softwrap(
+        f"""
+        The container tools `./pants run` uses on a `python_oci_image`: umoci unpacks the image and runc runs it
+        (rootless when Pants runs as a non-root user). They come from Debian packages pinned in a lock, like a
+        `debian_tools` target, and run with the lock's own loader and libraries, so nothing is installed on the
+        host. Lock them with `./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`.
+        """
+    )
+
+    packages = StrListOption(
+        default=["umoci", "runc", "patchelf"],
+        help=softwrap(
+            """
+            The Debian packages to lock. They must provide the programs umoci and runc; patchelf makes the copy
+            of runc that runs from the unpacked tree (runc re-executes itself through /proc/self/exe).
+            """
+        ),
+        advanced=True,
+    )
+    suite = StrOption(default=DEFAULT_SUITE, help="The Debian suite the tools are locked from.", advanced=True)
+    lockfile = StrOption(
+        default="3rdparty/debian/container-tools.lock.json",
+        help=softwrap(
+            f"""
+            Where the lock lives, relative to the build root. `./pants generate-lockfiles
+            --resolve={CONTAINER_TOOLS_RESOLVE}` writes it (it is part of `./pants generate-lockfiles` when the
+            repository has a `python_oci_image`); `./pants debian-updates` reports its pending updates.
+            """
+        ),
+    )
