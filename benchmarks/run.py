@@ -9,7 +9,7 @@
     python3 benchmarks/run.py lock --runs 3
     python3 benchmarks/run.py build-root --runs 2
     python3 benchmarks/run.py image-size
-    BUILDGRID_BGD=<path to bgd> python3 benchmarks/run.py remote-cache
+    python3 benchmarks/run.py remote-cache
 
 `runtime` measures, for each optimization level, a cold `./pants package` of a python_runtime (process cache
 off, so the compile really runs) against a plain `./configure && make && make install` with the same flags
@@ -53,6 +53,7 @@ it (as a second CI machine would), with Pants' own counters for each.
 """
 import argparse
 import ast
+import gzip
 import json
 import os
 import re
@@ -234,6 +235,16 @@ def scratch_clone() -> Path:
     return clone
 
 
+def packaged_tool(clone: Path, name: str) -> str:
+    """A program from the clone's own pinned packages, nothing of the host's: BuildGrid's bgd from the buildgrid
+    resolve, the rest from the `3rdparty/debian:test-tools` Debian lock (packaged once per clone)."""
+    target, path = (("3rdparty/python:bgd", "dist/3rdparty.python/bgd.pex") if name == "bgd" else
+                    ("3rdparty/debian:test-tools", f"dist/3rdparty.debian/test-tools/bin/{name}"))
+    if not (clone / path).exists():
+        run([str(clone / "pants"), "--no-pantsd", "package", target], cwd=clone)
+    return str(clone / path)
+
+
 def store_flags(store: Path) -> List[str]:
     """Pants without its daemon, with its own local store and named caches under `store` (empty = cold)."""
     return ["--no-pantsd", f"--local-store-dir={store / 'lmdb'}", f"--named-caches-dir={store / 'named'}"]
@@ -261,9 +272,9 @@ def first_output_seconds(cmd: List[str]) -> float:
     return elapsed
 
 
-def runc_bundle(layout: Path, args: List[str], where: Path) -> Path:
+def runc_bundle(umoci: str, layout: Path, args: List[str], where: Path) -> Path:
     bundle = where / f"bundle-{len(list(where.iterdir()))}"
-    run(["umoci", "unpack", "--image", f"{layout}:latest", str(bundle)])
+    run([umoci, "unpack", "--image", f"{layout}:latest", str(bundle)])
     config = json.loads((bundle / "config.json").read_text())
     config["process"]["terminal"] = False
     config["root"]["readonly"] = True
@@ -288,16 +299,15 @@ def image_layers(layout: Path) -> List[Dict]:
     return layers
 
 
-def zstd_size(blob: Path, level: int) -> int:
+def zstd_size(zstd: str, blob: Path, level: int) -> int:
     """The layer's size if it were zstd-compressed at `level` (the zstd command line), for comparison."""
-    raw = subprocess.run(["gzip", "-dc", str(blob)], check=True, capture_output=True).stdout
-    return len(subprocess.run(["zstd", f"-{level}", "-q", "-c"], input=raw, check=True, capture_output=True).stdout)
+    raw = gzip.decompress(blob.read_bytes())
+    return len(subprocess.run([zstd, f"-{level}", "-q", "-c"], input=raw, check=True, capture_output=True).stdout)
 
 
 def bench_image_size() -> None:
     """The example image's layers as built now (warm caches: nothing is timed), gzip as shipped and zstd beside."""
-    if not shutil.which("zstd"):
-        raise SystemExit("the image-size suite needs the zstd command (Debian: apt-get install zstd)")
+    zstd = packaged_tool(REPO, "zstd")
     run([str(REPO / "pants"), "--no-pantsd", "package", IMAGE_TARGET], cwd=REPO)
     layout = REPO / "dist" / "src.python.hello_cli" / "hello-cli-image"
     manifest_digest = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"].split(":")[1]
@@ -305,7 +315,7 @@ def bench_image_size() -> None:
     rows = []
     for layer, info in zip(manifest["layers"], image_layers(layout)):
         blob = layout / "blobs" / "sha256" / layer["digest"].split(":")[1]
-        rows.append((info["what"], info["files_bytes"], layer["size"], zstd_size(blob, 3), zstd_size(blob, 19)))
+        rows.append((info["what"], info["files_bytes"], layer["size"], zstd_size(zstd, blob, 3), zstd_size(zstd, blob, 19)))
     print("\n| layer | files MB | gzip MB (shipped) | zstd -3 MB | zstd -19 MB |")
     print("|---|---|---|---|---|")
     for what, files, gz, z3, z19 in rows + [("total", *(sum(r[i] for r in rows) for i in range(1, 5)))]:
@@ -333,12 +343,13 @@ def bench_image(runs: int, startup_runs: int) -> None:
 
     bundles = work / "bundles"
     bundles.mkdir()
-    app = runc_bundle(layout, [], bundles)
-    bare = runc_bundle(layout, ["/opt/python/bin/python3.13", "-c", "print('x')"], bundles)
+    umoci, runc = packaged_tool(clone, "umoci"), packaged_tool(clone, "runc")
+    app = runc_bundle(umoci, layout, [], bundles)
+    bare = runc_bundle(umoci, layout, ["/opt/python/bin/python3.13", "-c", "print('x')"], bundles)
     app_times, bare_times = [], []
     for i in range(startup_runs):  # alternate, so noise hits both alike
-        app_times.append(first_output_seconds(["runc", "run", "--bundle", str(app), f"bench-app-{i}"]))
-        bare_times.append(first_output_seconds(["runc", "run", "--bundle", str(bare), f"bench-bare-{i}"]))
+        app_times.append(first_output_seconds([runc, "run", "--bundle", str(app), f"bench-app-{i}"]))
+        bare_times.append(first_output_seconds([runc, "run", "--bundle", str(bare), f"bench-bare-{i}"]))
     shutil.rmtree(work, ignore_errors=True)
 
     ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
@@ -430,10 +441,8 @@ def bench_scale(counts: List[int]) -> None:
 
 
 def bench_remote_cache() -> None:
-    bgd = os.environ.get("BUILDGRID_BGD") or shutil.which("bgd")
-    if not bgd:
-        raise SystemExit("Set BUILDGRID_BGD to BuildGrid's bgd (.ci/run installs one).")
     clone = scratch_clone()
+    bgd = packaged_tool(clone, "bgd")
     work = clone.parent
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -41,6 +41,7 @@ from pants_oci.debian.version import compare_versions
 from pants_oci.oci.tarball import Entry
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.target_types import PythonRuntimeTarget
+from pants_oci.tools import rules as tools_rules
 
 PACKAGES = '["libc6", "netbase", "ca-certificates"]'
 LOCK = "3rdparty/debian/src/base.lock.json"
@@ -51,6 +52,7 @@ def _runner(*options: str) -> RuleRunner:
     runner = RuleRunner(
         rules=[
             *debian_base_rules.rules(), *base_rules.rules(), *debian_rules.rules(), *runtime_rules.rules(),
+            *tools_rules.rules(),
             *system_binaries.rules(), *adhoc_binaries.rules(),
             QueryRule(BuiltPackage, [DebianPackagesFieldSet]),
             QueryRule(GenerateLockfileResult, [GenerateDebianLockfile]),

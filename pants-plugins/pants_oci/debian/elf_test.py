@@ -6,11 +6,13 @@ import pytest
 
 from pants_oci.debian.elf import (
     ElfInfo,
+    Hardening,
     elf_facts_from_json,
     elf_facts_to_json,
     elf_info_from_json,
     elf_info_to_json,
     read_elf,
+    read_hardening,
 )
 
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
@@ -106,3 +108,41 @@ def test_the_machine_is_read_from_the_header() -> None:
     arm64[18:20] = (183).to_bytes(2, "little")  # EM_AARCH64
     assert read_elf(bytes(arm64)).machine == "aarch64"
     assert elf_info_from_json(elf_info_to_json(read_elf(bytes(arm64)))).machine == "aarch64"
+
+
+# Hardening (read_hardening), against Debian's hardening-check where it is installed
+
+HARDENING_CHECK_WORDS = {
+    "Position Independent Executable": "pie",
+    "Stack protected": "stack_protector",
+    "Fortify Source functions": "fortify",
+    "Read-only relocations": "relro",
+    "Immediate binding": "bind_now",
+}
+
+
+@pytest.mark.parametrize("path", ["/bin/ls", os.path.realpath(sys.executable), LIBC])
+def test_hardening_reads_what_hardening_check_reports(path: str) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("hardening-check") is None or not os.path.exists(path):
+        pytest.skip("Debian's hardening-check (devscripts), the reference this reader is compared with, is absent")
+    report = subprocess.run(["hardening-check", path], capture_output=True, text=True).stdout
+    hardening = read_hardening(open(path, "rb").read())
+    for line in report.splitlines()[1:]:
+        name, _, verdict = line.strip().partition(": ")
+        if name in HARDENING_CHECK_WORDS and "ignored" not in verdict and "unknown" not in verdict:
+            assert getattr(hardening, HARDENING_CHECK_WORDS[name]) == verdict.startswith("yes"), (name, verdict)
+
+
+def test_hardening_of_non_elf_is_none() -> None:
+    assert read_hardening(b"#!/bin/sh\n") is None
+
+
+def test_hardening_problems_name_what_is_missing() -> None:
+    weak = Hardening(executable=True, pie=False, relro=True, bind_now=False, stack_protector=False, fortify=True)
+    assert weak.problems() == ("Position Independent Executable", "Immediate binding", "Stack protected")
+    assert weak.problems(stack_protector=False) == ("Position Independent Executable", "Immediate binding")
+    library = Hardening(executable=False, pie=False, relro=True, bind_now=True, stack_protector=True, fortify=True)
+    assert library.problems() == (), "PIE is a property of executables only"

@@ -1,5 +1,5 @@
 """Real images of a real app, checked with real container tools: a CPython compile, real .deb downloads, a real
-wheel resolve, then skopeo, umoci, runc and podman on the result.
+wheel resolve, then skopeo, umoci and runc (from the test-tools Debian lock) on the result, and podman where installed.
 
 Two "checkouts": two RuleRunners with isolated stores in different temporary build roots, each compiling its
 own runtime from scratch, must produce the same manifest digest.
@@ -31,6 +31,7 @@ from pants_oci.bases.rules import BaseOfTarget, DebianBaseSpecRequest, GenerateD
 from pants_oci.image.rules import PythonOciImageFieldSet
 from pants_oci.oci.validate import validate_layout
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
+from pants_oci.tools.testing import skopeo, tool
 
 MAIN = '''\
 import sys
@@ -142,12 +143,6 @@ def _manifest(files: Dict[str, bytes]) -> dict:
     return json.loads(layout[f"blobs/sha256/{digest.split(':')[1]}"])
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}", f"/sbin/{name}") if os.path.exists(p)), None)
-    assert path, f"{name} is not installed; build-support/install-build-deps.sh installs it"
-    return path
-
-
 @pytest.fixture(scope="module")
 def first(tmp_path_factory) -> dict:
     runner = _runner()
@@ -160,7 +155,7 @@ def first(tmp_path_factory) -> dict:
 def _run_container(layout: Path, workdir: Path, args: List[str] = None) -> subprocess.CompletedProcess:
     """umoci unpack, then runc run as the image's user with a read-only root and a tmpfs /tmp."""
     bundle = workdir / "bundle"
-    subprocess.run([_tool("umoci"), "unpack", "--image", f"{layout}:latest", str(bundle)], check=True,
+    subprocess.run([tool("umoci"), "unpack", "--image", f"{layout}:latest", str(bundle)], check=True,
                    capture_output=True)
     config_path = bundle / "config.json"
     config = json.loads(config_path.read_text())
@@ -170,14 +165,14 @@ def _run_container(layout: Path, workdir: Path, args: List[str] = None) -> subpr
     if args:
         config["process"]["args"] = args
     config_path.write_text(json.dumps(config))
-    return subprocess.run([_tool("runc"), "run", "--bundle", str(bundle), f"pants-oci-test-{os.getpid()}"],
+    return subprocess.run([tool("runc"), "run", "--bundle", str(bundle), f"pants-oci-test-{os.getpid()}"],
                           capture_output=True, text=True, timeout=120)
 
 
 def _start_container(layout: Path, workdir: Path, tag: str, args: List[str], name: str) -> subprocess.Popen:
     """umoci unpack + `runc run` in the background (read-only root, tmpfs /tmp), once it printed "ready"."""
     bundle = workdir / "bundle"
-    subprocess.run([_tool("umoci"), "unpack", "--image", f"{layout}:{tag}", str(bundle)], check=True, capture_output=True)
+    subprocess.run([tool("umoci"), "unpack", "--image", f"{layout}:{tag}", str(bundle)], check=True, capture_output=True)
     config_path = bundle / "config.json"
     config = json.loads(config_path.read_text())
     config["process"]["terminal"] = False
@@ -185,7 +180,7 @@ def _start_container(layout: Path, workdir: Path, tag: str, args: List[str], nam
     config["root"]["readonly"] = True
     config["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]})
     config_path.write_text(json.dumps(config))
-    container = subprocess.Popen([_tool("runc"), "run", "--bundle", str(bundle), name], stdout=subprocess.PIPE,
+    container = subprocess.Popen([tool("runc"), "run", "--bundle", str(bundle), name], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
     assert container.stdout.readline().strip() == "ready", container.stderr.read()
     return container
@@ -194,11 +189,11 @@ def _start_container(layout: Path, workdir: Path, tag: str, args: List[str], nam
 def _stop(container: subprocess.Popen, name: str) -> Tuple[int, float, str]:
     """SIGTERM through runc; the exit code, the seconds it took, and what the app printed afterwards."""
     start = time.monotonic()
-    subprocess.run([_tool("runc"), "kill", name, "TERM"], check=True, capture_output=True)
+    subprocess.run([tool("runc"), "kill", name, "TERM"], check=True, capture_output=True)
     try:
         out, _ = container.communicate(timeout=10)
     except subprocess.TimeoutExpired:
-        subprocess.run([_tool("runc"), "kill", name, "KILL"], capture_output=True)
+        subprocess.run([tool("runc"), "kill", name, "KILL"], capture_output=True)
         container.communicate()
         pytest.fail("the container was still running 10 s after SIGTERM")
     return container.returncode, time.monotonic() - start, out
@@ -235,12 +230,12 @@ def test_orphaned_children_are_reaped(serve_layout: Path, tmp_path: Path) -> Non
     try:
         time.sleep(2.5)  # the orphan (a grandchild whose parent exited at once) has exited by now
         states = subprocess.run(
-            [_tool("runc"), "exec", name, "/opt/python/bin/python3.13", "-c",
+            [tool("runc"), "exec", name, "/opt/python/bin/python3.13", "-c",
              "import glob; print(' '.join(open(p).read().split(') ')[1][0] for p in glob.glob('/proc/[0-9]*/stat')))"],
             check=True, capture_output=True, text=True,
         ).stdout.split()
         assert "Z" not in states, f"zombie processes in the container: {states}"
-        pid1 = subprocess.run([_tool("runc"), "exec", name, "/opt/python/bin/python3.13", "-c",
+        pid1 = subprocess.run([tool("runc"), "exec", name, "/opt/python/bin/python3.13", "-c",
                                "print(open('/proc/1/cmdline').read().split(chr(0))[0])"],
                               check=True, capture_output=True, text=True).stdout.strip()
         assert pid1 == "/usr/bin/tini"
@@ -248,16 +243,16 @@ def test_orphaned_children_are_reaped(serve_layout: Path, tmp_path: Path) -> Non
         _stop(container, name)
 
 
-def test_image_conforms_and_skopeo_reads_it(first: dict) -> None:
+def test_image_conforms_and_skopeo_reads_it(first: dict, tmp_path: Path) -> None:
     files, layout = first["files"], first["layout"]
     assert validate_layout(_layout_files(files)) == []
     manifest = _manifest(files)
     assert len(manifest["layers"]) == 4 and manifest["annotations"]["org.opencontainers.image.version"] == "1.0"
-    inspect = json.loads(subprocess.run([_tool("skopeo"), "inspect", f"oci:{layout}:1.0"], check=True,
+    inspect = json.loads(subprocess.run([*skopeo(tmp_path), "inspect", f"oci:{layout}:1.0"], check=True,
                                         capture_output=True, text=True).stdout)
     index = json.loads(files["app/img/index.json"])
     assert inspect["Digest"] == index["manifests"][0]["digest"]
-    config = json.loads(subprocess.run([_tool("skopeo"), "inspect", "--config", f"oci:{layout}:latest"],
+    config = json.loads(subprocess.run([*skopeo(tmp_path), "inspect", "--config", f"oci:{layout}:latest"],
                                        check=True, capture_output=True, text=True).stdout)
     assert config["config"]["User"] == "65532:65532"
     assert config["config"]["Entrypoint"] == ["/usr/bin/tini", "--", "/app/bin/hello"]
@@ -308,18 +303,37 @@ def test_the_sbom_names_cpython_the_debian_packages_and_the_wheels(first: dict, 
     assert validate_full_spdx_document(parse_file(str(path))) == []
 
 
-def test_archive_loads_with_skopeo_and_podman(first: dict, tmp_path: Path) -> None:
+def test_archive_copies_with_skopeo_to_a_layout_and_a_docker_archive(first: dict, tmp_path: Path) -> None:
+    """skopeo reads the OCI archive and writes it as an OCI layout and as a docker-archive, what `docker load` and
+    `podman load` read: same manifest digest in the layout, same config in both."""
     archive = tmp_path / "img.tar"
     archive.write_bytes(first["files"]["app/img.tar"])
-    copied = tmp_path / "copied"
-    # The archive names the first tag; `podman load` accepts only one entry in its index.
-    subprocess.run([_tool("skopeo"), "copy", f"oci-archive:{archive}", f"oci:{copied}:1.0"], check=True,
+    copied, docker_archive = tmp_path / "copied", tmp_path / "docker.tar"
+    subprocess.run([*skopeo(tmp_path), "copy", f"oci-archive:{archive}", f"oci:{copied}:1.0"], check=True,
                    capture_output=True)
     assert validate_layout({str(p.relative_to(copied)): p.read_bytes() for p in copied.rglob("*") if p.is_file()}) == []
+    index = json.loads(first["files"]["app/img/index.json"])
+    assert json.loads((copied / "index.json").read_text())["manifests"][0]["digest"] == index["manifests"][0]["digest"]
+    subprocess.run([*skopeo(tmp_path), "copy", f"oci-archive:{archive}", f"docker-archive:{docker_archive}:acme/hello:1.0"],
+                   check=True, capture_output=True)
+    with tarfile.open(docker_archive) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+        assert manifest[0]["RepoTags"] == ["docker.io/acme/hello:1.0"] and len(manifest[0]["Layers"]) == 4
+        config = json.load(tar.extractfile(manifest[0]["Config"]))
+    assert config["config"]["User"] == "65532:65532"
+
+
+def test_archive_loads_with_podman(first: dict, tmp_path: Path) -> None:
+    podman = shutil.which("podman")
+    if podman is None:
+        pytest.skip("podman is not installed (it needs a configured container stack, so it cannot come from a "
+                    "Debian lock like the other tools); the skopeo docker-archive test covers the same format")
+    archive = tmp_path / "img.tar"
+    archive.write_bytes(first["files"]["app/img.tar"])
     runroot = tempfile.mkdtemp(prefix="podman-", dir="/tmp")  # podman refuses a runroot over 50 characters
-    podman = [_tool("podman"), "--root", str(tmp_path / "storage"), "--runroot", runroot, "--storage-driver=vfs"]
+    command = [podman, "--root", str(tmp_path / "storage"), "--runroot", runroot, "--storage-driver=vfs"]
     try:
-        loaded = subprocess.run([*podman, "load", "-i", str(archive)], capture_output=True, text=True, timeout=300)
+        loaded = subprocess.run([*command, "load", "-i", str(archive)], capture_output=True, text=True, timeout=300)
     finally:
         shutil.rmtree(runroot, ignore_errors=True)
     assert loaded.returncode == 0, loaded.stderr

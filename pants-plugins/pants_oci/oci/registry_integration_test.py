@@ -4,15 +4,13 @@ these tests, with and without htpasswd authentication, and skopeo pulling back w
 import base64
 import hashlib
 import json
-import os
-import shutil
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Iterator
 from unittest import mock
 
 import pytest
@@ -21,12 +19,7 @@ from pants_oci.oci import registry
 from pants_oci.oci.model import ImageConfig, Layer, build_image, layout_files
 from pants_oci.oci.registry import PushError, RegistryClient
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}",) if os.path.exists(p)), None)
-    assert path, f"{name} is not installed; build-support/install-build-deps.sh installs it"
-    return path
+from pants_oci.tools.testing import skopeo, tool
 
 
 def _free_port() -> int:
@@ -60,7 +53,7 @@ def _start_registry(tmp: Path, htpasswd: str = "") -> Iterator[str]:
         f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp / 'data'}\n"
         f"http:\n  addr: 127.0.0.1:{port}\n{auth}"
     )
-    process = subprocess.Popen([_tool("docker-registry"), "serve", str(tmp / "config.yml")],
+    process = subprocess.Popen([tool("docker-registry"), "serve", str(tmp / "config.yml")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(100):
@@ -86,7 +79,7 @@ def open_registry(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def auth_registry(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "auth").mkdir()
-    entry = subprocess.run([_tool("htpasswd"), "-Bbn", "alice", "secret"], check=True, capture_output=True, text=True)
+    entry = subprocess.run([tool("htpasswd"), "-Bbn", "alice", "secret"], check=True, capture_output=True, text=True)
     yield from _start_registry(tmp_path / "auth", entry.stdout)
 
 
@@ -95,7 +88,7 @@ def _manifest_digest(layout: Path) -> str:
 
 
 def _skopeo_digest(reference: str, *creds: str) -> str:
-    out = subprocess.run([_tool("skopeo"), "inspect", "--tls-verify=false", *creds, f"docker://{reference}"],
+    out = subprocess.run([*skopeo(), "inspect", "--tls-verify=false", *creds, f"docker://{reference}"],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)["Digest"]
 
@@ -108,7 +101,7 @@ def test_push_pull_back_and_no_blob_twice(open_registry: str, tmp_path: Path) ->
     for tag in ("1.0", "latest"):
         assert _skopeo_digest(f"{repository}:{tag}") == _manifest_digest(layout)
     pulled = tmp_path / "pulled"
-    subprocess.run([_tool("skopeo"), "copy", "--src-tls-verify=false", f"docker://{repository}:1.0", f"oci:{pulled}:1.0"],
+    subprocess.run([*skopeo(tmp_path), "copy", "--src-tls-verify=false", f"docker://{repository}:1.0", f"oci:{pulled}:1.0"],
                    check=True, capture_output=True)
     assert {p.name for p in (pulled / "blobs/sha256").iterdir()} == {p.name for p in (layout / "blobs/sha256").iterdir()}
     second = registry.push(str(layout), repository, ["1.0"], {}, plain_http_localhost=True, log=lambda _: None)

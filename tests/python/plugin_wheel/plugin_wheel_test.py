@@ -4,9 +4,7 @@ package, run (runc), publish (a real docker-registry) and a remote cache (a real
 """
 import hashlib
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -16,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from pants_oci.tools.testing import skopeo, tool
 from scratch_repos.repo import PLUGIN_VERSION as VERSION
-from scratch_repos.repo import create, plugin_wheel, run_pants, which, without_host_toolchain
+from scratch_repos.repo import create, plugin_wheel, run_pants, without_host_tools
 
 
 def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
@@ -64,7 +63,7 @@ def test_help_shows_the_plugin_targets(scratch_repo: Path) -> None:
 def test_package_builds_an_image_that_runs(scratch_repo: Path) -> None:
     # Locking the default base and the build root compiles nothing: no compile even without the local cache.
     lock = run_pants(scratch_repo, ["--no-local-cache", "generate-lockfiles", "--resolve=src:py313",
-                                    "--resolve=src:py313#build-root"])
+                                    "--resolve=src:py313#build-root", "--resolve=container-tools"])
     assert "Compiling CPython" not in lock.stderr
     assert (scratch_repo / "3rdparty/debian/src/py313.base.lock.json").is_file()
     build_root = json.loads((scratch_repo / "3rdparty/debian/src/py313.build-root.lock.json").read_text())
@@ -72,7 +71,8 @@ def test_package_builds_an_image_that_runs(scratch_repo: Path) -> None:
     package = run_pants(scratch_repo, ["package", "src:img"])
     assert "digest sha256:" in package.stderr
     assert (scratch_repo / "dist/src/img.tar").is_file() and (scratch_repo / "dist/src/img/index.json").is_file()
-    run = run_pants(scratch_repo, ["run", "src:img"])
+    # umoci and runc come from the container-tools lock: the host's, if any, are hidden.
+    run = run_pants(scratch_repo, ["run", "src:img"], host_tools=False)
     assert run.stdout.strip().endswith("greetings from 3.13.5 as uid 65532")
 
 
@@ -82,7 +82,7 @@ def test_runtime_is_the_same_with_the_host_compiler_hidden(scratch_repo: Path, t
     run_pants(scratch_repo, ["package", "src:py313"])
     ordinary = hashlib.sha256((scratch_repo / "dist/src/py313.tar.gz").read_bytes()).hexdigest()
     hidden = run_pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store'}", "package", "src:py313"],
-                       host_toolchain=False)
+                       host_tools=False)
     assert "Completed: Compiling CPython 3.13.5" in hidden.stderr, "the build must compile, not hit a cache"
     assert "build root of" in hidden.stderr
     assert hashlib.sha256((scratch_repo / "dist/src/py313.tar.gz").read_bytes()).hexdigest() == ordinary
@@ -96,7 +96,7 @@ def test_publish_pushes_to_a_real_registry(scratch_repo: Path, tmp_path: Path) -
     (tmp_path / "config.yml").write_text(
         f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
     )
-    registry = subprocess.Popen([which("docker-registry"), "serve", str(tmp_path / "config.yml")],
+    registry = subprocess.Popen([tool("docker-registry"), "serve", str(tmp_path / "config.yml")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for(f"http://127.0.0.1:{port}/v2/")
@@ -109,7 +109,7 @@ def test_publish_pushes_to_a_real_registry(scratch_repo: Path, tmp_path: Path) -
         run_pants(scratch_repo, ["package", "src:pub"])
         index = json.loads((scratch_repo / "dist/src/pub/index.json").read_text())
         for tag in ("1.0", "latest"):
-            inspect = subprocess.run([which("skopeo"), "inspect", "--tls-verify=false",
+            inspect = subprocess.run([*skopeo(), "inspect", "--tls-verify=false",
                                       f"docker://127.0.0.1:{port}/scratch/greet:{tag}"],
                                      check=True, capture_output=True, text=True)
             assert json.loads(inspect.stdout)["Digest"] == index["manifests"][0]["digest"]
@@ -150,13 +150,13 @@ def _counters(output: str) -> dict:
 def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_path: Path) -> None:
     """BuildGrid on 127.0.0.1 as a REAPI cache: build with remote writes, build again from an empty local store,
     and read from Pants' counters and log that the compile and the layers came from the remote cache."""
-    bgd = os.environ.get("BUILDGRID_BGD") or shutil.which("bgd")
-    assert bgd, "BuildGrid's bgd is needed (.ci/run installs it and sets BUILDGRID_BGD)"
+    bgd = Path("3rdparty.python/bgd.pex")  # runtime_package_dependencies put it there
+    assert bgd.is_file(), "BuildGrid's bgd is missing: this target needs runtime_package_dependencies on 3rdparty/python:bgd"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     (tmp_path / "buildgrid.yml").write_text(_buildgrid_config(port, tmp_path))
-    server = subprocess.Popen([bgd, "server", "start", str(tmp_path / "buildgrid.yml")],
+    server = subprocess.Popen([str(bgd.resolve()), "server", "start", str(tmp_path / "buildgrid.yml")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     remote = [f"--remote-store-address=grpc://127.0.0.1:{port}", "--remote-cache-read", "--remote-cache-write",
               "--stats-log"]
@@ -173,7 +173,7 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
         # host toolchain probe answers differently): the compile's key holds nothing of the host.
         assert _host_toolchain_probe(True) != _host_toolchain_probe(False)
         reader = run_pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-b'}", "--no-local-cache", "-ldebug",
-                                       *remote, "package", "src:img"], host_toolchain=False)
+                                       *remote, "package", "src:img"], host_tools=False)
         read = _counters(reader.stderr)
         assert read.get("remote_cache_requests_cached", 0) >= 5, read
         hits = set(re.findall(r'remote cache hit for: "([^"]+)"', reader.stderr))
@@ -196,11 +196,11 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
     assert down.returncode == 0
 
 
-def _host_toolchain_probe(host_toolchain: bool) -> str:
+def _host_toolchain_probe(host_tools: bool) -> str:
     """What the plugin's host toolchain probe (the cache key of `toolchain="host"` runtimes) reports here."""
     script = zipfile.ZipFile(plugin_wheel()).read("pants_oci/runtime/toolchain_probe.sh").decode()
     argv = ["bash", "-c", script]
-    result = subprocess.run(argv if host_toolchain else without_host_toolchain(argv), capture_output=True, text=True,
+    result = subprocess.run(argv if host_tools else without_host_tools(argv), capture_output=True, text=True,
                             env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
     return result.stdout
 

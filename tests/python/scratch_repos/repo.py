@@ -56,11 +56,12 @@ def create(root: Path, files: Dict[str, str], pants_toml_extra: str = "") -> Pat
 
 
 def run_pants(repo: Path, args: List[str], check: bool = True, timeout: int = 1500,
-              host_toolchain: bool = True) -> subprocess.CompletedProcess:
-    """`./pants --no-pantsd ARGS` in `repo`; with host_toolchain=False, where the host's compiler is hidden."""
+              host_tools: bool = True) -> subprocess.CompletedProcess:
+    """`./pants --no-pantsd ARGS` in `repo`; with host_tools=False, where the host's compiler and container tools
+    are hidden."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PANTS_") or k in PASSED_PANTS_VARIABLES}
     argv = ["bash", "./pants", "--no-pantsd", *args]
-    result = subprocess.run(argv if host_toolchain else without_host_toolchain(argv), cwd=repo, env=env,
+    result = subprocess.run(argv if host_tools else without_host_tools(argv), cwd=repo, env=env,
                             capture_output=True, text=True, timeout=timeout)
     if check:
         assert result.returncode == 0, (
@@ -69,16 +70,11 @@ def run_pants(repo: Path, args: List[str], check: bool = True, timeout: int = 15
     return result
 
 
-def which(name: str) -> str:
-    path = shutil.which(name) or next((p for p in (f"/usr/sbin/{name}",) if os.path.exists(p)), None)
-    assert path, f"{name} is not installed; build-support/install-build-deps.sh installs it"
-    return path
-
-
-# Mounted over the host's C toolchain in a private mount namespace: empty directories over its headers and the
-# compiler's own directories, /dev/null over the compiler, preprocessor and linker. Fails (exit 99) if a compiler
-# or a libc header is still usable, so a test that uses it cannot pass with the host toolchain in reach.
-_HIDE_HOST_TOOLCHAIN = r"""
+# Mounted over the host's C toolchain and container tools in a private mount namespace: empty directories over its
+# headers and the compiler's own directories, /dev/null over the compiler, preprocessor, linker and the container
+# tools. Fails (exit 99) if a compiler, a libc header or a container tool is still usable, so a test that uses it
+# cannot pass with them in reach.
+_HIDE_HOST_TOOLS = r"""
 set -e
 empty="$(mktemp -d)"
 for d in /usr/include /usr/local/include /usr/lib/gcc /usr/libexec/gcc; do
@@ -92,12 +88,21 @@ if cc --version >/dev/null 2>&1 || gcc --version >/dev/null 2>&1 || [ -e /usr/in
   echo "the host's C toolchain is still usable" >&2
   exit 99
 fi
+for tool in umoci runc skopeo crun podman docker-registry; do
+  for d in /usr/local/sbin /usr/local/bin /usr/sbin /usr/bin /sbin /bin; do
+    if [ -e "$d/$tool" ]; then mount --bind /dev/null "$d/$tool"; fi
+  done
+  if "$tool" --version >/dev/null 2>&1; then
+    echo "the host's $tool is still usable" >&2
+    exit 99
+  fi
+done
 exec "$@"
 """
 
 
-def without_host_toolchain(argv: List[str]) -> List[str]:
-    """`argv` run where the host's compiler, linker and headers are unusable (a private mount namespace; as a
-    non-root user, inside a user namespace of its own as well)."""
+def without_host_tools(argv: List[str]) -> List[str]:
+    """`argv` run where the host's compiler, linker, headers and container tools (umoci, runc, skopeo, ...) are
+    unusable (a private mount namespace; as a non-root user, inside a user namespace of its own as well)."""
     unshare = ["unshare", "--mount"] if os.geteuid() == 0 else ["unshare", "--user", "--map-root-user", "--mount"]
-    return [*unshare, "sh", "-c", _HIDE_HOST_TOOLCHAIN, "hide-host-toolchain", *argv]
+    return [*unshare, "sh", "-c", _HIDE_HOST_TOOLS, "hide-host-tools", *argv]

@@ -1,0 +1,37 @@
+"""The programs the tests drive (skopeo, umoci, runc, docker-registry, htpasswd, openssl), from the `debian_tools`
+target `3rdparty/debian:test-tools`: a test target lists it in `runtime_package_dependencies`, and Pants puts the
+unpacked tools in the test's sandbox. Nothing is taken from the host."""
+import os
+from pathlib import Path
+from typing import Dict, List, Optional
+
+TEST_TOOLS_ADDRESS = "3rdparty/debian:test-tools"
+# Where `runtime_package_dependencies` puts that target's output in a test's sandbox (its default output_path).
+TEST_TOOLS_DIR = "3rdparty.debian/test-tools"
+
+
+def tools_dir() -> Path:
+    found = Path.cwd() / TEST_TOOLS_DIR
+    assert (found / "bin").is_dir(), (
+        f"{found} is missing: add runtime_package_dependencies=[\"{TEST_TOOLS_ADDRESS}\"] to this test's target"
+    )
+    return found
+
+
+def tool(name: str) -> str:
+    """The launcher of `name`: runs the program with the tree's own loader and libraries."""
+    path = tools_dir() / "bin" / name
+    assert path.exists(), f"{TEST_TOOLS_ADDRESS} has no program {name}: add its package to the target's packages"
+    return str(path)
+
+
+def openssl_env() -> Dict[str, str]:
+    """The environment for the tools' openssl: its configuration from the tree, not the host's /usr/lib/ssl."""
+    return {**os.environ, "OPENSSL_CONF": str(tools_dir() / "root" / "etc" / "ssl" / "openssl.cnf")}
+
+
+def skopeo(tmpdir: Optional[Path] = None) -> List[str]:
+    """skopeo with the trust policy from the tree (the host may have no /etc/containers/policy.json) and, for a
+    copy, its temporary files in `tmpdir` (it would use /var/tmp whatever TMPDIR says)."""
+    policy = tools_dir() / "root" / "etc" / "containers" / "policy.json"
+    return [tool("skopeo"), "--policy", str(policy), *(["--tmpdir", str(tmpdir)] if tmpdir else [])]
