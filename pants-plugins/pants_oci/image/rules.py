@@ -102,7 +102,7 @@ from pants_oci.runtime.rules import (
     TreeArchiveRequest,
 )
 from pants_oci.runtime.subsystem import PYTHON_ORG_TEMPLATE
-from pants_oci.tools.rules import ContainerTools, ContainerToolsRequest
+from pants_oci.tools.rules import ContainerTools, ContainerToolsRequest, ContainerToolsSpec
 
 logger = logging.getLogger(__name__)
 
@@ -693,12 +693,14 @@ class PythonOciImageRunFieldSet(RunFieldSet):
 
 @rule(desc="Run a python_oci_image in a container", level=LogLevel.DEBUG)
 async def run_python_oci_image(
-    field_set: PythonOciImageRunFieldSet, python: PythonBuildStandaloneBinary
+    field_set: PythonOciImageRunFieldSet, python: PythonBuildStandaloneBinary, tools_lock: ContainerToolsSpec
 ) -> RunRequest:
     wrapped = await Get(
         WrappedTarget, WrappedTargetRequest(field_set.address, description_of_origin="the `run` goal")
     )
     package_field_set = PythonOciImageFieldSet.create(wrapped.target)
+    # A missing or stale tools lock is reported before the image is built, not after a compile.
+    await Get(CheckedDebianLock, DebianBaseSpec, tools_lock.spec)
     image, tools = await MultiGet(
         Get(BuiltPythonOciImage, PythonOciImageRequest(package_field_set)),
         Get(ContainerTools, ContainerToolsRequest()),

@@ -340,6 +340,45 @@ def test_archive_loads_with_podman(first: dict, tmp_path: Path) -> None:
     assert "Loaded image: localhost/acme/hello:1.0" in loaded.stdout
 
 
+def _world_runnable_python() -> str:
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"):
+        if os.path.exists(candidate) and os.stat(os.path.realpath(candidate)).st_mode & 0o001:
+            return candidate
+    pytest.skip("no Python that an unprivileged user may run (/usr/bin/python3) to run run_image.py with")
+
+
+def test_pants_run_runs_the_image_rootless_for_a_non_root_user(first: dict) -> None:
+    """What `./pants run` executes (run_image.py, with the tools from their lock), started as uid 65534: runc runs
+    rootless, with the one mapped user as the container's root, and the app's output and exit code come back."""
+    if os.geteuid() != 0:
+        pytest.skip("starting the run as another, unprivileged user needs root")
+    python = _world_runnable_python()
+    from pants_oci.image import run_image
+    from pants_oci.tools.testing import tools_dir
+
+    shared = Path(tempfile.mkdtemp(prefix="pants-oci-rootless-", dir="/tmp"))
+    try:
+        shutil.copytree(first["layout"], shared / "layout")
+        shutil.copytree(tools_dir(), shared / "tools", symlinks=True)
+        shutil.copy(run_image.__file__, shared / "run_image.py")
+        subprocess.run(["chmod", "-R", "a+rX", str(shared)], check=True)
+
+        def become_nobody() -> None:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+
+        result = subprocess.run(
+            [python, str(shared / "run_image.py"), str(shared / "layout"), "latest", str(shared / "tools"), "3"],
+            preexec_fn=become_nobody, capture_output=True, text=True, timeout=300,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "TMPDIR": "/tmp"},
+        )
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Hello from 3.13.5 as uid 0: 3.0 KiB\n"
+
+
 def test_container_runs_as_nonroot_with_a_read_only_root(first: dict, tmp_path: Path) -> None:
     result = _run_container(first["layout"], tmp_path)
     assert result.returncode == 0, result.stderr
