@@ -17,9 +17,9 @@ class DebianToolsPackagesField(PackageNamesField):
     help = softwrap(
         """
         Debian binary packages whose programs to run on the host, by name; their Depends and Pre-Depends (the
-        libraries they load) are added when locking. Include libc6's loader by naming any program (every program
-        depends on libc6), and `patchelf` alongside `runc` (see the target's help). Example:
-        `packages=["skopeo", "umoci", "runc", "patchelf"]`.
+        libraries they load, libc6 and its dynamic loader among them) are added when locking. Each listed
+        package's programs get a launcher in `bin/`. List `patchelf` alongside `runc` (see the target's help).
+        Example: `packages=["skopeo", "umoci", "runc", "patchelf"]`.
         """
     )
 
