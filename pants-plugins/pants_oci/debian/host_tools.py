@@ -99,6 +99,7 @@ if [ ! -x "$dir/{name}" ]; then
   mkdir -p "$dir"
   tmp="$dir/.{name}.$$"
   cp "$root/{program}" "$tmp"
+  chmod 755 "$tmp"  # the tree may be read-only (Pants materializes it so), and patchelf rewrites the copy in place
   "$root/{loader}" --library-path "$lib" "$root/{patcher}" \\
     --set-interpreter "$root/{loader}" --force-rpath --set-rpath "$lib" "$tmp"
   mv -f "$tmp" "$dir/{name}"

@@ -98,7 +98,7 @@ def test_self_reexecuting_program_runs_from_a_copy_patched_once(tmp_path: Path) 
     $PANTS_OCI_PATCHED_TOOLS once, with the tree's absolute loader and library path."""
     calls = tmp_path / "calls"
     _write(tmp_path, "root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", f'#!/bin/sh\necho "$@" >> {calls}\n')
-    _write(tmp_path, "root/usr/sbin/runc", '#!/bin/sh\necho "runc $*"\n')
+    _write(tmp_path, "root/usr/sbin/runc", '#!/bin/sh\necho "runc $*"\n', mode=0o555)  # read-only, as Pants makes it
     _write(tmp_path, "bin/runc", launcher("usr/sbin/runc", "amd64", "usr/bin/patchelf"))
     env = {**os.environ, "PANTS_OCI_PATCHED_TOOLS": str(tmp_path / "patched")}
     for _ in range(2):
@@ -111,4 +111,5 @@ def test_self_reexecuting_program_runs_from_a_copy_patched_once(tmp_path: Path) 
     assert len(patch_calls) == 1, "patched once per tree location"
     assert patch_calls[0].startswith(f"--library-path {lib} {root}/usr/bin/patchelf --set-interpreter "
                                      f"{lib}/ld-linux-x86-64.so.2 --force-rpath --set-rpath {lib} ")
-    assert len(list((tmp_path / "patched").glob("*/runc"))) == 1
+    copies = list((tmp_path / "patched").glob("*/runc"))
+    assert len(copies) == 1 and copies[0].stat().st_mode & 0o200, "a writable copy, for patchelf, of a read-only tree"
