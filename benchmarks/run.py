@@ -123,12 +123,15 @@ def pants_package(target: str, cold: bool) -> float:
 
 def process_seconds(log: str) -> float:
     """Sum of Starting/Completed intervals of the CPython build processes (profile + compile steps)."""
+
     def seconds(stamp: str) -> float:
         h, m, s = stamp.split(":")
         return int(h) * 3600 + int(m) * 60 + float(s)
 
     starts, total = {}, 0.0
-    for stamp, kind, what in re.findall(r"^(\d\d:\d\d:\d\d\.\d+) \[INFO\] (Starting|Completed): ((?:Compiling|Profiling) CPython.*)$", log, re.M):
+    for stamp, kind, what in re.findall(
+        r"^(\d\d:\d\d:\d\d\.\d+) \[INFO\] (Starting|Completed): ((?:Compiling|Profiling) CPython.*)$", log, re.M
+    ):
         if kind == "Starting":
             starts[what] = seconds(stamp)
         elif what in starts:
@@ -143,8 +146,10 @@ def plain_build(level: str, tarball: Path) -> Dict[str, int]:
         src = work / "src"
         src.mkdir()
         run(["tar", "-xf", str(tarball), "-C", str(src), "--strip-components=1"])
-        args = [a.replace(configure_flags.PREFIX_MAP_PLACEHOLDER, f"-ffile-prefix-map={src}=/usr/src/python")
-                for a in configure_flags.configure_args(VERSION, level)]
+        args = [
+            a.replace(configure_flags.PREFIX_MAP_PLACEHOLDER, f"-ffile-prefix-map={src}=/usr/src/python")
+            for a in configure_flags.configure_args(VERSION, level)
+        ]
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"}
         run(["./configure", "--prefix=/opt/python", *args], cwd=src, env=env)
         run(["make", f"-j{os.cpu_count()}"], cwd=src, env=env)
@@ -192,8 +197,10 @@ def bench_runtime(levels: List[str], runs: int, skip_warm: bool) -> None:
             sizes = plain_build(level, tarball)
             plain_times.append(time.monotonic() - start)
         # A cold run with --no-local-cache neither reads nor writes the cache, so "warm" needs the warm-up.
-        warm = float("nan") if skip_warm else statistics.median(
-            timed(lambda: pants_package(target, cold=False)) for _ in range(3)
+        warm = (
+            float("nan")
+            if skip_warm
+            else statistics.median(timed(lambda: pants_package(target, cold=False)) for _ in range(3))
         )
         tree = packaged_tree(target)  # the cold runs wrote it to dist/
         with_pyc = tree_bytes(tree)
@@ -201,28 +208,40 @@ def bench_runtime(levels: List[str], runs: int, skip_warm: bool) -> None:
         for pyc in tree.rglob("__pycache__"):
             shutil.rmtree(pyc)
         start_no_pyc = startup_seconds(tree / "bin" / "python3.13")
-        rows.append({
-            "level": level, "runs": runs,
-            "pants_cold_s": statistics.median(pants_times), "plain_s": statistics.median(plain_times),
-            "ratio": statistics.median(p / q for p, q in zip(pants_times, plain_times)),
-            "process_s": statistics.median(process_times),
-            "process_ratio": statistics.median(p / q for p, q in zip(process_times, plain_times)),
-            "warm_s": warm, "untrimmed_mb": sizes["untrimmed_bytes"] / 1e6,
-            "trimmed_pyc_mb": with_pyc / 1e6, "trimmed_no_pyc_mb": tree_bytes(tree) / 1e6,
-            "start_pyc_ms": start_pyc * 1000, "start_no_pyc_ms": start_no_pyc * 1000,
-        })
+        rows.append(
+            {
+                "level": level,
+                "runs": runs,
+                "pants_cold_s": statistics.median(pants_times),
+                "plain_s": statistics.median(plain_times),
+                "ratio": statistics.median(p / q for p, q in zip(pants_times, plain_times)),
+                "process_s": statistics.median(process_times),
+                "process_ratio": statistics.median(p / q for p, q in zip(process_times, plain_times)),
+                "warm_s": warm,
+                "untrimmed_mb": sizes["untrimmed_bytes"] / 1e6,
+                "trimmed_pyc_mb": with_pyc / 1e6,
+                "trimmed_no_pyc_mb": tree_bytes(tree) / 1e6,
+                "start_pyc_ms": start_pyc * 1000,
+                "start_no_pyc_ms": start_no_pyc * 1000,
+            }
+        )
         shutil.rmtree(tree.parent.parent, ignore_errors=True)
         print(json.dumps(rows[-1]), flush=True)
     shutil.rmtree(SCRATCH, ignore_errors=True)
     shutil.rmtree(REPO / "3rdparty" / "debian" / SCRATCH.relative_to(REPO), ignore_errors=True)
-    print("\n| level | runs | pants cold (s) | compile process (s) | plain make (s) | ratio, end to end | ratio, process "
-          "| warm (s) | untrimmed MB | trimmed MB, pycs | trimmed MB, no pycs | start-up ms, pycs | start-up ms, no pycs |")
+    print(
+        "\n| level | runs | pants cold (s) | compile process (s) | plain make (s) | ratio, end to end "
+        "| ratio, process | warm (s) | untrimmed MB | trimmed MB, pycs | trimmed MB, no pycs "
+        "| start-up ms, pycs | start-up ms, no pycs |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['level']} | {r['runs']} | {r['pants_cold_s']:.0f} | {r['process_s']:.0f} | {r['plain_s']:.0f} | "
-              f"{r['ratio']:.3f} | {r['process_ratio']:.3f} | "
-              f"{r['warm_s']:.1f} | {r['untrimmed_mb']:.0f} | {r['trimmed_pyc_mb']:.1f} | {r['trimmed_no_pyc_mb']:.1f} | "
-              f"{r['start_pyc_ms']:.0f} | {r['start_no_pyc_ms']:.0f} |")
+        print(
+            f"| {r['level']} | {r['runs']} | {r['pants_cold_s']:.0f} | {r['process_s']:.0f} | {r['plain_s']:.0f} | "
+            f"{r['ratio']:.3f} | {r['process_ratio']:.3f} | "
+            f"{r['warm_s']:.1f} | {r['untrimmed_mb']:.0f} | {r['trimmed_pyc_mb']:.1f} | {r['trimmed_no_pyc_mb']:.1f} | "
+            f"{r['start_pyc_ms']:.0f} | {r['start_no_pyc_ms']:.0f} |"
+        )
 
 
 IMAGE_TARGET = "src/python/hello_cli:hello-cli-image"
@@ -238,8 +257,11 @@ def scratch_clone() -> Path:
 def packaged_tool(clone: Path, name: str) -> str:
     """A program from the clone's own pinned packages, nothing of the host's: BuildGrid's bgd from the buildgrid
     resolve, the rest from the `3rdparty/debian:test-tools` Debian lock (packaged once per clone)."""
-    target, path = (("3rdparty/python:bgd", "dist/3rdparty.python/bgd.pex") if name == "bgd" else
-                    ("3rdparty/debian:test-tools", f"dist/3rdparty.debian/test-tools/bin/{name}"))
+    target, path = (
+        ("3rdparty/python:bgd", "dist/3rdparty.python/bgd.pex")
+        if name == "bgd"
+        else ("3rdparty/debian:test-tools", f"dist/3rdparty.debian/test-tools/bin/{name}")
+    )
     if not (clone / path).exists():
         run([str(clone / "pants"), "--no-pantsd", "package", target], cwd=clone)
     return str(clone / path)
@@ -315,7 +337,9 @@ def bench_image_size() -> None:
     rows = []
     for layer, info in zip(manifest["layers"], image_layers(layout)):
         blob = layout / "blobs" / "sha256" / layer["digest"].split(":")[1]
-        rows.append((info["what"], info["files_bytes"], layer["size"], zstd_size(zstd, blob, 3), zstd_size(zstd, blob, 19)))
+        rows.append(
+            (info["what"], info["files_bytes"], layer["size"], zstd_size(zstd, blob, 3), zstd_size(zstd, blob, 19))
+        )
     print("\n| layer | files MB | gzip MB (shipped) | zstd -3 MB | zstd -19 MB |")
     print("|---|---|---|---|---|")
     for what, files, gz, z3, z19 in rows + [("total", *(sum(r[i] for r in rows) for i in range(1, 5)))]:
@@ -355,20 +379,28 @@ def bench_image(runs: int, startup_runs: int) -> None:
     ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
     print("\n| runs | cold package (s) | after one-line app change (s) | ratio | no change (s) |")
     print("|---|---|---|---|---|")
-    print(f"| {runs} | {statistics.median(cold):.0f} | {statistics.median(change):.1f} | "
-          f"{statistics.median(ratios):.3f} | {no_change:.1f} |")
+    print(
+        f"| {runs} | {statistics.median(cold):.0f} | {statistics.median(change):.1f} | "
+        f"{statistics.median(ratios):.3f} | {no_change:.1f} |"
+    )
     print("\n| layer | compressed MB | files MB |")
     print("|---|---|---|")
     for layer in layers:
-        print(f"| {layer['what'].replace('pants-oci: ', '')} | {layer['compressed'] / 1e6:.2f} | "
-              f"{layer['files_bytes'] / 1e6:.1f} |")
-    print(f"| **image** | **{sum(x['compressed'] for x in layers) / 1e6:.1f}** | "
-          f"**{sum(x['files_bytes'] for x in layers) / 1e6:.1f}** |")
+        print(
+            f"| {layer['what'].replace('pants-oci: ', '')} | {layer['compressed'] / 1e6:.2f} | "
+            f"{layer['files_bytes'] / 1e6:.1f} |"
+        )
+    print(
+        f"| **image** | **{sum(x['compressed'] for x in layers) / 1e6:.1f}** | "
+        f"**{sum(x['files_bytes'] for x in layers) / 1e6:.1f}** |"
+    )
     print(f"\nOCI archive: {archive_bytes / 1e6:.1f} MB")
     print("\n| runs | app in container (ms) | bare python -c in container (ms) | ratio |")
     print("|---|---|---|---|")
-    print(f"| {startup_runs} | {ms(app_times):.0f} | {ms(bare_times):.0f} | "
-          f"{statistics.median(a / b for a, b in zip(app_times, bare_times)):.2f} |")
+    print(
+        f"| {startup_runs} | {ms(app_times):.0f} | {ms(bare_times):.0f} | "
+        f"{statistics.median(a / b for a, b in zip(app_times, bare_times)):.2f} |"
+    )
 
 
 SERVICE_MAIN = """import sys
@@ -391,11 +423,13 @@ def generate_services(clone: Path, group: str, count: int) -> str:
         service.mkdir(parents=True)
         (service / "__init__.py").write_text("")
         uses_humanize = i % 2 == 0
-        (service / "main.py").write_text(SERVICE_MAIN.format(
-            name=f"{group}.{name}",
-            extra_import="import humanize\n" if uses_humanize else "",
-            extra_call=", humanize.naturalsize(4096)" if uses_humanize else "",
-        ))
+        (service / "main.py").write_text(
+            SERVICE_MAIN.format(
+                name=f"{group}.{name}",
+                extra_import="import humanize\n" if uses_humanize else "",
+                extra_call=", humanize.naturalsize(4096)" if uses_humanize else "",
+            )
+        )
         runtime = "py313" if i % 2 == 0 else "py311"
         (service / "BUILD").write_text(
             'python_sources(name="lib")\n'
@@ -407,10 +441,12 @@ def generate_services(clone: Path, group: str, count: int) -> str:
 
 def measured_package(clone: Path, store: Path, spec: str):
     """(seconds, peak RSS in MB of the Pants process) of `./pants --no-pantsd package <spec>`."""
-    probe = ("import resource, subprocess, sys, time; t = time.monotonic(); "
-             "r = subprocess.run(sys.argv[1:], capture_output=True); "
-             "print(time.monotonic() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode); "
-             "sys.stderr.write(r.stderr.decode()[-3000:] if r.returncode else '')")
+    probe = (
+        "import resource, subprocess, sys, time; t = time.monotonic(); "
+        "r = subprocess.run(sys.argv[1:], capture_output=True); "
+        "print(time.monotonic() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode); "
+        "sys.stderr.write(r.stderr.decode()[-3000:] if r.returncode else '')"
+    )
     result = run([sys.executable, "-c", probe, str(clone / "pants"), *store_flags(store), "package", spec], cwd=clone)
     seconds, max_rss_kb, code = result.stdout.split()
     if code != "0":
@@ -429,15 +465,23 @@ def bench_scale(counts: List[int]) -> None:
         cold_s, cold_mb = measured_package(clone, store, spec)
         warm_s, warm_mb = measured_package(clone, store, spec)
         rows.append((count, cold_s, cold_mb, warm_s, warm_mb))
-        print(json.dumps({"services": count, "cold_s": cold_s, "cold_max_rss_mb": cold_mb, "warm_s": warm_s,
-                          "warm_max_rss_mb": warm_mb}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "services": count,
+                    "cold_s": cold_s,
+                    "cold_max_rss_mb": cold_mb,
+                    "warm_s": warm_s,
+                    "warm_max_rss_mb": warm_mb,
+                }
+            ),
+            flush=True,
+        )
     shutil.rmtree(clone.parent, ignore_errors=True)
     print("\n| services | cold (s) | cold, per service (s) | cold peak RSS (MB) | warm (s) | warm peak RSS (MB) |")
     print("|---|---|---|---|---|---|")
     for count, cold_s, cold_mb, warm_s, warm_mb in rows:
         print(f"| {count} | {cold_s:.0f} | {cold_s / count:.1f} | {cold_mb:.0f} | {warm_s:.1f} | {warm_mb:.0f} |")
-
-
 
 
 def bench_remote_cache() -> None:
@@ -449,25 +493,46 @@ def bench_remote_cache() -> None:
         port = s.getsockname()[1]
     config = (REPO / "build-support" / "buildgrid-cache.yml").read_text()
     (work / "buildgrid.yml").write_text(config.format(port=port, root=work))
-    server = subprocess.Popen([bgd, "server", "start", str(work / "buildgrid.yml")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [bgd, "server", "start", str(work / "buildgrid.yml")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     rows = []
     try:
         time.sleep(5)
         for role in ("write (cold, every process runs)", "read (empty local store)"):
-            flags = ["--no-pantsd", f"--local-store-dir={work / role.split()[0]}", "--no-local-cache",
-                     f"--remote-store-address=grpc://127.0.0.1:{port}", "--remote-cache-read",
-                     "--remote-cache-write", "--stats-log"]
+            flags = [
+                "--no-pantsd",
+                f"--local-store-dir={work / role.split()[0]}",
+                "--no-local-cache",
+                f"--remote-store-address=grpc://127.0.0.1:{port}",
+                "--remote-cache-read",
+                "--remote-cache-write",
+                "--stats-log",
+            ]
             start = time.monotonic()
             result = run([str(clone / "pants"), *flags, "package", IMAGE_TARGET], cwd=clone)
             seconds = time.monotonic() - start
             counters = dict(re.findall(r"^\s*(\w+): (\d+)$", result.stderr, re.M))
             digest = re.search(r"digest (sha256:[0-9a-f]{12})", result.stderr).group(1)
             rows.append((role, seconds, counters, digest))
-            print(json.dumps({"role": role, "seconds": seconds, "digest": digest,
-                              **{k: counters.get(k) for k in ("remote_cache_requests_cached",
-                                                              "remote_cache_write_successes",
-                                                              "local_execution_requests")}}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "role": role,
+                        "seconds": seconds,
+                        "digest": digest,
+                        **{
+                            k: counters.get(k)
+                            for k in (
+                                "remote_cache_requests_cached",
+                                "remote_cache_write_successes",
+                                "local_execution_requests",
+                            )
+                        },
+                    }
+                ),
+                flush=True,
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -475,8 +540,10 @@ def bench_remote_cache() -> None:
     print("\n| build | seconds | remote cache hits | remote writes | image digest |")
     print("|---|---|---|---|---|")
     for role, seconds, counters, digest in rows:
-        print(f"| {role} | {seconds:.0f} | {counters.get('remote_cache_requests_cached', '0')} | "
-              f"{counters.get('remote_cache_write_successes', '0')} | {digest}... |")
+        print(
+            f"| {role} | {seconds:.0f} | {counters.get('remote_cache_requests_cached', '0')} | "
+            f"{counters.get('remote_cache_write_successes', '0')} | {digest}... |"
+        )
 
 
 BASE_TARGET = "src/python/runtimes:base"
@@ -489,8 +556,9 @@ def bench_lock(runs: int) -> None:
         for i in range(runs):
             store = clone.parent / f"store-{i}"
             start = time.monotonic()
-            result = run([str(clone / "pants"), *store_flags(store), "generate-lockfiles", f"--resolve={BASE_TARGET}"],
-                         cwd=clone)
+            result = run(
+                [str(clone / "pants"), *store_flags(store), "generate-lockfiles", f"--resolve={BASE_TARGET}"], cwd=clone
+            )
             seconds.append(time.monotonic() - start)
             compiles += len(re.findall(r"Starting: Compiling CPython", result.stderr))
             print(json.dumps({"seconds": seconds[-1], "compiles": compiles}), flush=True)
@@ -509,8 +577,10 @@ python_runtime(name="rt_host", version="3.13.5", optimizations="none", toolchain
 
 def log_interval(log: str, start: str, end: str) -> float:
     """Seconds from the first `Starting: <start>...` line to the last `Completed: <end>...` line of a Pants log."""
-    stamps = {kind: re.findall(rf"^(\d\d:\d\d:\d\d\.\d+) \[\w+\] {kind}: {re.escape(what)}", log, re.M)
-              for kind, what in (("Starting", start), ("Completed", end))}
+    stamps = {
+        kind: re.findall(rf"^(\d\d:\d\d:\d\d\.\d+) \[\w+\] {kind}: {re.escape(what)}", log, re.M)
+        for kind, what in (("Starting", start), ("Completed", end))
+    }
     if not stamps["Starting"] or not stamps["Completed"]:
         return float("nan")
     h1, m1, s1 = stamps["Starting"][0].split(":")
@@ -539,22 +609,30 @@ def bench_build_root(runs: int) -> None:
             host_only_mb = store_mb(host_store)
             host = run([pants, *store_flags(store), "--no-local-cache", "package", "bench:rt_host"], cwd=clone).stderr
             root = run([pants, *store_flags(store), "--no-local-cache", "package", "bench:rt_root"], cwd=clone).stderr
-            rows.append({
-                "cold_fetch_unpack_s": fetch_unpack,
-                "warm_unpack_s": log_interval(root, "Unpack the build root", "Unpack the build root"),
-                "host_compile_s": process_seconds(host), "root_compile_s": process_seconds(root),
-                "store_mb": cold_mb, "host_only_store_mb": host_only_mb,
-            })
+            rows.append(
+                {
+                    "cold_fetch_unpack_s": fetch_unpack,
+                    "warm_unpack_s": log_interval(root, "Unpack the build root", "Unpack the build root"),
+                    "host_compile_s": process_seconds(host),
+                    "root_compile_s": process_seconds(root),
+                    "store_mb": cold_mb,
+                    "host_only_store_mb": host_only_mb,
+                }
+            )
             print(json.dumps(rows[-1]), flush=True)
     finally:
         shutil.rmtree(clone.parent, ignore_errors=True)
     med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
     ratio = statistics.median(r["root_compile_s"] / r["host_compile_s"] for r in rows)
-    print("\n| runs | fetch + unpack, cold (s) | unpack, warm (s) | compile, host toolchain (s) | compile, build root (s) "
-          "| ratio | local store after a cold build (MB) | same, host toolchain (MB) |")
+    print(
+        "\n| runs | fetch + unpack, cold (s) | unpack, warm (s) | compile, host toolchain (s) "
+        "| compile, build root (s) | ratio | local store after a cold build (MB) | same, host toolchain (MB) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {runs} | {med['cold_fetch_unpack_s']:.1f} | {med['warm_unpack_s']:.1f} | {med['host_compile_s']:.0f} | "
-          f"{med['root_compile_s']:.0f} | {ratio:.3f} | {med['store_mb']:.0f} | {med['host_only_store_mb']:.0f} |")
+    print(
+        f"| {runs} | {med['cold_fetch_unpack_s']:.1f} | {med['warm_unpack_s']:.1f} | {med['host_compile_s']:.0f} | "
+        f"{med['root_compile_s']:.0f} | {ratio:.3f} | {med['store_mb']:.0f} | {med['host_only_store_mb']:.0f} |"
+    )
 
 
 def stop_pantsd(clone: Path) -> None:
@@ -584,8 +662,10 @@ def bench_inner_loop(runs: int) -> None:
         shutil.rmtree(clone.parent, ignore_errors=True)
     print("\n| runs | one-line change to image in dist/, daemon warm (s) | same, --no-pantsd (s) | ratio |")
     print("|---|---|---|---|")
-    print(f"| {runs} | {statistics.median(with_daemon):.1f} | {statistics.median(without_daemon):.1f} | "
-          f"{statistics.median(a / b for a, b in zip(with_daemon, without_daemon)):.2f} |")
+    print(
+        f"| {runs} | {statistics.median(with_daemon):.1f} | {statistics.median(without_daemon):.1f} | "
+        f"{statistics.median(a / b for a, b in zip(with_daemon, without_daemon)):.2f} |"
+    )
 
 
 def main() -> None:
@@ -594,8 +674,9 @@ def main() -> None:
     runtime = sub.add_parser("runtime", help="python_runtime compile time, cache, size and start-up")
     runtime.add_argument("--levels", nargs="+", default=["none"], choices=configure_flags.OPTIMIZATIONS)
     runtime.add_argument("--runs", type=int, default=3)
-    runtime.add_argument("--skip-warm", action="store_true",
-                         help="no warm-up build and no warm timing (for the long PGO levels)")
+    runtime.add_argument(
+        "--skip-warm", action="store_true", help="no warm-up build and no warm timing (for the long PGO levels)"
+    )
     image = sub.add_parser("image", help="python_oci_image build times, size and container start-up")
     image.add_argument("--runs", type=int, default=3, help="cold/one-line-change pairs (each compiles CPython)")
     image.add_argument("--startup-runs", type=int, default=15)
@@ -603,7 +684,9 @@ def main() -> None:
     scale.add_argument("--services", nargs="+", type=int, default=[10, 25, 50])
     sub.add_parser("image-size", help="the example image's layer sizes, gzip as shipped and zstd beside (no timing)")
     sub.add_parser("remote-cache", help="package time writing to and reading from a real REAPI cache (BuildGrid)")
-    inner = sub.add_parser("inner-loop", help="one-line app change until the image is in dist/, with and without pantsd")
+    inner = sub.add_parser(
+        "inner-loop", help="one-line app change until the image is in dist/, with and without pantsd"
+    )
     inner.add_argument("--runs", type=int, default=5)
     lock = sub.add_parser("lock", help="generate-lockfiles of the example Debian base from an empty store")
     lock.add_argument("--runs", type=int, default=3)

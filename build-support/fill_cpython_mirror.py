@@ -14,8 +14,8 @@ It never writes a tarball it has not verified, and it skips files already presen
 keeps upstream's OpenPGP signature (`.asc`), it is stored next to the tarball for the plugin to verify.
 """
 import argparse
-import hashlib
 import glob
+import hashlib
 import os
 import sys
 import tempfile
@@ -66,13 +66,17 @@ def fetch_release(release, archives: List[str], mirror: Path) -> str:
                 tmp_path.unlink()
                 continue
         if not is_valid(tmp_path, release):
-            errors.append(f"{url}: sha256 {sha256_of(tmp_path)} / size {tmp_path.stat().st_size} != pinned "
-                          f"{release.sha256} / {release.size}")
+            errors.append(
+                f"{url}: sha256 {sha256_of(tmp_path)} / size {tmp_path.stat().st_size} != pinned "
+                f"{release.sha256} / {release.size}"
+            )
             tmp_path.unlink()
             continue
         os.replace(tmp_path, target)  # Atomic: readers never see a partial tarball.
         return f"{release.filename}: fetched and verified from {url}"
-    raise RuntimeError(f"could not fetch {release.filename}:\n  " + "\n  ".join(errors or ["no Debian archive configured"]))
+    raise RuntimeError(
+        f"could not fetch {release.filename}:\n  " + "\n  ".join(errors or ["no Debian archive configured"])
+    )
 
 
 MAX_SIGNATURE_BYTES = 64 * 1024

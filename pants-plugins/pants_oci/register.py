@@ -17,8 +17,16 @@ from pants_oci.tools.target_types import DebianToolsTarget
 
 
 def rules():
-    every = (*runtime_rules.rules(), *debian_rules.rules(), *debian_base_rules.rules(), *base_rules.rules(),
-             *image_rules.rules(), *image_dependencies.rules(), *image_publish.rules(), *tools_rules.rules())
+    every = (
+        *runtime_rules.rules(),
+        *debian_rules.rules(),
+        *debian_base_rules.rules(),
+        *base_rules.rules(),
+        *image_rules.rules(),
+        *image_dependencies.rules(),
+        *image_publish.rules(),
+        *tools_rules.rules(),
+    )
     return list({rule: None for rule in every})
 
 

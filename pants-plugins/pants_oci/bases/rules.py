@@ -129,15 +129,24 @@ async def debian_base_spec(request: DebianBaseSpecRequest) -> BaseOfTarget:
     target = request.target
     if PythonRuntimeFieldSet.is_applicable(target):
         packages = {*DEFAULT_BASE_PACKAGES, *_runtime_packages(target)}
-        spec = DebianBaseSpec(str(target.address), tuple(sorted(packages)), DEFAULT_SUITE, DEFAULT_ARCHITECTURE,
-                              default_lock_path(target.address, DEFAULT_BASE_LOCK_SUFFIX))
+        spec = DebianBaseSpec(
+            str(target.address),
+            tuple(sorted(packages)),
+            DEFAULT_SUITE,
+            DEFAULT_ARCHITECTURE,
+            default_lock_path(target.address, DEFAULT_BASE_LOCK_SUFFIX),
+        )
         return BaseOfTarget(spec, (target,))
     runtimes = await _listed_runtimes(target)
     packages = {*(target[DebianPackagesField].value or ()), *(p for r in runtimes for p in _runtime_packages(r))}
     spec = DebianBaseSpec(
-        str(target.address), tuple(sorted(packages)), target[DebianSuiteField].value,
-        target[DebianArchitectureField].value, target[DebianLockfileField].path_for(target.address),
-        target[DebianKeepDocsField].value, target[DebianKeepGconvField].value,
+        str(target.address),
+        tuple(sorted(packages)),
+        target[DebianSuiteField].value,
+        target[DebianArchitectureField].value,
+        target[DebianLockfileField].path_for(target.address),
+        target[DebianKeepDocsField].value,
+        target[DebianKeepGconvField].value,
     )
     return BaseOfTarget(spec, runtimes)
 
@@ -308,7 +317,9 @@ async def known_debian_resolves(_: KnownDebianResolveNamesRequest, locks: AllDeb
 
 
 @rule
-async def debian_lockfile_requests(requested: RequestedDebianResolveNames, locks: AllDebianLockSpecs) -> UserGenerateLockfiles:
+async def debian_lockfile_requests(
+    requested: RequestedDebianResolveNames, locks: AllDebianLockSpecs
+) -> UserGenerateLockfiles:
     wanted = set(requested)
     return UserGenerateLockfiles(
         GenerateDebianLockfile(resolve_name=s.address, lockfile_dest=s.lock_path, diff=False, spec=s)
@@ -335,8 +346,9 @@ async def generate_debian_lockfile(request: GenerateDebianLockfile) -> GenerateL
 # `./pants package <debian_packages>`: the base as a .tar.gz, proven to run its runtimes
 
 
-async def closure_problems(bases: Tuple[DebianBase, ...], runtimes: Tuple[BuiltPythonRuntime, ...],
-                           extra: Tuple[RuntimeElves, ...] = ()) -> List[closure.ClosureProblem]:
+async def closure_problems(
+    bases: Tuple[DebianBase, ...], runtimes: Tuple[BuiltPythonRuntime, ...], extra: Tuple[RuntimeElves, ...] = ()
+) -> List[closure.ClosureProblem]:
     """Every ELF file of the bases, runtimes and `extra` trees must find its libraries and symbol versions there.
     Each tree's ELF facts were read once, when it was built; nothing is re-read here."""
     runtime_facts = await MultiGet(Get(RuntimeElves, BuiltPythonRuntime, r) for r in runtimes)
@@ -350,7 +362,9 @@ async def closure_problems(bases: Tuple[DebianBase, ...], runtimes: Tuple[BuiltP
 
 @rule(desc="Package a Debian base", level=LogLevel.DEBUG)
 async def package_debian_base(field_set: DebianPackagesFieldSet) -> BuiltPackage:
-    wrapped = await Get(WrappedTarget, WrappedTargetRequest(field_set.address, description_of_origin="the package goal"))
+    wrapped = await Get(
+        WrappedTarget, WrappedTargetRequest(field_set.address, description_of_origin="the package goal")
+    )
     target = await Get(BaseOfTarget, DebianBaseSpecRequest(wrapped.target))
     base = await Get(DebianBase, DebianBaseRequest(target.spec))
     runtimes = await MultiGet(
@@ -400,17 +414,12 @@ async def debian_updates(
     console: Console, targets: Targets, bases: AllBaseTargets, container_tools: ContainerToolsSpec
 ) -> DebianUpdates:
     having_bases = {t.address for t in bases.targets}
-    of_bases = await MultiGet(
-        Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in targets if t.address in having_bases
-    )
+    of_bases = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in targets if t.address in having_bases)
     specs = [b.spec for b in of_bases] + _build_root_specs(targets) + debian_tools_specs(targets)
     specs += _container_tools_specs(targets, container_tools)
     lock_files = await MultiGet(Get(DigestContents, PathGlobs([s.lock_path])) for s in specs)
-    locks = [lockfile.parse_lock(f[0].content.decode(), s.lock_path) if f else None
-             for s, f in zip(specs, lock_files)]
-    available = await MultiGet(
-        Get(DebianAvailable, DebianAvailableRequest(s.suite, s.architecture)) for s in specs
-    )
+    locks = [lockfile.parse_lock(f[0].content.decode(), s.lock_path) if f else None for s, f in zip(specs, lock_files)]
+    available = await MultiGet(Get(DebianAvailable, DebianAvailableRequest(s.suite, s.architecture)) for s in specs)
     security = 0
     for spec, lock, offered in zip(specs, locks, available):
         if lock is None:
@@ -418,9 +427,10 @@ async def debian_updates(
             continue
         behind = lockfile.behind(lock, offered.packages)
         security += sum(c.security for c in behind)
-        console.print_stdout(f"{spec.address} ({spec.lock_path}): "
-                             + (f"{len(behind)} package(s) behind\n" + lockfile.format_diff(behind) if behind
-                                else "up to date"))
+        console.print_stdout(
+            f"{spec.address} ({spec.lock_path}): "
+            + (f"{len(behind)} package(s) behind\n" + lockfile.format_diff(behind) if behind else "up to date")
+        )
     if security:
         console.print_stderr(f"{security} security update(s) pending: run `./pants generate-lockfiles` and commit.")
     return DebianUpdates(exit_code=1 if security else 0)

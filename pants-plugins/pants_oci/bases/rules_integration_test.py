@@ -31,9 +31,10 @@ from pants_oci.bases.rules import (
     DebianUpdates,
     GenerateDebianLockfile,
 )
-from pants_oci.debian import apt_sources, closure
+from pants_oci.debian import apt_sources
 from pants_oci.debian import base as base_fs
 from pants_oci.debian import base_rules as debian_base_rules
+from pants_oci.debian import closure
 from pants_oci.debian import rules as debian_rules
 from pants_oci.debian.base_rules import DebianArchiveConfig, VerifiedIndex, VerifiedIndexRequest
 from pants_oci.debian.target_types import DebianPackagesTarget
@@ -51,9 +52,13 @@ SUITES = ("bookworm", "bookworm-updates", "bookworm-security")
 def _runner(*options: str) -> RuleRunner:
     runner = RuleRunner(
         rules=[
-            *debian_base_rules.rules(), *base_rules.rules(), *debian_rules.rules(), *runtime_rules.rules(),
+            *debian_base_rules.rules(),
+            *base_rules.rules(),
+            *debian_rules.rules(),
+            *runtime_rules.rules(),
             *tools_rules.rules(),
-            *system_binaries.rules(), *adhoc_binaries.rules(),
+            *system_binaries.rules(),
+            *adhoc_binaries.rules(),
             QueryRule(BuiltPackage, [DebianPackagesFieldSet]),
             QueryRule(GenerateLockfileResult, [GenerateDebianLockfile]),
             QueryRule(BaseOfTarget, [DebianBaseSpecRequest]),
@@ -127,8 +132,11 @@ def test_the_lock_takes_security_fixes_from_the_security_archive() -> None:
         locked = next(p for p in lock["packages"] if p["name"] == name)
         assert compare_versions(locked["version"], security.packages[name].version) >= 0, (name, locked)
         if locked["version"] == security.packages[name].version:
-            assert (locked["archive"], locked["suite"]) in (("debian-security", "bookworm-security"),
-                                                            ("debian", "bookworm-updates"), ("debian", "bookworm"))
+            assert (locked["archive"], locked["suite"]) in (
+                ("debian-security", "bookworm-security"),
+                ("debian", "bookworm-updates"),
+                ("debian", "bookworm"),
+            )
 
 
 def test_base_has_scanner_entries_accounts_tmp_and_certificates(base_archive: bytes) -> None:
@@ -222,8 +230,12 @@ def test_debian_updates_names_what_a_lock_is_behind_and_fails_on_security_fixes(
 def test_locking_a_base_for_a_runtime_compiles_nothing() -> None:
     """The runtime's libraries follow from its fields. No CPython source is reachable here: a compile would fail."""
     runner = _runner("--cpython-build-source-url-templates=['file:///nonexistent/{filename}']")
-    runner.write_files({"src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none")\n'
-                                     'debian_packages(name="base", packages=["netbase"], runtimes=[":py313"])\n'})
+    runner.write_files(
+        {
+            "src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none")\n'
+            'debian_packages(name="base", packages=["netbase"], runtimes=[":py313"])\n'
+        }
+    )
     names = {p["name"] for p in json.loads(_generate(runner, Address("src", target_name="base")))["packages"]}
     assert {"libc6", "libssl3", "libsqlite3-0", "libffi8", "libexpat1", "libgdbm6", "netbase"} <= names
 
@@ -231,7 +243,9 @@ def test_locking_a_base_for_a_runtime_compiles_nothing() -> None:
 def test_a_runtime_without_a_base_target_gets_a_default_base_lock() -> None:
     runner = _runner("--cpython-build-source-url-templates=['file:///nonexistent/{filename}']")
     runner.write_files({"src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none")\n'})
-    spec = runner.request(BaseOfTarget, [DebianBaseSpecRequest(runner.get_target(Address("src", target_name="py313")))]).spec
+    spec = runner.request(
+        BaseOfTarget, [DebianBaseSpecRequest(runner.get_target(Address("src", target_name="py313")))]
+    ).spec
     assert spec.lock_path == "3rdparty/debian/src/py313.base.lock.json"
     lock = json.loads(_generate(runner, Address("src", target_name="py313")))
     names = {p["name"] for p in lock["packages"]}
@@ -260,7 +274,11 @@ def mirror(tmp_path_factory) -> Path:
     """InRelease and the amd64 Packages.xz of bookworm, -updates (main archive) and -security, copied as they are."""
     root = tmp_path_factory.mktemp("mirror")
     archives = _machine_archives()
-    for label, suite in (("debian", "bookworm"), ("debian", "bookworm-updates"), ("debian-security", "bookworm-security")):
+    for label, suite in (
+        ("debian", "bookworm"),
+        ("debian", "bookworm-updates"),
+        ("debian-security", "bookworm-security"),
+    ):
         for name in ("InRelease", "main/binary-amd64/Packages.xz"):
             target = root / label / "dists" / suite / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -270,8 +288,11 @@ def mirror(tmp_path_factory) -> Path:
 
 
 def _mirror_runner(mirror: Path, *options: str) -> RuleRunner:
-    return _runner(f"--debian-archive-url=file://{mirror}/debian",
-                   f"--debian-security-archive-url=file://{mirror}/debian-security", *options)
+    return _runner(
+        f"--debian-archive-url=file://{mirror}/debian",
+        f"--debian-security-archive-url=file://{mirror}/debian-security",
+        *options,
+    )
 
 
 def _altered_copy(mirror: Path, tmp_path: Path, relative: str, after: bytes) -> Path:
@@ -301,7 +322,9 @@ def test_a_tampered_inrelease_is_rejected(mirror: Path, tmp_path: Path) -> None:
 
 
 def test_an_index_that_does_not_match_the_release_file_is_rejected(mirror: Path, tmp_path: Path) -> None:
-    altered = _altered_copy(mirror, tmp_path, "debian/dists/bookworm-updates/main/binary-amd64/Packages.xz", b"\xfd7zXZ")
+    altered = _altered_copy(
+        mirror, tmp_path, "debian/dists/bookworm-updates/main/binary-amd64/Packages.xz", b"\xfd7zXZ"
+    )
     with pytest.raises(ExecutionError) as e:
         _generate_lock(_mirror_runner(altered), '["libc6"]')
     message = str(e.value)

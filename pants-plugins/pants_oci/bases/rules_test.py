@@ -8,12 +8,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci import register
-from pants_oci.bases.rules import (
-    AllBaseTargets,
-    BaseOfTarget,
-    DebianBaseSpecRequest,
-    RequestedDebianResolveNames,
-)
+from pants_oci.bases.rules import AllBaseTargets, BaseOfTarget, DebianBaseSpecRequest, RequestedDebianResolveNames
 from pants_oci.debian.target_types import default_lock_path
 
 BUILD = """
@@ -26,9 +21,14 @@ debian_packages(name="base", packages=["netbase"], runtimes=[":py313"])
 @pytest.fixture
 def rule_runner() -> RuleRunner:
     return RuleRunner(
-        rules=[*core.rules(), *register.rules(), *python_backend.rules(),
-               QueryRule(BaseOfTarget, [DebianBaseSpecRequest]), QueryRule(AllBaseTargets, []),
-               QueryRule(UserGenerateLockfiles, [RequestedDebianResolveNames])],
+        rules=[
+            *core.rules(),
+            *register.rules(),
+            *python_backend.rules(),
+            QueryRule(BaseOfTarget, [DebianBaseSpecRequest]),
+            QueryRule(AllBaseTargets, []),
+            QueryRule(UserGenerateLockfiles, [RequestedDebianResolveNames]),
+        ],
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
     )
 
@@ -61,17 +61,27 @@ def test_default_lock_paths_differ_for_the_same_name_in_two_directories() -> Non
 
 
 def test_two_bases_with_one_lock_file_are_an_error(rule_runner: RuleRunner) -> None:
-    rule_runner.write_files({
-        "a/BUILD": 'debian_packages(name="base", packages=["netbase"], lockfile="3rdparty/debian/shared.lock.json")',
-        "b/BUILD": 'debian_packages(name="base", packages=["tzdata"], lockfile="3rdparty/debian/shared.lock.json")',
-    })
+    rule_runner.write_files(
+        {
+            "a/BUILD": (
+                'debian_packages(name="base", packages=["netbase"], lockfile="3rdparty/debian/shared.lock.json")'
+            ),
+            "b/BUILD": 'debian_packages(name="base", packages=["tzdata"], lockfile="3rdparty/debian/shared.lock.json")',
+        }
+    )
     with pytest.raises(ExecutionError) as e:
         rule_runner.request(UserGenerateLockfiles, [RequestedDebianResolveNames(["a:base"])])
-    assert "Several bases would write the same Debian lock 3rdparty/debian/shared.lock.json: a:base, b:base" in str(e.value)
+    assert "Several bases would write the same Debian lock 3rdparty/debian/shared.lock.json: a:base, b:base" in str(
+        e.value
+    )
 
 
 def test_runtimes_must_be_python_runtime_targets(rule_runner: RuleRunner) -> None:
-    rule_runner.write_files({"rt/BUILD": BUILD + 'debian_packages(name="bad", packages=["netbase"], runtimes=[":base"])'})
+    rule_runner.write_files(
+        {"rt/BUILD": BUILD + 'debian_packages(name="bad", packages=["netbase"], runtimes=[":base"])'}
+    )
     with pytest.raises(ExecutionError) as e:
         _spec(rule_runner, "rt", "bad")
-    assert "The 'runtimes' field in target rt:bad must name python_runtime targets, but rt:base is not one" in str(e.value)
+    assert "The 'runtimes' field in target rt:bad must name python_runtime targets, but rt:base is not one" in str(
+        e.value
+    )

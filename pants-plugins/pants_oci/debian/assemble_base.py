@@ -51,7 +51,15 @@ USAGE = "usage: python -m pants_oci.debian.assemble_base SPEC_JSON OUT_DIR"
 # What a damaged .deb can raise from deep inside ar/xz/gzip/tar parsing, beyond deb.py's own DebError: these
 # carry no package name, so they send us looking for the package that caused them.
 UNREADABLE_DEB_ERRORS = (
-    lzma.LZMAError, zlib.error, tarfile.TarError, EOFError, OSError, ValueError, KeyError, IndexError, struct.error,
+    lzma.LZMAError,
+    zlib.error,
+    tarfile.TarError,
+    EOFError,
+    OSError,
+    ValueError,
+    KeyError,
+    IndexError,
+    struct.error,
 )
 
 
@@ -230,7 +238,9 @@ def one_line(message: str) -> str:
 T = TypeVar("T")
 
 
-def build_or_explain(build: Callable[[], T], spec: BaseSpec, debs: Sequence[Tuple[str, bytes]]) -> Tuple[Optional[T], str]:
+def build_or_explain(
+    build: Callable[[], T], spec: BaseSpec, debs: Sequence[Tuple[str, bytes]]
+) -> Tuple[Optional[T], str]:
     """(build(), "") on success, (None, the one line that names the bad package) when a package fails it."""
     try:
         return build(), ""

@@ -62,8 +62,10 @@ def synthetic_debs() -> Debs:
         demo_files.append(("./usr/bin/demo", "file", elf, 0o755))
     certificate = b"-----BEGIN CERTIFICATE-----\n"
     certificates = [("./usr/share/ca-certificates/mozilla/Demo_Root.crt", "file", certificate, 0o644)]
-    return [("libdemo1", _synthetic_deb("libdemo1", demo_files)),
-            ("ca-certificates", _synthetic_deb("ca-certificates", certificates))]
+    return [
+        ("libdemo1", _synthetic_deb("libdemo1", demo_files)),
+        ("ca-certificates", _synthetic_deb("ca-certificates", certificates)),
+    ]
 
 
 def real_debs() -> Debs:
@@ -90,19 +92,27 @@ def debs(request) -> Debs:
 # Running the script as the sandboxed process would
 
 
-def run_tool(workdir: Path, debs: Debs, keep_docs: bool = False, mtime: int = DEFAULT_EPOCH,
-             out_dir: str = "out") -> subprocess.CompletedProcess:
+def run_tool(
+    workdir: Path, debs: Debs, keep_docs: bool = False, mtime: int = DEFAULT_EPOCH, out_dir: str = "out"
+) -> subprocess.CompletedProcess:
     """Lay out debs/<name>.deb and spec.json in `workdir`, then run `python -m ...assemble_base` there."""
     (workdir / "debs").mkdir(parents=True, exist_ok=True)
     for name, data in debs:
         (workdir / "debs" / f"{name}.deb").write_bytes(data)
-    spec = {"debs": [[name, f"debs/{name}.deb"] for name, _ in debs], "keep_docs": keep_docs, "keep_gconv": False,
-            "mtime": mtime}
+    spec = {
+        "debs": [[name, f"debs/{name}.deb"] for name, _ in debs],
+        "keep_docs": keep_docs,
+        "keep_gconv": False,
+        "mtime": mtime,
+    }
     (workdir / "spec.json").write_text(json.dumps(spec))
     env = dict(os.environ, PYTHONPATH=PLUGIN_ROOT)
     return subprocess.run(
         [sys.executable, "-m", "pants_oci.debian.assemble_base", "spec.json", out_dir],
-        cwd=workdir, env=env, capture_output=True, text=True,
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
     )
 
 
@@ -260,8 +270,12 @@ def test_wrong_arguments_and_bad_specs_exit_1(tmp_path: Path, capsys) -> None:
         "not-json.json": "{",
         "no-mtime.json": json.dumps({"debs": [], "keep_docs": False, "keep_gconv": False}),
         "bool-mtime.json": json.dumps({"debs": [], "keep_docs": False, "keep_gconv": False, "mtime": True}),
-        "duplicate.json": json.dumps({"debs": [["a", "x.deb"], ["a", "y.deb"]], "keep_docs": False, "keep_gconv": False, "mtime": 0}),
-        "absent-deb.json": json.dumps({"debs": [["libgone", absent]], "keep_docs": False, "keep_gconv": False, "mtime": 0}),
+        "duplicate.json": json.dumps(
+            {"debs": [["a", "x.deb"], ["a", "y.deb"]], "keep_docs": False, "keep_gconv": False, "mtime": 0}
+        ),
+        "absent-deb.json": json.dumps(
+            {"debs": [["libgone", absent]], "keep_docs": False, "keep_gconv": False, "mtime": 0}
+        ),
     }
     for name, text in bad_specs.items():
         if text is not None:
@@ -276,7 +290,9 @@ def test_spec_paths_are_relative_to_the_working_directory(tmp_path: Path, monkey
     (tmp_path / "debs").mkdir()
     name, data = synthetic_debs()[0]
     (tmp_path / "debs" / "demo.deb").write_bytes(data)
-    (tmp_path / "spec.json").write_text(json.dumps({"debs": [[name, "debs/demo.deb"]], "keep_docs": False, "keep_gconv": False, "mtime": 0}))
+    (tmp_path / "spec.json").write_text(
+        json.dumps({"debs": [[name, "debs/demo.deb"]], "keep_docs": False, "keep_gconv": False, "mtime": 0})
+    )
     monkeypatch.chdir(tmp_path)
     assert tool.main(["spec.json", "out"]) == tool.EXIT_OK
     archive = (tmp_path / "out" / tool.ARCHIVE_FILE).read_bytes()

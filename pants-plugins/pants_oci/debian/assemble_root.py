@@ -7,7 +7,8 @@ SPEC_JSON names the .debs (paths relative to the working directory): {"debs": [[
 and for host tools their architecture and the packages whose programs get launchers:
 {"debs": ..., "host_tools": {"architecture": "amd64", "requested": ["umoci", "runc"]}}. TREE_DIR receives the tree
 (`build_root.build_root_entries`, or `host_tools.host_tools_entries`), and stdout a JSON summary (packages,
-entries, bytes, and the launchers of host tools). The tree is written under a temporary name and renamed when whole: nothing half-unpacked is captured.
+entries, bytes, and the launchers of host tools). The tree is written under a temporary name and renamed when
+whole: nothing half-unpacked is captured.
 (The summary is not a file beside the tree so that the rule never has to take a subset of the tree's digest:
 Pants 2.17 walks a subset's symlinks with a depth limit that a directory of many symlinks exceeds.)
 
@@ -101,8 +102,12 @@ def main(argv: List[str]) -> int:
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    summary = {"packages": sorted(name for name, _ in spec.debs), "entries": len(entries), "bytes": size,
-               "launchers": launchers}
+    summary = {
+        "packages": sorted(name for name, _ in spec.debs),
+        "entries": len(entries),
+        "bytes": size,
+        "launchers": launchers,
+    }
     print(json.dumps(summary, sort_keys=True))
     return EXIT_OK
 

@@ -39,8 +39,10 @@ def _account_entries() -> List[Entry]:
 
 def ca_bundle(entries: Iterable[Entry]) -> Entry:
     """What update-ca-certificates writes: every certificate under /usr/share/ca-certificates, sorted."""
-    certs = sorted((e for e in entries if e.path.startswith("usr/share/ca-certificates/") and e.path.endswith(".crt")),
-                   key=lambda e: e.path)
+    certs = sorted(
+        (e for e in entries if e.path.startswith("usr/share/ca-certificates/") and e.path.endswith(".crt")),
+        key=lambda e: e.path,
+    )
     return Entry(CA_BUNDLE, b"".join(c.content if c.content.endswith(b"\n") else c.content + b"\n" for c in certs))
 
 
@@ -74,7 +76,12 @@ def assemble_base(debs: Sequence[Tuple[str, bytes]], keep_docs: bool = False, ke
         for entry in data_entries(deb, name, keep_docs, keep_gconv):
             if entry.path not in UNUSED_IN_IMAGES:
                 merge_entry(owner, merged, entry, name)
-        merge_entry(owner, merged, Entry(f"var/lib/dpkg/status.d/{name}", status_entry(control_fields(deb, name)).encode()), name)
+        merge_entry(
+            owner,
+            merged,
+            Entry(f"var/lib/dpkg/status.d/{name}", status_entry(control_fields(deb, name)).encode()),
+            name,
+        )
     if any(name == "ca-certificates" for name, _ in debs):
         merge_entry(owner, merged, ca_bundle(merged.values()), "ca-certificates")
         for link in openssl_default_paths():
@@ -95,4 +102,3 @@ def elf_infos(entries: Iterable[Entry]):
             if info is not None:
                 elves[entry.path] = info
     return elves, links
-

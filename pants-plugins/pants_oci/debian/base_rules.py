@@ -42,15 +42,26 @@ logger = logging.getLogger(__name__)
 
 # The sandbox tools and what they import, shipped into their processes (standard library only).
 _FETCH_INDEX_MODULES = (
-    "debian/fetch_index.py", "debian/openpgp.py", "debian/release.py", "debian/keyring.py",
+    "debian/fetch_index.py",
+    "debian/openpgp.py",
+    "debian/release.py",
+    "debian/keyring.py",
     "debian/debian-archive-keyring.pgp",
 )
 _ASSEMBLE_BASE_MODULES = (
-    "debian/assemble_base.py", "debian/base.py", "debian/deb.py", "debian/elf.py",
-    "oci/tarball.py", "oci/determinism.py",
+    "debian/assemble_base.py",
+    "debian/base.py",
+    "debian/deb.py",
+    "debian/elf.py",
+    "oci/tarball.py",
+    "oci/determinism.py",
 )
-_ASSEMBLE_ROOT_MODULES = (*_ASSEMBLE_BASE_MODULES, "debian/assemble_root.py", "debian/build_root.py",
-                          "debian/host_tools.py")
+_ASSEMBLE_ROOT_MODULES = (
+    *_ASSEMBLE_BASE_MODULES,
+    "debian/assemble_root.py",
+    "debian/build_root.py",
+    "debian/host_tools.py",
+)
 # fetch_index.py and assemble_base.py exit with this code for a problem they explain in one line on stderr.
 EXIT_EXPLAINED = 2
 
@@ -103,7 +114,9 @@ async def choose_debian_archives(subsystem: DebianSubsystem, machine: DebianArch
             f"https://mirror.example/debian-security)."
         )
     return DebianArchiveConfig(
-        main.rstrip("/"), security.rstrip("/"), tuple(u.rstrip("/") for u in subsystem.unsigned_archives),
+        main.rstrip("/"),
+        security.rstrip("/"),
+        tuple(u.rstrip("/") for u in subsystem.unsigned_archives),
         subsystem.verification_time,
     )
 
@@ -137,8 +150,16 @@ async def fetch_verified_index(
     request: VerifiedIndexRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
 ) -> VerifiedIndex:
     tool = await Get(Digest, CreateDigest(plugin_modules(*_FETCH_INDEX_MODULES)))
-    argv = [python.path, "-s", "-m", "pants_oci.debian.fetch_index", request.archive_url, request.suite,
-            request.architecture, "out"]
+    argv = [
+        python.path,
+        "-s",
+        "-m",
+        "pants_oci.debian.fetch_index",
+        request.archive_url,
+        request.suite,
+        request.architecture,
+        "out",
+    ]
     if config.verification_time is not None:
         argv += ["--now", str(config.verification_time)]
     if request.archive_url in config.unsigned:
@@ -216,8 +237,9 @@ async def lock_debian_base(request: DebianLockRequest) -> DebianLockResult:
         resolved = index.resolve_closure(spec.packages, available.packages)
     except index.DebianResolveError as e:
         raise DebianBaseError(f"Cannot lock {spec.address} against {', '.join(available.suites)}: {e}")
-    text = lockfile.render_lock(spec.address, spec.suite, spec.architecture, spec.packages, resolved,
-                                suites=available.suites)
+    text = lockfile.render_lock(
+        spec.address, spec.suite, spec.architecture, spec.packages, resolved, suites=available.suites
+    )
     # The lock on disk, read before it is replaced, for the readable diff of what this regeneration changes.
     previous = await _existing_lock(spec)
     changes = lockfile.format_diff(lockfile.diff_locks(previous, lockfile.parse_lock(text, spec.lock_path)))
@@ -304,7 +326,9 @@ def _deb_url(config: DebianArchiveConfig, package: lockfile.LockedPackage) -> st
     return f"{lockfile.url_for_archive(package.archive, config.urls)}/{package.filename}"
 
 
-async def _locked_debs(spec: DebianBaseSpec, config: DebianArchiveConfig) -> Tuple[lockfile.DebianLock, Tuple[DebianDeb, ...]]:
+async def _locked_debs(
+    spec: DebianBaseSpec, config: DebianArchiveConfig
+) -> Tuple[lockfile.DebianLock, Tuple[DebianDeb, ...]]:
     """The lock of `spec`, checked, and its .debs, each checked against the lock's sha256 and size before it is
     stored or used."""
     lock = (await Get(CheckedDebianLock, DebianBaseSpec, spec)).lock
@@ -312,14 +336,13 @@ async def _locked_debs(spec: DebianBaseSpec, config: DebianArchiveConfig) -> Tup
         urls = [_deb_url(config, p) for p in lock.packages]
     except lockfile.DebianLockError as e:
         raise DebianBaseError(f"Cannot build {spec.address} from {spec.lock_path}: {e}")
-    debs = await MultiGet(
-        Get(DebianDeb, DebianDebRequest(url, p, spec.address)) for url, p in zip(urls, lock.packages)
-    )
+    debs = await MultiGet(Get(DebianDeb, DebianDebRequest(url, p, spec.address)) for url, p in zip(urls, lock.packages))
     return lock, tuple(debs)
 
 
-async def _deb_tool_inputs(lock: lockfile.DebianLock, debs: Tuple[DebianDeb, ...], options: dict,
-                           modules: Tuple[str, ...]) -> Digest:
+async def _deb_tool_inputs(
+    lock: lockfile.DebianLock, debs: Tuple[DebianDeb, ...], options: dict, modules: Tuple[str, ...]
+) -> Digest:
     """The sandbox of a tool that unpacks a lock's .debs: the .debs, assembly.json (the .debs by package, plus the
     tool's `options`) and the tool's modules."""
     assembly = {"debs": [[p.name, d.entry.path] for p, d in zip(lock.packages, debs)], **options}

@@ -10,6 +10,7 @@ from pants_oci.debian.build_root import build_root_entries, merged_usr_path
 def _deb(files) -> bytes:
     """A minimal .deb: ar with debian-binary, control.tar.gz and data.tar.gz. `files`: path -> bytes, or
     ("link", target)."""
+
     def tar(members) -> bytes:
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w:gz") as t:
@@ -24,8 +25,11 @@ def _deb(files) -> bytes:
                     t.addfile(info, io.BytesIO(value))
         return buf.getvalue()
 
-    members = [(b"debian-binary", b"2.0\n"), (b"control.tar.gz", tar({"control": b"Package: x\n"})),
-               (b"data.tar.gz", tar(files))]
+    members = [
+        (b"debian-binary", b"2.0\n"),
+        (b"control.tar.gz", tar({"control": b"Package: x\n"})),
+        (b"data.tar.gz", tar(files)),
+    ]
     out = b"!<arch>\n"
     for name, data in members:
         out += name.ljust(16) + b"0".ljust(12) + b"0".ljust(6) + b"0".ljust(6) + b"100644".ljust(8)
@@ -47,10 +51,25 @@ def test_root_has_merged_usr_alternatives_accounts_and_mount_points() -> None:
     debs = [
         ("dash", _deb({"bin/dash": b"ELF dash", "bin/sh": ("link", "dash")})),
         ("gcc-12", _deb({"usr/bin/gcc-12": b"ELF gcc"})),
-        ("gcc", _deb({"usr/bin/gcc": ("link", "gcc-12"), "usr/share/doc/gcc/README": b"docs",
-                      "usr/share/doc/gcc/copyright": b"GPL"})),
-        ("libc6", _deb({"lib64/ld-linux-x86-64.so.2": ("link", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
-                        "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2": b"ELF ld"})),
+        (
+            "gcc",
+            _deb(
+                {
+                    "usr/bin/gcc": ("link", "gcc-12"),
+                    "usr/share/doc/gcc/README": b"docs",
+                    "usr/share/doc/gcc/copyright": b"GPL",
+                }
+            ),
+        ),
+        (
+            "libc6",
+            _deb(
+                {
+                    "lib64/ld-linux-x86-64.so.2": ("link", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+                    "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2": b"ELF ld",
+                }
+            ),
+        ),
     ]
     entries = _by_path(build_root_entries(debs))
     # bin/, lib/ and lib64/ files moved under usr/, and the top-level names are links, as usrmerge leaves them.

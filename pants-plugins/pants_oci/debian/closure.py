@@ -12,18 +12,39 @@ from typing import Dict, Iterable, List, Mapping, Optional
 from pants_oci.debian.elf import ElfInfo
 
 DEFAULT_LIBRARY_DIRS = (
-    "lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib/aarch64-linux-gnu", "usr/lib/aarch64-linux-gnu",
-    "lib64", "usr/lib64", "lib", "usr/lib", "usr/local/lib",
+    "lib/x86_64-linux-gnu",
+    "usr/lib/x86_64-linux-gnu",
+    "lib/aarch64-linux-gnu",
+    "usr/lib/aarch64-linux-gnu",
+    "lib64",
+    "usr/lib64",
+    "lib",
+    "usr/lib",
+    "usr/local/lib",
 )
 
 # Debian names library packages after the soname (policy 8.1), with these exceptions.
 _SONAME_PACKAGE_EXCEPTIONS = {
-    "libz.so.1": "zlib1g", "libcrypto.so.3": "libssl3", "libgcc_s.so.1": "libgcc-s1",
-    "libpanelw.so.6": "libncursesw6", "libformw.so.6": "libncursesw6", "libmenuw.so.6": "libncursesw6",
-    "ld-linux-x86-64.so.2": "libc6", "ld-linux-aarch64.so.1": "libc6",
+    "libz.so.1": "zlib1g",
+    "libcrypto.so.3": "libssl3",
+    "libgcc_s.so.1": "libgcc-s1",
+    "libpanelw.so.6": "libncursesw6",
+    "libformw.so.6": "libncursesw6",
+    "libmenuw.so.6": "libncursesw6",
+    "ld-linux-x86-64.so.2": "libc6",
+    "ld-linux-aarch64.so.1": "libc6",
 }
-_LIBC_SONAMES = ("libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
-                 "libresolv.so.2", "libnsl.so.1", "libanl.so.1")
+_LIBC_SONAMES = (
+    "libc.so.6",
+    "libm.so.6",
+    "libpthread.so.0",
+    "libdl.so.2",
+    "librt.so.1",
+    "libutil.so.1",
+    "libresolv.so.2",
+    "libnsl.so.1",
+    "libanl.so.1",
+)
 
 
 def package_for_soname(soname: str) -> str:
@@ -77,7 +98,9 @@ def _search_dirs(path: str, info: ElfInfo) -> List[str]:
     return dirs + list(DEFAULT_LIBRARY_DIRS)
 
 
-def find_library(name: str, path: str, info: ElfInfo, files: Mapping[str, ElfInfo], symlinks: Mapping[str, str]) -> Optional[str]:
+def find_library(
+    name: str, path: str, info: ElfInfo, files: Mapping[str, ElfInfo], symlinks: Mapping[str, str]
+) -> Optional[str]:
     for directory in _search_dirs(path, info):
         candidate = _resolve_symlinks(posixpath.join(directory, name), symlinks)
         if candidate in files:
@@ -85,7 +108,9 @@ def find_library(name: str, path: str, info: ElfInfo, files: Mapping[str, ElfInf
     return None
 
 
-def check_closure(elf_files: Mapping[str, ElfInfo], symlinks: Mapping[str, str], libc_version: str = "") -> List[ClosureProblem]:
+def check_closure(
+    elf_files: Mapping[str, ElfInfo], symlinks: Mapping[str, str], libc_version: str = ""
+) -> List[ClosureProblem]:
     """Every problem found, sorted by path. `elf_files` maps image paths (no leading slash) to their ELF info.
     Files built for different architectures (an arm64 base under an x86-64 runtime) are one problem, reported
     alone: every library lookup between them would fail, and listing those failures would hide the cause."""
@@ -98,15 +123,21 @@ def check_closure(elf_files: Mapping[str, ElfInfo], symlinks: Mapping[str, str],
         for name in info.needed:
             found = find_library(name, path, info, elf_files, symlinks)
             if found is None:
-                problems.append(ClosureProblem(path, f"needs {name}, which is not in the image", package_for_soname(name)))
+                problems.append(
+                    ClosureProblem(path, f"needs {name}, which is not in the image", package_for_soname(name))
+                )
                 continue
             missing = sorted(info.version_needs.get(name, frozenset()) - elf_files[found].version_defs)
             if missing:
                 have = f" (the image's libc6 is {libc_version})" if libc_version and name in _LIBC_SONAMES else ""
-                problems.append(ClosureProblem(
-                    path, f"needs symbol version(s) {', '.join(missing)} from {name} (/{found}), which does not define "
-                          f"them{have}", None,
-                ))
+                problems.append(
+                    ClosureProblem(
+                        path,
+                        f"needs symbol version(s) {', '.join(missing)} from {name} (/{found}), which does not define "
+                        f"them{have}",
+                        None,
+                    )
+                )
     return problems
 
 

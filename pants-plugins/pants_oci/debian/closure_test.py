@@ -3,7 +3,9 @@ from pants_oci.debian.elf import ElfInfo
 
 
 def _elf(needed=(), soname=None, runpath=(), needs=None, defs=()):
-    return ElfInfo(tuple(needed), soname, tuple(runpath), {k: frozenset(v) for k, v in (needs or {}).items()}, frozenset(defs))
+    return ElfInfo(
+        tuple(needed), soname, tuple(runpath), {k: frozenset(v) for k, v in (needs or {}).items()}, frozenset(defs)
+    )
 
 
 LIBC = _elf(soname="libc.so.6", defs={"GLIBC_2.2.5", "GLIBC_2.34", "GLIBC_2.36"})
@@ -21,8 +23,9 @@ def test_policy_names() -> None:
 
 def test_runpath_origin_and_symlinks_resolve() -> None:
     files = {
-        "opt/python/bin/python3.13": _elf(["libpython3.13.so.1.0", "libc.so.6"], runpath=["$ORIGIN/../lib"],
-                                          needs={"libc.so.6": {"GLIBC_2.34"}}),
+        "opt/python/bin/python3.13": _elf(
+            ["libpython3.13.so.1.0", "libc.so.6"], runpath=["$ORIGIN/../lib"], needs={"libc.so.6": {"GLIBC_2.34"}}
+        ),
         "opt/python/lib/libpython3.13.so.1.0": _elf(["libc.so.6"], soname="libpython3.13.so.1.0"),
         "usr/lib/x86_64-linux-gnu/libc.so.6": LIBC,
     }
@@ -31,8 +34,10 @@ def test_runpath_origin_and_symlinks_resolve() -> None:
 
 
 def test_missing_library_names_file_library_and_package() -> None:
-    files = {"opt/python/lib/python3.13/lib-dynload/_ssl.so": _elf(["libssl.so.3", "libc.so.6"]),
-             "lib/x86_64-linux-gnu/libc.so.6": LIBC}
+    files = {
+        "opt/python/lib/python3.13/lib-dynload/_ssl.so": _elf(["libssl.so.3", "libc.so.6"]),
+        "lib/x86_64-linux-gnu/libc.so.6": LIBC,
+    }
     problems = check_closure(files, {})
     assert [str(p) for p in problems] == [
         "/opt/python/lib/python3.13/lib-dynload/_ssl.so: needs libssl.so.3, which is not in the image "
@@ -42,8 +47,10 @@ def test_missing_library_names_file_library_and_package() -> None:
 
 
 def test_too_new_glibc_symbol_version_is_caught() -> None:
-    files = {"app/ext.so": _elf(["libc.so.6"], needs={"libc.so.6": {"GLIBC_2.38", "GLIBC_2.2.5"}}),
-             "lib/x86_64-linux-gnu/libc.so.6": LIBC}
+    files = {
+        "app/ext.so": _elf(["libc.so.6"], needs={"libc.so.6": {"GLIBC_2.38", "GLIBC_2.2.5"}}),
+        "lib/x86_64-linux-gnu/libc.so.6": LIBC,
+    }
     problems = check_closure(files, {}, libc_version="2.36-9")
     assert len(problems) == 1
     assert "needs symbol version(s) GLIBC_2.38 from libc.so.6" in str(problems[0])
@@ -53,11 +60,16 @@ def test_too_new_glibc_symbol_version_is_caught() -> None:
 def test_mixed_architectures_are_one_problem_that_names_them() -> None:
     x86 = ElfInfo((), "libc.so.6", (), {}, frozenset({"GLIBC_2.2.5"}), "x86-64")
     arm = ElfInfo(("libc.so.6",), None, (), {"libc.so.6": frozenset({"GLIBC_2.17"})}, frozenset(), "aarch64")
-    files = {"usr/lib/x86_64-linux-gnu/libc.so.6": x86, "opt/python/bin/python3.13": arm,
-             "usr/lib/x86_64-linux-gnu/libz.so.1": x86}
+    files = {
+        "usr/lib/x86_64-linux-gnu/libc.so.6": x86,
+        "opt/python/bin/python3.13": arm,
+        "usr/lib/x86_64-linux-gnu/libz.so.1": x86,
+    }
     problems = check_closure(files, {})
     assert len(problems) == 1
     text = str(problems[0])
-    assert "mixes ELF files of different architectures: 1 for aarch64 (e.g. /opt/python/bin/python3.13), " \
-           "2 for x86-64 (e.g. /usr/lib/x86_64-linux-gnu/libc.so.6)" in text
+    assert (
+        "mixes ELF files of different architectures: 1 for aarch64 (e.g. /opt/python/bin/python3.13), "
+        "2 for x86-64 (e.g. /usr/lib/x86_64-linux-gnu/libc.so.6)" in text
+    )
     assert "`architecture`" in text

@@ -15,8 +15,14 @@ from pants_oci.oci.tarball import Entry
 
 # What an image never needs from a package (distroless drops the same); `keep_docs` in the target keeps them.
 DOC_PREFIXES = (
-    "usr/share/doc/", "usr/share/man/", "usr/share/info/", "usr/share/locale/", "usr/share/lintian/",
-    "usr/share/bug/", "usr/share/doc-base/", "usr/share/bash-completion/",
+    "usr/share/doc/",
+    "usr/share/man/",
+    "usr/share/info/",
+    "usr/share/locale/",
+    "usr/share/lintian/",
+    "usr/share/bug/",
+    "usr/share/doc-base/",
+    "usr/share/bash-completion/",
 )
 # Copyright files are kept: licenses oblige shipping them, and scanners read them.
 KEPT_UNDER_DROPPED = ("/copyright",)
@@ -32,10 +38,10 @@ def read_ar(data: bytes, name: str) -> Dict[str, bytes]:
         raise DebError(f"{name} is not a .deb (no ar header)")
     members, offset = {}, 8
     while offset + 60 <= len(data):
-        header = data[offset:offset + 60]
+        header = data[offset : offset + 60]
         member = header[0:16].decode().strip().rstrip("/")
         size = int(header[48:58].decode().strip())
-        members[member] = data[offset + 60:offset + 60 + size]
+        members[member] = data[offset + 60 : offset + 60 + size]
         offset += 60 + size + (size % 2)
     return members
 

@@ -41,18 +41,20 @@ CONTROL = "Package: libdemo1\nVersion: 1.0-1\nArchitecture: amd64\nDescription: 
 
 def _deb() -> bytes:
     control = _tar_xz([("./", "dir", None, 0o755), ("./control", "file", CONTROL.encode(), 0o644)])
-    data = _tar_xz([
-        ("./", "dir", None, 0o755),
-        ("./usr/lib/x86_64-linux-gnu/", "dir", None, 0o755),
-        ("./usr/lib/x86_64-linux-gnu/libdemo.so.1.0", "file", b"\x7fELF...", 0o644),
-        ("./usr/lib/x86_64-linux-gnu/libdemo.so.1", "sym", "libdemo.so.1.0", 0o777),
-        ("./usr/lib/x86_64-linux-gnu/libdemo-copy.so", "hard", "./usr/lib/x86_64-linux-gnu/libdemo.so.1.0", 0o644),
-        ("./usr/share/doc/libdemo1/changelog.Debian.gz", "file", b"log", 0o644),
-        ("./usr/share/doc/libdemo1/copyright", "file", b"MIT", 0o644),
-        ("./usr/share/man/man1/demo.1.gz", "file", b"man", 0o644),
-        ("./usr/lib/x86_64-linux-gnu/gconv/", "dir", None, 0o755),
-        ("./usr/lib/x86_64-linux-gnu/gconv/IBM1047.so", "file", b"\x7fELF...", 0o644),
-    ])
+    data = _tar_xz(
+        [
+            ("./", "dir", None, 0o755),
+            ("./usr/lib/x86_64-linux-gnu/", "dir", None, 0o755),
+            ("./usr/lib/x86_64-linux-gnu/libdemo.so.1.0", "file", b"\x7fELF...", 0o644),
+            ("./usr/lib/x86_64-linux-gnu/libdemo.so.1", "sym", "libdemo.so.1.0", 0o777),
+            ("./usr/lib/x86_64-linux-gnu/libdemo-copy.so", "hard", "./usr/lib/x86_64-linux-gnu/libdemo.so.1.0", 0o644),
+            ("./usr/share/doc/libdemo1/changelog.Debian.gz", "file", b"log", 0o644),
+            ("./usr/share/doc/libdemo1/copyright", "file", b"MIT", 0o644),
+            ("./usr/share/man/man1/demo.1.gz", "file", b"man", 0o644),
+            ("./usr/lib/x86_64-linux-gnu/gconv/", "dir", None, 0o755),
+            ("./usr/lib/x86_64-linux-gnu/gconv/IBM1047.so", "file", b"\x7fELF...", 0o644),
+        ]
+    )
     return _ar([("debian-binary", b"2.0\n"), ("control.tar.xz", control), ("data.tar.xz", data)])
 
 

@@ -26,8 +26,18 @@ class ElfInfo:
 
 
 # e_machine values (the ELF header's 16 bits at offset 18) of the architectures Debian ships images for.
-MACHINE_NAMES = {3: "i386", 8: "mips", 20: "ppc", 21: "ppc64", 22: "s390x", 40: "arm", 62: "x86-64",
-                 183: "aarch64", 243: "riscv64", 258: "loongarch64"}
+MACHINE_NAMES = {
+    3: "i386",
+    8: "mips",
+    20: "ppc",
+    21: "ppc64",
+    22: "s390x",
+    40: "arm",
+    62: "x86-64",
+    183: "aarch64",
+    243: "riscv64",
+    258: "loongarch64",
+}
 
 
 def _cstr(data: bytes, offset: int) -> str:
@@ -46,15 +56,17 @@ class _Reader:
 
     def sections(self):
         if self.is64:
-            shoff, = self.unpack("Q", 0x28)
+            (shoff,) = self.unpack("Q", 0x28)
             shentsize, shnum = self.unpack("HH", 0x3A)
             fmt = "IIQQQQIIQQ"
         else:
-            shoff, = self.unpack("I", 0x20)
+            (shoff,) = self.unpack("I", 0x20)
             shentsize, shnum = self.unpack("HH", 0x2E)
             fmt = "IIIIIIIIII"
         for i in range(shnum):
-            name, sh_type, _flags, _addr, offset, size, link, info, _align, entsize = self.unpack(fmt, shoff + i * shentsize)
+            name, sh_type, _flags, _addr, offset, size, link, info, _align, entsize = self.unpack(
+                fmt, shoff + i * shentsize
+            )
             yield {"type": sh_type, "offset": offset, "size": size, "link": link, "info": info, "entsize": entsize}
 
 
@@ -109,9 +121,15 @@ def read_elf(data: bytes) -> Optional[ElfInfo]:
                 if not next_offset:
                     break
                 offset += next_offset
-    machine, = reader.unpack("H", 18)
-    return ElfInfo(tuple(needed), soname, tuple(runpath), version_needs, frozenset(version_defs),
-                   MACHINE_NAMES.get(machine, f"machine {machine}"))
+    (machine,) = reader.unpack("H", 18)
+    return ElfInfo(
+        tuple(needed),
+        soname,
+        tuple(runpath),
+        version_needs,
+        frozenset(version_defs),
+        MACHINE_NAMES.get(machine, f"machine {machine}"),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -135,8 +153,11 @@ class Hardening:
 
     def problems(self, stack_protector: bool = True, fortify: bool = True) -> Tuple[str, ...]:
         """What is missing, as hardening-check words it; `stack_protector`/`fortify` False skip those checks."""
-        wanted = [("Position Independent Executable", self.pie or not self.executable),
-                  ("Read-only relocations", self.relro), ("Immediate binding", self.bind_now)]
+        wanted = [
+            ("Position Independent Executable", self.pie or not self.executable),
+            ("Read-only relocations", self.relro),
+            ("Immediate binding", self.bind_now),
+        ]
         if stack_protector:
             wanted.append(("Stack protected", self.stack_protector))
         if fortify:
@@ -146,10 +167,10 @@ class Hardening:
 
 def _segment_types(reader: _Reader):
     if reader.is64:
-        phoff, = reader.unpack("Q", 0x20)
+        (phoff,) = reader.unpack("Q", 0x20)
         phentsize, phnum = reader.unpack("HH", 0x36)
     else:
-        phoff, = reader.unpack("I", 0x1C)
+        (phoff,) = reader.unpack("I", 0x1C)
         phentsize, phnum = reader.unpack("HH", 0x2A)
     return {reader.unpack("I", phoff + i * phentsize)[0] for i in range(phnum)}
 
@@ -196,10 +217,11 @@ def read_hardening(data: bytes) -> Optional[Hardening]:
         flags = _dynamic_flags(reader, sections)
     except (struct.error, ValueError):
         return None
-    e_type, = reader.unpack("H", 16)
+    (e_type,) = reader.unpack("H", 16)
     executable = PT_INTERP in segments
-    bind_now = (DT_BIND_NOW in flags or bool(flags.get(DT_FLAGS, 0) & DF_BIND_NOW)
-                or bool(flags.get(DT_FLAGS_1, 0) & DF_1_NOW))
+    bind_now = (
+        DT_BIND_NOW in flags or bool(flags.get(DT_FLAGS, 0) & DF_BIND_NOW) or bool(flags.get(DT_FLAGS_1, 0) & DF_1_NOW)
+    )
     return Hardening(
         executable=executable,
         pie=executable and (e_type == ET_DYN or bool(flags.get(DT_FLAGS_1, 0) & DF_1_PIE)),

@@ -100,8 +100,12 @@ def read_unsigned_release(inrelease: bytes, archive: str, suite: str) -> Release
     try:
         text = parse_clearsigned(inrelease).text
     except SignatureError as e:
-        raise ArchiveVerificationError(archive, suite, f"malformed InRelease file: {e}",
-                                       f"The mirror serves a broken InRelease file: {_ANOTHER_MIRROR}") from None
+        raise ArchiveVerificationError(
+            archive,
+            suite,
+            f"malformed InRelease file: {e}",
+            f"The mirror serves a broken InRelease file: {_ANOTHER_MIRROR}",
+        ) from None
     return parse_release(text, archive, suite)
 
 
@@ -111,8 +115,12 @@ def fetch_packages_xz(release: Release, archive: str, suite: str, arch: str) -> 
     # Before downloading: an architecture the suite lacks gets the Release file's own explanation, not a 404.
     expected_index(release, path, archive, suite)
     url = dists_url(archive, suite, path)
-    data = download(url, archive, suite, f"The mirror lacks a file its Release file lists (mid-sync?): retry later "
-                                         f"or {_ANOTHER_MIRROR}")
+    data = download(
+        url,
+        archive,
+        suite,
+        f"The mirror lacks a file its Release file lists (mid-sync?): retry later " f"or {_ANOTHER_MIRROR}",
+    )
     check_index(release, path, data, archive, suite)
     return data
 
@@ -122,8 +130,12 @@ def decompress(packages_xz: bytes, arch: str, archive: str, suite: str) -> bytes
         return lzma.decompress(packages_xz, format=lzma.FORMAT_XZ)
     except lzma.LZMAError as e:
         # Only reachable for bytes the Release file lists, so the archive itself publishes a broken file.
-        raise ArchiveVerificationError(archive, suite, f"main/binary-{arch}/Packages.xz is not valid xz data: {e}",
-                                       f"The archive publishes a broken index: {_ANOTHER_MIRROR}") from None
+        raise ArchiveVerificationError(
+            archive,
+            suite,
+            f"main/binary-{arch}/Packages.xz is not valid xz data: {e}",
+            f"The archive publishes a broken index: {_ANOTHER_MIRROR}",
+        ) from None
 
 
 def release_record(release: Release, archive: str, suite: str, verified: bool) -> Dict[str, Any]:
@@ -158,17 +170,26 @@ class _ArgumentParser(argparse.ArgumentParser):
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    parser = _ArgumentParser(prog="python -m pants_oci.debian.fetch_index",
-                             description="Fetch a Debian suite's Packages index, verified against its InRelease.")
+    parser = _ArgumentParser(
+        prog="python -m pants_oci.debian.fetch_index",
+        description="Fetch a Debian suite's Packages index, verified against its InRelease.",
+    )
     parser.add_argument("archive_url", help="the archive's base URL (the directory holding dists/)")
     parser.add_argument("suite", help="e.g. bookworm, bookworm-updates, bookworm-security")
     parser.add_argument("arch", help="a Debian architecture, e.g. amd64")
     parser.add_argument("out_dir", type=Path, help="where to write Packages and release.json")
-    parser.add_argument("--now", type=int, default=None,
-                        help="check signatures and Valid-Until as of this time (epoch seconds) instead of now")
-    parser.add_argument("--unsigned", action="store_true",
-                        help="do not verify the InRelease signature or dates (private mirrors that do not sign); "
-                             "the index is still checked against the Release file's hashes")
+    parser.add_argument(
+        "--now",
+        type=int,
+        default=None,
+        help="check signatures and Valid-Until as of this time (epoch seconds) instead of now",
+    )
+    parser.add_argument(
+        "--unsigned",
+        action="store_true",
+        help="do not verify the InRelease signature or dates (private mirrors that do not sign); "
+        "the index is still checked against the Release file's hashes",
+    )
     return parser.parse_args(argv)
 
 

@@ -164,33 +164,48 @@ def test_a_release_past_valid_until_is_refused(tmp_path: Path, capsys) -> None:
     archive_url = _make_archive(tmp_path / "debian-security", SECURITY, _fixture("bookworm-security.InRelease"))
     out_dir = _empty_out_dir(tmp_path)
     code, stderr = _fetch(capsys, archive_url, SECURITY, out_dir, "--now", str(SECURITY_VALID_UNTIL + 1))
-    _assert_refused(code, stderr, out_dir, archive_url, SECURITY, "Valid-Until",
-                    "expired on Sat, 28 Nov 2026 00:53:02 UTC")
+    _assert_refused(
+        code, stderr, out_dir, archive_url, SECURITY, "Valid-Until", "expired on Sat, 28 Nov 2026 00:53:02 UTC"
+    )
 
 
 def test_a_missing_suite_names_the_url_and_the_suite(tmp_path: Path, capsys) -> None:
     archive_url = _make_archive(tmp_path / "debian", UPDATES, _updates_inrelease(), _updates_packages_xz())
     out_dir = _empty_out_dir(tmp_path)
     code, stderr = _fetch(capsys, archive_url, "bookworm-nonesuch", out_dir, "--now", str(UPDATES_DATE + 3600))
-    _assert_refused(code, stderr, out_dir, archive_url, "bookworm-nonesuch",
-                    f"could not download {archive_url}/dists/bookworm-nonesuch/InRelease: No such file or directory. ",
-                    "The archive has no suite bookworm-nonesuch")
+    _assert_refused(
+        code,
+        stderr,
+        out_dir,
+        archive_url,
+        "bookworm-nonesuch",
+        f"could not download {archive_url}/dists/bookworm-nonesuch/InRelease: No such file or directory. ",
+        "The archive has no suite bookworm-nonesuch",
+    )
 
 
 def test_an_index_the_mirror_lacks_is_a_download_error(tmp_path: Path, capsys) -> None:
     archive_url = _make_archive(tmp_path / "debian", UPDATES, _updates_inrelease(), packages_xz=None)
     out_dir = _empty_out_dir(tmp_path)
     code, stderr = _fetch(capsys, archive_url, UPDATES, out_dir, "--now", str(UPDATES_DATE + 3600))
-    _assert_refused(code, stderr, out_dir, archive_url, UPDATES,
-                    f"could not download {archive_url}/dists/{UPDATES}/{PACKAGES_XZ_PATH}: ", "mid-sync")
+    _assert_refused(
+        code,
+        stderr,
+        out_dir,
+        archive_url,
+        UPDATES,
+        f"could not download {archive_url}/dists/{UPDATES}/{PACKAGES_XZ_PATH}: ",
+        "mid-sync",
+    )
 
 
 def test_an_architecture_the_suite_lacks_is_refused_before_downloading(tmp_path: Path, capsys) -> None:
     archive_url = _make_archive(tmp_path / "debian", UPDATES, _updates_inrelease(), _updates_packages_xz())
     out_dir = _empty_out_dir(tmp_path)
     code = fetch_index.main([archive_url, UPDATES, "riscv64", str(out_dir), "--now", str(UPDATES_DATE + 3600)])
-    _assert_refused(code, capsys.readouterr().err, out_dir, archive_url, UPDATES,
-                    "does not list main/binary-riscv64/Packages.xz")
+    _assert_refused(
+        code, capsys.readouterr().err, out_dir, archive_url, UPDATES, "does not list main/binary-riscv64/Packages.xz"
+    )
 
 
 # --- Unsigned archives (--unsigned) -------------------------------------------------------------------------------
@@ -239,8 +254,9 @@ def test_unsigned_reads_a_plain_release_file(tmp_path: Path, capsys) -> None:
     ).encode()
     archive_url = _make_archive(tmp_path / "private", "internal", release, packages_xz)
     out_dir = tmp_path / "out"
-    code, stderr = _fetch(capsys, archive_url, "internal", out_dir, "--unsigned", "--now",
-                          str(UPDATES_DATE + 365 * 86400))
+    code, stderr = _fetch(
+        capsys, archive_url, "internal", out_dir, "--unsigned", "--now", str(UPDATES_DATE + 365 * 86400)
+    )
     assert (code, stderr) == (0, "")
     assert _assert_fetched(out_dir) == {
         "archive": archive_url,
@@ -284,8 +300,7 @@ def http_root(tmp_path: Path, monkeypatch) -> Iterator[Tuple[Path, str]]:
         monkeypatch.delenv(name, raising=False)  # urllib would send even a loopback request to a proxy.
     root = tmp_path / "http"
     root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(_QuietHandler, directory=str(root)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -310,17 +325,30 @@ def test_http_404_means_the_archive_has_no_such_suite(http_root: Tuple[Path, str
     archive_url = f"{url}/debian"
     out_dir = _empty_out_dir(tmp_path)
     code, stderr = _fetch(capsys, archive_url, "bookworm-nonesuch", out_dir)
-    _assert_refused(code, stderr, out_dir, archive_url, "bookworm-nonesuch",
-                    f"could not download {archive_url}/dists/bookworm-nonesuch/InRelease: HTTP 404 ",
-                    "The archive has no suite bookworm-nonesuch: check the suite and [debian].archive_url")
+    _assert_refused(
+        code,
+        stderr,
+        out_dir,
+        archive_url,
+        "bookworm-nonesuch",
+        f"could not download {archive_url}/dists/bookworm-nonesuch/InRelease: HTTP 404 ",
+        "The archive has no suite bookworm-nonesuch: check the suite and [debian].archive_url",
+    )
 
 
 def test_a_server_that_does_not_answer_is_a_download_error(tmp_path: Path, capsys) -> None:
     archive_url = "http://127.0.0.1:1/debian"  # Port 1 (tcpmux) is closed: the connection is refused.
     out_dir = _empty_out_dir(tmp_path)
     code, stderr = _fetch(capsys, archive_url, UPDATES, out_dir)
-    _assert_refused(code, stderr, out_dir, archive_url, UPDATES, f"could not download {archive_url}/dists/",
-                    "Check the network and [debian].archive_url, or retry later")
+    _assert_refused(
+        code,
+        stderr,
+        out_dir,
+        archive_url,
+        UPDATES,
+        f"could not download {archive_url}/dists/",
+        "Check the network and [debian].archive_url, or retry later",
+    )
 
 
 # --- As the rule runs it ------------------------------------------------------------------------------------------
@@ -339,8 +367,14 @@ def _sandbox(tmp_path: Path) -> Path:
 def _run_module(sandbox: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # Import pants_oci from the sandbox only.
     # As base_rules.py runs it: -s keeps the user site-packages out, as in a sandbox.
-    return subprocess.run([sys.executable, "-s", "-m", "pants_oci.debian.fetch_index", *args], cwd=sandbox, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-s", "-m", "pants_oci.debian.fetch_index", *args],
+        cwd=sandbox,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_runs_as_a_module_in_a_sandbox(tmp_path: Path) -> None:

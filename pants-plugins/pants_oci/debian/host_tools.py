@@ -61,9 +61,7 @@ def is_elf_executable(entry: Entry) -> bool:
 
 def programs(entries: Iterable[Entry]) -> List[str]:
     """Paths (relative to the tree's /) of the ELF executables in the program directories, sorted."""
-    return sorted(
-        e.path for e in entries if posixpath.dirname(e.path) in PROGRAM_DIRS and is_elf_executable(e)
-    )
+    return sorted(e.path for e in entries if posixpath.dirname(e.path) in PROGRAM_DIRS and is_elf_executable(e))
 
 
 def _loader(architecture: str) -> Tuple[str, str]:
@@ -125,14 +123,18 @@ def _programs_of(debs: Sequence[Tuple[str, bytes]], packages: Iterable[str]) -> 
     """The programs (paths in the merged tree) that `packages` ship: launchers are for what was asked for, not for
     every program of the dependencies (passwd, gpg, ...)."""
     wanted = set(packages)
-    shipped = [Entry(merged_usr_path(e.path), e.content, e.is_executable, e.link_target, e.mode)
-               for name, deb in debs if name in wanted
-               for e in data_entries(deb, name, keep_docs=False, keep_gconv=True)]
+    shipped = [
+        Entry(merged_usr_path(e.path), e.content, e.is_executable, e.link_target, e.mode)
+        for name, deb in debs
+        if name in wanted
+        for e in data_entries(deb, name, keep_docs=False, keep_gconv=True)
+    ]
     return programs(shipped)
 
 
-def host_tools_entries(debs: Sequence[Tuple[str, bytes]], architecture: str,
-                       requested: Sequence[str]) -> Tuple[List[Entry], List[str]]:
+def host_tools_entries(
+    debs: Sequence[Tuple[str, bytes]], architecture: str, requested: Sequence[str]
+) -> Tuple[List[Entry], List[str]]:
     """The entries of a host tools tree (root/ and bin/, sorted) from (package name, .deb bytes) pairs, and the
     names of its launchers: one per program of the `requested` packages."""
     lib, loader = _loader(architecture)

@@ -5,13 +5,7 @@ from pathlib import Path
 import pytest
 
 from pants_oci.debian.build_root_test import _deb
-from pants_oci.debian.host_tools import (
-    HostToolsError,
-    host_tools_entries,
-    launcher,
-    programs,
-    relative_link,
-)
+from pants_oci.debian.host_tools import HostToolsError, host_tools_entries, launcher, programs, relative_link
 from pants_oci.oci.tarball import Entry
 
 ELF = b"\x7fELF" + b"\0" * 60
@@ -19,9 +13,16 @@ ELF = b"\x7fELF" + b"\0" * 60
 
 def _debs(with_patchelf: bool = True):
     debs = [
-        ("libc6", _deb({"lib64/ld-linux-x86-64.so.2": ("link", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
-                        "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2": ELF,
-                        "lib/x86_64-linux-gnu/libc.so.6": ELF})),
+        (
+            "libc6",
+            _deb(
+                {
+                    "lib64/ld-linux-x86-64.so.2": ("link", "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"),
+                    "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2": ELF,
+                    "lib/x86_64-linux-gnu/libc.so.6": ELF,
+                }
+            ),
+        ),
         ("umoci", _deb({"usr/bin/umoci": ELF, "usr/bin/umoci-notes.sh": b"#!/bin/sh\n"})),
         ("runc", _deb({"usr/sbin/runc": ELF})),
     ]
@@ -68,9 +69,13 @@ def test_packages_without_a_loader_or_an_unknown_architecture_are_refused() -> N
 
 
 def test_programs_are_executable_elf_files_in_the_program_directories() -> None:
-    entries = [Entry("usr/bin/a", ELF, is_executable=True), Entry("usr/bin/b", b"#!/bin/sh", is_executable=True),
-               Entry("usr/lib/c", ELF, is_executable=True), Entry("usr/sbin/d", ELF, mode=0o755),
-               Entry("usr/bin/e", ELF)]
+    entries = [
+        Entry("usr/bin/a", ELF, is_executable=True),
+        Entry("usr/bin/b", b"#!/bin/sh", is_executable=True),
+        Entry("usr/lib/c", ELF, is_executable=True),
+        Entry("usr/sbin/d", ELF, mode=0o755),
+        Entry("usr/bin/e", ELF),
+    ]
     assert programs(entries) == ["usr/bin/a", "usr/sbin/d"]
 
 
@@ -87,8 +92,9 @@ def test_launcher_runs_the_program_through_the_trees_loader(tmp_path: Path) -> N
     and the program's absolute path, from any working directory."""
     _write(tmp_path, "root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", '#!/bin/sh\necho "$@"\n')
     _write(tmp_path, "bin/umoci", launcher("usr/bin/umoci", "amd64"))
-    out = subprocess.run([str(tmp_path / "bin/umoci"), "unpack", "a b"], cwd="/", capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [str(tmp_path / "bin/umoci"), "unpack", "a b"], cwd="/", capture_output=True, text=True, check=True
+    ).stdout
     root = os.path.realpath(tmp_path / "root")
     assert out == f"--library-path {root}/usr/lib/x86_64-linux-gnu {root}/usr/bin/umoci unpack a b\n"
 
@@ -102,14 +108,17 @@ def test_self_reexecuting_program_runs_from_a_copy_patched_once(tmp_path: Path) 
     _write(tmp_path, "bin/runc", launcher("usr/sbin/runc", "amd64", "usr/bin/patchelf"))
     env = {**os.environ, "PANTS_OCI_PATCHED_TOOLS": str(tmp_path / "patched")}
     for _ in range(2):
-        out = subprocess.run([str(tmp_path / "bin/runc"), "state", "x"], env=env, capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run(
+            [str(tmp_path / "bin/runc"), "state", "x"], env=env, capture_output=True, text=True, check=True
+        ).stdout
         assert out == "runc state x\n"
     root = os.path.realpath(tmp_path / "root")
     lib = f"{root}/usr/lib/x86_64-linux-gnu"
     patch_calls = calls.read_text().splitlines()
     assert len(patch_calls) == 1, "patched once per tree location"
-    assert patch_calls[0].startswith(f"--library-path {lib} {root}/usr/bin/patchelf --set-interpreter "
-                                     f"{lib}/ld-linux-x86-64.so.2 --force-rpath --set-rpath {lib} ")
+    assert patch_calls[0].startswith(
+        f"--library-path {lib} {root}/usr/bin/patchelf --set-interpreter "
+        f"{lib}/ld-linux-x86-64.so.2 --force-rpath --set-rpath {lib} "
+    )
     copies = list((tmp_path / "patched").glob("*/runc"))
     assert len(copies) == 1 and copies[0].stat().st_mode & 0o200, "a writable copy, for patchelf, of a read-only tree"

@@ -75,8 +75,14 @@ class DebianPackage:
     suite: str = ""
 
     def to_json(self) -> Dict[str, object]:
-        return {"name": self.name, "version": self.version, "architecture": self.architecture,
-                "filename": self.filename, "sha256": self.sha256, "size": self.size}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "architecture": self.architecture,
+            "filename": self.filename,
+            "sha256": self.sha256,
+            "size": self.size,
+        }
 
 
 def _relation_names(value: str) -> Tuple[Tuple[str, ...], ...]:
@@ -159,8 +165,9 @@ def _providers(index: Dict[str, DebianPackage]) -> Dict[str, List[str]]:
     return providers
 
 
-def _pick(alternatives: Sequence[str], index: Dict[str, DebianPackage], providers: Dict[str, List[str]],
-          chosen: Iterable[str]) -> Optional[str]:
+def _pick(
+    alternatives: Sequence[str], index: Dict[str, DebianPackage], providers: Dict[str, List[str]], chosen: Iterable[str]
+) -> Optional[str]:
     """apt's choice, simplified: an alternative already chosen, else the first real package, else a provider."""
     chosen = set(chosen)
     for name in alternatives:

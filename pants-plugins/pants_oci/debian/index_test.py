@@ -102,7 +102,9 @@ def test_unknown_package_is_named() -> None:
 
 def test_unsatisfiable_dependency_is_named() -> None:
     index = parse_packages_index(INDEX.replace("Provides: libfoo-virtual\n", ""))
-    with pytest.raises(DebianResolveError, match="'libssl3' depends on libfoo-virtual, which nothing in the index provides"):
+    with pytest.raises(
+        DebianResolveError, match="'libssl3' depends on libfoo-virtual, which nothing in the index provides"
+    ):
         resolve_closure(["libssl3"], index)
 
 
@@ -166,7 +168,9 @@ def test_merge_takes_the_highest_version_from_the_security_archive() -> None:
     merged = merge_indexes([parse_packages_index(MAIN_INDEX, MAIN), parse_packages_index(SECURITY_INDEX, SECURITY)])
     libssl3 = merged["libssl3"]
     assert (libssl3.version, libssl3.archive, libssl3.suite) == (
-        "3.0.22-1~deb12u2", "debian-security", "bookworm-security"
+        "3.0.22-1~deb12u2",
+        "debian-security",
+        "bookworm-security",
     )
     assert libssl3.filename.startswith("pool/updates/main/")
     assert merged["libexpat1"].version == "2.5.0-1+deb12u5"
@@ -187,8 +191,12 @@ def test_closure_follows_the_depends_of_the_chosen_version() -> None:
 
 def test_several_versions_in_one_index_keep_the_highest_wherever_it_is() -> None:
     # 1:1.0 > 2.0 (epoch) and 2.0~rc1 < 2.0 (tilde): dpkg's ordering, not the order in the file.
-    for versions, highest in [(["2.0", "1.0"], "2.0"), (["1.0", "2.0", "1.5"], "2.0"), (["2.0", "1:1.0"], "1:1.0"),
-                              (["2.0", "2.0~rc1"], "2.0")]:
+    for versions, highest in [
+        (["2.0", "1.0"], "2.0"),
+        (["1.0", "2.0", "1.5"], "2.0"),
+        (["2.0", "1:1.0"], "1:1.0"),
+        (["2.0", "2.0~rc1"], "2.0"),
+    ]:
         index = parse_packages_index(_index(*(_stanza("libfoo", v) for v in versions)))
         assert index["libfoo"].version == highest, versions
 
@@ -196,11 +204,13 @@ def test_several_versions_in_one_index_keep_the_highest_wherever_it_is() -> None
 def test_equal_versions_keep_the_first_index() -> None:
     updates = _index(_stanza("libc6", "2.36-9+deb12u14", sha256="11"))
     security = _index(_stanza("libc6", "2.36-9+deb12u14", pool="pool/updates/main", sha256="22"))
-    merged = merge_indexes([
-        parse_packages_index(MAIN_INDEX, MAIN),
-        parse_packages_index(updates, UPDATES),
-        parse_packages_index(security, SECURITY),
-    ])
+    merged = merge_indexes(
+        [
+            parse_packages_index(MAIN_INDEX, MAIN),
+            parse_packages_index(updates, UPDATES),
+            parse_packages_index(security, SECURITY),
+        ]
+    )
     assert (merged["libc6"].suite, merged["libc6"].sha256) == ("bookworm", "00")
     merged = merge_indexes([parse_packages_index(updates, UPDATES), parse_packages_index(security, SECURITY)])
     assert merged["libc6"].suite == "bookworm-updates"

@@ -75,8 +75,14 @@ def url_for_archive(label: str, archive_urls: Sequence[str]) -> str:
 # Writing and reading
 
 
-def render_lock(target: str, suite: str, architecture: str, requested: Sequence[str],
-                closure: Sequence[DebianPackage], suites: Optional[Sequence[str]] = None) -> str:
+def render_lock(
+    target: str,
+    suite: str,
+    architecture: str,
+    requested: Sequence[str],
+    closure: Sequence[DebianPackage],
+    suites: Optional[Sequence[str]] = None,
+) -> str:
     """The lock text: stable key order, packages sorted by name, trailing newline, the same bytes every time.
 
     `suites` are the suites the closure was resolved against, `suite` first; it defaults to just `suite`. A
@@ -123,7 +129,9 @@ def parse_lock(text: str, path: str) -> DebianLock:
     except DebianLockError:
         raise  # already says what is wrong (it is a ValueError too)
     except (ValueError, KeyError, TypeError) as e:
-        raise DebianLockError(f"The Debian lock {path} is malformed ({e}). Regenerate it with `./pants generate-lockfiles`.")
+        raise DebianLockError(
+            f"The Debian lock {path} is malformed ({e}). Regenerate it with `./pants generate-lockfiles`."
+        )
 
 
 def _locked_package(entry: Dict[str, object], version: int, lock_suite: str) -> LockedPackage:
@@ -134,8 +142,15 @@ def _locked_package(entry: Dict[str, object], version: int, lock_suite: str) -> 
     return LockedPackage(**pins, archive=entry["archive"], suite=entry["suite"])
 
 
-def check_lock_matches(lock: DebianLock, path: str, target: str, suite: str, architecture: str,
-                       requested: Sequence[str], suites: Optional[Sequence[str]] = None) -> None:
+def check_lock_matches(
+    lock: DebianLock,
+    path: str,
+    target: str,
+    suite: str,
+    architecture: str,
+    requested: Sequence[str],
+    suites: Optional[Sequence[str]] = None,
+) -> None:
     """Fail if the target asks for something the lock was not generated for.
 
     `suites`, when given, are the suites the target resolves against now (e.g. once -security is added).
@@ -168,21 +183,30 @@ def halves_problem(build_root: DebianLock, build_root_name: str, base: DebianLoc
     (libc6, libssl3, ... which the -dev packages depend on) at another version, so the headers it compiled
     against are not those of the libraries it would load. None when the two halves match."""
     if build_root.architecture != base.architecture:
-        return (f"the runtime is compiled for {build_root.architecture} (its build root {build_root_name}) but the "
-                f"base {base_name} is {base.architecture}. Set the base's `architecture` to "
-                f"{build_root.architecture!r}: a runtime and its base must be for the same platform")
+        return (
+            f"the runtime is compiled for {build_root.architecture} (its build root {build_root_name}) but the "
+            f"base {base_name} is {base.architecture}. Set the base's `architecture` to "
+            f"{build_root.architecture!r}: a runtime and its base must be for the same platform"
+        )
     if build_root.suite != base.suite:
-        return (f"the build root {build_root_name} is Debian {build_root.suite} but the base {base_name} is "
-                f"{base.suite}. Set the runtime's `build_root_suite` to {base.suite!r}, or the base's `suite` to "
-                f"{build_root.suite!r}")
+        return (
+            f"the build root {build_root_name} is Debian {build_root.suite} but the base {base_name} is "
+            f"{base.suite}. Set the runtime's `build_root_suite` to {base.suite!r}, or the base's `suite` to "
+            f"{build_root.suite!r}"
+        )
     versions = {p.name: p.version for p in base.packages}
-    differ = [(p.name, p.version, versions[p.name]) for p in build_root.packages
-              if p.name in versions and versions[p.name] != p.version]
+    differ = [
+        (p.name, p.version, versions[p.name])
+        for p in build_root.packages
+        if p.name in versions and versions[p.name] != p.version
+    ]
     if not differ:
         return None
     listed = ", ".join(f"{name} {ours} in the build root but {theirs} in the base" for name, ours, theirs in differ)
-    return (f"the build root {build_root_name} and the base {base_name} were locked at different times: {listed}. "
-            f"Relock both in one run: ./pants generate-lockfiles --resolve={build_root_name} --resolve={base_name}")
+    return (
+        f"the build root {build_root_name} and the base {base_name} were locked at different times: {listed}. "
+        f"Relock both in one run: ./pants generate-lockfiles --resolve={build_root_name} --resolve={base_name}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -239,8 +263,15 @@ def behind(lock: DebianLock, available: Dict[str, DebianPackage]) -> List[LockCh
 
 def _change_to(package: Union[LockedPackage, DebianPackage], kind: str, old_version: Optional[str]) -> LockChange:
     """A change whose new side is `package` (a LockedPackage or a DebianPackage)."""
-    return LockChange(package.name, kind, old_version, package.version, package.archive, package.suite,
-                      is_security_suite(package.suite))
+    return LockChange(
+        package.name,
+        kind,
+        old_version,
+        package.version,
+        package.archive,
+        package.suite,
+        is_security_suite(package.suite),
+    )
 
 
 def format_diff(changes: Sequence[LockChange]) -> str:

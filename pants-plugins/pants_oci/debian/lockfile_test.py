@@ -29,15 +29,30 @@ SUITES = ["bookworm", "bookworm-updates", "bookworm-security"]
 def _package(name: str, version: str, archive: str = "debian", suite: str = "bookworm") -> DebianPackage:
     pool = "pool/updates/main" if archive == "debian-security" else "pool/main"
     return DebianPackage(
-        name=name, version=version, architecture="amd64",
-        filename=f"{pool}/{name[0]}/{name}/{name}_{version}_amd64.deb", sha256=f"sha-{name}-{version}", size=100,
-        depends=(), provides=(), archive=archive, suite=suite,
+        name=name,
+        version=version,
+        architecture="amd64",
+        filename=f"{pool}/{name[0]}/{name}/{name}_{version}_amd64.deb",
+        sha256=f"sha-{name}-{version}",
+        size=100,
+        depends=(),
+        provides=(),
+        archive=archive,
+        suite=suite,
     )
 
 
 def _locked(package: DebianPackage) -> LockedPackage:
-    return LockedPackage(package.name, package.version, package.architecture, package.filename, package.sha256,
-                         package.size, package.archive, package.suite)
+    return LockedPackage(
+        package.name,
+        package.version,
+        package.architecture,
+        package.filename,
+        package.sha256,
+        package.size,
+        package.archive,
+        package.suite,
+    )
 
 
 def _lock(*packages: DebianPackage) -> DebianLock:
@@ -55,11 +70,22 @@ TZDATA_UPDATES = _package("tzdata", "2025b-0+deb12u2", suite="bookworm-updates")
 
 
 def test_v2_render_then_parse_round_trips_provenance() -> None:
-    text = render_lock("src:base", "bookworm", "amd64", ["libssl3", "libc6", "libssl3"],
-                       [LIBSSL3_SECURITY, TZDATA_UPDATES, LIBC6], SUITES)
+    text = render_lock(
+        "src:base",
+        "bookworm",
+        "amd64",
+        ["libssl3", "libc6", "libssl3"],
+        [LIBSSL3_SECURITY, TZDATA_UPDATES, LIBC6],
+        SUITES,
+    )
     lock = parse_lock(text, "base.lock.json")
-    assert lock == DebianLock("bookworm", "amd64", ("libc6", "libssl3"),
-                              (_locked(LIBC6), _locked(LIBSSL3_SECURITY), _locked(TZDATA_UPDATES)), tuple(SUITES))
+    assert lock == DebianLock(
+        "bookworm",
+        "amd64",
+        ("libc6", "libssl3"),
+        (_locked(LIBC6), _locked(LIBSSL3_SECURITY), _locked(TZDATA_UPDATES)),
+        tuple(SUITES),
+    )
     assert libc_version(lock) == "2.36-9+deb12u14"
 
 
@@ -73,10 +99,20 @@ def test_v2_render_shape_is_stable() -> None:
     assert "--resolve=src:base" in document["//"]
     assert (document["lock_version"], document["suites"]) == (2, SUITES)
     assert [p["name"] for p in document["packages"]] == ["libc6", "libssl3"]
-    assert list(document["packages"][1]) == ["name", "version", "architecture", "filename", "sha256", "size",
-                                              "archive", "suite"]
-    assert (document["packages"][1]["archive"], document["packages"][1]["suite"]) == ("debian-security",
-                                                                                       "bookworm-security")
+    assert list(document["packages"][1]) == [
+        "name",
+        "version",
+        "architecture",
+        "filename",
+        "sha256",
+        "size",
+        "archive",
+        "suite",
+    ]
+    assert (document["packages"][1]["archive"], document["packages"][1]["suite"]) == (
+        "debian-security",
+        "bookworm-security",
+    )
     assert "http" not in text  # labels, never archive URLs
 
 
@@ -122,18 +158,30 @@ V1_LOCK = """{
 def test_v1_lock_reads_as_the_main_archive_and_its_suite() -> None:
     lock = parse_lock(V1_LOCK, "base.lock.json")
     assert (lock.suite, lock.suites, lock.requested) == ("bookworm", ("bookworm",), ("libssl3",))
-    assert lock.packages == (LockedPackage("libssl3", "3.0.20-1~deb12u2", "amd64",
-                                           "pool/main/o/openssl/libssl3_3.0.20-1~deb12u2_amd64.deb", "eeee",
-                                           2036016, "debian", "bookworm"),)
+    assert lock.packages == (
+        LockedPackage(
+            "libssl3",
+            "3.0.20-1~deb12u2",
+            "amd64",
+            "pool/main/o/openssl/libssl3_3.0.20-1~deb12u2_amd64.deb",
+            "eeee",
+            2036016,
+            "debian",
+            "bookworm",
+        ),
+    )
 
 
-@pytest.mark.parametrize("text, message", [
-    ("not json", "malformed"),
-    (V1_LOCK.replace('"lock_version": 1', '"lock_version": 3'), "has lock_version 3"),
-    (V1_LOCK.replace('"lock_version": 1,', ''), "malformed"),
-    # A version 2 lock must say where each package came from.
-    (V1_LOCK.replace('"lock_version": 1', '"lock_version": 2, "suites": ["bookworm"]'), "malformed"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("not json", "malformed"),
+        (V1_LOCK.replace('"lock_version": 1', '"lock_version": 3'), "has lock_version 3"),
+        (V1_LOCK.replace('"lock_version": 1,', ""), "malformed"),
+        # A version 2 lock must say where each package came from.
+        (V1_LOCK.replace('"lock_version": 1', '"lock_version": 2, "suites": ["bookworm"]'), "malformed"),
+    ],
+)
 def test_unreadable_locks_name_the_file(text: str, message: str) -> None:
     with pytest.raises(DebianLockError, match=f"base.lock.json.*{message}"):
         parse_lock(text, "base.lock.json")
@@ -149,8 +197,15 @@ def test_check_lock_matches_compares_suites_only_when_asked() -> None:
     lock = parse_lock(V1_LOCK, "base.lock.json")
     check_lock_matches(lock, "base.lock.json", "src:base", "bookworm", "amd64", ["libssl3"])
     with pytest.raises(DebianLockError, match="suites bookworm, bookworm-security .lock: bookworm."):
-        check_lock_matches(lock, "base.lock.json", "src:base", "bookworm", "amd64", ["libssl3"],
-                           suites=["bookworm", "bookworm-security"])
+        check_lock_matches(
+            lock,
+            "base.lock.json",
+            "src:base",
+            "bookworm",
+            "amd64",
+            ["libssl3"],
+            suites=["bookworm", "bookworm-security"],
+        )
 
 
 def test_url_for_archive_maps_labels_to_configured_urls() -> None:
@@ -167,12 +222,14 @@ def test_url_for_archive_maps_labels_to_configured_urls() -> None:
 
 def test_diff_kinds_and_security_marker() -> None:
     old = _lock(LIBC6, LIBSSL3_MAIN, _package("libexpat1", "2.5.0-1+deb12u5"), _package("netbase", "6.4"))
-    new = _lock(_package("libc6", "2.36-9+deb12u13"), LIBSSL3_SECURITY, _package("libexpat1", "2.5.0-1+deb12u5"),
-                TZDATA_UPDATES)
+    new = _lock(
+        _package("libc6", "2.36-9+deb12u13"), LIBSSL3_SECURITY, _package("libexpat1", "2.5.0-1+deb12u5"), TZDATA_UPDATES
+    )
     assert diff_locks(old, new) == [
         LockChange("libc6", DOWNGRADED, "2.36-9+deb12u14", "2.36-9+deb12u13", "debian", "bookworm", False),
-        LockChange("libssl3", UPGRADED, "3.0.20-1~deb12u2", "3.0.22-1~deb12u2", "debian-security",
-                   "bookworm-security", True),
+        LockChange(
+            "libssl3", UPGRADED, "3.0.20-1~deb12u2", "3.0.22-1~deb12u2", "debian-security", "bookworm-security", True
+        ),
         LockChange("netbase", REMOVED, "6.4", None),
         LockChange("tzdata", ADDED, None, "2025b-0+deb12u2", "debian", "bookworm-updates", False),
     ]
@@ -187,7 +244,8 @@ def test_diff_compares_debian_versions_not_strings() -> None:
 
 def test_diff_against_no_lock_adds_everything() -> None:
     assert [(c.name, c.kind, c.security) for c in diff_locks(None, _lock(LIBSSL3_SECURITY, LIBC6))] == [
-        ("libc6", ADDED, False), ("libssl3", ADDED, True)
+        ("libc6", ADDED, False),
+        ("libssl3", ADDED, True),
     ]
 
 
@@ -200,16 +258,19 @@ def test_format_diff_one_line_per_change_sorted_by_name() -> None:
     changes = [
         LockChange("tzdata", ADDED, None, "2025b-0+deb12u2", "debian", "bookworm-updates", False),
         LockChange("netbase", REMOVED, "6.4", None),
-        LockChange("libssl3", UPGRADED, "3.0.20-1~deb12u2", "3.0.22-1~deb12u2", "debian-security",
-                   "bookworm-security", True),
+        LockChange(
+            "libssl3", UPGRADED, "3.0.20-1~deb12u2", "3.0.22-1~deb12u2", "debian-security", "bookworm-security", True
+        ),
         LockChange("libc6", DOWNGRADED, "2.36-9+deb12u14", "2.36-9+deb12u13", "debian", "bookworm", False),
     ]
-    assert format_diff(changes) == "\n".join([
-        "libc6 2.36-9+deb12u14 -> 2.36-9+deb12u13 (debian bookworm) [downgrade]",
-        "libssl3 3.0.20-1~deb12u2 -> 3.0.22-1~deb12u2 (debian-security bookworm-security) [security]",
-        "netbase 6.4 removed",
-        "tzdata added 2025b-0+deb12u2 (debian bookworm-updates)",
-    ])
+    assert format_diff(changes) == "\n".join(
+        [
+            "libc6 2.36-9+deb12u14 -> 2.36-9+deb12u13 (debian bookworm) [downgrade]",
+            "libssl3 3.0.20-1~deb12u2 -> 3.0.22-1~deb12u2 (debian-security bookworm-security) [security]",
+            "netbase 6.4 removed",
+            "tzdata added 2025b-0+deb12u2 (debian bookworm-updates)",
+        ]
+    )
 
 
 def test_format_diff_says_when_nothing_changed() -> None:
@@ -226,13 +287,24 @@ def _indexes_of(*packages: DebianPackage):
 
 
 def test_behind_names_packages_with_newer_versions_and_marks_security_fixes() -> None:
-    lock = _lock(LIBC6, LIBSSL3_MAIN, _package("libexpat1", "2.5.0-1+deb12u2"),
-                 _package("tzdata", "2025b-0+deb12u1"), _package("libgone1", "1.0"))
-    available = merge_indexes(_indexes_of(
-        LIBC6, LIBSSL3_MAIN, LIBSSL3_SECURITY, TZDATA_UPDATES, _package("tzdata", "2025b-0+deb12u1"),
+    lock = _lock(
+        LIBC6,
+        LIBSSL3_MAIN,
         _package("libexpat1", "2.5.0-1+deb12u2"),
-        _package("libexpat1", "2.5.0-1+deb12u5", "debian-security", "bookworm-security"),
-    ))
+        _package("tzdata", "2025b-0+deb12u1"),
+        _package("libgone1", "1.0"),
+    )
+    available = merge_indexes(
+        _indexes_of(
+            LIBC6,
+            LIBSSL3_MAIN,
+            LIBSSL3_SECURITY,
+            TZDATA_UPDATES,
+            _package("tzdata", "2025b-0+deb12u1"),
+            _package("libexpat1", "2.5.0-1+deb12u2"),
+            _package("libexpat1", "2.5.0-1+deb12u5", "debian-security", "bookworm-security"),
+        )
+    )
     changes = behind(lock, available)
     assert [(c.name, c.old_version, c.new_version, c.security) for c in changes] == [
         ("libexpat1", "2.5.0-1+deb12u2", "2.5.0-1+deb12u5", True),
@@ -272,7 +344,9 @@ def test_a_build_root_and_a_base_locked_together_match() -> None:
 
 
 def test_a_build_root_and_a_base_locked_apart_are_named_with_the_fix() -> None:
-    problem = halves_problem(_lock(LIBC6, LIBSSL3_SECURITY), "src:rt#build-root", _lock(LIBC6, LIBSSL3_MAIN), "src:base")
+    problem = halves_problem(
+        _lock(LIBC6, LIBSSL3_SECURITY), "src:rt#build-root", _lock(LIBC6, LIBSSL3_MAIN), "src:base"
+    )
     assert "libssl3 3.0.22-1~deb12u2 in the build root but 3.0.20-1~deb12u2 in the base" in problem
     assert "./pants generate-lockfiles --resolve=src:rt#build-root --resolve=src:base" in problem
     trixie = DebianLock("trixie", "amd64", ("libc6",), (_locked(LIBC6),), ("trixie",))

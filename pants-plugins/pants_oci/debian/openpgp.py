@@ -66,8 +66,18 @@ _DIGEST_INFO_PREFIXES = {
 
 RSA_ALGORITHMS = (1, 3)  # RSA encrypt-or-sign, RSA sign-only.
 EDDSA_LEGACY = 22
-_ALGORITHM_NAMES = {1: "RSA", 2: "RSA (encrypt only)", 3: "RSA", 16: "Elgamal", 17: "DSA", 18: "ECDH", 19: "ECDSA",
-                    22: "EdDSA", 27: "Ed25519", 28: "Ed448"}
+_ALGORITHM_NAMES = {
+    1: "RSA",
+    2: "RSA (encrypt only)",
+    3: "RSA",
+    16: "Elgamal",
+    17: "DSA",
+    18: "ECDH",
+    19: "ECDSA",
+    22: "EdDSA",
+    27: "Ed25519",
+    28: "Ed448",
+}
 # 1.3.6.1.4.1.11591.15.1, the OID of Ed25519 in legacy EdDSA keys.
 _ED25519_OID = bytes.fromhex("2b06010401da470f01")
 # Below this, an RSA key is too weak to trust for an archive signature (Debian's keys are 4096-bit).
@@ -94,8 +104,9 @@ _SUBPACKET_ISSUER_KEY_ID = 16
 _SUBPACKET_KEY_FLAGS = 27
 _SUBPACKET_EMBEDDED_SIGNATURE = 32
 _SUBPACKET_ISSUER_FINGERPRINT = 33
-_UNDERSTOOD_SUBPACKETS = frozenset({2, 3, 4, 5, 6, 7, 9, 11, 12, 16, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
-                                    33, 34, 39})
+_UNDERSTOOD_SUBPACKETS = frozenset(
+    {2, 3, 4, 5, 6, 7, 9, 11, 12, 16, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 39}
+)
 
 # ---------------------------------------------------------------------------------------------------------------
 # ASCII armor (RFC 9580, section 6)
@@ -136,7 +147,7 @@ def armor(kind: str, data: bytes) -> str:
     """Armor binary data (with the CRC24 line gpg writes), e.g. armor("SIGNATURE", packets)."""
     body = base64.b64encode(data).decode("ascii")
     lines = [f"-----BEGIN PGP {kind}-----", ""]
-    lines += [body[i:i + 64] for i in range(0, len(body), 64)]
+    lines += [body[i : i + 64] for i in range(0, len(body), 64)]
     lines.append("=" + base64.b64encode(crc24(data).to_bytes(3, "big")).decode("ascii"))
     lines.append(f"-----END PGP {kind}-----")
     return "\n".join(lines) + "\n"
@@ -192,7 +203,7 @@ def _armor_kind(line: str, word: str) -> str:
     prefix, suffix = f"-----{word} PGP ", "-----"
     if not (line.startswith(prefix) and line.endswith(suffix) and len(line) > len(prefix) + len(suffix)):
         raise _malformed(f"malformed OpenPGP armor: bad {word} line {line!r}")
-    return line[len(prefix):-len(suffix)]
+    return line[len(prefix) : -len(suffix)]
 
 
 def _decode_radix64(text: str) -> bytes:
@@ -289,7 +300,7 @@ def _byte_at(data: bytes, offset: int) -> int:
 def _bytes_at(data: bytes, offset: int, size: int) -> bytes:
     if offset + size > len(data):
         raise _malformed("malformed OpenPGP packet: truncated packet header")
-    return data[offset:offset + size]
+    return data[offset : offset + size]
 
 
 class _Reader:
@@ -301,7 +312,7 @@ class _Reader:
     def take(self, size: int) -> bytes:
         if self.offset + size > len(self.data):
             raise _malformed(f"malformed OpenPGP {self.what}: truncated")
-        chunk = self.data[self.offset:self.offset + size]
+        chunk = self.data[self.offset : self.offset + size]
         self.offset += size
         return chunk
 
@@ -478,12 +489,20 @@ def parse_signature(body: bytes) -> Signature:
         raise SignatureError(UNSUPPORTED, f"unsupported OpenPGP signature version {version} (only version 4)")
     signature_type, public_key_algorithm, hash_algorithm = reader.uint(1), reader.uint(1), reader.uint(1)
     hashed = _parse_subpackets(reader.take(reader.uint(2)), hashed=True)
-    hashed_part = body[:reader.offset]
+    hashed_part = body[: reader.offset]
     unhashed = _parse_subpackets(reader.take(reader.uint(2)), hashed=False)
     hash_prefix = reader.take(2)
     values = _read_signature_values(reader, public_key_algorithm)
-    return Signature(version, signature_type, public_key_algorithm, hash_algorithm, hashed_part, hashed + unhashed,
-                     hash_prefix, values)
+    return Signature(
+        version,
+        signature_type,
+        public_key_algorithm,
+        hash_algorithm,
+        hashed_part,
+        hashed + unhashed,
+        hash_prefix,
+        values,
+    )
 
 
 def _read_signature_values(reader: _Reader, public_key_algorithm: int) -> Tuple[int, ...]:
@@ -507,7 +526,7 @@ def _parse_subpackets(area: bytes, hashed: bool) -> Tuple[Subpacket, ...]:
         if length == 0 or offset + header_size + length > len(area):
             raise _malformed("malformed OpenPGP signature: bad subpacket length")
         type_byte = area[offset + header_size]
-        data = area[offset + header_size + 1:offset + header_size + length]
+        data = area[offset + header_size + 1 : offset + header_size + length]
         subpackets.append(Subpacket(type_byte & 0x7F, bool(type_byte & 0x80), hashed, data))
         offset += header_size + length
     return tuple(subpackets)
@@ -542,15 +561,24 @@ def verify_signature(key: PublicKey, signature: Signature, signed_data: bytes) -
     """
     _check_algorithm_pairing(key, signature)
     if signature.unknown_critical_subpackets:
-        raise SignatureError(UNSUPPORTED, f"the signature has critical subpackets this verifier does not "
-                                          f"understand: {signature.unknown_critical_subpackets}")
+        raise SignatureError(
+            UNSUPPORTED,
+            f"the signature has critical subpackets this verifier does not "
+            f"understand: {signature.unknown_critical_subpackets}",
+        )
     digest = signature_digest(signature, signed_data)
     if digest[:2] != signature.hash_prefix:
-        raise SignatureError(BAD_SIGNATURE, f"bad signature by {key.description}: the digest does not match "
-                                            f"(the signed data or the signature was altered)")
+        raise SignatureError(
+            BAD_SIGNATURE,
+            f"bad signature by {key.description}: the digest does not match "
+            f"(the signed data or the signature was altered)",
+        )
     if not _signature_math_holds(key, signature, digest):
-        raise SignatureError(BAD_SIGNATURE, f"bad signature by {key.description}: the signature value does not "
-                                            f"verify (the signed data or the signature was altered)")
+        raise SignatureError(
+            BAD_SIGNATURE,
+            f"bad signature by {key.description}: the signature value does not "
+            f"verify (the signed data or the signature was altered)",
+        )
 
 
 def _check_algorithm_pairing(key: PublicKey, signature: Signature) -> None:
@@ -563,8 +591,10 @@ def _check_algorithm_pairing(key: PublicKey, signature: Signature) -> None:
             raise SignatureError(UNSUPPORTED, f"{key.description} is on a curve other than Ed25519")
         return
     if key.algorithm != signature.public_key_algorithm and _known_algorithm(key.algorithm):
-        raise SignatureError(BAD_SIGNATURE, f"bad signature: made with algorithm {signature.public_key_algorithm} "
-                                            f"but {key.description} is not")
+        raise SignatureError(
+            BAD_SIGNATURE,
+            f"bad signature: made with algorithm {signature.public_key_algorithm} " f"but {key.description} is not",
+        )
     raise SignatureError(UNSUPPORTED, f"{key.description} uses an unsupported algorithm (only RSA and Ed25519)")
 
 
@@ -742,14 +772,19 @@ class Keyring:
         return [(key, c) for key, c in self.keys() if key_id and key.key.key_id == key_id]
 
     def find_rejected(self, fingerprint: Optional[str], key_id: Optional[str]) -> List[RejectedKey]:
-        return [r for r in self.rejected
-                if (fingerprint and r.fingerprint == fingerprint) or (key_id and r.fingerprint[-16:] == key_id)]
+        return [
+            r
+            for r in self.rejected
+            if (fingerprint and r.fingerprint == fingerprint) or (key_id and r.fingerprint[-16:] == key_id)
+        ]
 
     def restricted_to(self, fingerprints: Iterable[str]) -> "Keyring":
         """Only the certificates whose primary key fingerprint is listed."""
         wanted = {f.upper() for f in fingerprints}
-        return Keyring(tuple(c for c in self.certificates if c.fingerprint in wanted),
-                       tuple(r for r in self.rejected if r.primary_fingerprint in wanted))
+        return Keyring(
+            tuple(c for c in self.certificates if c.fingerprint in wanted),
+            tuple(r for r in self.rejected if r.primary_fingerprint in wanted),
+        )
 
 
 def load_keyring(data: bytes) -> Keyring:
@@ -856,8 +891,9 @@ def _build_certificate(group: _CertificatePackets) -> Tuple[Optional[Certificate
     return Certificate(bound_primary, tuple(user_ids), tuple(subkeys)), rejected
 
 
-def _self_signatures(primary: PublicKey, packets: Sequence[Packet], types: Sequence[int],
-                     signed_data: bytes) -> List[Signature]:
+def _self_signatures(
+    primary: PublicKey, packets: Sequence[Packet], types: Sequence[int], signed_data: bytes
+) -> List[Signature]:
     """The signatures of `types` that the primary key itself made over `signed_data` and that verify.
 
     Signatures by other keys (certifications by other Debian keys) and ones this verifier cannot check are skipped:
@@ -906,8 +942,9 @@ def _bind_primary(primary: PublicKey, group: _CertificatePackets) -> Tuple[Optio
     # direct-key signatures only name designated revokers, and must not erase the expiry).
     expiry_source = _newest(certifications + [s for s in direct if s.key_expiration_seconds is not None])
     flags_source = _newest(certifications + [s for s in direct if s.key_flags is not None])
-    bound = BoundKey(primary, primary.fingerprint, _expiry(primary, expiry_source), bool(revocations),
-                     _may_sign(flags_source))
+    bound = BoundKey(
+        primary, primary.fingerprint, _expiry(primary, expiry_source), bool(revocations), _may_sign(flags_source)
+    )
     return bound, user_ids
 
 
@@ -1027,8 +1064,9 @@ def _read_signed_lines(lines: Sequence[bytes], index: int) -> Tuple[List[bytes],
         if line.startswith(b"- "):
             line = line[2:]  # Dash-escaped: the text line starts with the rest.
         elif line.startswith(b"-"):
-            raise _malformed(f"malformed clearsigned message: line {index + 1} starts with '-' but is not "
-                             f"dash-escaped")
+            raise _malformed(
+                f"malformed clearsigned message: line {index + 1} starts with '-' but is not " f"dash-escaped"
+            )
         # Trailing spaces and tabs are not part of the signed text (RFC 9580, section 7.2).
         signed.append(line.rstrip(b" \t"))
         index += 1
@@ -1044,7 +1082,7 @@ def _read_signature_block(lines: Sequence[bytes], index: int) -> Tuple[List[Pack
     if end >= len(lines):
         raise _malformed("malformed clearsigned message: no -----END PGP SIGNATURE----- line")
     try:
-        armor_lines = [line.decode("ascii").rstrip() for line in lines[index:end + 1]]
+        armor_lines = [line.decode("ascii").rstrip() for line in lines[index : end + 1]]
     except UnicodeDecodeError:
         raise _malformed("malformed clearsigned message: the signature block is not ASCII") from None
     block, _ = _read_armor_block(armor_lines, 0)
@@ -1111,8 +1149,14 @@ def _check_message_signature(packet: Packet, message: ClearsignedMessage, keyrin
     return _check_signature_packet(packet, SIG_CANONICAL_TEXT, message.signed_data, keyring, now, message.hash_names)
 
 
-def _check_signature_packet(packet: Packet, signature_type: int, signed_data: bytes, keyring: Keyring,
-                            now: Optional[int], announced_hashes: Tuple[str, ...] = ()) -> _Outcome:
+def _check_signature_packet(
+    packet: Packet,
+    signature_type: int,
+    signed_data: bytes,
+    keyring: Keyring,
+    now: Optional[int],
+    announced_hashes: Tuple[str, ...] = (),
+) -> _Outcome:
     """One signature packet over `signed_data`. `now` None: keys and the signature are judged at the signature's
     own creation time (a release signed while its key was valid stays verifiable after the key expires)."""
     try:
@@ -1120,16 +1164,21 @@ def _check_signature_packet(packet: Packet, signature_type: int, signed_data: by
     except SignatureError as e:
         return _Outcome(e.reason, str(e))
     if signature.type != signature_type:
-        return _Outcome(UNSUPPORTED, f"signature by {signature.issuer} has type {signature.type:#04x}, not "
-                                     f"{signature_type:#04x}")
+        return _Outcome(
+            UNSUPPORTED,
+            f"signature by {signature.issuer} has type {signature.type:#04x}, not " f"{signature_type:#04x}",
+        )
     candidates = keyring.find(signature.issuer_fingerprint, signature.issuer_key_id)
     if not candidates:
         return _Outcome(NO_TRUSTED_KEY, _unknown_issuer_detail(signature, keyring))
     hash_name = HASH_NAMES.get(signature.hash_algorithm, str(signature.hash_algorithm))
     if announced_hashes and hash_name not in announced_hashes:
         # gpg fails such a message too: the header announced another algorithm than the one used.
-        return _Outcome(BAD_SIGNATURE, f"bad signature by {signature.issuer}: made with {hash_name} but the "
-                                       f"Hash: header says {', '.join(announced_hashes)}")
+        return _Outcome(
+            BAD_SIGNATURE,
+            f"bad signature by {signature.issuer}: made with {hash_name} but the "
+            f"Hash: header says {', '.join(announced_hashes)}",
+        )
     outcome = _Outcome(NO_TRUSTED_KEY, _unknown_issuer_detail(signature, keyring))
     for key, certificate in candidates:
         try:
@@ -1187,14 +1236,16 @@ def _check_key_validity(key: BoundKey, certificate: Certificate, signature: Sign
         if bound.revoked:
             return _Outcome(REVOKED_KEY, f"signature by {name}: key {bound.fingerprint} is revoked")
         if bound.expires is not None and now >= bound.expires:
-            return _Outcome(EXPIRED_KEY, f"signature by {name}: key {bound.fingerprint} expired on "
-                                         f"{_utc(bound.expires)}")
+            return _Outcome(
+                EXPIRED_KEY, f"signature by {name}: key {bound.fingerprint} expired on " f"{_utc(bound.expires)}"
+            )
     if not key.can_sign:
         return _Outcome(NO_TRUSTED_KEY, f"signature by {name}: the key is not certified for signing")
     created = signature.created
     if created is None or created < key.key.created:
-        return _Outcome(BAD_SIGNATURE, f"bad signature by {name}: its creation time is missing or before the "
-                                       f"key's creation")
+        return _Outcome(
+            BAD_SIGNATURE, f"bad signature by {name}: its creation time is missing or before the " f"key's creation"
+        )
     if signature.expires is not None and now >= signature.expires:
         return _Outcome(EXPIRED_SIGNATURE, f"signature by {name} expired on {_utc(signature.expires)}")
     return _Outcome(None, f"good signature by {name}", key)

@@ -2,9 +2,9 @@
 gpgv where it is installed; small gpg-made fixtures cover Ed25519 messages, SHA384 and SHA1."""
 import functools
 import re
-import time
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Set, Tuple
 
@@ -85,8 +85,9 @@ def _gpgv(keyring: Path, message: Path) -> Tuple[int, Set[Tuple[str, str]], str]
     """gpgv's exit code, its VALIDSIG (signing key, primary key) pairs and its status lines."""
     if shutil.which("gpgv") is None:
         pytest.skip("gpgv is not installed: no cross-check against GnuPG")
-    result = subprocess.run(["gpgv", "--status-fd", "1", "--keyring", str(keyring), str(message)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        ["gpgv", "--status-fd", "1", "--keyring", str(keyring), str(message)], capture_output=True, text=True
+    )
     valid = set()
     for line in result.stdout.splitlines():
         fields = line.split()
@@ -98,8 +99,8 @@ def _gpgv(keyring: Path, message: Path) -> Tuple[int, Set[Tuple[str, str]], str]
 def _tampered_text(inrelease: bytes) -> bytes:
     """One byte of the signed text changed: a digit of the first SHA256 entry."""
     start = inrelease.index(b"\nSHA256:\n ") + len(b"\nSHA256:\n ")
-    changed = b"0" if inrelease[start:start + 1] != b"0" else b"1"
-    return inrelease[:start] + changed + inrelease[start + 1:]
+    changed = b"0" if inrelease[start : start + 1] != b"0" else b"1"
+    return inrelease[:start] + changed + inrelease[start + 1 :]
 
 
 def _with_signature_bytes_changed(message: bytes, edit) -> bytes:
@@ -112,7 +113,7 @@ def _with_signature_bytes_changed(message: bytes, edit) -> bytes:
 def _flip_last_byte_of_first_packet(data: bytes) -> bytes:
     first = parse_packets(data)[0]
     position = data.index(first.body) + len(first.body) - 1
-    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1:]
+    return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :]
 
 
 def _serialize(packets) -> bytes:
@@ -180,8 +181,11 @@ def test_one_byte_changed_in_a_signature_is_a_bad_signature(tmp_path: Path) -> N
 def test_damaged_armor_fails_its_crc24() -> None:
     inrelease = _fixture("bookworm-updates.InRelease")
     start = inrelease.index(b"-----BEGIN PGP SIGNATURE-----\n\n") + len(b"-----BEGIN PGP SIGNATURE-----\n\n")
-    damaged = inrelease[:start + 10] + (b"A" if inrelease[start + 10:start + 11] != b"A" else b"B") + \
-        inrelease[start + 11:]
+    damaged = (
+        inrelease[: start + 10]
+        + (b"A" if inrelease[start + 10 : start + 11] != b"A" else b"B")
+        + inrelease[start + 11 :]
+    )
     with pytest.raises(SignatureError, match="CRC24") as error:
         verify_clearsigned(damaged, _debian_keyring(), _an_hour_after_signing(inrelease))
     assert error.value.reason == MALFORMED
@@ -271,16 +275,18 @@ def _test_keyring(name: str) -> Keyring:
 
 
 def test_ed25519_clearsigned_message_verifies_with_canonical_text() -> None:
-    verified = verify_clearsigned(_fixture("test-ed25519-clearsigned-sha512.txt"),
-                                  _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
+    verified = verify_clearsigned(
+        _fixture("test-ed25519-clearsigned-sha512.txt"), _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600
+    )
     assert verified.signer_fingerprints == (TEST_ED25519_FINGERPRINT,)
     # Dash-escaping undone, trailing spaces and tabs dropped (they are not signed).
     assert verified.signed_text == EXPECTED_TEST_TEXT
 
 
 def test_rsa_sha384_clearsigned_message_verifies() -> None:
-    verified = verify_clearsigned(_fixture("test-rsa-clearsigned-sha384.txt"), _test_keyring("test-rsa-key.asc"),
-                                  TEST_SIGNED_AT + 3600)
+    verified = verify_clearsigned(
+        _fixture("test-rsa-clearsigned-sha384.txt"), _test_keyring("test-rsa-key.asc"), TEST_SIGNED_AT + 3600
+    )
     assert verified.signer_fingerprints == (TEST_RSA_FINGERPRINT,)
     assert verified.signed_text == EXPECTED_TEST_TEXT
 
@@ -293,8 +299,9 @@ def test_ed25519_message_changed_is_a_bad_signature() -> None:
 
 
 def test_ed25519_signature_changed_is_a_bad_signature() -> None:
-    message = _with_signature_bytes_changed(_fixture("test-ed25519-clearsigned-sha512.txt"),
-                                            _flip_last_byte_of_first_packet)
+    message = _with_signature_bytes_changed(
+        _fixture("test-ed25519-clearsigned-sha512.txt"), _flip_last_byte_of_first_packet
+    )
     with pytest.raises(SignatureError, match="signature value does not verify") as error:
         verify_clearsigned(message, _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
     assert error.value.reason == BAD_SIGNATURE
@@ -302,15 +309,19 @@ def test_ed25519_signature_changed_is_a_bad_signature() -> None:
 
 def test_ed25519_key_past_its_expiry_fails() -> None:
     with pytest.raises(SignatureError, match="expired on 2026-01-01") as error:
-        verify_clearsigned(_fixture("test-ed25519-clearsigned-sha512.txt"), _test_keyring("test-ed25519-key.asc"),
-                           TEST_ED25519_KEY_EXPIRY)
+        verify_clearsigned(
+            _fixture("test-ed25519-clearsigned-sha512.txt"),
+            _test_keyring("test-ed25519-key.asc"),
+            TEST_ED25519_KEY_EXPIRY,
+        )
     assert error.value.reason == EXPIRED_KEY
 
 
 def test_sha1_signatures_are_refused() -> None:
     with pytest.raises(SignatureError, match="SHA1, which is refused") as error:
-        verify_clearsigned(_fixture("test-ed25519-clearsigned-sha1.txt"), _test_keyring("test-ed25519-key.asc"),
-                           TEST_SIGNED_AT + 3600)
+        verify_clearsigned(
+            _fixture("test-ed25519-clearsigned-sha1.txt"), _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600
+        )
     assert error.value.reason == UNSUPPORTED
 
 
@@ -326,8 +337,9 @@ def test_gpgv_agrees_on_the_ed25519_fixture(tmp_path: Path) -> None:
 
 def test_a_malformed_signature_packet_fails_even_next_to_a_good_signature() -> None:
     truncated_signature = _serialize([Packet(2, b"\x04\x01\x16\x0a\x00")])
-    message = _with_signature_bytes_changed(_fixture("test-ed25519-clearsigned-sha512.txt"),
-                                            lambda data: data + truncated_signature)
+    message = _with_signature_bytes_changed(
+        _fixture("test-ed25519-clearsigned-sha512.txt"), lambda data: data + truncated_signature
+    )
     with pytest.raises(SignatureError, match="malformed OpenPGP signature: truncated") as error:
         verify_clearsigned(message, _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
     assert error.value.reason == MALFORMED
@@ -335,8 +347,9 @@ def test_a_malformed_signature_packet_fails_even_next_to_a_good_signature() -> N
 
 def test_an_unsupported_signature_version_is_ignored_next_to_a_good_signature() -> None:
     future_signature = _serialize([Packet(2, b"\x06" + bytes(40))])
-    message = _with_signature_bytes_changed(_fixture("test-ed25519-clearsigned-sha512.txt"),
-                                            lambda data: future_signature + data)
+    message = _with_signature_bytes_changed(
+        _fixture("test-ed25519-clearsigned-sha512.txt"), lambda data: future_signature + data
+    )
     verified = verify_clearsigned(message, _test_keyring("test-ed25519-key.asc"), TEST_SIGNED_AT + 3600)
     assert verified.signer_fingerprints == (TEST_ED25519_FINGERPRINT,)
     assert verified.ignored_signatures == ("unsupported OpenPGP signature version 6 (only version 4)",)
@@ -359,7 +372,7 @@ def test_a_hash_header_that_disagrees_with_the_signature_fails() -> None:
         (lambda m: m + b"unsigned text\n", "unsigned data after"),
         (lambda m: m.replace(b"- - a line", b"-a line"), "not dash-escaped"),
         (lambda m: m.replace(b"Hash: SHA512\n", b"Hash: SHA512\nComment: hi\n"), "unexpected armor header"),
-        (lambda m: m[:m.index(b"-----BEGIN PGP SIGNATURE-----\n")], "no -----BEGIN PGP SIGNATURE-----"),
+        (lambda m: m[: m.index(b"-----BEGIN PGP SIGNATURE-----\n")], "no -----BEGIN PGP SIGNATURE-----"),
         (lambda m: m.replace(b"-----END PGP SIGNATURE-----", b""), "no -----END PGP SIGNATURE-----"),
     ],
 )
@@ -377,8 +390,9 @@ def test_crlf_line_endings_and_blank_lines_around_the_message_are_accepted() -> 
 
 
 def test_signed_data_is_crlf_joined_without_the_last_line_break() -> None:
-    message = parse_clearsigned(b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\na \t\n- -b\n\n"
-                                + armor("SIGNATURE", b"\xc2\x00").encode())
+    message = parse_clearsigned(
+        b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\na \t\n- -b\n\n" + armor("SIGNATURE", b"\xc2\x00").encode()
+    )
     assert message.signed_data == b"a\r\n-b\r\n"
     assert message.hash_names == ("SHA256",)
 
@@ -398,8 +412,9 @@ def test_packet_length_formats() -> None:
     new_two_bytes = _serialize([Packet(13, body)])
     new_five_bytes = bytes([0xC0 | 13, 0xFF]) + (300).to_bytes(4, "big") + body
     old_indeterminate = bytes([0x80 | (13 << 2) | 3]) + b"to the end"
-    packets = parse_packets(old_one_byte + old_two_bytes + old_four_bytes + new_two_bytes + new_five_bytes +
-                            old_indeterminate)
+    packets = parse_packets(
+        old_one_byte + old_two_bytes + old_four_bytes + new_two_bytes + new_five_bytes + old_indeterminate
+    )
     assert [p.body for p in packets] == [b"abc", body, body, body, body, b"to the end"]
 
 
@@ -420,13 +435,17 @@ def test_malformed_packets(data: bytes, match: str) -> None:
 def test_ed25519_rfc8032_test_vectors() -> None:
     # RFC 8032, section 7.1, TEST 1 (empty message) and TEST 2 (one byte).
     public = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
-    signature = bytes.fromhex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc6"
-                              "1e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+    signature = bytes.fromhex(
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc6"
+        "1e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+    )
     assert ed25519_verify(public, b"", signature)
     assert not ed25519_verify(public, b"\x00", signature)
     public = bytes.fromhex("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c")
-    signature = bytes.fromhex("92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e45"
-                              "8f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00")
+    signature = bytes.fromhex(
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e45"
+        "8f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"
+    )
     assert ed25519_verify(public, b"\x72", signature)
     assert not ed25519_verify(public, b"\x72", signature[:63] + b"\x01")
 
@@ -443,8 +462,9 @@ def _release_keyring() -> Keyring:
 
 
 def test_a_detached_signature_verifies_after_its_key_expired() -> None:
-    verified = verify_detached(_fixture("test-release-tarball.bin"), _fixture("test-release-tarball.bin.asc"),
-                               _release_keyring())
+    verified = verify_detached(
+        _fixture("test-release-tarball.bin"), _fixture("test-release-tarball.bin.asc"), _release_keyring()
+    )
     assert verified.signer_fingerprints == (TEST_RELEASE_PRIMARY,)
     assert verified.signing_key_fingerprints == (TEST_RELEASE_SUBKEY,)
     assert verified.signed_at == (TEST_SIGNED_AT,)
@@ -474,8 +494,11 @@ def test_a_tampered_detached_signature_fails() -> None:
 
 def test_a_detached_signature_by_another_key_is_not_trusted() -> None:
     with pytest.raises(SignatureError) as e:
-        verify_detached(_fixture("test-release-tarball.bin"), _fixture("test-release-tarball.bin.asc"),
-                        load_keyring(_fixture("test-rsa-key.asc")))
+        verify_detached(
+            _fixture("test-release-tarball.bin"),
+            _fixture("test-release-tarball.bin.asc"),
+            load_keyring(_fixture("test-rsa-key.asc")),
+        )
     assert e.value.reason == NO_TRUSTED_KEY and TEST_RELEASE_SUBKEY in str(e.value)
 
 

@@ -7,10 +7,10 @@ size of every index file, so a Packages index downloaded over plain HTTP is trus
 Every failure is an ArchiveVerificationError naming the archive, the suite, the cause and what to do about it.
 """
 import calendar
+import dataclasses
 import hashlib
 import re
 import time
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
@@ -36,11 +36,11 @@ _SIGNATURE_FIXES = {
     openpgp.REVOKED_KEY: f"Debian revoked a signing key: {_UPDATE_KEYRING}",
     openpgp.EXPIRED_SIGNATURE: f"The mirror serves a stale or replayed Release file: {_ANOTHER_MIRROR}",
     openpgp.BAD_SIGNATURE: f"The file was altered after Debian signed it (a broken or tampering mirror or proxy): "
-                           f"{_ANOTHER_MIRROR}",
+    f"{_ANOTHER_MIRROR}",
     openpgp.MALFORMED: f"The mirror did not serve a clearsigned InRelease file (a proxy error page?): "
-                       f"{_ANOTHER_MIRROR}",
+    f"{_ANOTHER_MIRROR}",
     openpgp.UNSUPPORTED: "Debian signs with an algorithm the plugin does not support: extend "
-                         "pants_oci/debian/openpgp.py",
+    "pants_oci/debian/openpgp.py",
 }
 
 
@@ -169,7 +169,9 @@ def check_date(release: Release, now: int, archive: str, suite: str) -> None:
     """Refuse a Release file dated in the future, as apt does: the clock is wrong, so Valid-Until means nothing."""
     if release.date is not None and release.date > now:
         raise ArchiveVerificationError(
-            archive, suite, f"the Release file is dated {_utc(release.date)}, after the current time {_utc(now)}",
+            archive,
+            suite,
+            f"the Release file is dated {_utc(release.date)}, after the current time {_utc(now)}",
             "Check this machine's clock",
         )
 
@@ -178,7 +180,8 @@ def check_valid_until(release: Release, now: int, archive: str, suite: str) -> N
     """Refuse a Release file past its Valid-Until; without Valid-Until there is no limit, as for apt."""
     if release.valid_until is not None and now > release.valid_until:
         raise ArchiveVerificationError(
-            archive, suite,
+            archive,
+            suite,
             f"the Release file expired on {_utc(release.valid_until)} (Valid-Until; it is now {_utc(now)})",
             "The mirror serves a stale or replayed Release file: use an up-to-date mirror ([debian].archive_url)",
         )
@@ -188,7 +191,8 @@ def check_suite(release: Release, archive: str, suite: str) -> None:
     """Refuse a validly signed Release file of another suite (a mirror replaying, say, an older suite's file)."""
     if suite not in (release.suite, release.codename):
         raise ArchiveVerificationError(
-            archive, suite,
+            archive,
+            suite,
             f"the Release file is for suite {release.suite} (codename {release.codename}), not {suite}",
             f"The mirror serves another suite's Release file under dists/{suite}: {_ANOTHER_MIRROR}",
         )
@@ -199,7 +203,8 @@ def expected_index(release: Release, path: str, archive: str, suite: str) -> Tup
     entry = release.sha256.get(path)
     if entry is None:
         raise ArchiveVerificationError(
-            archive, suite,
+            archive,
+            suite,
             f"the signed Release file does not list {path} (it has components {' '.join(release.components)} "
             f"and architectures {' '.join(release.architectures)})",
             "Check the component and architecture asked for",
@@ -212,13 +217,17 @@ def check_index(release: Release, path: str, data: bytes, archive: str, suite: s
     sha256, size = expected_index(release, path, archive, suite)
     if len(data) != size:
         raise ArchiveVerificationError(
-            archive, suite, f"{path} is {len(data)} bytes but the signed Release file says {size} bytes",
+            archive,
+            suite,
+            f"{path} is {len(data)} bytes but the signed Release file says {size} bytes",
             f"The download was cut short, or the mirror is mid-sync: retry later or {_ANOTHER_MIRROR}",
         )
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise ArchiveVerificationError(
-            archive, suite, f"{path} has sha256 {actual} but the signed Release file says {sha256}",
+            archive,
+            suite,
+            f"{path} has sha256 {actual} but the signed Release file says {sha256}",
             f"The mirror serves a file that does not match its signed Release (mid-sync or tampered): retry later "
             f"or {_ANOTHER_MIRROR}",
         )
@@ -249,5 +258,7 @@ _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 def _utc(timestamp: int) -> str:
     """A date the way Release files write them; spelled out by hand because strftime's names follow the locale."""
     t = time.gmtime(timestamp)
-    return (f"{_WEEKDAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} UTC")
+    return (
+        f"{_WEEKDAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} UTC"
+    )

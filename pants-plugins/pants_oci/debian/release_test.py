@@ -51,20 +51,27 @@ def _assert_names_archive_and_suite(error: ArchiveVerificationError, archive: st
 
 def test_bookworm_security_verifies_and_parses() -> None:
     inrelease = _fixture("bookworm-security.InRelease")
-    release = verify_inrelease(inrelease, pinned_keyring(), SECURITY_DATE + 3600, SECURITY_ARCHIVE,
-                               "bookworm-security")
+    release = verify_inrelease(inrelease, pinned_keyring(), SECURITY_DATE + 3600, SECURITY_ARCHIVE, "bookworm-security")
     assert (release.origin, release.label, release.suite, release.codename) == (
-        "Debian", "Debian-Security", "oldstable-security", "bookworm-security")
+        "Debian",
+        "Debian-Security",
+        "oldstable-security",
+        "bookworm-security",
+    )
     assert (release.date, release.valid_until) == (SECURITY_DATE, SECURITY_VALID_UNTIL)
     assert release.architectures == ("amd64", "arm64", "armhf", "i386", "ppc64el")
     assert release.components == ("updates/main", "updates/contrib", "updates/non-free-firmware", "updates/non-free")
-    assert release.signer_fingerprints == ("AC530D520F2F3269F5E98313A48449044AAD5C5D",
-                                           "05AB90340C0C5E797F44A8C8254CF3B5AEC0A8F0")
+    assert release.signer_fingerprints == (
+        "AC530D520F2F3269F5E98313A48449044AAD5C5D",
+        "05AB90340C0C5E797F44A8C8254CF3B5AEC0A8F0",
+    )
     path = "main/binary-amd64/Packages.xz"
     listed = _listed(inrelease, path)
     assert expected_index(release, path, SECURITY_ARCHIVE, "bookworm-security") == (listed.sha256, listed.size)
-    assert len(release.sha256) == inrelease.split(b"\nSHA256:\n")[1].split(b"\n-----BEGIN PGP SIGNATURE")[0].count(
-        b"\n") + 1
+    assert (
+        len(release.sha256)
+        == inrelease.split(b"\nSHA256:\n")[1].split(b"\n-----BEGIN PGP SIGNATURE")[0].count(b"\n") + 1
+    )
 
 
 def test_bookworm_updates_has_no_valid_until_so_no_limit() -> None:
@@ -78,25 +85,37 @@ def test_bookworm_updates_has_no_valid_until_so_no_limit() -> None:
 
 def test_an_expired_valid_until_is_a_stale_or_replayed_release() -> None:
     with pytest.raises(ArchiveVerificationError, match="stale or replayed Release file") as error:
-        verify_inrelease(_fixture("bookworm-security.InRelease"), pinned_keyring(), SECURITY_VALID_UNTIL + 1,
-                         SECURITY_ARCHIVE, "bookworm-security")
+        verify_inrelease(
+            _fixture("bookworm-security.InRelease"),
+            pinned_keyring(),
+            SECURITY_VALID_UNTIL + 1,
+            SECURITY_ARCHIVE,
+            "bookworm-security",
+        )
     _assert_names_archive_and_suite(error.value, SECURITY_ARCHIVE, "bookworm-security")
     assert "expired on Sat, 28 Nov 2026 00:53:02 UTC" in str(error.value)
 
 
 def test_an_unknown_key_says_to_update_the_pinned_keyring() -> None:
     keyring_without_debian = load_keyring((TESTDATA / "test-rsa-key.asc").read_bytes())
-    with pytest.raises(ArchiveVerificationError, match=r"update the pinned keyring in the plugin \(see keyring.py\)") \
-            as error:
-        verify_inrelease(_fixture("bookworm-updates.InRelease"), keyring_without_debian, UPDATES_DATE + 3600,
-                         ARCHIVE, "bookworm-updates")
+    with pytest.raises(
+        ArchiveVerificationError, match=r"update the pinned keyring in the plugin \(see keyring.py\)"
+    ) as error:
+        verify_inrelease(
+            _fixture("bookworm-updates.InRelease"),
+            keyring_without_debian,
+            UPDATES_DATE + 3600,
+            ARCHIVE,
+            "bookworm-updates",
+        )
     _assert_names_archive_and_suite(error.value, ARCHIVE, "bookworm-updates")
     assert "4CB50190207B4758A3F73A796ED0E7B82643E131" in str(error.value)  # The issuer seen.
 
 
 def test_a_tampered_inrelease_is_refused() -> None:
-    inrelease = _fixture("bookworm-updates.InRelease").replace(b"Codename: bookworm-updates",
-                                                               b"Codename: bookworm-updatez")
+    inrelease = _fixture("bookworm-updates.InRelease").replace(
+        b"Codename: bookworm-updates", b"Codename: bookworm-updatez"
+    )
     with pytest.raises(ArchiveVerificationError, match="altered after Debian signed it") as error:
         verify_inrelease(inrelease, pinned_keyring(), UPDATES_DATE + 3600, ARCHIVE, "bookworm-updates")
     _assert_names_archive_and_suite(error.value, ARCHIVE, "bookworm-updates")
@@ -110,15 +129,25 @@ def test_something_that_is_not_an_inrelease_is_refused() -> None:
 
 def test_another_suites_release_file_is_refused() -> None:
     with pytest.raises(ArchiveVerificationError, match="is for suite oldstable-security") as error:
-        verify_inrelease(_fixture("bookworm-security.InRelease"), pinned_keyring(), SECURITY_DATE + 3600,
-                         SECURITY_ARCHIVE, "trixie-security")
+        verify_inrelease(
+            _fixture("bookworm-security.InRelease"),
+            pinned_keyring(),
+            SECURITY_DATE + 3600,
+            SECURITY_ARCHIVE,
+            "trixie-security",
+        )
     _assert_names_archive_and_suite(error.value, SECURITY_ARCHIVE, "trixie-security")
 
 
 def test_a_release_dated_in_the_future_is_refused() -> None:
     with pytest.raises(ArchiveVerificationError, match="Check this machine's clock"):
-        verify_inrelease(_fixture("bookworm-security.InRelease"), pinned_keyring(), SECURITY_DATE - 3600,
-                         SECURITY_ARCHIVE, "bookworm-security")
+        verify_inrelease(
+            _fixture("bookworm-security.InRelease"),
+            pinned_keyring(),
+            SECURITY_DATE - 3600,
+            SECURITY_ARCHIVE,
+            "bookworm-security",
+        )
 
 
 # --- Synthetic Release files --------------------------------------------------------------------------------------
@@ -150,8 +179,12 @@ def _small_release():
 
 def test_parse_a_small_release() -> None:
     release = _small_release()
-    assert (release.origin, release.label, release.suite, release.codename) == ("Test", "Test", "stable",
-                                                                                "testing-codename")
+    assert (release.origin, release.label, release.suite, release.codename) == (
+        "Test",
+        "Test",
+        "stable",
+        "testing-codename",
+    )
     assert (release.date, release.valid_until) == (DATE, VALID_UNTIL)
     assert (release.architectures, release.components) == (("amd64", "arm64"), ("main",))
     assert release.sha256 == {
@@ -167,8 +200,9 @@ def test_check_index_accepts_the_listed_bytes() -> None:
 
 
 def test_check_index_size_mismatch() -> None:
-    with pytest.raises(ArchiveVerificationError, match=r"is 3 bytes but the signed Release file says \d+ bytes") \
-            as error:
+    with pytest.raises(
+        ArchiveVerificationError, match=r"is 3 bytes but the signed Release file says \d+ bytes"
+    ) as error:
         check_index(_small_release(), "main/binary-amd64/Packages.xz", b"abc", ARCHIVE, "stable")
     _assert_names_archive_and_suite(error.value, ARCHIVE, "stable")
     assert "main/binary-amd64/Packages.xz" in str(error.value)
@@ -176,8 +210,10 @@ def test_check_index_size_mismatch() -> None:
 
 def test_check_index_hash_mismatch() -> None:
     same_size = bytes(len(PACKAGES_XZ))
-    with pytest.raises(ArchiveVerificationError, match=f"has sha256 {hashlib.sha256(same_size).hexdigest()} but "
-                                                       f"the signed Release file says") as error:
+    with pytest.raises(
+        ArchiveVerificationError,
+        match=f"has sha256 {hashlib.sha256(same_size).hexdigest()} but " f"the signed Release file says",
+    ) as error:
         check_index(_small_release(), "main/binary-amd64/Packages.xz", same_size, ARCHIVE, "stable")
     _assert_names_archive_and_suite(error.value, ARCHIVE, "stable")
 
@@ -195,8 +231,9 @@ def test_valid_until_boundaries() -> None:
     with pytest.raises(ArchiveVerificationError, match="expired on Sat, 29 Nov 2025 08:16:17 UTC") as error:
         check_valid_until(release, VALID_UNTIL + 1, ARCHIVE, "stable")
     _assert_names_archive_and_suite(error.value, ARCHIVE, "stable")
-    without_limit = parse_release(SMALL_RELEASE.replace(b"Valid-Until: Sat, 29 Nov 2025 08:16:17 UTC\n", b""),
-                                  ARCHIVE, "stable")
+    without_limit = parse_release(
+        SMALL_RELEASE.replace(b"Valid-Until: Sat, 29 Nov 2025 08:16:17 UTC\n", b""), ARCHIVE, "stable"
+    )
     check_valid_until(without_limit, VALID_UNTIL + 10 * 365 * 86400, ARCHIVE, "stable")
 
 
@@ -224,7 +261,7 @@ def test_suite_matches_the_suite_or_the_codename() -> None:
         (lambda t: t + b" abc 12 main/x\n", "is not 'sha256 size path'"),
         (lambda t: t + b"\nOrigin: Second paragraph\n", "one paragraph"),
         (lambda t: b" leading continuation\n" + t, "continues no field"),
-        (lambda t: t + t[t.index(b" " + hashlib.sha256(b"").hexdigest().encode()):], "lists .* twice"),
+        (lambda t: t + t[t.index(b" " + hashlib.sha256(b"").hexdigest().encode()) :], "lists .* twice"),
     ],
 )
 def test_malformed_release_files(edit, match: str) -> None:
@@ -248,8 +285,15 @@ def test_parse_release_date(text: str, expected: int) -> None:
     assert parse_release_date(text) == expected
 
 
-@pytest.mark.parametrize("text", ["2025-11-22 08:16:17", "Sat, 22 Nov 2025 08:16:17", "Sat, 22 Foo 2025 08:16:17 UTC",
-                                  "Sat, 22 Nov 2025 25:16:17 UTC"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2025-11-22 08:16:17",
+        "Sat, 22 Nov 2025 08:16:17",
+        "Sat, 22 Foo 2025 08:16:17 UTC",
+        "Sat, 22 Nov 2025 25:16:17 UTC",
+    ],
+)
 def test_parse_release_date_refuses_other_forms(text: str) -> None:
     with pytest.raises(ValueError):
         parse_release_date(text)

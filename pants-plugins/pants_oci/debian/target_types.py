@@ -116,7 +116,9 @@ class DebianDependenciesField(Dependencies):
 class DebianKeepDocsField(BoolField):
     alias = "keep_docs"
     default = False
-    help = "Keep /usr/share/doc, man pages, info pages and locales (dropped by default; copyright files are always kept)."
+    help = (
+        "Keep /usr/share/doc, man pages, info pages and locales (dropped by default; copyright files are always kept)."
+    )
 
 
 class DebianKeepGconvField(BoolField):

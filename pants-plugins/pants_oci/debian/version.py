@@ -96,7 +96,7 @@ def _verrevcmp(a: str, b: str) -> int:
     while i < len(a) or j < len(b):
         # A non-digit run, character by character (an exhausted string weighs 0, like C's NUL).
         while (i < len(a) and not _is_digit(a[i])) or (j < len(b) and not _is_digit(b[j])):
-            difference = _order(a[i:i + 1]) - _order(b[j:j + 1])
+            difference = _order(a[i : i + 1]) - _order(b[j : j + 1])
             if difference:
                 return difference
             i += 1

@@ -35,7 +35,8 @@ async def infer_image_dependencies(request: InferImageDependencies) -> InferredD
     runtime, binary = await Get(
         Addresses,
         UnparsedAddressInputs(
-            [field_set.runtime.value, field_set.binary.value], owning_address=field_set.address,
+            [field_set.runtime.value, field_set.binary.value],
+            owning_address=field_set.address,
             description_of_origin=f"the `runtime` and `binary` fields of {field_set.address}",
         ),
     )

@@ -133,8 +133,14 @@ def _specifier_admits(specifier: str, version: str) -> bool:
             ok = have >= want and have[: len(want) - 1] == want[:-1]
         else:
             padded = want + (0,) * (len(have) - len(want))
-            ok = {"==": have == padded, "!=": have != padded, ">=": have >= padded, "<=": have <= padded,
-                  ">": have > padded, "<": have < padded}[op]
+            ok = {
+                "==": have == padded,
+                "!=": have != padded,
+                ">=": have >= padded,
+                "<=": have <= padded,
+                ">": have > padded,
+                "<": have < padded,
+            }[op]
         if not ok:
             return False
     return True
@@ -194,7 +200,8 @@ def launcher_script(interpreter: str, entry: EntryPointSpec, binary: str, args: 
         lines += [
             "from importlib.metadata import entry_points",
             "found = entry_points()",
-            "found = found.select(group='console_scripts') if hasattr(found, 'select') else found.get('console_scripts', ())",
+            "found = found.select(group='console_scripts') if hasattr(found, 'select')"
+            " else found.get('console_scripts', ())",
             f"matches = [e for e in found if e.name == {entry.script!r}]",
             "if not matches:",
             f"    sys.exit('console script {entry.script} is not installed in this image')",
@@ -317,8 +324,16 @@ def sbom_path(layout_dir: str) -> str:
 
 
 def deploy_info(
-    address: str, repository: str, tags: Sequence[str], manifest_digest: str, config_digest: str,
-    compressed_size: int, os_name: str, architecture: str, layout_dir: str, archive: str,
+    address: str,
+    repository: str,
+    tags: Sequence[str],
+    manifest_digest: str,
+    config_digest: str,
+    compressed_size: int,
+    os_name: str,
+    architecture: str,
+    layout_dir: str,
+    archive: str,
 ) -> bytes:
     """What a deploy step needs from a build, as stable JSON: the image's names, its digests and the reference
     to pin (`repository@sha256:...`, which no later push of a tag can change)."""

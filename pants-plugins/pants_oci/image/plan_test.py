@@ -117,7 +117,9 @@ def test_console_scripts_point_at_the_image_interpreter() -> None:
 def test_env_defaults_then_pex_env_then_image_env() -> None:
     env = plan.image_env("/opt/python/bin", {"A": "pex", "B": "pex"}, {"B": "image", "LANG": "en_US.UTF-8"})
     assert env == (
-        "A=pex", "B=image", "LANG=en_US.UTF-8",
+        "A=pex",
+        "B=image",
+        "LANG=en_US.UTF-8",
         "PATH=/app/bin:/opt/python/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     )
 
@@ -144,8 +146,18 @@ def test_source_date_epoch_option_then_environment_then_default() -> None:
 
 
 def test_deploy_info_names_the_pinned_reference_and_is_stable() -> None:
-    args = ("src:img", "acme/app", ("1.0", "latest"), "sha256:" + "a" * 64, "sha256:" + "b" * 64, 1234, "linux",
-            "amd64", "src.app/img", "src.app/img.tar")
+    args = (
+        "src:img",
+        "acme/app",
+        ("1.0", "latest"),
+        "sha256:" + "a" * 64,
+        "sha256:" + "b" * 64,
+        1234,
+        "linux",
+        "amd64",
+        "src.app/img",
+        "src.app/img.tar",
+    )
     info = json.loads(plan.deploy_info(*args))
     assert info["pinned_reference"] == "acme/app@sha256:" + "a" * 64
     assert info["references"] == ["acme/app:1.0", "acme/app:latest"] and info["layout"] == "img"
@@ -154,9 +166,12 @@ def test_deploy_info_names_the_pinned_reference_and_is_stable() -> None:
 
 
 def test_installed_distributions_come_from_dist_info_directories() -> None:
-    dirs = ["opt/python/lib/python3.13/site-packages/pydantic_core-2.23.4.dist-info",
-            "opt/python/lib/python3.13/site-packages/pydantic_core", "opt/python/lib/python3.13/site-packages",
-            "opt/python/lib/python3.13/site-packages/humanize-4.9.0.dist-info"]
+    dirs = [
+        "opt/python/lib/python3.13/site-packages/pydantic_core-2.23.4.dist-info",
+        "opt/python/lib/python3.13/site-packages/pydantic_core",
+        "opt/python/lib/python3.13/site-packages",
+        "opt/python/lib/python3.13/site-packages/humanize-4.9.0.dist-info",
+    ]
     assert plan.installed_distributions(dirs) == [("humanize", "4.9.0"), ("pydantic_core", "2.23.4")]
 
 

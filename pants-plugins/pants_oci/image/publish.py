@@ -27,9 +27,20 @@ from pants_oci.sandbox import plugin_modules
 
 # What the push may read from the environment: credentials and their files, proxies and CA settings.
 PUSH_ENV_VARS = (
-    "HOME", "DOCKER_CONFIG", "REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "OCI_REGISTRY_USERNAME",
-    "OCI_REGISTRY_PASSWORD", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
-    "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "HOME",
+    "DOCKER_CONFIG",
+    "REGISTRY_AUTH_FILE",
+    "XDG_RUNTIME_DIR",
+    "OCI_REGISTRY_USERNAME",
+    "OCI_REGISTRY_PASSWORD",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
 )
 
 
@@ -63,22 +74,37 @@ async def publish_python_oci_image(
         raise PythonOciImageError(f"Cannot publish {field_set.address}: {e} (the 'repository' field)")
     tags = tuple(field_set.tags.value)
     names = tuple(f"{repository}:{tag}" for tag in tags)
-    layout_dir = next(a.relpath for pkg in request.packages for a in pkg.artifacts
-                      if not a.relpath.endswith((".tar", plan.deploy_info_path(""), plan.sbom_path(""))))
+    layout_dir = next(
+        a.relpath
+        for pkg in request.packages
+        for a in pkg.artifacts
+        if not a.relpath.endswith((".tar", plan.deploy_info_path(""), plan.sbom_path("")))
+    )
     tool, env = await MultiGet(
-        Get(Digest, CreateDigest(plugin_modules("oci/registry.py"))), Get(EnvironmentVars, EnvironmentVarsRequest(PUSH_ENV_VARS))
+        Get(Digest, CreateDigest(plugin_modules("oci/registry.py"))),
+        Get(EnvironmentVars, EnvironmentVarsRequest(PUSH_ENV_VARS)),
     )
     inputs = await Get(Digest, MergeDigests([tool, *(pkg.digest for pkg in request.packages)]))
-    argv = [python.path, "-s", "-m", "pants_oci.oci.registry", layout_dir, repository, *tags,
-            f"--chunk-size={subsystem.publish_chunk_size}"]
+    argv = [
+        python.path,
+        "-s",
+        "-m",
+        "pants_oci.oci.registry",
+        layout_dir,
+        repository,
+        *tags,
+        f"--chunk-size={subsystem.publish_chunk_size}",
+    ]
     if subsystem.plain_http_localhost:
         argv.append("--plain-http-localhost")
-    sbom = next((a.relpath for pkg in request.packages for a in pkg.artifacts
-                 if a.relpath.endswith(plan.sbom_path(""))), None)
+    sbom = next(
+        (a.relpath for pkg in request.packages for a in pkg.artifacts if a.relpath.endswith(plan.sbom_path(""))), None
+    )
     if sbom:
         argv.append(f"--sbom={sbom}")  # pushed as an OCI referrer of the image, for scanners to find
-    process = InteractiveProcess(argv=argv, env=dict(env), input_digest=inputs,
-                                 append_only_caches=python.APPEND_ONLY_CACHES)
+    process = InteractiveProcess(
+        argv=argv, env=dict(env), input_digest=inputs, append_only_caches=python.APPEND_ONLY_CACHES
+    )
     return PublishProcesses([PublishPackages(names=names, process=process)])
 
 

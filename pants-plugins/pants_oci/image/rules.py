@@ -11,6 +11,7 @@ import platform
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from packaging.utils import canonicalize_name  # pants: no-infer-dep (packaging ships with pantsbuild.pants)
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import (
     PexArgsField,
@@ -56,7 +57,6 @@ from pants.engine.target import (
 )
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
-from packaging.utils import canonicalize_name  # pants: no-infer-dep (packaging ships with pantsbuild.pants)
 
 import pants_oci
 from pants_oci.bases.rules import (
@@ -237,8 +237,9 @@ async def _check_lock_serves_runtime(field_set, binary: Target, runtime: Target,
     lock = await _binary_lock(binary, python_setup) if roots else None
     if lock is None:
         return
-    context = wheel_check.LockContext(str(field_set.address), str(binary.address), str(runtime.address), lock.resolve,
-                                      lock.path)
+    context = wheel_check.LockContext(
+        str(field_set.address), str(binary.address), str(runtime.address), lock.resolve, lock.path
+    )
     try:
         wheel_check.check_lock_serves_runtime(lock.text, roots, _runtime_platform(runtime), context)
     except wheel_check.LockServesRuntimeError as e:
@@ -253,7 +254,10 @@ async def plan_app(request: AppPlanRequest, python_setup: PythonSetup) -> AppPla
     constraint_strings = [str(c) for c in (constraints or python_setup.interpreter_constraints)]
     try:
         plan.check_constraints(
-            str(field_set.address), str(binary.address), constraint_strings, str(runtime.address),
+            str(field_set.address),
+            str(binary.address),
+            constraint_strings,
+            str(runtime.address),
             PythonRuntimeFieldSet.create(runtime).version.value,
         )
     except plan.ImagePlanError as e:
@@ -309,7 +313,9 @@ async def build_deps_layer(request: DepsLayerRequest) -> BuiltLayer:
             complete_platforms=platform,
             include_source_files=False,
             include_local_dists=True,
-            description=f"Resolve the requirements of {request.binary} for CPython {runtime.version} ({runtime.address})",
+            description=(
+                f"Resolve the requirements of {request.binary} for CPython {runtime.version} ({runtime.address})"
+            ),
         ),
     )
     # Pex installs the wheels the resolve picked for the runtime's complete platform into a flat directory
@@ -318,8 +324,18 @@ async def build_deps_layer(request: DepsLayerRequest) -> BuiltLayer:
         Process,
         PexCliProcess(
             subcommand=("venv", "create"),
-            extra_args=("--layout", "flat", "--scope", "deps", "--dest-dir", "flat",
-                        "--pex-repository", "deps.pex", "--complete-platform", "complete_platform.json"),
+            extra_args=(
+                "--layout",
+                "flat",
+                "--scope",
+                "deps",
+                "--dest-dir",
+                "flat",
+                "--pex-repository",
+                "deps.pex",
+                "--complete-platform",
+                "complete_platform.json",
+            ),
             additional_input_digest=await Get(Digest, MergeDigests([pex.digest, runtime.complete_platform])),
             output_directories=("flat",),
             description=f"Install the requirements of {request.binary} for CPython {runtime.version}",
@@ -339,22 +355,33 @@ async def build_deps_layer(request: DepsLayerRequest) -> BuiltLayer:
     site_packages = runtime.site_packages.lstrip("/")
     installed = await Get(Digest, DigestSubset(installed, PathGlobs(["**", "!bin/**"])))
     relocated = plan.relocate_console_scripts(
-        {fc.path[len("flat/bin/"):]: fc.content for fc in scripts}, runtime.interpreter_path
+        {fc.path[len("flat/bin/") :]: fc.content for fc in scripts}, runtime.interpreter_path
     )
     installed, extras = await MultiGet(
         Get(Digest, AddPrefix(installed, site_packages)),
-        Get(Digest, CreateDigest([
-            FileContent(f"{site_packages}/{plan.APP_PTH_FILE}", f"{plan.APP_DIR}\n".encode()),
-            *(FileContent(f"{runtime.prefix.lstrip('/')}/bin/{name}", content, is_executable=True)
-              for name, content in relocated.items()),
-        ])),
+        Get(
+            Digest,
+            CreateDigest(
+                [
+                    FileContent(f"{site_packages}/{plan.APP_PTH_FILE}", f"{plan.APP_DIR}\n".encode()),
+                    *(
+                        FileContent(f"{runtime.prefix.lstrip('/')}/bin/{name}", content, is_executable=True)
+                        for name, content in relocated.items()
+                    ),
+                ]
+            ),
+        ),
     )
     tree = await Get(Digest, MergeDigests([installed, extras]))
     archive = await Get(
         TreeArchive,
         TreeArchiveRequest(
-            runtime, tree, f"Archive the requirements layer of {request.binary}", mtime=request.mtime,
-            compile=(site_packages,) if runtime.bytecode != "none" else (), forbid_sandbox_paths=True,
+            runtime,
+            tree,
+            f"Archive the requirements layer of {request.binary}",
+            mtime=request.mtime,
+            compile=(site_packages,) if runtime.bytecode != "none" else (),
+            forbid_sandbox_paths=True,
         ),
     )
     return BuiltLayer(archive, tree, f"pants-oci: third-party requirements of {request.binary}")
@@ -374,7 +401,9 @@ async def build_app_layer(request: AppLayerRequest) -> BuiltLayer:
     launchers = []
     if app.entry is not None:
         script = plan.launcher_script(runtime.interpreter_path, app.entry, str(request.binary), app.args)
-        launchers.append(FileContent(plan.launcher_path(request.binary.target_name).lstrip("/"), script, is_executable=True))
+        launchers.append(
+            FileContent(plan.launcher_path(request.binary.target_name).lstrip("/"), script, is_executable=True)
+        )
     sources, launcher = await MultiGet(
         Get(Digest, AddPrefix(app.sources, plan.APP_DIR.lstrip("/"))), Get(Digest, CreateDigest(launchers))
     )
@@ -382,8 +411,12 @@ async def build_app_layer(request: AppLayerRequest) -> BuiltLayer:
     archive = await Get(
         TreeArchive,
         TreeArchiveRequest(
-            runtime, tree, f"Archive the first-party layer of {request.binary}", mtime=request.mtime,
-            compile=(plan.APP_DIR.lstrip("/"),) if runtime.bytecode != "none" else (), forbid_sandbox_paths=True,
+            runtime,
+            tree,
+            f"Archive the first-party layer of {request.binary}",
+            mtime=request.mtime,
+            compile=(plan.APP_DIR.lstrip("/"),) if runtime.bytecode != "none" else (),
+            forbid_sandbox_paths=True,
         ),
     )
     return BuiltLayer(archive, tree, f"pants-oci: first-party code of {request.binary}")
@@ -443,8 +476,9 @@ async def build_base_layer(request: BaseLayerRequest) -> BaseLayer:
     of_target = await Get(BaseOfTarget, DebianBaseSpecRequest(request.target))
     base = await Get(DebianBase, DebianBaseRequest(of_target.spec, request.mtime))
     blob = await Get(DigestContents, Digest, base.archive)
-    layer = model.Layer(blob[0].content, base.diff_id,
-                        f"pants-oci: Debian base {base.address} ({len(base.packages)} packages)")
+    layer = model.Layer(
+        blob[0].content, base.diff_id, f"pants-oci: Debian base {base.address} ({len(base.packages)} packages)"
+    )
     return BaseLayer(base, layer)
 
 
@@ -465,7 +499,9 @@ def _checked_user(address: str, user: str, bases: Tuple[BaseLayer, ...]) -> str:
         raise PythonOciImageError(str(e))
 
 
-async def _check_image_loads(address, bases: Tuple[BaseLayer, ...], runtime: BuiltPythonRuntime, deps: BuiltLayer) -> None:
+async def _check_image_loads(
+    address, bases: Tuple[BaseLayer, ...], runtime: BuiltPythonRuntime, deps: BuiltLayer
+) -> None:
     """Every ELF file of the image (base, runtime, wheels) must find its libraries and symbol versions."""
     deps_contents = await Get(DigestContents, DigestSubset(deps.tree, PathGlobs(["**/*.so", "**/*.so.*"])))
     deps_elves, deps_links = base_fs.elf_infos(
@@ -485,8 +521,9 @@ async def _check_entry_module(field_set, binary: Address, app: AppPlan, runtime,
     if field_set.entry_point.value:
         return
     deps_files, app_files = await MultiGet(Get(Snapshot, Digest, deps.tree), Get(Snapshot, Digest, code.tree))
-    missing = plan.missing_entry_module(app.entry, (*deps_files.files, *app_files.files),
-                                        (plan.APP_DIR, runtime.site_packages))
+    missing = plan.missing_entry_module(
+        app.entry, (*deps_files.files, *app_files.files), (plan.APP_DIR, runtime.site_packages)
+    )
     if missing:
         raise PythonOciImageError(
             f"The 'binary' of target {field_set.address}, {binary}, runs {app.entry.describe()}, but no file in "
@@ -496,8 +533,15 @@ async def _check_entry_module(field_set, binary: Address, app: AppPlan, runtime,
         )
 
 
-async def _sbom(inputs: ImageInputs, runtime: BuiltPythonRuntime, locks, deps: BuiltLayer,
-                image: BuiltPythonOciImage, created: str, python_setup: PythonSetup) -> bytes:
+async def _sbom(
+    inputs: ImageInputs,
+    runtime: BuiltPythonRuntime,
+    locks,
+    deps: BuiltLayer,
+    image: BuiltPythonOciImage,
+    created: str,
+    python_setup: PythonSetup,
+) -> bytes:
     """The image's SPDX document: the Debian packages of its bases' locks, the CPython compiled for it, and the
     distributions installed in its requirements layer (with the sha256 the lock pins for the installed wheel)."""
     runtime_fields = PythonRuntimeFieldSet.create(inputs.runtime)
@@ -511,8 +555,11 @@ async def _sbom(inputs: ImageInputs, runtime: BuiltPythonRuntime, locks, deps: B
         project = locked.get(canonicalize_name(name))
         digest = wheel_check.installed_wheel_sha256(project, target_platform) if project else None
         python.append(sbom.PythonComponent(name, version, digest))
-    debian = [sbom.DebianComponent(p.name, p.version, p.architecture, p.sha256, p.archive, p.suite)
-              for checked in locks for p in checked.lock.packages]
+    debian = [
+        sbom.DebianComponent(p.name, p.version, p.architecture, p.sha256, p.archive, p.suite)
+        for checked in locks
+        for p in checked.lock.packages
+    ]
     cpython = sbom.RuntimeComponent(
         version=runtime.version,
         source_url=PYTHON_ORG_TEMPLATE.format(version=release.version, filename=release.filename),
@@ -522,11 +569,18 @@ async def _sbom(inputs: ImageInputs, runtime: BuiltPythonRuntime, locks, deps: B
         prefix=runtime.prefix,
         built_with=runtime.built_with,
     )
-    return sbom.spdx_json(sbom.SbomInput(
-        image_name=image.repository, image_digest=image.digest, created=created,
-        first_party=str(inputs.binary.address), debian=tuple(debian), runtime=cpython, python=tuple(python),
-        tool=f"pants-oci-{pants_oci.__version__}",
-    ))
+    return sbom.spdx_json(
+        sbom.SbomInput(
+            image_name=image.repository,
+            image_digest=image.digest,
+            created=created,
+            first_party=str(inputs.binary.address),
+            debian=tuple(debian),
+            runtime=cpython,
+            python=tuple(python),
+            tool=f"pants-oci-{pants_oci.__version__}",
+        )
+    )
 
 
 async def _check_halves_match(address: str, runtime: Target, base_specs, locks) -> None:
@@ -540,8 +594,9 @@ async def _check_halves_match(address: str, runtime: Target, base_specs, locks) 
     for base, lock in zip(base_specs, locks):
         problem = lockfile.halves_problem(root_lock, root_spec.address, lock.lock, base.spec.address)
         if problem:
-            raise PythonOciImageError(f"The image {address} cannot put the runtime {runtime.address} on its base: "
-                                      f"{problem}.")
+            raise PythonOciImageError(
+                f"The image {address} cannot put the runtime {runtime.address} on its base: " f"{problem}."
+            )
 
 
 @rule(desc="Build a python_oci_image", level=LogLevel.DEBUG)
@@ -557,7 +612,8 @@ async def build_python_oci_image(
     base_specs = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in inputs.bases)
     locks = await MultiGet(Get(CheckedDebianLock, DebianBaseSpec, b.spec) for b in base_specs)
     init_problem = plan.init_problem(
-        address, field_set.init.value,
+        address,
+        field_set.init.value,
         {b.spec.address: [p.name for p in lock.lock.packages] for b, lock in zip(base_specs, locks)},
     )
     if init_problem:
@@ -570,8 +626,15 @@ async def build_python_oci_image(
         dropped = plan.runtime_build_files(runtime.prefix, runtime.major_minor)
         runtime_tree = await Get(Digest, DigestSubset(runtime.tree, PathGlobs(["**", *(f"!{g}" for g in dropped)])))
     runtime_layer, deps_layer, app_layer = await MultiGet(
-        Get(TreeArchive, TreeArchiveRequest(runtime, runtime_tree, f"Archive the CPython {runtime.version} tree of "
-                                            f"{runtime.address}", mtime=mtime)),
+        Get(
+            TreeArchive,
+            TreeArchiveRequest(
+                runtime,
+                runtime_tree,
+                f"Archive the CPython {runtime.version} tree of " f"{runtime.address}",
+                mtime=mtime,
+            ),
+        ),
         Get(BuiltLayer, DepsLayerRequest(inputs.binary.address, runtime, mtime)),
         Get(BuiltLayer, AppLayerRequest(inputs.binary.address, runtime, app, mtime)),
     )
@@ -587,7 +650,11 @@ async def build_python_oci_image(
     for archive, contents, created_by in zip(
         (runtime_layer, deps_layer.archive, app_layer.archive),
         layer_archives,
-        (f"pants-oci: CPython {runtime.version} runtime {runtime.address}", deps_layer.created_by, app_layer.created_by),
+        (
+            f"pants-oci: CPython {runtime.version} runtime {runtime.address}",
+            deps_layer.created_by,
+            app_layer.created_by,
+        ),
     ):
         layers.append(model.Layer(contents[0].content, archive.diff_id, created_by))
 
@@ -649,17 +716,27 @@ async def package_python_oci_image(field_set: PythonOciImageFieldSet) -> BuiltPa
     archive_files = {**dict(image.layout), "index.json": image.archive_index}
     info_path = plan.deploy_info_path(layout_dir)
     info = plan.deploy_info(
-        image.address, image.repository, image.tags, image.digest, image.config_digest, image.compressed_size,
-        image.os, image.architecture, layout_dir, archive_path,
+        image.address,
+        image.repository,
+        image.tags,
+        image.digest,
+        image.config_digest,
+        image.compressed_size,
+        image.os,
+        image.architecture,
+        layout_dir,
+        archive_path,
     )
     digest = await Get(
         Digest,
-        CreateDigest([
-            *(FileContent(f"{layout_dir}/{path}", content) for path, content in image.layout),
-            FileContent(archive_path, model.layout_archive(archive_files)),
-            FileContent(info_path, info),
-            FileContent(plan.sbom_path(layout_dir), image.sbom),
-        ]),
+        CreateDigest(
+            [
+                *(FileContent(f"{layout_dir}/{path}", content) for path, content in image.layout),
+                FileContent(archive_path, model.layout_archive(archive_files)),
+                FileContent(info_path, info),
+                FileContent(plan.sbom_path(layout_dir), image.sbom),
+            ]
+        ),
     )
     log_lines = (
         f"image {image.repository}:{image.tags[0]} digest {image.digest}"
@@ -695,9 +772,7 @@ class PythonOciImageRunFieldSet(RunFieldSet):
 async def run_python_oci_image(
     field_set: PythonOciImageRunFieldSet, python: PythonBuildStandaloneBinary, tools_lock: ContainerToolsSpec
 ) -> RunRequest:
-    wrapped = await Get(
-        WrappedTarget, WrappedTargetRequest(field_set.address, description_of_origin="the `run` goal")
-    )
+    wrapped = await Get(WrappedTarget, WrappedTargetRequest(field_set.address, description_of_origin="the `run` goal"))
     package_field_set = PythonOciImageFieldSet.create(wrapped.target)
     # A missing or stale tools lock is reported before the image is built, not after a compile.
     await Get(CheckedDebianLock, DebianBaseSpec, tools_lock.spec)
@@ -709,15 +784,23 @@ async def run_python_oci_image(
     assert script is not None, "run_image.py is missing from the plugin's package data"
     digest = await Get(
         Digest,
-        CreateDigest([
-            FileContent("run_image.py", script),
-            *(FileContent(f"image/{path}", content) for path, content in image.layout),
-        ]),
+        CreateDigest(
+            [
+                FileContent("run_image.py", script),
+                *(FileContent(f"image/{path}", content) for path, content in image.layout),
+            ]
+        ),
     )
     return RunRequest(
         digest=digest,
-        args=(python.path, "{chroot}/run_image.py", "{chroot}/image", image.tags[0], "{chroot}/container-tools",
-              str(image.entrypoint_length)),
+        args=(
+            python.path,
+            "{chroot}/run_image.py",
+            "{chroot}/image",
+            image.tags[0],
+            "{chroot}/container-tools",
+            str(image.entrypoint_length),
+        ),
         extra_env={},
         # Materialized once and shared read-only; run_image.py puts its patched runc in its own directory.
         immutable_input_digests={"container-tools": tools.tree},

@@ -33,7 +33,7 @@ from pants_oci.oci.validate import validate_layout
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
 from pants_oci.tools.testing import skopeo, tool
 
-MAIN = '''\
+MAIN = """\
 import sys
 import humanize
 
@@ -42,7 +42,7 @@ def main() -> int:
     import os
     print(f"Hello from {sys.version.split()[0]} as uid {os.getuid()}: {humanize.naturalsize(3 * 1024, binary=True)}")
     return 0
-'''
+"""
 PROJECT = {
     "rt/BUILD": (
         'python_runtime(name="py313", version="3.13.5", optimizations="none")\n'
@@ -70,7 +70,7 @@ PROJECT = {
         "    signal.signal(signal.SIGTERM, lambda *_: (print('cleanup', flush=True), sys.exit(7)))\n"
         "if 'orphan' in sys.argv:\n"
         "    subprocess.run([sys.executable, '-c', 'import subprocess, sys; '\n"
-        "                    'subprocess.Popen([sys.executable, \"-c\", \"import time; time.sleep(1)\"])'])\n"
+        '                    \'subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1)"])\'])\n'
         "print('ready', flush=True)\n"
         "time.sleep(600)\n"
     ),
@@ -80,7 +80,9 @@ PROJECT = {
 def _runner() -> RuleRunner:
     runner = RuleRunner(
         rules=[
-            *core.rules(), *register.rules(), *python_backend.rules(),
+            *core.rules(),
+            *register.rules(),
+            *python_backend.rules(),
             QueryRule(BuiltPackage, [PythonOciImageFieldSet]),
             QueryRule(GenerateLockfileResult, [GenerateDebianLockfile]),
             QueryRule(BaseOfTarget, [DebianBaseSpecRequest]),
@@ -91,8 +93,11 @@ def _runner() -> RuleRunner:
     )
     # The repository's interpreter constraints. Pants' default (>=3.7) would mix CPython 3.7 with 3.12+ on a host
     # that has both, and no pip that Pex can run supports both (the README says so).
-    options = ["--python-infer-use-rust-parser", "--source-root-patterns=['/app']",
-               "--python-interpreter-constraints=['CPython>=3.11,<3.14']"]
+    options = [
+        "--python-infer-use-rust-parser",
+        "--source-root-patterns=['/app']",
+        "--python-interpreter-constraints=['CPython>=3.11,<3.14']",
+    ]
     # The machine's mirrors and the launcher's pex CLI, as the README's commands get them.
     for name, flag in (
         ("PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES", "--cpython-build-source-url-templates"),
@@ -109,7 +114,9 @@ def _runner() -> RuleRunner:
 
 
 def _generate_lock(runner: RuleRunner, name: str) -> None:
-    spec = runner.request(BaseOfTarget, [DebianBaseSpecRequest(runner.get_target(Address("rt", target_name=name)))]).spec
+    spec = runner.request(
+        BaseOfTarget, [DebianBaseSpecRequest(runner.get_target(Address("rt", target_name=name)))]
+    ).spec
     request = GenerateDebianLockfile(resolve_name=spec.address, lockfile_dest=spec.lock_path, diff=False, spec=spec)
     result = runner.request(GenerateLockfileResult, [request])
     for fc in runner.request(DigestContents, [result.digest]):
@@ -127,14 +134,14 @@ def _layout(files: Dict[str, bytes], root: Path) -> Path:
     prefix = "app/img/"
     for path, content in files.items():
         if path.startswith(prefix):
-            target = root / path[len(prefix):]
+            target = root / path[len(prefix) :]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
     return root
 
 
 def _layout_files(files: Dict[str, bytes]) -> Dict[str, bytes]:
-    return {path[len("app/img/"):]: content for path, content in files.items() if path.startswith("app/img/")}
+    return {path[len("app/img/") :]: content for path, content in files.items() if path.startswith("app/img/")}
 
 
 def _manifest(files: Dict[str, bytes]) -> dict:
@@ -155,8 +162,9 @@ def first(tmp_path_factory) -> dict:
 def _run_container(layout: Path, workdir: Path, args: List[str] = None) -> subprocess.CompletedProcess:
     """umoci unpack, then runc run as the image's user with a read-only root and a tmpfs /tmp."""
     bundle = workdir / "bundle"
-    subprocess.run([tool("umoci"), "unpack", "--image", f"{layout}:latest", str(bundle)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [tool("umoci"), "unpack", "--image", f"{layout}:latest", str(bundle)], check=True, capture_output=True
+    )
     config_path = bundle / "config.json"
     config = json.loads(config_path.read_text())
     config["process"]["terminal"] = False
@@ -165,14 +173,20 @@ def _run_container(layout: Path, workdir: Path, args: List[str] = None) -> subpr
     if args:
         config["process"]["args"] = args
     config_path.write_text(json.dumps(config))
-    return subprocess.run([tool("runc"), "run", "--bundle", str(bundle), f"pants-oci-test-{os.getpid()}"],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [tool("runc"), "run", "--bundle", str(bundle), f"pants-oci-test-{os.getpid()}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def _start_container(layout: Path, workdir: Path, tag: str, args: List[str], name: str) -> subprocess.Popen:
     """umoci unpack + `runc run` in the background (read-only root, tmpfs /tmp), once it printed "ready"."""
     bundle = workdir / "bundle"
-    subprocess.run([tool("umoci"), "unpack", "--image", f"{layout}:{tag}", str(bundle)], check=True, capture_output=True)
+    subprocess.run(
+        [tool("umoci"), "unpack", "--image", f"{layout}:{tag}", str(bundle)], check=True, capture_output=True
+    )
     config_path = bundle / "config.json"
     config = json.loads(config_path.read_text())
     config["process"]["terminal"] = False
@@ -180,8 +194,9 @@ def _start_container(layout: Path, workdir: Path, tag: str, args: List[str], nam
     config["root"]["readonly"] = True
     config["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["mode=1777"]})
     config_path.write_text(json.dumps(config))
-    container = subprocess.Popen([tool("runc"), "run", "--bundle", str(bundle), name], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+    container = subprocess.Popen(
+        [tool("runc"), "run", "--bundle", str(bundle), name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert container.stdout.readline().strip() == "ready", container.stderr.read()
     return container
 
@@ -205,8 +220,8 @@ def serve_layout(first: dict, tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("serve")
     for path, content in files.items():
         if path.startswith("app/serve-img/"):
-            (root / path[len("app/serve-img/"):]).parent.mkdir(parents=True, exist_ok=True)
-            (root / path[len("app/serve-img/"):]).write_bytes(content)
+            (root / path[len("app/serve-img/") :]).parent.mkdir(parents=True, exist_ok=True)
+            (root / path[len("app/serve-img/") :]).write_bytes(content)
     return root
 
 
@@ -230,14 +245,33 @@ def test_orphaned_children_are_reaped(serve_layout: Path, tmp_path: Path) -> Non
     try:
         time.sleep(2.5)  # the orphan (a grandchild whose parent exited at once) has exited by now
         states = subprocess.run(
-            [tool("runc"), "exec", name, "/opt/python/bin/python3.13", "-c",
-             "import glob; print(' '.join(open(p).read().split(') ')[1][0] for p in glob.glob('/proc/[0-9]*/stat')))"],
-            check=True, capture_output=True, text=True,
+            [
+                tool("runc"),
+                "exec",
+                name,
+                "/opt/python/bin/python3.13",
+                "-c",
+                "import glob; "
+                "print(' '.join(open(p).read().split(') ')[1][0] for p in glob.glob('/proc/[0-9]*/stat')))",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.split()
         assert "Z" not in states, f"zombie processes in the container: {states}"
-        pid1 = subprocess.run([tool("runc"), "exec", name, "/opt/python/bin/python3.13", "-c",
-                               "print(open('/proc/1/cmdline').read().split(chr(0))[0])"],
-                              check=True, capture_output=True, text=True).stdout.strip()
+        pid1 = subprocess.run(
+            [
+                tool("runc"),
+                "exec",
+                name,
+                "/opt/python/bin/python3.13",
+                "-c",
+                "print(open('/proc/1/cmdline').read().split(chr(0))[0])",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         assert pid1 == "/usr/bin/tini"
     finally:
         _stop(container, name)
@@ -248,12 +282,21 @@ def test_image_conforms_and_skopeo_reads_it(first: dict, tmp_path: Path) -> None
     assert validate_layout(_layout_files(files)) == []
     manifest = _manifest(files)
     assert len(manifest["layers"]) == 4 and manifest["annotations"]["org.opencontainers.image.version"] == "1.0"
-    inspect = json.loads(subprocess.run([*skopeo(tmp_path), "inspect", f"oci:{layout}:1.0"], check=True,
-                                        capture_output=True, text=True).stdout)
+    inspect = json.loads(
+        subprocess.run(
+            [*skopeo(tmp_path), "inspect", f"oci:{layout}:1.0"], check=True, capture_output=True, text=True
+        ).stdout
+    )
     index = json.loads(files["app/img/index.json"])
     assert inspect["Digest"] == index["manifests"][0]["digest"]
-    config = json.loads(subprocess.run([*skopeo(tmp_path), "inspect", "--config", f"oci:{layout}:latest"],
-                                       check=True, capture_output=True, text=True).stdout)
+    config = json.loads(
+        subprocess.run(
+            [*skopeo(tmp_path), "inspect", "--config", f"oci:{layout}:latest"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
     assert config["config"]["User"] == "65532:65532"
     assert config["config"]["Entrypoint"] == ["/usr/bin/tini", "--", "/app/bin/hello"]
     assert "LANG=C.UTF-8" in config["config"]["Env"] and config["config"]["ExposedPorts"] == {"8080/tcp": {}}
@@ -276,11 +319,15 @@ def test_the_sbom_names_cpython_the_debian_packages_and_the_wheels(first: dict, 
     assert packages["acme/hello"]["versionInfo"] == digest
     assert packages["python"]["versionInfo"] == "3.13.5"
     assert "cpe:2.3:a:python:python:3.13.5:*:*:*:*:*:*:*" in refs(packages["python"])
-    assert packages["python"]["checksums"][0]["checksumValue"] == \
-        "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
+    assert (
+        packages["python"]["checksums"][0]["checksumValue"]
+        == "93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"
+    )
     # How its source was checked: the release manager's signature (the mirror and Debian's archive both have it).
-    assert "OpenPGP signature of Thomas Wouters (key 7169605F62C751356D054A26A821E680E5FA6305, signed 2025-06-11)" \
+    assert (
+        "OpenPGP signature of Thomas Wouters (key 7169605F62C751356D054A26A821E680E5FA6305, signed 2025-06-11)"
         in packages["python"]["comment"]
+    )
     # What compiled it: the build root, by its lock's sha256.
     root_lock = Path(first["runner"].build_root, "3rdparty/debian/rt/py313.build-root.lock.json").read_bytes()
     assert "in the build root rt:py313#build-root (" in packages["python"]["comment"]
@@ -309,13 +356,17 @@ def test_archive_copies_with_skopeo_to_a_layout_and_a_docker_archive(first: dict
     archive = tmp_path / "img.tar"
     archive.write_bytes(first["files"]["app/img.tar"])
     copied, docker_archive = tmp_path / "copied", tmp_path / "docker.tar"
-    subprocess.run([*skopeo(tmp_path), "copy", f"oci-archive:{archive}", f"oci:{copied}:1.0"], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [*skopeo(tmp_path), "copy", f"oci-archive:{archive}", f"oci:{copied}:1.0"], check=True, capture_output=True
+    )
     assert validate_layout({str(p.relative_to(copied)): p.read_bytes() for p in copied.rglob("*") if p.is_file()}) == []
     index = json.loads(first["files"]["app/img/index.json"])
     assert json.loads((copied / "index.json").read_text())["manifests"][0]["digest"] == index["manifests"][0]["digest"]
-    subprocess.run([*skopeo(tmp_path), "copy", f"oci-archive:{archive}", f"docker-archive:{docker_archive}:acme/hello:1.0"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*skopeo(tmp_path), "copy", f"oci-archive:{archive}", f"docker-archive:{docker_archive}:acme/hello:1.0"],
+        check=True,
+        capture_output=True,
+    )
     with tarfile.open(docker_archive) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
         assert manifest[0]["RepoTags"] == ["docker.io/acme/hello:1.0"] and len(manifest[0]["Layers"]) == 4
@@ -326,8 +377,10 @@ def test_archive_copies_with_skopeo_to_a_layout_and_a_docker_archive(first: dict
 def test_archive_loads_with_podman(first: dict, tmp_path: Path) -> None:
     podman = shutil.which("podman")
     if podman is None:
-        pytest.skip("podman is not installed (it needs a configured container stack, so it cannot come from a "
-                    "Debian lock like the other tools); the skopeo docker-archive test covers the same format")
+        pytest.skip(
+            "podman is not installed (it needs a configured container stack, so it cannot come from a "
+            "Debian lock like the other tools); the skopeo docker-archive test covers the same format"
+        )
     archive = tmp_path / "img.tar"
     archive.write_bytes(first["files"]["app/img.tar"])
     runroot = tempfile.mkdtemp(prefix="podman-", dir="/tmp")  # podman refuses a runroot over 50 characters
@@ -370,7 +423,10 @@ def test_pants_run_runs_the_image_rootless_for_a_non_root_user(first: dict) -> N
 
         result = subprocess.run(
             [python, str(shared / "run_image.py"), str(shared / "layout"), "latest", str(shared / "tools"), "3"],
-            preexec_fn=become_nobody, capture_output=True, text=True, timeout=300,
+            preexec_fn=become_nobody,
+            capture_output=True,
+            text=True,
+            timeout=300,
             env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "TMPDIR": "/tmp"},
         )
     finally:
@@ -397,9 +453,17 @@ def test_container_runs_as_nonroot_with_a_read_only_root(first: dict, tmp_path: 
     assert result.returncode == 0, result.stderr
     ca_count, paths, *writable = result.stdout.splitlines()
     assert int(ca_count) > 100, "Python trusts the base's CA bundle"
-    assert paths == "/app/hello/__pycache__/main.cpython-313.pyc /opt/python/lib/python3.13/site-packages/humanize/__init__.py"
-    assert writable == ["/app read-only", "/opt/python/lib/python3.13/site-packages read-only", "/ read-only",
-                        "/home/nonroot read-only", "/tmp writable"]
+    assert (
+        paths
+        == "/app/hello/__pycache__/main.cpython-313.pyc /opt/python/lib/python3.13/site-packages/humanize/__init__.py"
+    )
+    assert writable == [
+        "/app read-only",
+        "/opt/python/lib/python3.13/site-packages read-only",
+        "/ read-only",
+        "/home/nonroot read-only",
+        "/tmp writable",
+    ]
     rootfs = tmp_path / "bundle/rootfs"
     main_py = rootfs / "app/hello/main.py"
     assert main_py.stat().st_uid == 0 and oct(main_py.stat().st_mode & 0o777) == "0o644"
@@ -417,9 +481,12 @@ def test_image_leaves_out_what_a_container_never_uses(first: dict) -> None:
     assert "usr/bin/tini" in base and "usr/bin/tini-static" not in base
     assert "opt/python/bin/python3.13" in runtime
     assert "opt/python/lib/python3.13/_sysconfigdata__linux_x86_64-linux-gnu.py" in runtime, "sysconfig reads it"
-    build_files = [n for n in runtime if n.startswith(("opt/python/include", "opt/python/lib/pkgconfig",
-                                                       "opt/python/lib/python3.13/config-3.13-"))
-                   or n.endswith("-config")]
+    build_files = [
+        n
+        for n in runtime
+        if n.startswith(("opt/python/include", "opt/python/lib/pkgconfig", "opt/python/lib/python3.13/config-3.13-"))
+        or n.endswith("-config")
+    ]
     assert build_files == []
 
 
@@ -446,19 +513,29 @@ def test_two_checkouts_from_empty_caches_give_the_same_digest(first: dict) -> No
 
 def test_user_missing_from_the_base_is_rejected(first: dict) -> None:
     runner = first["runner"]
-    runner.write_files({"app/BUILD": PROJECT["app/BUILD"] + 'python_oci_image(name="bad-user", runtime="rt:py313", '
-                                                           'binary=":hello", user="appuser")\n'})
+    runner.write_files(
+        {
+            "app/BUILD": PROJECT["app/BUILD"] + 'python_oci_image(name="bad-user", runtime="rt:py313", '
+            'binary=":hello", user="appuser")\n'
+        }
+    )
     with pytest.raises(ExecutionError) as e:
         _package(runner, "bad-user")
-    assert "The 'user' field in target app:bad-user is 'appuser', but user 'appuser' is not in the base's " \
-           "/etc/passwd (users there: nonroot, root)" in str(e.value)
+    assert (
+        "The 'user' field in target app:bad-user is 'appuser', but user 'appuser' is not in the base's "
+        "/etc/passwd (users there: nonroot, root)" in str(e.value)
+    )
 
 
 def test_base_missing_the_runtime_libraries_is_rejected(first: dict) -> None:
     runner = first["runner"]
     _generate_lock(runner, "bare")
-    runner.write_files({"app/BUILD": PROJECT["app/BUILD"] + 'python_oci_image(name="bare", runtime="rt:py313", '
-                                                           'binary=":hello", base=["rt:bare"], init=False)\n'})
+    runner.write_files(
+        {
+            "app/BUILD": PROJECT["app/BUILD"] + 'python_oci_image(name="bare", runtime="rt:py313", '
+            'binary=":hello", base=["rt:bare"], init=False)\n'
+        }
+    )
     with pytest.raises(ExecutionError) as e:
         _package(runner, "bare")
     message = str(e.value)
@@ -468,14 +545,18 @@ def test_base_missing_the_runtime_libraries_is_rejected(first: dict) -> None:
 
 def test_entry_point_file_that_no_target_owns_is_diagnosed(first: dict) -> None:
     runner = first["runner"]
-    runner.write_files({
-        "app/orphan/main.py": "def main():\n    return 0\n",
-        "app/BUILD": PROJECT["app/BUILD"] + 'pex_binary(name="orphan-bin", entry_point="orphan/main.py:main")\n'
-                                            'python_oci_image(name="orphan", runtime="rt:py313", binary=":orphan-bin")\n',
-    })
+    runner.write_files(
+        {
+            "app/orphan/main.py": "def main():\n    return 0\n",
+            "app/BUILD": PROJECT["app/BUILD"] + 'pex_binary(name="orphan-bin", entry_point="orphan/main.py:main")\n'
+            'python_oci_image(name="orphan", runtime="rt:py313", binary=":orphan-bin")\n',
+        }
+    )
     with pytest.raises(ExecutionError) as e:
         _package(runner, "orphan")
     message = str(e.value)
-    assert "The 'binary' of target app:orphan, app:orphan-bin, runs orphan.main:main, but no file in the image " \
-           "provides the module orphan.main" in message
+    assert (
+        "The 'binary' of target app:orphan, app:orphan-bin, runs orphan.main:main, but no file in the image "
+        "provides the module orphan.main" in message
+    )
     assert "python_sources" in message

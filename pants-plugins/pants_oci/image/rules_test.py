@@ -30,7 +30,12 @@ pex_binary(name="app", entry_point="main.py")
 @pytest.fixture
 def rule_runner() -> RuleRunner:
     runner = RuleRunner(
-        rules=[*core.rules(), *register.rules(), *python_backend.rules(), QueryRule(BuiltPackage, [PythonOciImageFieldSet])],
+        rules=[
+            *core.rules(),
+            *register.rules(),
+            *python_backend.rules(),
+            QueryRule(BuiltPackage, [PythonOciImageFieldSet]),
+        ],
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
     )
     # Interpreter constraints stay in the BUILD files: given on the command line they would override them.
@@ -39,9 +44,9 @@ def rule_runner() -> RuleRunner:
 
 
 def _error(rule_runner: RuleRunner, image: str, files: Dict[str, str] = None) -> str:
-    rule_runner.write_files({
-        "rt/BUILD": RUNTIMES, "app/BUILD": APP, "app/main.py": "print('hi')\n", "img/BUILD": image, **(files or {})
-    })
+    rule_runner.write_files(
+        {"rt/BUILD": RUNTIMES, "app/BUILD": APP, "app/main.py": "print('hi')\n", "img/BUILD": image, **(files or {})}
+    )
     with pytest.raises(ExecutionError) as e:
         target = rule_runner.get_target(Address("img", target_name="img"))
         rule_runner.request(BuiltPackage, [PythonOciImageFieldSet.create(target)])
@@ -50,14 +55,18 @@ def _error(rule_runner: RuleRunner, image: str, files: Dict[str, str] = None) ->
 
 def test_runtime_that_is_not_a_python_runtime(rule_runner: RuleRunner) -> None:
     message = _error(rule_runner, 'python_oci_image(name="img", runtime="app:app", binary="app:app")')
-    assert "The 'runtime' field of target img:img names app:app, which is a `pex_binary` target, not a " \
-           "`python_runtime`" in message
+    assert (
+        "The 'runtime' field of target img:img names app:app, which is a `pex_binary` target, not a "
+        "`python_runtime`" in message
+    )
 
 
 def test_binary_that_is_not_a_pex_binary(rule_runner: RuleRunner) -> None:
     message = _error(rule_runner, 'python_oci_image(name="img", runtime="rt:py313", binary="rt:py311")')
-    assert "The 'binary' field of target img:img names rt:py311, which is a `python_runtime` target, not a " \
-           "`pex_binary`" in message
+    assert (
+        "The 'binary' field of target img:img names rt:py311, which is a `python_runtime` target, not a "
+        "`pex_binary`" in message
+    )
 
 
 def test_base_that_is_not_debian_packages(rule_runner: RuleRunner) -> None:
@@ -76,23 +85,31 @@ def test_interpreter_constraints_that_exclude_the_runtime(rule_runner: RuleRunne
     message = _error(
         rule_runner,
         'python_oci_image(name="img", runtime="rt:py313", binary="app:app")',
-        {"app/BUILD": 'python_sources(name="lib", interpreter_constraints=["CPython==3.11.*"])\n'
-                      'pex_binary(name="app", entry_point="main.py", interpreter_constraints=["CPython==3.11.*"])'},
+        {
+            "app/BUILD": 'python_sources(name="lib", interpreter_constraints=["CPython==3.11.*"])\n'
+            'pex_binary(name="app", entry_point="main.py", interpreter_constraints=["CPython==3.11.*"])'
+        },
     )
-    assert "The 'binary' of target img:img is app:app, whose interpreter constraints (CPython==3.11.*) do not " \
-           "admit CPython 3.13.5, the version of its 'runtime' rt:py313" in message
+    assert (
+        "The 'binary' of target img:img is app:app, whose interpreter constraints (CPython==3.11.*) do not "
+        "admit CPython 3.13.5, the version of its 'runtime' rt:py313" in message
+    )
 
 
 def test_a_runtime_no_base_lists_gets_its_default_base_whose_lock_is_checked_first(rule_runner: RuleRunner) -> None:
     message = _error(rule_runner, 'python_oci_image(name="img", runtime="rt:py311", binary="app:app")')
-    assert "rt:py311 has no Debian lock at 3rdparty/debian/rt/py311.base.lock.json. Create it with " \
-           "`./pants generate-lockfiles --resolve=rt:py311`" in message
+    assert (
+        "rt:py311 has no Debian lock at 3rdparty/debian/rt/py311.base.lock.json. Create it with "
+        "`./pants generate-lockfiles --resolve=rt:py311`" in message
+    )
 
 
 def test_two_bases_listing_one_runtime_are_ambiguous(rule_runner: RuleRunner) -> None:
-    message = _error(rule_runner, 'python_oci_image(name="img", runtime="rt:py313", binary="app:app")', {
-        "rt/BUILD": RUNTIMES + 'debian_packages(name="other", packages=["tzdata"], runtimes=[":py313"])\n'
-    })
+    message = _error(
+        rule_runner,
+        'python_oci_image(name="img", runtime="rt:py313", binary="app:app")',
+        {"rt/BUILD": RUNTIMES + 'debian_packages(name="other", packages=["tzdata"], runtimes=[":py313"])\n'},
+    )
     assert "Several `debian_packages` targets list the runtime rt:py313 in `runtimes`: rt:base, rt:other" in message
 
 
@@ -109,7 +126,7 @@ def test_binary_without_entry_point(rule_runner: RuleRunner) -> None:
     "fields, expected",
     [
         ('tags=["v1", "bad/tag"]', "The 'tags' field in target img:img: 'bad/tag' is not a valid tag"),
-        ('tags=[]', "The 'tags' field in target img:img: give at least one tag"),
+        ("tags=[]", "The 'tags' field in target img:img: give at least one tag"),
         ('repository="Acme/App"', "The 'repository' field in target img:img: 'Acme/App' is not a valid repository"),
         ('workdir="app"', "The 'workdir' field in target img:img: 'app' is relative"),
         ('expose=["http"]', "The 'expose' field in target img:img: 'http' is not a port"),

@@ -28,8 +28,9 @@ CLONE_NEWUSER = 0x10000000
 EXIT_NO_USER_NAMESPACES = 125
 
 
-def container_config(config: Dict, entrypoint_length: int, args: List[str], interactive: bool,
-                     rootless: bool = False) -> Dict:
+def container_config(
+    config: Dict, entrypoint_length: int, args: List[str], interactive: bool, rootless: bool = False
+) -> Dict:
     """The bundle's config.json, adjusted: read-only root, tmpfs /tmp, host network, args replacing Cmd; rootless,
     the process runs as the one mapped user (the container's root)."""
     process = config["process"]
@@ -59,9 +60,10 @@ def user_namespaces_problem() -> Optional[str]:
         return None
     return (
         "`./pants run` runs the image with runc, rootless because Pants runs as a non-root user, and that needs "
-        "unprivileged user namespaces, which this kernel refuses. Allow them (`sysctl kernel.unprivileged_userns_clone=1`"
-        " on Debian kernels, `sysctl user.max_user_namespaces=15000` where it is 0, or the AppArmor setting "
-        "`kernel.apparmor_restrict_unprivileged_userns=0` on Ubuntu 24.04), or run Pants as root."
+        "unprivileged user namespaces, which this kernel refuses. Allow them "
+        "(`sysctl kernel.unprivileged_userns_clone=1` on Debian kernels, `sysctl user.max_user_namespaces=15000` "
+        "where it is 0, or the AppArmor setting `kernel.apparmor_restrict_unprivileged_userns=0` on Ubuntu 24.04), "
+        "or run Pants as root."
     )
 
 
@@ -91,8 +93,16 @@ def main(argv: List[str]) -> int:
         with open(config_path, "w") as f:
             json.dump(container_config(config, int(entrypoint_length), args, interactive, rootless), f)
         # runc's state lives in the work directory, so it needs no /run or $XDG_RUNTIME_DIR of the host's.
-        runc_cmd = [runc, "--root", os.path.join(workdir, "state"), *(["--rootless=true"] if rootless else []),
-                    "run", "--bundle", bundle, f"pants-oci-{os.getpid()}"]
+        runc_cmd = [
+            runc,
+            "--root",
+            os.path.join(workdir, "state"),
+            *(["--rootless=true"] if rootless else []),
+            "run",
+            "--bundle",
+            bundle,
+            f"pants-oci-{os.getpid()}",
+        ]
         container = subprocess.Popen(runc_cmd, env=env)
         # runc forwards the signals it gets to the container; pass on those sent to this process alone.
         for signum in (signal.SIGTERM, signal.SIGHUP):

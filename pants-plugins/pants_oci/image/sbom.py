@@ -333,7 +333,7 @@ def manifest_digest_hex(digest: str) -> str:
 def sha256_checksum(value: str, what: str) -> Dict[str, str]:
     hex_value = value.lower()
     if hex_value.startswith("sha256:"):
-        hex_value = hex_value[len("sha256:"):]
+        hex_value = hex_value[len("sha256:") :]
     if not _SHA256_HEX.match(hex_value):
         raise ValueError(f"The sha256 of {what} must be 64 hex digits, not {value!r}")
     return {"algorithm": "SHA256", "checksumValue": hex_value}
@@ -347,8 +347,10 @@ def spdx_timestamp(created: str) -> str:
     """
     match = _ISO_TIMESTAMP.match(created.strip())
     if not match:
-        raise ValueError(f"The image's `created` must be an ISO 8601 time with a zone, e.g. 1980-01-01T00:00:00Z, "
-                         f"not {created!r}")
+        raise ValueError(
+            f"The image's `created` must be an ISO 8601 time with a zone, e.g. 1980-01-01T00:00:00Z, "
+            f"not {created!r}"
+        )
     seconds, zulu, sign, hours, minutes = match.groups()
     moment = datetime.strptime(seconds, "%Y-%m-%dT%H:%M:%S")
     if not zulu:

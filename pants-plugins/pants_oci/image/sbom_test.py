@@ -20,23 +20,38 @@ def fake_sha256(what: str) -> str:
 
 
 LIBSSL3 = DebianComponent(
-    name="libssl3", version="3.0.22-1~deb12u2", architecture="amd64", sha256=fake_sha256("libssl3.deb"),
-    archive="debian-security", suite="bookworm-security",
+    name="libssl3",
+    version="3.0.22-1~deb12u2",
+    architecture="amd64",
+    sha256=fake_sha256("libssl3.deb"),
+    archive="debian-security",
+    suite="bookworm-security",
 )
 LIBC6 = DebianComponent(
-    name="libc6", version="2.36-9+deb12u10", architecture="amd64", sha256=fake_sha256("libc6.deb"),
-    archive="debian", suite="bookworm",
+    name="libc6",
+    version="2.36-9+deb12u10",
+    architecture="amd64",
+    sha256=fake_sha256("libc6.deb"),
+    archive="debian",
+    suite="bookworm",
 )
 TZDATA = DebianComponent(
-    name="tzdata", version="2025b-0+deb12u1", architecture="all", sha256=fake_sha256("tzdata.deb"),
-    archive="debian", suite="bookworm-updates",
+    name="tzdata",
+    version="2025b-0+deb12u1",
+    architecture="all",
+    sha256=fake_sha256("tzdata.deb"),
+    archive="debian",
+    suite="bookworm-updates",
 )
 HUMANIZE = PythonComponent(name="humanize", version="4.9.0", sha256=fake_sha256("humanize-4.9.0-py3-none-any.whl"))
 TYPING_EXTENSIONS = PythonComponent(name="Typing_Extensions", version="4.12.2", sha256=None)
 RUNTIME = RuntimeComponent(
-    version="3.13.5", source_url=CPYTHON_URL, source_sha256=CPYTHON_SHA256,
+    version="3.13.5",
+    source_url=CPYTHON_URL,
+    source_sha256=CPYTHON_SHA256,
     configure_args=("--prefix=/opt/python", "--enable-shared", "--with-lto", "LDFLAGS=-Wl,-rpath=/opt/python/lib"),
-    verification="sha256 pin", prefix="/opt/python",
+    verification="sha256 pin",
+    prefix="/opt/python",
 )
 INPUT = SbomInput(
     image_name="acme/hello-cli",
@@ -65,7 +80,8 @@ def locators(package: Dict[str, Any], category: str) -> List[str]:
 
 def contained_ids(document: Dict[str, Any]) -> List[str]:
     return [
-        r["relatedSpdxElement"] for r in document["relationships"]
+        r["relatedSpdxElement"]
+        for r in document["relationships"]
         if r["spdxElementId"] == "SPDXRef-Image" and r["relationshipType"] == "CONTAINS"
     ]
 
@@ -87,8 +103,11 @@ def test_document_header_is_derived_from_the_image() -> None:
         f"https://spdx.org/spdxdocs/pants-oci/acme/hello-cli/{IMAGE_DIGEST[len('sha256:'):]}"
     )
     assert document["creationInfo"] == {"created": "1980-01-01T00:00:00Z", "creators": ["Tool: pants-oci-0.1.0"]}
-    assert {"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES",
-            "relatedSpdxElement": "SPDXRef-Image"} in document["relationships"]
+    assert {
+        "spdxElementId": "SPDXRef-DOCUMENT",
+        "relationshipType": "DESCRIBES",
+        "relatedSpdxElement": "SPDXRef-Image",
+    } in document["relationships"]
 
 
 def test_a_different_image_gets_a_different_namespace() -> None:
@@ -176,8 +195,15 @@ def test_colliding_names_get_distinct_ids_whatever_the_order() -> None:
 
 @pytest.mark.parametrize(
     "suite, distro",
-    [("bookworm", "debian-12"), ("bookworm-security", "debian-12"), ("bookworm-updates", "debian-12"),
-     ("trixie", "debian-13"), ("bullseye-security", "debian-11"), ("sid", None), ("stable", None)],
+    [
+        ("bookworm", "debian-12"),
+        ("bookworm-security", "debian-12"),
+        ("bookworm-updates", "debian-12"),
+        ("trixie", "debian-13"),
+        ("bullseye-security", "debian-11"),
+        ("sid", None),
+        ("stable", None),
+    ],
 )
 def test_suites_map_to_the_distro_qualifier(suite: str, distro: str) -> None:
     assert sbom.debian_distro(suite) == distro
@@ -197,8 +223,11 @@ def test_a_local_mirror_url_is_not_written_into_the_sbom() -> None:
 
 @pytest.mark.parametrize(
     "created, expected",
-    [("1980-01-01T00:00:00Z", "1980-01-01T00:00:00Z"), ("2024-05-06T07:08:09.123456789Z", "2024-05-06T07:08:09Z"),
-     ("2024-05-06T09:08:09+02:00", "2024-05-06T07:08:09Z")],
+    [
+        ("1980-01-01T00:00:00Z", "1980-01-01T00:00:00Z"),
+        ("2024-05-06T07:08:09.123456789Z", "2024-05-06T07:08:09Z"),
+        ("2024-05-06T09:08:09+02:00", "2024-05-06T07:08:09Z"),
+    ],
 )
 def test_created_is_written_in_spdx_form(created: str, expected: str) -> None:
     assert sbom.spdx_timestamp(created) == expected

@@ -83,7 +83,7 @@ class ImageRepositoryField(StringField):
 class ImageTagsField(StringSequenceField):
     alias = "tags"
     default = ("latest",)
-    help = "The image's tags. Each becomes a ref name in the OCI layout and archive. Default: `[\"latest\"]`."
+    help = 'The image\'s tags. Each becomes a ref name in the OCI layout and archive. Default: `["latest"]`.'
 
     @classmethod
     def compute_value(cls, raw_value: Optional[list], address: Address):

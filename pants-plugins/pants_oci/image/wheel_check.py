@@ -27,6 +27,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from pants_oci.image.plan import constraints_admit
 from pants_oci.runtime.complete_platform import compatible_tags
 
+
 class LockServesRuntimeError(ValueError):
     """A lock that cannot provide a runtime's wheels; the message names the runtime, the project and the fix."""
 
@@ -66,10 +67,17 @@ class RuntimePlatform:
         """The PEP 508 environment the runtime has (what its complete platform records)."""
         major, minor = self.version_info
         return {
-            "implementation_name": "cpython", "implementation_version": self.version, "os_name": "posix",
-            "platform_machine": self.machine, "platform_python_implementation": "CPython",
-            "platform_system": "Linux", "python_full_version": self.version, "python_version": f"{major}.{minor}",
-            "sys_platform": "linux", "platform_release": "", "platform_version": "",
+            "implementation_name": "cpython",
+            "implementation_version": self.version,
+            "os_name": "posix",
+            "platform_machine": self.machine,
+            "platform_python_implementation": "CPython",
+            "platform_system": "Linux",
+            "python_full_version": self.version,
+            "python_version": f"{major}.{minor}",
+            "sys_platform": "linux",
+            "platform_release": "",
+            "platform_version": "",
         }
 
     def interpreter_abis(self) -> Set[Tuple[str, str]]:
@@ -95,10 +103,16 @@ def parse_pex_lock(text: str) -> PythonLock:
     for resolve in document.get("locked_resolves", []):
         for locked in resolve.get("locked_requirements", []):
             name = canonicalize_name(locked["project_name"])
-            pinned = [(a["url"].rsplit("/", 1)[-1], a.get("algorithm"), a.get("hash")) for a in locked.get("artifacts", [])]
+            pinned = [
+                (a["url"].rsplit("/", 1)[-1], a.get("algorithm"), a.get("hash")) for a in locked.get("artifacts", [])
+            ]
             sha256s = tuple((filename, digest) for filename, algorithm, digest in pinned if algorithm == "sha256")
             projects[name] = LockedProject(
-                name, locked["version"], tuple(locked.get("requires_dists", ())), tuple(f for f, _, _ in pinned), sha256s
+                name,
+                locked["version"],
+                tuple(locked.get("requires_dists", ())),
+                tuple(f for f, _, _ in pinned),
+                sha256s,
             )
     return PythonLock(tuple(document.get("requires_python", ())), projects)
 
@@ -115,7 +129,9 @@ def wheel_fits(filename: str, platform: RuntimePlatform) -> bool:
 def installed_wheel_sha256(project: LockedProject, platform: RuntimePlatform) -> Optional[str]:
     """The sha256 of the wheel the runtime installs, when exactly one locked wheel fits it (else unknown: which of
     several fitting wheels the resolve took is the resolver's choice, and a guess would be a false hash)."""
-    fitting = [digest for filename, digest in project.sha256s if filename.endswith(".whl") and wheel_fits(filename, platform)]
+    fitting = [
+        digest for filename, digest in project.sha256s if filename.endswith(".whl") and wheel_fits(filename, platform)
+    ]
     return fitting[0] if len(fitting) == 1 else None
 
 

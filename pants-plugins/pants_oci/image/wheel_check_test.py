@@ -4,10 +4,10 @@ import pytest
 
 from pants_oci.image.wheel_check import (
     LockContext,
-    installed_wheel_sha256,
     LockServesRuntimeError,
     RuntimePlatform,
     check_lock_serves_runtime,
+    installed_wheel_sha256,
     needed_projects,
     parse_pex_lock,
     wheel_fits,
@@ -20,8 +20,12 @@ CONTEXT = LockContext("app:img", "app:svc", "rt:py313", "python-default", "3rdpa
 
 def _project(name, version, artifacts, requires=()):
     return {
-        "project_name": name, "version": version, "requires_dists": list(requires),
-        "artifacts": [{"url": f"https://files.example/{a}", "algorithm": "sha256", "hash": "0" * 64} for a in artifacts],
+        "project_name": name,
+        "version": version,
+        "requires_dists": list(requires),
+        "artifacts": [
+            {"url": f"https://files.example/{a}", "algorithm": "sha256", "hash": "0" * 64} for a in artifacts
+        ],
     }
 
 
@@ -31,32 +35,46 @@ def _lock(*projects, requires_python=("CPython<3.14,>=3.11",)) -> str:
 
 
 # cffi as pex 2.1.137 locked it: wheels for cp311 and cp312 only, and the sdist.
-CFFI_OLD = _project("cffi", "2.1.1", [
-    "cffi-2.1.1-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
-    "cffi-2.1.1-cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
-    "cffi-2.1.1-cp312-cp312-macosx_11_0_arm64.whl",
-    "cffi-2.1.1.tar.gz",
-], requires=["pycparser; implementation_name != \"PyPy\""])
+CFFI_OLD = _project(
+    "cffi",
+    "2.1.1",
+    [
+        "cffi-2.1.1-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+        "cffi-2.1.1-cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64.whl",
+        "cffi-2.1.1-cp312-cp312-macosx_11_0_arm64.whl",
+        "cffi-2.1.1.tar.gz",
+    ],
+    requires=['pycparser; implementation_name != "PyPy"'],
+)
 PYCPARSER = _project("pycparser", "3.12", ["pycparser-3.12-py3-none-any.whl", "pycparser-3.12.tar.gz"])
-CRYPTOGRAPHY = _project("cryptography", "43.0.3", [
-    "cryptography-43.0.3-cp39-abi3-manylinux_2_28_x86_64.whl", "cryptography-43.0.3.tar.gz",
-], requires=["cffi>=1.12; platform_python_implementation != \"PyPy\"", "sphinx>=5.3.0; extra == \"docs\""])
+CRYPTOGRAPHY = _project(
+    "cryptography",
+    "43.0.3",
+    [
+        "cryptography-43.0.3-cp39-abi3-manylinux_2_28_x86_64.whl",
+        "cryptography-43.0.3.tar.gz",
+    ],
+    requires=['cffi>=1.12; platform_python_implementation != "PyPy"', 'sphinx>=5.3.0; extra == "docs"'],
+)
 SPHINX = _project("sphinx", "8.0.0", ["sphinx-8.0.0-cp311-cp311-win_amd64.whl"])
 WIN_ONLY = _project("pywin32", "306", ["pywin32-306-cp313-cp313-win_amd64.whl"])
 
 
-@pytest.mark.parametrize("wheel, fits", [
-    ("pydantic_core-2.23.4-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", True),
-    ("cryptography-43.0.3-cp39-abi3-manylinux_2_28_x86_64.whl", True),
-    ("humanize-4.9.0-py3-none-any.whl", True),
-    ("pydantic_core-2.23.4-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", False),
-    ("pydantic_core-2.23.4-cp313-cp313-musllinux_1_1_x86_64.whl", False),
-    ("pydantic_core-2.23.4-cp313-cp313-manylinux_2_17_aarch64.manylinux2014_aarch64.whl", False),
-    ("pydantic_core-2.23.4-cp313-cp313-macosx_11_0_arm64.whl", False),
-    ("pydantic_core-2.23.4-cp313-cp313t-manylinux_2_17_x86_64.whl", False),  # free-threaded ABI
-    ("weird-1.0-cp314-abi3-manylinux_2_17_x86_64.whl", False),  # abi3 from a newer minor
-    ("not-a-wheel.tar.gz", False),
-])
+@pytest.mark.parametrize(
+    "wheel, fits",
+    [
+        ("pydantic_core-2.23.4-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", True),
+        ("cryptography-43.0.3-cp39-abi3-manylinux_2_28_x86_64.whl", True),
+        ("humanize-4.9.0-py3-none-any.whl", True),
+        ("pydantic_core-2.23.4-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl", False),
+        ("pydantic_core-2.23.4-cp313-cp313-musllinux_1_1_x86_64.whl", False),
+        ("pydantic_core-2.23.4-cp313-cp313-manylinux_2_17_aarch64.manylinux2014_aarch64.whl", False),
+        ("pydantic_core-2.23.4-cp313-cp313-macosx_11_0_arm64.whl", False),
+        ("pydantic_core-2.23.4-cp313-cp313t-manylinux_2_17_x86_64.whl", False),  # free-threaded ABI
+        ("weird-1.0-cp314-abi3-manylinux_2_17_x86_64.whl", False),  # abi3 from a newer minor
+        ("not-a-wheel.tar.gz", False),
+    ],
+)
 def test_wheel_fits_the_runtime(wheel: str, fits: bool) -> None:
     assert wheel_fits(wheel, PY313) is fits
 
@@ -69,7 +87,11 @@ def test_aarch64_runtime_takes_aarch64_wheels() -> None:
 
 def test_closure_follows_markers_and_extras() -> None:
     lock = parse_pex_lock(_lock(CRYPTOGRAPHY, CFFI_OLD, PYCPARSER, SPHINX))
-    assert [p.name for p in needed_projects(lock, ["cryptography==43.0.3"], PY313)] == ["cryptography", "cffi", "pycparser"]
+    assert [p.name for p in needed_projects(lock, ["cryptography==43.0.3"], PY313)] == [
+        "cryptography",
+        "cffi",
+        "pycparser",
+    ]
     with_docs = needed_projects(lock, ["cryptography[docs]==43.0.3"], PY313)
     assert "sphinx" in [p.name for p in with_docs]
     assert needed_projects(lock, ["cryptography; python_version < '3.12'"], PY313) == []
@@ -80,8 +102,10 @@ def test_a_project_without_a_wheel_for_the_runtime_is_named_with_the_wheels_it_h
     with pytest.raises(LockServesRuntimeError) as e:
         check_lock_serves_runtime(lock, ["cryptography==43.0.3"], PY313, CONTEXT)
     message = str(e.value)
-    assert "The 'binary' of target app:img, app:svc, needs requirements that have no wheel for its runtime rt:py313 " \
-           "(CPython 3.13.5, linux x86_64, so cp313 or abi3 wheels)" in message
+    assert (
+        "The 'binary' of target app:img, app:svc, needs requirements that have no wheel for its runtime rt:py313 "
+        "(CPython 3.13.5, linux x86_64, so cp313 or abi3 wheels)" in message
+    )
     assert "cffi 2.1.1: wheels only for cp311-cp311, cp312-cp312, and the sdist cffi-2.1.1.tar.gz" in message
     assert "cryptography" not in message.split("\n")[1], "abi3 wheels serve 3.13"
     assert "`./pants generate-lockfiles --resolve=python-default`" in message
@@ -113,5 +137,7 @@ def test_the_sha256_of_the_installed_wheel_is_known_when_one_wheel_fits() -> Non
     lock = parse_pex_lock(_lock(CFFI_OLD, CRYPTOGRAPHY))
     assert installed_wheel_sha256(lock.projects["cryptography"], PY313) == "0" * 64
     assert installed_wheel_sha256(lock.projects["cffi"], PY313) is None, "no wheel fits 3.13"
-    two = parse_pex_lock(_lock(_project("x", "1", ["x-1-py3-none-any.whl", "x-1-cp313-cp313-manylinux_2_17_x86_64.whl"])))
+    two = parse_pex_lock(
+        _lock(_project("x", "1", ["x-1-py3-none-any.whl", "x-1-cp313-cp313-manylinux_2_17_x86_64.whl"]))
+    )
     assert installed_wheel_sha256(two.projects["x"], PY313) is None, "two fit: which one was installed is unknown"

@@ -52,7 +52,10 @@ def compile_tree(root: str, directory: str, final_path: str) -> None:
     target = os.path.join(root, directory)
     if os.path.isdir(target):
         compileall.compile_dir(
-            target, ddir=final_path, quiet=2, workers=1,
+            target,
+            ddir=final_path,
+            quiet=2,
+            workers=1,
             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
         )
 

@@ -14,7 +14,7 @@ from pants_oci.oci.tarball import Entry, write_tar
 
 def _tree(root: Path, order: int) -> None:
     names = ["opt/python/bin/python3.13", "opt/python/lib/libpython3.13.so", "opt/python/lib/python3.13/os.py"]
-    for name in (names if order else reversed(names)):
+    for name in names if order else reversed(names):
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(name.encode())

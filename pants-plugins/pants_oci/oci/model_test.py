@@ -2,14 +2,7 @@ import gzip
 import hashlib
 import json
 
-from pants_oci.oci.model import (
-    MEDIA_TYPE_MANIFEST,
-    ImageConfig,
-    Layer,
-    build_image,
-    epoch_timestamp,
-    layout_files,
-)
+from pants_oci.oci.model import MEDIA_TYPE_MANIFEST, ImageConfig, Layer, build_image, epoch_timestamp, layout_files
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
 from pants_oci.oci.validate import validate_layout
 
@@ -21,9 +14,14 @@ def _layer(files, created_by):
 
 def _image(app_code=b"print('hi')\n"):
     layers = [_layer({"opt/python/bin/python3": b"\x7fELF"}, "runtime"), _layer({"app/main.py": app_code}, "app")]
-    config = ImageConfig(user="65532:65532", env=("PATH=/opt/python/bin:/usr/bin:/bin", "LANG=C.UTF-8"),
-                         entrypoint=("/opt/python/bin/python3", "/app/main.py"), working_dir="/app",
-                         labels=(("org.opencontainers.image.version", "1.0"),), exposed_ports=("8080/tcp",))
+    config = ImageConfig(
+        user="65532:65532",
+        env=("PATH=/opt/python/bin:/usr/bin:/bin", "LANG=C.UTF-8"),
+        entrypoint=("/opt/python/bin/python3", "/app/main.py"),
+        working_dir="/app",
+        labels=(("org.opencontainers.image.version", "1.0"),),
+        exposed_ports=("8080/tcp",),
+    )
     return build_image(config, layers)
 
 
@@ -63,7 +61,9 @@ def test_validator_catches_tampering() -> None:
     missing = dict(files)
     del missing[layer_path]
     assert any("is missing" in p for p in validate_layout(missing))
-    bad_diff = layout_files(build_image(ImageConfig(), [Layer(image.layers[0].compressed, "sha256:" + "0" * 64, "x")]), [])
+    bad_diff = layout_files(
+        build_image(ImageConfig(), [Layer(image.layers[0].compressed, "sha256:" + "0" * 64, "x")]), []
+    )
     assert any("diff_id" in p for p in validate_layout(bad_diff))
 
 

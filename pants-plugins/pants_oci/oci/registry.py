@@ -61,7 +61,9 @@ def base_url(host: str, plain_http_localhost: bool) -> str:
     return f"https://{host}"
 
 
-def credentials_from(host: str, env: Mapping[str, str], auth_files: Mapping[str, str]) -> Optional[Tuple[str, str, str]]:
+def credentials_from(
+    host: str, env: Mapping[str, str], auth_files: Mapping[str, str]
+) -> Optional[Tuple[str, str, str]]:
     """(username, password, where they came from), or None. `auth_files` maps a path to its JSON text."""
     if env.get("OCI_REGISTRY_USERNAME"):
         return env["OCI_REGISTRY_USERNAME"], env.get("OCI_REGISTRY_PASSWORD", ""), "OCI_REGISTRY_USERNAME/PASSWORD"
@@ -181,16 +183,20 @@ class RegistryClient:
             self._authorization = basic
             return True
         if scheme == "bearer" and params.get("realm"):
-            query = {"service": params.get("service", ""), "scope": params.get("scope") or
-                     f"repository:{self.repository}:pull,push"}
+            query = {
+                "service": params.get("service", ""),
+                "scope": params.get("scope") or f"repository:{self.repository}:pull,push",
+            }
             token_url = params["realm"] + "?" + urllib.parse.urlencode(query)
             request = urllib.request.Request(token_url, headers={"Authorization": basic} if basic else {})
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as reply:
                     token = json.loads(reply.read())
             except urllib.error.HTTPError as e:
-                raise PushError(f"The registry {self.host}'s token service refused the credentials: "
-                                f"HTTP {e.code} {error_text(e.read() or b'')}")
+                raise PushError(
+                    f"The registry {self.host}'s token service refused the credentials: "
+                    f"HTTP {e.code} {error_text(e.read() or b'')}"
+                )
             self._authorization = "Bearer " + (token.get("token") or token.get("access_token", ""))
             return True
         return False
@@ -206,29 +212,44 @@ class RegistryClient:
     def upload_blob(self, digest: str, blob: bytes, chunk_size: int) -> None:
         start = self.request("POST", f"/v2/{self.repository}/blobs/uploads/")
         if start.status != 202:
-            raise PushError(f"The registry {self.host} refused to start an upload to {self.repository}: "
-                            f"HTTP {start.status} {error_text(start.body)}")
+            raise PushError(
+                f"The registry {self.host} refused to start an upload to {self.repository}: "
+                f"HTTP {start.status} {error_text(start.body)}"
+            )
         location = self._absolute(start.headers)
         if len(blob) > chunk_size:
             for offset in range(0, len(blob), chunk_size):
-                chunk = blob[offset:offset + chunk_size]
-                patched = self.request("PATCH", location, chunk, {
-                    "Content-Type": "application/octet-stream",
-                    "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
-                    "Content-Length": str(len(chunk)),
-                })
+                chunk = blob[offset : offset + chunk_size]
+                patched = self.request(
+                    "PATCH",
+                    location,
+                    chunk,
+                    {
+                        "Content-Type": "application/octet-stream",
+                        "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+                        "Content-Length": str(len(chunk)),
+                    },
+                )
                 if patched.status != 202:
-                    raise PushError(f"The registry {self.host} refused a chunk of blob {digest}: "
-                                    f"HTTP {patched.status} {error_text(patched.body)}")
+                    raise PushError(
+                        f"The registry {self.host} refused a chunk of blob {digest}: "
+                        f"HTTP {patched.status} {error_text(patched.body)}"
+                    )
                 location = self._absolute(patched.headers)
             body = b""
         else:
             body = blob
         separator = "&" if "?" in location else "?"
-        done = self.request("PUT", f"{location}{separator}digest={urllib.parse.quote(digest)}", body,
-                            {"Content-Type": "application/octet-stream", "Content-Length": str(len(body))})
+        done = self.request(
+            "PUT",
+            f"{location}{separator}digest={urllib.parse.quote(digest)}",
+            body,
+            {"Content-Type": "application/octet-stream", "Content-Length": str(len(body))},
+        )
         if done.status != 201:
-            raise PushError(f"The registry {self.host} refused blob {digest}: HTTP {done.status} {error_text(done.body)}")
+            raise PushError(
+                f"The registry {self.host} refused blob {digest}: HTTP {done.status} {error_text(done.body)}"
+            )
 
     def _absolute(self, headers: Mapping[str, str]) -> str:
         location = next((v for k, v in headers.items() if k.lower() == "location"), "")
@@ -237,8 +258,9 @@ class RegistryClient:
     # Manifests -------------------------------------------------------------------------------------------------
 
     def _put_manifest(self, reference: str, manifest: bytes, media_type: str) -> Response:
-        response = self.request("PUT", f"/v2/{self.repository}/manifests/{reference}", manifest,
-                                {"Content-Type": media_type})
+        response = self.request(
+            "PUT", f"/v2/{self.repository}/manifests/{reference}", manifest, {"Content-Type": media_type}
+        )
         if response.status != 201:
             raise PushError(
                 f"The registry {self.host} refused the manifest for {self.repository}:{reference}: "
@@ -260,8 +282,10 @@ class RegistryClient:
         if response.status == 404:
             return None
         if response.status != 200:
-            raise PushError(f"The registry {self.host} answered HTTP {response.status} for "
-                            f"{self.repository}:{reference}: {error_text(response.body)}")
+            raise PushError(
+                f"The registry {self.host} answered HTTP {response.status} for "
+                f"{self.repository}:{reference}: {error_text(response.body)}"
+            )
         return response.body
 
 
@@ -289,14 +313,16 @@ def _sha256(data: bytes) -> str:
 
 def artifact_manifest(subject_digest: str, subject_size: int, artifact_type: str, blob: bytes) -> bytes:
     """An OCI 1.1 artifact manifest: the empty config, one layer (the artifact), and the image as its subject."""
-    return _canonical({
-        "schemaVersion": 2,
-        "mediaType": MEDIA_TYPE_MANIFEST,
-        "artifactType": artifact_type,
-        "config": {"mediaType": MEDIA_TYPE_EMPTY, "digest": _sha256(EMPTY_CONFIG), "size": len(EMPTY_CONFIG)},
-        "layers": [{"mediaType": artifact_type, "digest": _sha256(blob), "size": len(blob)}],
-        "subject": {"mediaType": MEDIA_TYPE_MANIFEST, "digest": subject_digest, "size": subject_size},
-    })
+    return _canonical(
+        {
+            "schemaVersion": 2,
+            "mediaType": MEDIA_TYPE_MANIFEST,
+            "artifactType": artifact_type,
+            "config": {"mediaType": MEDIA_TYPE_EMPTY, "digest": _sha256(EMPTY_CONFIG), "size": len(EMPTY_CONFIG)},
+            "layers": [{"mediaType": artifact_type, "digest": _sha256(blob), "size": len(blob)}],
+            "subject": {"mediaType": MEDIA_TYPE_MANIFEST, "digest": subject_digest, "size": subject_size},
+        }
+    )
 
 
 def referrers_tag(subject_digest: str) -> str:
@@ -310,14 +336,17 @@ def with_referrer(index: Optional[bytes], manifest: bytes, artifact_type: str) -
     manifests = json.loads(index)["manifests"] if index else []
     digest = _sha256(manifest)
     if not any(m.get("digest") == digest for m in manifests):
-        manifests.append({"mediaType": MEDIA_TYPE_MANIFEST, "digest": digest, "size": len(manifest),
-                          "artifactType": artifact_type})
-    return _canonical({"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX,
-                       "manifests": sorted(manifests, key=lambda m: m["digest"])})
+        manifests.append(
+            {"mediaType": MEDIA_TYPE_MANIFEST, "digest": digest, "size": len(manifest), "artifactType": artifact_type}
+        )
+    return _canonical(
+        {"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX, "manifests": sorted(manifests, key=lambda m: m["digest"])}
+    )
 
 
-def push_sbom(client: "RegistryClient", subject_digest: str, subject_size: int, sbom: bytes, chunk_size: int,
-              log=print) -> str:
+def push_sbom(
+    client: "RegistryClient", subject_digest: str, subject_size: int, sbom: bytes, chunk_size: int, log=print
+) -> str:
     """Push the SBOM as a referrer of the image; returns the artifact manifest's digest."""
     for blob in (EMPTY_CONFIG, sbom):
         if not client.has_blob(_sha256(blob)):
@@ -334,6 +363,7 @@ def push_sbom(client: "RegistryClient", subject_digest: str, subject_size: int, 
 
 def read_layout(layout_dir: str) -> Tuple[bytes, str, Dict[str, bytes]]:
     """(manifest bytes, manifest media type, {digest: blob} of its config and layers) of a layout's image."""
+
     def blob(digest: str) -> bytes:
         with open(os.path.join(layout_dir, "blobs", *digest.split(":", 1)), "rb") as f:
             return f.read()
@@ -346,8 +376,16 @@ def read_layout(layout_dir: str) -> Tuple[bytes, str, Dict[str, bytes]]:
     return manifest, descriptor["mediaType"], blobs
 
 
-def push(layout_dir: str, repository: str, tags: List[str], env: Mapping[str, str], plain_http_localhost: bool = False,
-         chunk_size: int = DEFAULT_CHUNK_SIZE, log=print, sbom: Optional[bytes] = None) -> PushStats:
+def push(
+    layout_dir: str,
+    repository: str,
+    tags: List[str],
+    env: Mapping[str, str],
+    plain_http_localhost: bool = False,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    log=print,
+    sbom: Optional[bytes] = None,
+) -> PushStats:
     host, path = split_repository(repository)
     auth_files = {}
     for candidate in auth_file_paths(env):
@@ -376,8 +414,10 @@ def push(layout_dir: str, repository: str, tags: List[str], env: Mapping[str, st
         log(f"pushed {repository}:{tag} ({digest})")
     if sbom is not None:
         push_sbom(client, digest, len(manifest), sbom, chunk_size, log)
-    log(f"{len(stats.uploaded)} blobs uploaded ({stats.uploaded_bytes / 1e6:.1f} MB), "
-        f"{len(stats.skipped)} already in the registry")
+    log(
+        f"{len(stats.uploaded)} blobs uploaded ({stats.uploaded_bytes / 1e6:.1f} MB), "
+        f"{len(stats.skipped)} already in the registry"
+    )
     # The reference a deployment should pin: tags move, the digest does not.
     log(f"pushed by digest: {repository}@{digest}")
     return stats
@@ -397,8 +437,7 @@ def main(argv: List[str]) -> int:
         with open(args.sbom, "rb") as f:
             sbom = f.read()
     try:
-        push(args.layout, args.repository, args.tags, os.environ, args.plain_http_localhost, args.chunk_size,
-             sbom=sbom)
+        push(args.layout, args.repository, args.tags, os.environ, args.plain_http_localhost, args.chunk_size, sbom=sbom)
     except PushError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_PUSH_FAILED

@@ -6,7 +6,6 @@ import hashlib
 import json
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,7 +18,7 @@ from pants_oci.oci import registry
 from pants_oci.oci.model import ImageConfig, Layer, build_image, layout_files
 from pants_oci.oci.registry import PushError, RegistryClient
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
-from pants_oci.tools.testing import skopeo, tool
+from pants_oci.tools.testing import docker_registry, skopeo, tool
 
 
 def _free_port() -> int:
@@ -36,51 +35,28 @@ def _layer(name: str, payload: bytes) -> Layer:
 def _layout(root: Path, seed: str) -> Path:
     # A 400 kB incompressible layer, so a small chunk size really splits it.
     big = b"".join(hashlib.sha256(f"{seed}{i}".encode()).digest() for i in range(12_500))
-    image = build_image(ImageConfig(user="65532:65532", cmd=("/bin/true",)),
-                        [_layer("small", seed.encode()), _layer("big", big)])
+    image = build_image(
+        ImageConfig(user="65532:65532", cmd=("/bin/true",)), [_layer("small", seed.encode()), _layer("big", big)]
+    )
     for path, content in layout_files(image, ["1.0"]).items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_bytes(content)
     return root
 
 
-def _start_registry(tmp: Path, htpasswd: str = "") -> Iterator[str]:
-    port = _free_port()
-    auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {tmp / 'htpasswd'}\n" if htpasswd else ""
-    if htpasswd:
-        (tmp / "htpasswd").write_text(htpasswd)
-    (tmp / "config.yml").write_text(
-        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp / 'data'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n{auth}"
-    )
-    process = subprocess.Popen([tool("docker-registry"), "serve", str(tmp / "config.yml")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-                break
-            except urllib.error.HTTPError:  # 401 from an authenticating registry: it is up
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 @pytest.fixture
 def open_registry(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "open").mkdir()
-    yield from _start_registry(tmp_path / "open")
+    with docker_registry(tmp_path / "open") as address:
+        yield address
 
 
 @pytest.fixture
 def auth_registry(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "auth").mkdir()
     entry = subprocess.run([tool("htpasswd"), "-Bbn", "alice", "secret"], check=True, capture_output=True, text=True)
-    yield from _start_registry(tmp_path / "auth", entry.stdout)
+    with docker_registry(tmp_path / "auth", entry.stdout) as address:
+        yield address
 
 
 def _manifest_digest(layout: Path) -> str:
@@ -88,8 +64,12 @@ def _manifest_digest(layout: Path) -> str:
 
 
 def _skopeo_digest(reference: str, *creds: str) -> str:
-    out = subprocess.run([*skopeo(), "inspect", "--tls-verify=false", *creds, f"docker://{reference}"],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [*skopeo(), "inspect", "--tls-verify=false", *creds, f"docker://{reference}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(out)["Digest"]
 
 
@@ -101,9 +81,14 @@ def test_push_pull_back_and_no_blob_twice(open_registry: str, tmp_path: Path) ->
     for tag in ("1.0", "latest"):
         assert _skopeo_digest(f"{repository}:{tag}") == _manifest_digest(layout)
     pulled = tmp_path / "pulled"
-    subprocess.run([*skopeo(tmp_path), "copy", "--src-tls-verify=false", f"docker://{repository}:1.0", f"oci:{pulled}:1.0"],
-                   check=True, capture_output=True)
-    assert {p.name for p in (pulled / "blobs/sha256").iterdir()} == {p.name for p in (layout / "blobs/sha256").iterdir()}
+    subprocess.run(
+        [*skopeo(tmp_path), "copy", "--src-tls-verify=false", f"docker://{repository}:1.0", f"oci:{pulled}:1.0"],
+        check=True,
+        capture_output=True,
+    )
+    assert {p.name for p in (pulled / "blobs/sha256").iterdir()} == {
+        p.name for p in (layout / "blobs/sha256").iterdir()
+    }
     second = registry.push(str(layout), repository, ["1.0"], {}, plain_http_localhost=True, log=lambda _: None)
     assert second.uploaded == [] and len(second.skipped) == 3
 
@@ -134,8 +119,9 @@ def test_chunked_upload(open_registry: str, tmp_path: Path) -> None:
     layout = _layout(tmp_path / "layout", "b")
     repository = f"{open_registry}/acme/chunked"
     with mock.patch.object(RegistryClient, "request", autospec=True, side_effect=RegistryClient.request) as spy:
-        registry.push(str(layout), repository, ["1.0"], {}, plain_http_localhost=True, chunk_size=64 * 1024,
-                      log=lambda _: None)
+        registry.push(
+            str(layout), repository, ["1.0"], {}, plain_http_localhost=True, chunk_size=64 * 1024, log=lambda _: None
+        )
     patches = [c for c in spy.call_args_list if c.args[1] == "PATCH"]
     assert len(patches) >= 6, "the 400 kB layer went up in 64 kB chunks"
     assert _skopeo_digest(f"{repository}:1.0") == _manifest_digest(layout)
@@ -148,8 +134,14 @@ def test_credentials_from_the_docker_config(auth_registry: str, tmp_path: Path) 
     auth = base64.b64encode(b"alice:secret").decode()
     (docker_config / "config.json").write_text(json.dumps({"auths": {auth_registry: {"auth": auth}}}))
     repository = f"{auth_registry}/acme/app"
-    registry.push(str(layout), repository, ["1.0"], {"DOCKER_CONFIG": str(docker_config)}, plain_http_localhost=True,
-                  log=lambda _: None)
+    registry.push(
+        str(layout),
+        repository,
+        ["1.0"],
+        {"DOCKER_CONFIG": str(docker_config)},
+        plain_http_localhost=True,
+        log=lambda _: None,
+    )
     assert _skopeo_digest(f"{repository}:1.0", "--creds=alice:secret") == _manifest_digest(layout)
 
 
@@ -166,8 +158,14 @@ def test_wrong_or_missing_credentials(auth_registry: str, tmp_path: Path) -> Non
 def test_unreachable_registry_and_https_by_default(open_registry: str, tmp_path: Path) -> None:
     layout = _layout(tmp_path / "layout", "e")
     with pytest.raises(PushError, match=r"Cannot reach the registry 127.0.0.1:\d+ \(http://127.0.0.1:\d+\)"):
-        registry.push(str(layout), f"127.0.0.1:{_free_port()}/acme/app", ["1.0"], {}, plain_http_localhost=True,
-                      log=lambda _: None)
+        registry.push(
+            str(layout),
+            f"127.0.0.1:{_free_port()}/acme/app",
+            ["1.0"],
+            {},
+            plain_http_localhost=True,
+            log=lambda _: None,
+        )
     with pytest.raises(PushError, match=r"\(https://127.0.0.1:\d+\).*plain_http_localhost = true"):
         registry.push(str(layout), f"{open_registry}/acme/app", ["1.0"], {}, log=lambda _: None)
     with pytest.raises(PushError, match="names no registry"):
@@ -180,9 +178,15 @@ def test_refused_manifest_changes_no_tag(open_registry: str, tmp_path: Path) -> 
     # Pretend the big layer is already there, so it is never uploaded and the registry refuses the manifest.
     big_layer = json.loads((layout / "blobs/sha256" / _manifest_digest(layout).split(":")[1]).read_bytes())["layers"][1]
     real_has_blob = RegistryClient.has_blob
-    with mock.patch.object(RegistryClient, "has_blob", autospec=True,
-                           side_effect=lambda self, d: d == big_layer["digest"] or real_has_blob(self, d)):
-        with pytest.raises(PushError, match=r"refused the manifest for acme/app:sha256:.*MANIFEST_BLOB_UNKNOWN.*No tag"):
+    with mock.patch.object(
+        RegistryClient,
+        "has_blob",
+        autospec=True,
+        side_effect=lambda self, d: d == big_layer["digest"] or real_has_blob(self, d),
+    ):
+        with pytest.raises(
+            PushError, match=r"refused the manifest for acme/app:sha256:.*MANIFEST_BLOB_UNKNOWN.*No tag"
+        ):
             registry.push(str(layout), repository, ["1.0"], {}, plain_http_localhost=True, log=lambda _: None)
     tags = urllib.request.Request(f"http://{open_registry}/v2/acme/app/manifests/1.0", method="HEAD")
     with pytest.raises(urllib.error.HTTPError) as e:

@@ -43,7 +43,9 @@ def with_parent_directories(entries: Iterable[Entry]) -> List[Entry]:
     by_path = {}
     for entry in entries:
         path = _normalize(entry.path)
-        if path in by_path and by_path[path] != Entry(path, entry.content, entry.is_executable, entry.link_target, entry.mode):
+        if path in by_path and by_path[path] != Entry(
+            path, entry.content, entry.is_executable, entry.link_target, entry.mode
+        ):
             if not (by_path[path].is_dir and entry.is_dir):
                 raise ValueError(f"two different entries for {path!r} in one archive")
         by_path[path] = Entry(path, entry.content, entry.is_executable, entry.link_target, entry.mode)

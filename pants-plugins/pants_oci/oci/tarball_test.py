@@ -30,8 +30,17 @@ def test_parents_are_explicit_and_sorted_with_fixed_metadata() -> None:
 
 
 def test_symlinks_and_executables() -> None:
-    members = {m[0]: m for m in _members(write_tar([Entry("bin/python3", link_target="python3.13"),
-                                                     Entry("bin/python3.13", b"\x7fELF", is_executable=True)]))}
+    members = {
+        m[0]: m
+        for m in _members(
+            write_tar(
+                [
+                    Entry("bin/python3", link_target="python3.13"),
+                    Entry("bin/python3.13", b"\x7fELF", is_executable=True),
+                ]
+            )
+        )
+    }
     assert members["bin/python3"][1] == tarfile.SYMTYPE and members["bin/python3"][7] == "python3.13"
     assert members["bin/python3.13"][2] == 0o755
 

@@ -84,8 +84,11 @@ def source_urls(templates: Sequence[str], release: SourceRelease, debian_archive
         for archive in archives:
             try:
                 url = template.format(
-                    version=release.version, major_minor=release.major_minor, filename=release.filename,
-                    debian_filename=release.debian_orig_name, debian_archive=archive,
+                    version=release.version,
+                    major_minor=release.major_minor,
+                    filename=release.filename,
+                    debian_filename=release.debian_orig_name,
+                    debian_archive=archive,
                 )
             except (KeyError, IndexError, ValueError) as e:
                 raise RuntimeConfigError(
@@ -173,7 +176,7 @@ def make_spec(
     if "_tkinter" in required_modules and "tkinter" not in include:
         raise RuntimeConfigError(
             f"The 'required_modules' field in target {address} requires _tkinter, but tkinter is trimmed unless "
-            f"asked for: add `include=[\"tkinter\"]` (and install tk-dev), or drop _tkinter from required_modules."
+            f'asked for: add `include=["tkinter"]` (and install tk-dev), or drop _tkinter from required_modules.'
         )
     return RuntimeSpec(
         address=address,
@@ -215,8 +218,23 @@ def runtime_debian_packages(spec: RuntimeSpec) -> List[str]:
 # binutils and libc6-dev), make and pkg-config, and the shell tools configure, make install and build_cpython.sh
 # call. No build-essential: it adds g++ and dpkg-dev (perl), which CPython's build never runs.
 BUILD_ROOT_TOOLS = (
-    "bash", "binutils", "coreutils", "dash", "diffutils", "findutils", "gcc", "grep", "gzip", "libc-bin",
-    "libc6-dev", "make", "mawk", "pkg-config", "sed", "tar", "xz-utils",
+    "bash",
+    "binutils",
+    "coreutils",
+    "dash",
+    "diffutils",
+    "findutils",
+    "gcc",
+    "grep",
+    "gzip",
+    "libc-bin",
+    "libc6-dev",
+    "make",
+    "mawk",
+    "pkg-config",
+    "sed",
+    "tar",
+    "xz-utils",
 )
 
 
@@ -242,8 +260,9 @@ def all_configure_args(spec: RuntimeSpec) -> List[str]:
 BUILD_ROOT_PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
-def build_env(spec: RuntimeSpec, tarball_path: str, search_path: Sequence[str],
-              toolchain_fingerprint: Optional[str] = None) -> Dict[str, str]:
+def build_env(
+    spec: RuntimeSpec, tarball_path: str, search_path: Sequence[str], toolchain_fingerprint: Optional[str] = None
+) -> Dict[str, str]:
     """The build process's whole environment; every value is part of its cache key. `toolchain_fingerprint`
     only for a host toolchain: a build root is in the key as the process's immutable input."""
     dropped = dropped_modules(spec)
@@ -270,8 +289,18 @@ def build_env(spec: RuntimeSpec, tarball_path: str, search_path: Sequence[str],
 
 # The namespaces a build root compile runs in (util-linux `unshare`): root of its own user namespace, its own
 # mounts (to chroot), PIDs (nothing outlives it), and no network, IPC or host name of the host's.
-UNSHARE_ARGS = ("unshare", "--user", "--map-root-user", "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
-                "--kill-child")
+UNSHARE_ARGS = (
+    "unshare",
+    "--user",
+    "--map-root-user",
+    "--mount",
+    "--pid",
+    "--net",
+    "--ipc",
+    "--uts",
+    "--fork",
+    "--kill-child",
+)
 
 
 def build_root_argv(root_dir: str, command: Sequence[str]) -> List[str]:
@@ -287,16 +316,22 @@ def sandbox_problem(address: str, probe_output: str) -> Optional[str]:
         return None
     facts = dict(line.split(" ", 1) for line in lines if " " in line)
     missing = [line.split()[1] for line in lines if line.startswith("missing-tool ")]
-    sysctls = {k: v for k, v in (line.split()[1:3] for line in lines if line.startswith("sysctl ") and len(line.split()) >= 3)}
+    sysctls = {
+        k: v for k, v in (line.split()[1:3] for line in lines if line.startswith("sysctl ") and len(line.split()) >= 3)
+    }
     causes, fixes = [], []
     if missing:
         causes.append(f"{', '.join(missing)} not found (util-linux and coreutils provide them)")
         fixes.append("install util-linux (`unshare`, `mount`) and coreutils (`chroot`)")
     if sysctls.get("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
-        causes.append("AppArmor forbids unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, "
-                      "the Ubuntu 24.04 default)")
-        fixes.append("`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (or an AppArmor profile that "
-                     "allows `userns` for /usr/bin/unshare)")
+        causes.append(
+            "AppArmor forbids unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1, "
+            "the Ubuntu 24.04 default)"
+        )
+        fixes.append(
+            "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (or an AppArmor profile that "
+            "allows `userns` for /usr/bin/unshare)"
+        )
     if sysctls.get("/proc/sys/user/max_user_namespaces") == "0":
         causes.append("user namespaces are disabled (user.max_user_namespaces=0)")
         fixes.append("`sudo sysctl -w user.max_user_namespaces=15000`")
@@ -304,12 +339,18 @@ def sandbox_problem(address: str, probe_output: str) -> Optional[str]:
         causes.append("unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)")
         fixes.append("`sudo sysctl -w kernel.unprivileged_userns_clone=1`")
     if not causes:
-        causes.append(f"creating a user namespace failed: {facts.get('unshare-failed', probe_output.strip() or 'no output')}")
-        fixes.append("inside a container, allow unshare(CLONE_NEWUSER) and mount (Docker/Podman: "
-                     "`--security-opt seccomp=unconfined --security-opt apparmor=unconfined`, or run the build on the "
-                     "host)")
-    fixes.append(f"or compile with the host's compiler and -dev packages: `toolchain=\"host\"` on {address} "
-                 "(fingerprinted into the cache key, so not shared with machines that have another toolchain)")
+        causes.append(
+            f"creating a user namespace failed: {facts.get('unshare-failed', probe_output.strip() or 'no output')}"
+        )
+        fixes.append(
+            "inside a container, allow unshare(CLONE_NEWUSER) and mount (Docker/Podman: "
+            "`--security-opt seccomp=unconfined --security-opt apparmor=unconfined`, or run the build on the "
+            "host)"
+        )
+    fixes.append(
+        f'or compile with the host\'s compiler and -dev packages: `toolchain="host"` on {address} '
+        "(fingerprinted into the cache key, so not shared with machines that have another toolchain)"
+    )
     return (
         f"Cannot compile {address} in its build root: {'; '.join(causes)}. A build root compile runs as root of its "
         f"own user namespace, which this host does not allow.\nFix: " + "\n  ".join(fixes) + "."

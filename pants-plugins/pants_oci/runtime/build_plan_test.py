@@ -21,8 +21,17 @@ from pants_oci.runtime.subsystem import DEBIAN_SOURCE_TEMPLATE, PYTHON_ORG_TEMPL
 
 
 def _spec(**overrides):
-    fields = dict(address="src:rt", version="3.13.5", optimizations="none", prefix="/opt/python",
-                  bytecode="unchecked-hash", include=(), required=None, optional=(), extra_configure_args=())
+    fields = dict(
+        address="src:rt",
+        version="3.13.5",
+        optimizations="none",
+        prefix="/opt/python",
+        bytecode="unchecked-hash",
+        include=(),
+        required=None,
+        optional=(),
+        extra_configure_args=(),
+    )
     fields.update(overrides)
     return make_spec(**fields)
 
@@ -57,7 +66,10 @@ def test_own_pin_builds_any_release() -> None:
 def test_source_urls_fill_templates_in_order() -> None:
     release = KNOWN_RELEASES["3.13.5"]
     urls = source_urls([PYTHON_ORG_TEMPLATE, "file:///m/{major_minor}/{filename}", PYTHON_ORG_TEMPLATE], release)
-    assert urls == ["https://www.python.org/ftp/python/3.13.5/Python-3.13.5.tar.xz", "file:///m/3.13/Python-3.13.5.tar.xz"]
+    assert urls == [
+        "https://www.python.org/ftp/python/3.13.5/Python-3.13.5.tar.xz",
+        "file:///m/3.13/Python-3.13.5.tar.xz",
+    ]
 
 
 def test_debian_template_expands_per_archive_and_vanishes_without_one() -> None:
@@ -116,8 +128,21 @@ def test_requiring_tkinter_without_including_it_is_caught_before_compiling() -> 
 
 def test_the_debian_packages_a_runtime_loads_follow_from_its_fields() -> None:
     py313 = runtime_debian_packages(_spec())
-    assert py313 == ["libbz2-1.0", "libc6", "libexpat1", "libffi8", "libgdbm-compat4", "libgdbm6", "liblzma5",
-                     "libncursesw6", "libreadline8", "libsqlite3-0", "libssl3", "libuuid1", "zlib1g"]
+    assert py313 == [
+        "libbz2-1.0",
+        "libc6",
+        "libexpat1",
+        "libffi8",
+        "libgdbm-compat4",
+        "libgdbm6",
+        "liblzma5",
+        "libncursesw6",
+        "libreadline8",
+        "libsqlite3-0",
+        "libssl3",
+        "libuuid1",
+        "zlib1g",
+    ]
     assert "libcrypt1" in runtime_debian_packages(_spec(version="3.11.2")), "_crypt exists until 3.13"
     assert "libssl3" in runtime_debian_packages(_spec(required=["zlib"])), "a smaller list only checks less"
     assert "libgdbm6" in runtime_debian_packages(_spec(required=["zlib"], optional=["_gdbm"]))
@@ -135,8 +160,10 @@ def test_modules_nothing_declared_are_dropped_and_say_so_in_the_key() -> None:
 def test_unknown_module_names_are_caught_before_compiling() -> None:
     with pytest.raises(RuntimeConfigError) as e:
         _spec(optional=["_nosuchmod", "_gdbm"])
-    assert "The 'optional_modules' field in target src:rt names '_nosuchmod', which is not a stdlib extension " \
-           "module of CPython 3.13.5" in str(e.value)
+    assert (
+        "The 'optional_modules' field in target src:rt names '_nosuchmod', which is not a stdlib extension "
+        "module of CPython 3.13.5" in str(e.value)
+    )
     with pytest.raises(RuntimeConfigError, match="'required_modules' field .* names '_crypt'"):
         _spec(required=["_ssl", "_crypt"])  # removed in 3.13
 
@@ -145,17 +172,23 @@ def test_configure_arguments_the_plugin_manages_are_refused_with_the_field_to_us
     with pytest.raises(RuntimeConfigError) as e:
         _spec(extra_configure_args=["--prefix=/usr", "--with-computed-gotos"])
     message = str(e.value)
-    assert "The 'extra_configure_args' field in target src:rt has '--prefix=/usr', which the plugin sets itself: " \
-           "the install prefix comes from the `prefix` field" in message
+    assert (
+        "The 'extra_configure_args' field in target src:rt has '--prefix=/usr', which the plugin sets itself: "
+        "the install prefix comes from the `prefix` field" in message
+    )
     _spec(extra_configure_args=["--with-computed-gotos"])
 
 
 def test_a_source_that_does_not_match_its_pin_is_named_as_such() -> None:
     release = KNOWN_RELEASES["3.13.5"]
-    message = download_failure_message("src:rt", release, [
-        ("https://a/x", "Wrong digest for downloaded file: want Digest(...) got Digest(...)"),
-        ("file:///m/x", "not found"),
-    ])
+    message = download_failure_message(
+        "src:rt",
+        release,
+        [
+            ("https://a/x", "Wrong digest for downloaded file: want Digest(...) got Digest(...)"),
+            ("file:///m/x", "not found"),
+        ],
+    )
     assert "does not match its pin" in message and "https://a/x served other bytes" in message
     assert "pin is wrong" in message and "tampered" in message and "make one of them reachable" not in message
 
@@ -178,14 +211,21 @@ def test_build_env_of_a_build_root_has_no_host_fingerprint() -> None:
 def test_build_root_argv_names_no_host_path() -> None:
     argv = build_root_argv("buildroot", ["/bin/bash", "build_cpython.sh", "{pants_concurrency}"])
     assert argv[0] == "/usr/bin/env" and "--map-root-user" in argv and "--net" in argv
-    assert argv[argv.index("enter_build_root.sh") + 1:] == ["buildroot", "/bin/bash", "build_cpython.sh",
-                                                             "{pants_concurrency}"]
+    assert argv[argv.index("enter_build_root.sh") + 1 :] == [
+        "buildroot",
+        "/bin/bash",
+        "build_cpython.sh",
+        "{pants_concurrency}",
+    ]
 
 
 def test_sandbox_problem_names_the_cause_and_the_fixes() -> None:
     assert sandbox_problem("src:rt", "sysctl /proc/sys/user/max_user_namespaces 96365\nok\n") is None
-    apparmor = sandbox_problem("src:rt", "sysctl /proc/sys/kernel/apparmor_restrict_unprivileged_userns 1\n"
-                                         "unshare-failed unshare: write failed /proc/self/uid_map: Operation not permitted")
+    apparmor = sandbox_problem(
+        "src:rt",
+        "sysctl /proc/sys/kernel/apparmor_restrict_unprivileged_userns 1\n"
+        "unshare-failed unshare: write failed /proc/self/uid_map: Operation not permitted",
+    )
     assert "Cannot compile src:rt in its build root: AppArmor forbids" in apparmor
     assert "kernel.apparmor_restrict_unprivileged_userns=0" in apparmor and 'toolchain="host"' in apparmor
     disabled = sandbox_problem("src:rt", "sysctl /proc/sys/user/max_user_namespaces 0\nunshare-failed no space")

@@ -11,15 +11,22 @@ def test_platform_tags_follow_packaging_order() -> None:
     assert tags[0] == "manylinux_2_36_x86_64"
     assert tags.index("manylinux2014_x86_64") == tags.index("manylinux_2_17_x86_64") + 1
     assert tags[-3:] == ["manylinux_2_5_x86_64", "manylinux1_x86_64", "linux_x86_64"]
-    assert list(platform_tags("aarch64", (2, 36)))[-3:] == ["manylinux_2_17_aarch64", "manylinux2014_aarch64", "linux_aarch64"]
+    assert list(platform_tags("aarch64", (2, 36)))[-3:] == [
+        "manylinux_2_17_aarch64",
+        "manylinux2014_aarch64",
+        "linux_aarch64",
+    ]
 
 
 def test_compatible_tags_order_matches_packaging_sys_tags() -> None:
     tags = compatible_tags((3, 13), ["manylinux_2_36_x86_64", "linux_x86_64"])
     assert tags[:6] == [
-        "cp313-cp313-manylinux_2_36_x86_64", "cp313-cp313-linux_x86_64",
-        "cp313-abi3-manylinux_2_36_x86_64", "cp313-abi3-linux_x86_64",
-        "cp313-none-manylinux_2_36_x86_64", "cp313-none-linux_x86_64",
+        "cp313-cp313-manylinux_2_36_x86_64",
+        "cp313-cp313-linux_x86_64",
+        "cp313-abi3-manylinux_2_36_x86_64",
+        "cp313-abi3-linux_x86_64",
+        "cp313-none-manylinux_2_36_x86_64",
+        "cp313-none-linux_x86_64",
     ]
     assert tags.index("cp312-abi3-manylinux_2_36_x86_64") < tags.index("py313-none-manylinux_2_36_x86_64")
     assert tags[-2:] == ["py31-none-any", "py30-none-any"]

@@ -41,23 +41,43 @@ def _optimizing(kind: str) -> Callable[[Version, str], bool]:
 
 CONFIGURE_FLAGS: Tuple[Flag, ...] = (
     Flag("--enable-option-checking=fatal", "a misspelled or removed flag fails configure instead of being ignored"),
-    Flag("--enable-shared", "shared libpython, as Debian and the official image: embedders (mod_wsgi, uWSGI) "
-         "and some extensions need it (seed 000); the interpreter finds it through a $ORIGIN rpath"),
+    Flag(
+        "--enable-shared",
+        "shared libpython, as Debian and the official image: embedders (mod_wsgi, uWSGI) "
+        "and some extensions need it (seed 000); the interpreter finds it through a $ORIGIN rpath",
+    ),
     Flag("--enable-ipv6", "Debian's choice; configure would otherwise probe the build host"),
     Flag("--enable-loadable-sqlite-extensions", "sqlite3 extension loading, as Debian and the official image"),
     Flag("--with-system-expat", "pyexpat links the OS's libexpat, which gets the OS's security updates"),
-    Flag("--with-system-ffi", "ctypes links the OS's libffi (the flag is gone in 3.13, where it is the only way)",
-         _before((3, 13))),
-    Flag("--without-system-libmpdec", "Debian 12 has no libmpdec-dev, so _decimal uses CPython's bundled "
-         "mpdecimal instead of silently depending on the build host", lambda v, _: (3, 13) <= v < (3, 15)),
-    Flag("--without-ensurepip", "no pip in a runtime image (the official image's -slim trims it too); "
-         "apps bring their dependencies as a PEX", unless_included="pip"),
+    Flag(
+        "--with-system-ffi",
+        "ctypes links the OS's libffi (the flag is gone in 3.13, where it is the only way)",
+        _before((3, 13)),
+    ),
+    Flag(
+        "--without-system-libmpdec",
+        "Debian 12 has no libmpdec-dev, so _decimal uses CPython's bundled "
+        "mpdecimal instead of silently depending on the build host",
+        lambda v, _: (3, 13) <= v < (3, 15),
+    ),
+    Flag(
+        "--without-ensurepip",
+        "no pip in a runtime image (the official image's -slim trims it too); "
+        "apps bring their dependencies as a PEX",
+        unless_included="pip",
+    ),
     Flag("--with-ensurepip=install", "pip, because the target's `include` asks for it", only_if_included="pip"),
-    Flag("--disable-test-modules", "no _testcapi & co and no Lib/test install: smaller, and a faster build",
-         unless_included="tests"),
+    Flag(
+        "--disable-test-modules",
+        "no _testcapi & co and no Lib/test install: smaller, and a faster build",
+        unless_included="tests",
+    ),
     Flag("--with-lto", "link-time optimization: a few % faster, one slower link step", _optimizing("lto")),
-    Flag("--enable-optimizations", "profile-guided optimization: about 11% faster on 3.13 here, ~6x build time",
-         _optimizing("pgo")),
+    Flag(
+        "--enable-optimizations",
+        "profile-guided optimization: about 11% faster on 3.13 here, ~6x build time",
+        _optimizing("pgo"),
+    ),
 )
 
 # Debian's hardening build flags (dpkg-buildflags with hardening=+all); PIE is the compiler's default on
@@ -82,8 +102,8 @@ _MANAGED_OPTIONS = {
     "--without-lto": "link-time optimization comes from the `optimizations` field",
     "--enable-optimizations": "PGO comes from the `optimizations` field",
     "--disable-optimizations": "PGO comes from the `optimizations` field",
-    "--with-ensurepip": "pip comes from `include=[\"pip\"]`",
-    "--without-ensurepip": "pip comes from `include=[\"pip\"]`",
+    "--with-ensurepip": 'pip comes from `include=["pip"]`',
+    "--without-ensurepip": 'pip comes from `include=["pip"]`',
     "--enable-option-checking": "unknown options always fail configure",
     "--disable-option-checking": "unknown options always fail configure",
 }

@@ -18,27 +18,41 @@ STEP_NAMES = {EXIT_CONFIGURE: "configure", EXIT_MAKE: "make", EXIT_INSTALL: "ins
 
 # (pattern, diagnosis). The first match wins; a diagnosis may use the match's groups.
 _KNOWN_CAUSES = (
-    (r"no acceptable C compiler found|cc: command not found|gcc: command not found",
-     "no C compiler was found on the build PATH. Install one (Debian/Ubuntu: apt-get install build-essential) "
-     "or point [cpython-build].build_search_path at it."),
-    (r"C compiler cannot create executables",
-     "the C compiler cannot link a program: the C library headers are missing (Debian/Ubuntu: apt-get install "
-     "libc6-dev), or CFLAGS/LDFLAGS in extra_configure_args are wrong. See config.log."),
-    (r"unrecognized options: (.+)",
-     "this CPython's ./configure does not know the option(s) {0}. Remove them from the target's "
-     "`extra_configure_args` field."),
-    (r"make: command not found|No targets specified and no makefile found",
-     "`make` was not found on the build PATH. Install it (Debian/Ubuntu: apt-get install make)."),
-    (r"fatal error: ([\w./+-]+\.h): No such file or directory",
-     "the header {0} was not found. Install the -dev package that provides it "
-     "(Debian: apt-file search {0}) and build again."),
-    (r"(Killed signal terminated program|virtual memory exhausted|Cannot allocate memory|out of memory)",
-     "the compiler ran out of memory. Build with fewer jobs ([GLOBAL].process_execution_local_parallelism) "
-     "or with optimizations=\"none\" or \"pgo\" instead of an LTO build."),
+    (
+        r"no acceptable C compiler found|cc: command not found|gcc: command not found",
+        "no C compiler was found on the build PATH. Install one (Debian/Ubuntu: apt-get install build-essential) "
+        "or point [cpython-build].build_search_path at it.",
+    ),
+    (
+        r"C compiler cannot create executables",
+        "the C compiler cannot link a program: the C library headers are missing (Debian/Ubuntu: apt-get install "
+        "libc6-dev), or CFLAGS/LDFLAGS in extra_configure_args are wrong. See config.log.",
+    ),
+    (
+        r"unrecognized options: (.+)",
+        "this CPython's ./configure does not know the option(s) {0}. Remove them from the target's "
+        "`extra_configure_args` field.",
+    ),
+    (
+        r"make: command not found|No targets specified and no makefile found",
+        "`make` was not found on the build PATH. Install it (Debian/Ubuntu: apt-get install make).",
+    ),
+    (
+        r"fatal error: ([\w./+-]+\.h): No such file or directory",
+        "the header {0} was not found. Install the -dev package that provides it "
+        "(Debian: apt-file search {0}) and build again.",
+    ),
+    (
+        r"(Killed signal terminated program|virtual memory exhausted|Cannot allocate memory|out of memory)",
+        "the compiler ran out of memory. Build with fewer jobs ([GLOBAL].process_execution_local_parallelism) "
+        'or with optimizations="none" or "pgo" instead of an LTO build.',
+    ),
     (r"No space left on device", "the disk is full: free space in the Pants sandbox directory (usually /tmp)."),
     (r"configure: error: (.+)", "configure stopped: {0}"),
-    (r"(\S+\.c:\d+:\d+: error: .+)", "a compile error: {0}. extra_configure_args or a patched toolchain are the "
-     "usual suspects."),
+    (
+        r"(\S+\.c:\d+:\d+: error: .+)",
+        "a compile error: {0}. extra_configure_args or a patched toolchain are the " "usual suspects.",
+    ),
 )
 
 
@@ -55,7 +69,11 @@ def tail(text: str, lines: int) -> str:
 
 
 def diagnose_build_failure(
-    address: str, version: str, exit_code: int, stderr: str, report_json: Optional[bytes],
+    address: str,
+    version: str,
+    exit_code: int,
+    stderr: str,
+    report_json: Optional[bytes],
     build_root_resolve: Optional[str] = None,
 ) -> str:
     """The error message for a failed build: what failed, why, how to fix it, and the evidence.
@@ -68,8 +86,10 @@ def diagnose_build_failure(
     cause = diagnose_log(stderr) or "no known cause was recognized; the log's last lines follow."
     if build_root_resolve and "Install" in cause:
         # In a build root nothing is installed on the host: packages come from the build root's lock.
-        cause += (f" (This compile ran in a build root: add the package to the target's `build_root_packages` field "
-                  f"and relock it with ./pants generate-lockfiles --resolve={build_root_resolve}.)")
+        cause += (
+            f" (This compile ran in a build root: add the package to the target's `build_root_packages` field "
+            f"and relock it with ./pants generate-lockfiles --resolve={build_root_resolve}.)"
+        )
     return (
         f"Building CPython {version} for {address} failed in {step}: {cause}\n\n"
         f"Last lines of the {step} log:\n{tail(stderr, 25)}"

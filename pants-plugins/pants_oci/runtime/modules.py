@@ -48,14 +48,47 @@ EXTENSION_MODULES: Tuple[ExtensionModule, ...] = (
     _m("_crypt", "libcrypt-dev", "libcrypt1", until=(3, 13)),
     # Needs only CPython's own sources (bundled libmpdec on Debian 12, which has no libmpdec-dev).
     _m("_decimal"),
-    _m("_json"), _m("_pickle"), _m("_asyncio"), _m("_socket"), _m("select"), _m("array"), _m("math"),
-    _m("cmath"), _m("_struct"), _m("binascii"), _m("unicodedata"), _m("fcntl"), _m("grp"), _m("mmap"),
-    _m("resource"), _m("termios"), _m("syslog"), _m("_posixshmem"), _m("_multiprocessing"), _m("_queue"),
-    _m("_random"), _m("_bisect"), _m("_heapq"), _m("_statistics"), _m("_zoneinfo"), _m("_contextvars"),
-    _m("_csv"), _m("_lsprof"), _m("_md5"), _m("_sha1"), _m("_sha3"), _m("_blake2"), _m("_datetime"),
-    _m("_opcode"), _m("_posixsubprocess"),
-    _m("_sha256", until=(3, 12)), _m("_sha512", until=(3, 12)), _m("_sha2", since=(3, 12)),
-    _m("audioop", until=(3, 13)), _m("spwd", until=(3, 13)), _m("ossaudiodev", until=(3, 13)),
+    _m("_json"),
+    _m("_pickle"),
+    _m("_asyncio"),
+    _m("_socket"),
+    _m("select"),
+    _m("array"),
+    _m("math"),
+    _m("cmath"),
+    _m("_struct"),
+    _m("binascii"),
+    _m("unicodedata"),
+    _m("fcntl"),
+    _m("grp"),
+    _m("mmap"),
+    _m("resource"),
+    _m("termios"),
+    _m("syslog"),
+    _m("_posixshmem"),
+    _m("_multiprocessing"),
+    _m("_queue"),
+    _m("_random"),
+    _m("_bisect"),
+    _m("_heapq"),
+    _m("_statistics"),
+    _m("_zoneinfo"),
+    _m("_contextvars"),
+    _m("_csv"),
+    _m("_lsprof"),
+    _m("_md5"),
+    _m("_sha1"),
+    _m("_sha3"),
+    _m("_blake2"),
+    _m("_datetime"),
+    _m("_opcode"),
+    _m("_posixsubprocess"),
+    _m("_sha256", until=(3, 12)),
+    _m("_sha512", until=(3, 12)),
+    _m("_sha2", since=(3, 12)),
+    _m("audioop", until=(3, 13)),
+    _m("spwd", until=(3, 13)),
+    _m("ossaudiodev", until=(3, 13)),
     # Optional by default: trimmed from the tree unless asked for (tkinter), or not in Debian's python3.
     _m("_tkinter", "tk-dev", "libtk8.6"),
     _m("nis", "libnsl-dev", "libnsl2", until=(3, 13)),
@@ -114,8 +147,10 @@ def missing_modules_message(missing: Dict[str, str], version: str, build_root_re
             lines.append(f"  {name}: not built ({missing[name]}); it needs no outside library, see the make log")
     fix = []
     if packages and build_root_resolve:
-        fix.append(f"add {', '.join(repr(p) for p in sorted(set(packages)))} to the target's `build_root_packages` "
-                   f"field and relock its build root: ./pants generate-lockfiles --resolve={build_root_resolve}")
+        fix.append(
+            f"add {', '.join(repr(p) for p in sorted(set(packages)))} to the target's `build_root_packages` "
+            f"field and relock its build root: ./pants generate-lockfiles --resolve={build_root_resolve}"
+        )
     elif packages:
         fix.append(f"install the headers and rebuild: apt-get install {' '.join(sorted(set(packages)))}")
     fix.append("or, if the image does not need them, list them in the target's `optional_modules` field")

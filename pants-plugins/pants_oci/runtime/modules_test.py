@@ -8,8 +8,22 @@ from pants_oci.runtime.modules import (
 
 def test_default_required_modules_cover_the_libraries_people_lose() -> None:
     required = default_required_modules("3.13.5")
-    for module in ("_ssl", "_hashlib", "_sqlite3", "_ctypes", "zlib", "_bz2", "_lzma", "readline", "_curses",
-                   "_uuid", "_dbm", "_gdbm", "_decimal", "pyexpat"):
+    for module in (
+        "_ssl",
+        "_hashlib",
+        "_sqlite3",
+        "_ctypes",
+        "zlib",
+        "_bz2",
+        "_lzma",
+        "readline",
+        "_curses",
+        "_uuid",
+        "_dbm",
+        "_gdbm",
+        "_decimal",
+        "pyexpat",
+    ):
         assert module in required
     assert "_tkinter" not in required  # trimmed by default
 

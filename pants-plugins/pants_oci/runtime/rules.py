@@ -46,7 +46,6 @@ from pants_oci.runtime import build_plan, diagnostics
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.runtime.release_keys import release_manager
 from pants_oci.runtime.subsystem import PythonRuntimeSubsystem
-from pants_oci.sandbox import plugin_modules
 from pants_oci.runtime.target_types import (
     PythonRuntimeBuildRootPackagesField,
     PythonRuntimeBuildRootSuiteField,
@@ -63,6 +62,7 @@ from pants_oci.runtime.target_types import (
     PythonRuntimeToolchainField,
     PythonRuntimeVersionField,
 )
+from pants_oci.sandbox import plugin_modules
 
 logger = logging.getLogger(__name__)
 
@@ -165,7 +165,10 @@ class SourceSignatureRequest:
 
 # The signature checker and what it imports, shipped into its sandbox (standard library only).
 _VERIFY_SOURCE_MODULES = (
-    "runtime/verify_source.py", "runtime/release_keys.py", "runtime/cpython-release-keys.asc", "debian/openpgp.py",
+    "runtime/verify_source.py",
+    "runtime/release_keys.py",
+    "runtime/cpython-release-keys.asc",
+    "debian/openpgp.py",
 )
 EXIT_BAD_SIGNATURE, EXIT_NO_SIGNATURE = 2, 3
 
@@ -185,8 +188,9 @@ class CPythonToolchain:
         """What compiled the runtime, as the SBOM records it."""
         if self.build_root is not None:
             root = self.build_root
-            return (f"the build root {root.address} ({root.packages} Debian packages, lock sha256 "
-                    f"{root.lock_sha256})")
+            return (
+                f"the build root {root.address} ({root.packages} Debian packages, lock sha256 " f"{root.lock_sha256})"
+            )
         return f"the host toolchain ({self.summary}, fingerprint sha256 {self.host_fingerprint})"
 
 
@@ -270,8 +274,9 @@ async def fetch_cpython_source(
             errors.append((url, engine_error_detail(e)))
             continue
         # The download matched `expected`, so its content is now in the store under that digest.
-        signature = SourceSignatureRequest(request.address, release, source, path,
-                                           tuple(build_plan.signature_urls(urls)))
+        signature = SourceSignatureRequest(
+            request.address, release, source, path, tuple(build_plan.signature_urls(urls))
+        )
         return CPythonSource(source, path, await Get(str, SourceSignatureRequest, signature))
     raise PythonRuntimeBuildError(build_plan.download_failure_message(request.address, release, errors))
 
@@ -285,8 +290,16 @@ async def verify_source_signature(request: SourceSignatureRequest, python: Pytho
     result = await Get(
         FallibleProcessResult,
         Process(
-            [python.path, "-s", "-B", "-m", "pants_oci.runtime.verify_source", request.path, release.major_minor,
-             *request.urls],
+            [
+                python.path,
+                "-s",
+                "-B",
+                "-m",
+                "pants_oci.runtime.verify_source",
+                request.path,
+                release.major_minor,
+                *request.urls,
+            ],
             input_digest=await Get(Digest, MergeDigests([tool, request.source])),
             description=f"Verify the OpenPGP signature of {release.filename} for {request.address}",
             level=LogLevel.DEBUG,
@@ -298,17 +311,22 @@ async def verify_source_signature(request: SourceSignatureRequest, python: Pytho
         signed = time.strftime("%Y-%m-%d", time.gmtime(verified["signed_at"]))
         return build_plan.verified_by_signature(verified["name"], verified["signer"], signed, release.size)
     if result.exit_code == EXIT_NO_SIGNATURE:
-        logger.warning(f"{request.address}: the CPython {release.version} source is checked by its sha256 pin "
-                       f"alone: {detail}")
+        logger.warning(
+            f"{request.address}: the CPython {release.version} source is checked by its sha256 pin " f"alone: {detail}"
+        )
         # The SBOM gets the reason without the URLs tried: the same on every machine.
-        why = ("no OpenPGP signature was reachable" if release_manager(release.major_minor) else
-               f"no OpenPGP release manager key for CPython {release.major_minor} (3.14+ releases are signed with "
-               f"Sigstore)")
+        why = (
+            "no OpenPGP signature was reachable"
+            if release_manager(release.major_minor)
+            else f"no OpenPGP release manager key for CPython {release.major_minor} (3.14+ releases are signed with "
+            f"Sigstore)"
+        )
         return build_plan.verified_by_pin_only(release.size, why)
     if result.exit_code == EXIT_BAD_SIGNATURE:
         raise PythonRuntimeBuildError(build_plan.bad_signature_message(request.address, release, detail))
-    raise PythonRuntimeBuildError(f"Checking the signature of {release.filename} failed (exit code "
-                                  f"{result.exit_code}): {detail}")
+    raise PythonRuntimeBuildError(
+        f"Checking the signature of {release.filename} failed (exit code " f"{result.exit_code}): {detail}"
+    )
 
 
 @rule(desc="Check that this host can run a build root", level=LogLevel.DEBUG)
@@ -363,9 +381,12 @@ async def fingerprint_host_toolchain(
     problem = build_plan.toolchain_problem(probe, subsystem.build_search_path)
     if problem:
         raise PythonRuntimeBuildError(problem)
-    summary = next((line[len("tool cc "):] for line in probe.splitlines() if line.startswith("tool cc ")), "cc")
-    return CPythonToolchain(f"host {summary}", host_fingerprint=build_plan.fingerprint(probe),
-                            host_search_path=tuple(subsystem.build_search_path))
+    summary = next((line[len("tool cc ") :] for line in probe.splitlines() if line.startswith("tool cc ")), "cc")
+    return CPythonToolchain(
+        f"host {summary}",
+        host_fingerprint=build_plan.fingerprint(probe),
+        host_search_path=tuple(subsystem.build_search_path),
+    )
 
 
 def _build_process(
@@ -416,7 +437,11 @@ async def _checked(result: FallibleProcessResult, spec: build_plan.RuntimeSpec, 
         report = contents[0].content if contents else None
     raise PythonRuntimeBuildError(
         diagnostics.diagnose_build_failure(
-            spec.address, spec.version, result.exit_code, result.stderr.decode(errors="replace"), report,
+            spec.address,
+            spec.version,
+            result.exit_code,
+            result.stderr.decode(errors="replace"),
+            report,
             toolchain.build_root.address if toolchain.build_root else None,
         )
     )
@@ -429,7 +454,12 @@ async def generate_pgo_profile(request: CPythonProfileRequest, bash: BashBinary)
     result = await Get(
         FallibleProcessResult,
         _build_process(
-            spec, request.source, request.toolchain, bash, inputs, "generate",
+            spec,
+            request.source,
+            request.toolchain,
+            bash,
+            inputs,
+            "generate",
             f"Profiling CPython {spec.version} for PGO (instrumented build + training run) for {spec.address}",
         ),
     )
@@ -456,7 +486,12 @@ async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBin
     result = await Get(
         FallibleProcessResult,
         _build_process(
-            spec, source, toolchain, bash, inputs, "profile" if spec.uses_pgo else "",
+            spec,
+            source,
+            toolchain,
+            bash,
+            inputs,
+            "profile" if spec.uses_pgo else "",
             f"Compiling CPython {spec.version} ({spec.optimizations}, {toolchain.summary}) for {spec.address}",
         ),
     )
@@ -464,7 +499,10 @@ async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBin
     tree_root = "out" + spec.prefix
     tree, meta = await MultiGet(
         Get(Digest, DigestSubset(result.output_digest, PathGlobs([f"{tree_root}/**"]))),
-        Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["out/report.json", "out/complete_platform.json"]))),
+        Get(
+            DigestContents,
+            DigestSubset(result.output_digest, PathGlobs(["out/report.json", "out/complete_platform.json"])),
+        ),
     )
     files = {fc.path: fc.content for fc in meta}
     report = json.loads(files["out/report.json"])
@@ -563,8 +601,17 @@ async def archive_tree(request: TreeArchiveRequest) -> TreeArchive:
         FallibleProcessResult,
         Process(
             # A relative interpreter path: the cache key is the same on every machine.
-            ["runtime" + request.runtime.interpreter_path, "-s", "-B", "-m", "pants_oci.oci.layer_tool",
-             "tree", "archive.tar.gz", "archive.json", *options],
+            [
+                "runtime" + request.runtime.interpreter_path,
+                "-s",
+                "-B",
+                "-m",
+                "pants_oci.oci.layer_tool",
+                "tree",
+                "archive.tar.gz",
+                "archive.json",
+                *options,
+            ],
             input_digest=inputs,
             # Bytecode must not depend on a random string-hash seed (frozenset constants).
             env={"PYTHONHASHSEED": "0"},
@@ -593,7 +640,8 @@ def _mib(n: int) -> str:
 async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPackage:
     built = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(field_set))
     archive = await Get(
-        TreeArchive, TreeArchiveRequest(built, built.tree, f"Archive the CPython {built.version} tree of {built.address}")
+        TreeArchive,
+        TreeArchiveRequest(built, built.tree, f"Archive the CPython {built.version} tree of {built.address}"),
     )
     archive_path = field_set.output_path.value_or_default(file_ending="tar.gz")
     platform_path = archive_path[: -len(".tar.gz")] + ".complete_platform.json"
@@ -603,16 +651,22 @@ async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPacka
     )
     digest = await Get(
         Digest,
-        CreateDigest([
-            FileEntry(archive_path, archive_entries[0].file_digest),
-            FileEntry(platform_path, platform_entries[0].file_digest),
-        ]),
+        CreateDigest(
+            [
+                FileEntry(archive_path, archive_entries[0].file_digest),
+                FileEntry(platform_path, platform_entries[0].file_digest),
+            ]
+        ),
     )
     log_lines = (
         f"CPython {built.version} at {built.prefix}: {archive.entries} entries, "
         f"{_mib(archive.uncompressed_size)} uncompressed, {_mib(archive.size)} gzipped",
         f"stdlib extension modules ({len(built.built_modules)}): {' '.join(built.built_modules)}",
-        *((f"optional modules not built: {' '.join(built.missing_optional_modules)}",) if built.missing_optional_modules else ()),
+        *(
+            (f"optional modules not built: {' '.join(built.missing_optional_modules)}",)
+            if built.missing_optional_modules
+            else ()
+        ),
     )
     return BuiltPackage(
         digest,

@@ -33,7 +33,7 @@ VERSION = "3.13.5"
 MAX_TREE_BYTES = 60 * 1024 * 1024
 
 SMOKE_TEST = textwrap.dedent(
-    '''
+    """
     import bz2, ctypes, dbm.gnu, decimal, hashlib, lzma, os, readline, socket, sqlite3, ssl, sys, threading
     import uuid, zlib, xml.etree.ElementTree as ET
     cert, key, workdir = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -60,20 +60,25 @@ SMOKE_TEST = textwrap.dedent(
     import _decimal  # the C implementation, not the _pydecimal fallback
     assert decimal.Decimal("1.1") + decimal.Decimal("2.2") == decimal.Decimal("3.3")
     assert uuid.uuid1().version == 1 and uuid._generate_time_safe is not None
-    readline.parse_and_bind("tab: complete"); readline.add_history("x"); assert readline.get_current_history_length() >= 1
+    readline.parse_and_bind("tab: complete"); readline.add_history("x")
+    assert readline.get_current_history_length() >= 1
     with dbm.gnu.open(os.path.join(workdir, "db"), "c") as d:
         d[b"k"] = b"v"; assert d[b"k"] == b"v"
     assert hashlib.pbkdf2_hmac("sha256", b"pw", b"salt", 1000).hex()
     assert ET.fromstring("<a><b/></a>").find("b") is not None
     print(f"ALL OK {sys.version.split()[0]} {ssl.OPENSSL_VERSION} {tls} prefix={sys.prefix}")
-    '''
+    """
 )
 
 
 def _rule_runner() -> RuleRunner:
     runner = RuleRunner(
-        rules=[*runtime_rules.rules(), *system_binaries.rules(), QueryRule(BuiltPackage, [PythonRuntimeFieldSet]),
-               *BUILD_ROOT_LOCK_RULES],
+        rules=[
+            *runtime_rules.rules(),
+            *system_binaries.rules(),
+            QueryRule(BuiltPackage, [PythonRuntimeFieldSet]),
+            *BUILD_ROOT_LOCK_RULES,
+        ],
         target_types=[PythonRuntimeTarget],
         isolated_local_store=True,
     )
@@ -113,9 +118,27 @@ def tree(built: Dict[str, bytes], tmp_path_factory) -> Path:
 def _self_signed_cert(directory: Path):
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        [tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, env=openssl_env(),
+        [
+            tool("openssl"),
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        env=openssl_env(),
     )
     return cert, key
 
@@ -126,7 +149,9 @@ def test_every_required_module_works_after_moving_the_tree(tree: Path, tmp_path:
     script.write_text(SMOKE_TEST)
     result = subprocess.run(
         [str(tree / "bin" / "python3.13"), "-I", str(script), str(cert), str(key), str(tmp_path)],
-        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"ALL OK {VERSION} OpenSSL")
@@ -175,7 +200,10 @@ def test_a_second_build_in_a_fresh_sandbox_is_identical(built: Dict[str, bytes])
 
 
 def test_a_missing_required_module_fails_the_build_naming_the_dev_package() -> None:
-    build = f'python_runtime(name="rt", version="{VERSION}", optimizations="none", extra_configure_args=["--with-readline=no"])'
+    build = (
+        f'python_runtime(name="rt", version="{VERSION}", optimizations="none", '
+        'extra_configure_args=["--with-readline=no"])'
+    )
     with pytest.raises(ExecutionError) as e:
         _package(build)
     message = str(e.value)

@@ -22,8 +22,12 @@ from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
 @pytest.fixture
 def rule_runner() -> RuleRunner:
     return RuleRunner(
-        rules=[*runtime_rules.rules(), *system_binaries.rules(), QueryRule(BuiltPackage, [PythonRuntimeFieldSet]),
-               *BUILD_ROOT_LOCK_RULES],
+        rules=[
+            *runtime_rules.rules(),
+            *system_binaries.rules(),
+            QueryRule(BuiltPackage, [PythonRuntimeFieldSet]),
+            *BUILD_ROOT_LOCK_RULES,
+        ],
         target_types=[PythonRuntimeTarget],
     )
 
@@ -54,7 +58,9 @@ def test_unknown_version_without_pin(rule_runner: RuleRunner) -> None:
 def test_malformed_version_names_field_and_value(rule_runner: RuleRunner) -> None:
     with pytest.raises(ExecutionError) as e:
         _package(rule_runner, 'python_runtime(name="rt", version="3.13")', [])
-    assert "The 'version' field in target src:rt must be a full CPython 3 version like 3.13.5, but was '3.13'" in str(e.value)
+    assert "The 'version' field in target src:rt must be a full CPython 3 version like 3.13.5, but was '3.13'" in str(
+        e.value
+    )
 
 
 def test_wrong_sha256_names_expected_actual_and_url(rule_runner: RuleRunner, tmp_path: Path) -> None:
@@ -70,14 +76,22 @@ def test_wrong_sha256_names_expected_actual_and_url(rule_runner: RuleRunner, tmp
     assert wrong in message and actual in message
 
 
-@pytest.mark.parametrize("fields, expected", [
-    ('optional_modules=["_nosuchmod"]',
-     "The 'optional_modules' field in target src:rt names '_nosuchmod', which is not a stdlib extension module"),
-    ('extra_configure_args=["--prefix=/usr"]',
-     "The 'extra_configure_args' field in target src:rt has '--prefix=/usr', which the plugin sets itself"),
-])
-def test_bad_fields_fail_before_any_download_or_compile(rule_runner: RuleRunner, tmp_path: Path, fields: str,
-                                                        expected: str) -> None:
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        (
+            'optional_modules=["_nosuchmod"]',
+            "The 'optional_modules' field in target src:rt names '_nosuchmod', which is not a stdlib extension module",
+        ),
+        (
+            'extra_configure_args=["--prefix=/usr"]',
+            "The 'extra_configure_args' field in target src:rt has '--prefix=/usr', which the plugin sets itself",
+        ),
+    ],
+)
+def test_bad_fields_fail_before_any_download_or_compile(
+    rule_runner: RuleRunner, tmp_path: Path, fields: str, expected: str
+) -> None:
     # No source URL can work: the error must come from the fields alone.
     with pytest.raises(ExecutionError) as e:
         _package(rule_runner, f'python_runtime(name="rt", version="3.13.5", {fields})', [f"file://{tmp_path}/none"])
@@ -114,8 +128,9 @@ def test_configure_failure_is_diagnosed(rule_runner: RuleRunner) -> None:
 
 def test_build_root_without_a_lock_says_how_to_make_it(rule_runner: RuleRunner) -> None:
     with pytest.raises(ExecutionError) as e:
-        _package(rule_runner, 'python_runtime(name="rt", version="3.13.5", optimizations="none")',
-                 _real_tarball_templates())
+        _package(
+            rule_runner, 'python_runtime(name="rt", version="3.13.5", optimizations="none")', _real_tarball_templates()
+        )
     message = str(e.value)
     assert "src:rt#build-root has no Debian lock at 3rdparty/debian/src/rt.build-root.lock.json" in message
     assert "./pants generate-lockfiles --resolve=src:rt#build-root" in message
@@ -132,5 +147,8 @@ def test_missing_compiler_is_diagnosed_for_a_host_toolchain(rule_runner: RuleRun
     with pytest.raises(ExecutionError) as e:
         rule_runner.request(BuiltPackage, [PythonRuntimeFieldSet.create(target)])
     message = str(e.value)
-    assert f"Cannot build CPython: cc, make, ld, as, ar, tar, xz, gzip, sed, grep, find not found on the build PATH {tmp_path}" in message
+    assert (
+        "Cannot build CPython: cc, make, ld, as, ar, tar, xz, gzip, sed, grep, find not found on the build PATH "
+        f"{tmp_path}" in message
+    )
     assert "build-essential" in message

@@ -36,7 +36,8 @@ class PythonRuntimeSubsystem(Subsystem):
         help=softwrap(
             """
             Only for runtimes with `toolchain="host"` (a build root has its own fixed `PATH`): the `PATH` such a
-            build runs with, where it finds the host's C compiler, make, binutils and the usual shell tools. Deliberately not your shell's `PATH`, so the cache key is the same on every machine
+            build runs with, where it finds the host's C compiler, make, binutils and the usual shell tools.
+            Deliberately not your shell's `PATH`, so the cache key is the same on every machine
             and no pyenv shim or virtualenv leaks into the build. The compiler, linker, make and the headers
             and libraries the stdlib modules compile against are fingerprinted into the cache key, so a
             different toolchain never reuses a runtime built by another one.

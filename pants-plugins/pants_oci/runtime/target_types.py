@@ -2,9 +2,8 @@
 import re
 from typing import Optional
 
-from pants.engine.addresses import Address
-
 from pants.core.goals.package import OutputPathField
+from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     IntField,

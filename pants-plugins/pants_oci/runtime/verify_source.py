@@ -61,11 +61,23 @@ def main(argv: List[str]) -> int:
     try:
         verified = verify_detached(data, signature, keyring)
     except SignatureError as e:
-        print(f"the signature {url} does not verify against {manager.name}'s key {manager.fingerprint} "
-              f"({e.reason}): {' '.join(str(e).split())}", file=sys.stderr)
+        print(
+            f"the signature {url} does not verify against {manager.name}'s key {manager.fingerprint} "
+            f"({e.reason}): {' '.join(str(e).split())}",
+            file=sys.stderr,
+        )
         return EXIT_BAD_SIGNATURE
-    print(json.dumps({"signer": verified.signer_fingerprints[0], "name": manager.name,
-                      "signed_at": verified.signed_at[0], "url": url}, sort_keys=True))
+    print(
+        json.dumps(
+            {
+                "signer": verified.signer_fingerprints[0],
+                "name": manager.name,
+                "signed_at": verified.signed_at[0],
+                "url": url,
+            },
+            sort_keys=True,
+        )
+    )
     return EXIT_OK
 
 

@@ -20,11 +20,13 @@ def mirror() -> Path:
     urls = ast.literal_eval(templates.lstrip("+")) if templates else []
     for template in urls:
         if template.startswith("file://"):
-            directory = Path(template[len("file://"):]).parent
+            directory = Path(template[len("file://") :]).parent
             if (directory / TARBALL).is_file() and (directory / (TARBALL + ".asc")).is_file():
                 return directory
-    pytest.skip("no local CPython mirror with Python-3.13.5.tar.xz and its .asc (build-support/fill_cpython_mirror.py "
-                "fills one; .ci/run sets PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES to it)")
+    pytest.skip(
+        "no local CPython mirror with Python-3.13.5.tar.xz and its .asc (build-support/fill_cpython_mirror.py "
+        "fills one; .ci/run sets PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES to it)"
+    )
 
 
 def _run(capsys, tarball: Path, major_minor: str, *urls: str):
@@ -34,8 +36,9 @@ def _run(capsys, tarball: Path, major_minor: str, *urls: str):
 
 
 def test_the_real_signature_verifies(mirror: Path, capsys) -> None:
-    code, out, err = _run(capsys, mirror / TARBALL, "3.13", f"file://{mirror}/missing.asc",
-                          f"file://{mirror}/{TARBALL}.asc")
+    code, out, err = _run(
+        capsys, mirror / TARBALL, "3.13", f"file://{mirror}/missing.asc", f"file://{mirror}/{TARBALL}.asc"
+    )
     assert code == 0, err
     verified = json.loads(out)
     assert verified["signer"] == THOMAS_WOUTERS.fingerprint and verified["name"] == "Thomas Wouters"
@@ -52,7 +55,9 @@ def test_a_tampered_tarball_fails(mirror: Path, tmp_path: Path, capsys) -> None:
         f.write(bytes([byte[0] ^ 1]))
     code, _, err = _run(capsys, tampered, "3.13", f"file://{mirror}/{TARBALL}.asc")
     assert code == verify_source.EXIT_BAD_SIGNATURE
-    assert "does not verify against Thomas Wouters's key 7169605F62C751356D054A26A821E680E5FA6305 (bad-signature)" in err
+    assert (
+        "does not verify against Thomas Wouters's key 7169605F62C751356D054A26A821E680E5FA6305 (bad-signature)" in err
+    )
 
 
 def test_a_tampered_signature_fails(mirror: Path, tmp_path: Path, capsys) -> None:

@@ -33,8 +33,13 @@ class DebianToolsFieldSet(PackageFieldSet):
     output_path: OutputPathField
 
     def spec(self) -> DebianBaseSpec:
-        return DebianBaseSpec(str(self.address), tuple(sorted(set(self.packages.value or ()))), self.suite.value,
-                              self.architecture.value, self.lockfile.path_for(self.address))
+        return DebianBaseSpec(
+            str(self.address),
+            tuple(sorted(set(self.packages.value or ()))),
+            self.suite.value,
+            self.architecture.value,
+            self.lockfile.path_for(self.address),
+        )
 
 
 def debian_tools_specs(targets: Iterable[Target]) -> List[DebianBaseSpec]:

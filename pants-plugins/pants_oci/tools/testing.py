@@ -1,9 +1,15 @@
 """The programs the tests drive (skopeo, umoci, runc, docker-registry, htpasswd, openssl), from the `debian_tools`
 target `3rdparty/debian:test-tools`: a test target lists it in `runtime_package_dependencies`, and Pants puts the
 unpacked tools in the test's sandbox. Nothing is taken from the host."""
+import contextlib
 import os
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 TEST_TOOLS_ADDRESS = "3rdparty/debian:test-tools"
 # Where `runtime_package_dependencies` puts that target's output in a test's sandbox (its default output_path).
@@ -12,9 +18,9 @@ TEST_TOOLS_DIR = "3rdparty.debian/test-tools"
 
 def tools_dir() -> Path:
     found = Path.cwd() / TEST_TOOLS_DIR
-    assert (found / "bin").is_dir(), (
-        f"{found} is missing: add runtime_package_dependencies=[\"{TEST_TOOLS_ADDRESS}\"] to this test's target"
-    )
+    assert (
+        found / "bin"
+    ).is_dir(), f'{found} is missing: add runtime_package_dependencies=["{TEST_TOOLS_ADDRESS}"] to this test\'s target'
     return found
 
 
@@ -35,3 +41,39 @@ def skopeo(tmpdir: Optional[Path] = None) -> List[str]:
     copy, its temporary files in `tmpdir` (it would use /var/tmp whatever TMPDIR says)."""
     policy = tools_dir() / "root" / "etc" / "containers" / "policy.json"
     return [tool("skopeo"), "--policy", str(policy), *(["--tmpdir", str(tmpdir)] if tmpdir else [])]
+
+
+@contextlib.contextmanager
+def docker_registry(workdir: Path, htpasswd: str = "") -> Iterator[str]:
+    """A real registry (docker-registry, the distribution project) on 127.0.0.1, storing under `workdir`, with
+    htpasswd users if `htpasswd` is given: yields its address (`127.0.0.1:PORT`), stops it afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {workdir / 'htpasswd'}\n" if htpasswd else ""
+    if htpasswd:
+        (workdir / "htpasswd").write_text(htpasswd)
+    (workdir / "config.yml").write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {workdir / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n{auth}"
+    )
+    process = subprocess.Popen(
+        [tool("docker-registry"), "serve", str(workdir / "config.yml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+                break
+            except urllib.error.HTTPError:  # 401 from an authenticating registry: it is up
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(f"docker-registry did not answer on 127.0.0.1:{port}")
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

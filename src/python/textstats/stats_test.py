@@ -8,7 +8,10 @@ def test_words_are_lowercased_letters_with_apostrophes() -> None:
 def test_stats() -> None:
     stats = text_stats("The cat sat. The cat ran! A dog")
     assert stats == {
-        "words": 8, "distinct_words": 6, "sentences": 2, "mean_word_length": 2.75,
+        "words": 8,
+        "distinct_words": 6,
+        "sentences": 2,
+        "mean_word_length": 2.75,
         "most_common": [["the", 2], ["cat", 2], ["sat", 1]],
     }
 

@@ -9,8 +9,16 @@ def test_processes_jobs_and_reports_bad_ones() -> None:
     out = io.StringIO()
     assert run([jobs], out) == 1
     results = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert results[0] == {"id": "a", "stats": {"words": 3, "distinct_words": 2, "sentences": 2,
-                                               "mean_word_length": 3.0, "most_common": [["hi", 2], ["there", 1]]}}
+    assert results[0] == {
+        "id": "a",
+        "stats": {
+            "words": 3,
+            "distinct_words": 2,
+            "sentences": 2,
+            "mean_word_length": 3.0,
+            "most_common": [["hi", 2], ["there", 1]],
+        },
+    }
     assert results[1]["id"] == 3 and "JSONDecodeError" in results[1]["error"]
     assert "KeyError" in results[2]["error"]
 

@@ -36,8 +36,12 @@ FILES = {
 
 
 def _git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args], cwd=repo,
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +59,15 @@ def _changed_images(repo: Path, path: str, append: str) -> Set[str]:
     original = target.read_text()
     target.write_text(original + append)
     try:
-        listed = run_pants(repo, ["--changed-since=HEAD", "--changed-dependents=transitive",
-                                  "--filter-target-type=python_oci_image", "list"])
+        listed = run_pants(
+            repo,
+            [
+                "--changed-since=HEAD",
+                "--changed-dependents=transitive",
+                "--filter-target-type=python_oci_image",
+                "list",
+            ],
+        )
     finally:
         target.write_text(original)
     return set(listed.stdout.split())

@@ -52,7 +52,11 @@ def _run(repo: Path, args: List[str], env: Dict[str, str]) -> subprocess.Complet
 def _python39() -> str:
     """Find the same 3.9 the launcher would, to point PANTS_BOOTSTRAP_PYTHON at it."""
     probe = subprocess.run(
-        ["bash", "-c", 'ls -d "$(pyenv root)"/versions/3.9.*/bin/python3.9 2>/dev/null | tail -1; command -v python3.9'],
+        [
+            "bash",
+            "-c",
+            'ls -d "$(pyenv root)"/versions/3.9.*/bin/python3.9 2>/dev/null | tail -1; command -v python3.9',
+        ],
         capture_output=True,
         text=True,
     )
@@ -81,7 +85,9 @@ def test_without_python39_it_says_what_to_install(scratch_repo: Path, tmp_path: 
 
 
 def test_a_bad_override_is_named(scratch_repo: Path, tmp_path: Path) -> None:
-    env = _env(tmp_path / "cache", PANTS_BOOTSTRAP_PYTHON=sys.executable if sys.version_info[:2] != (3, 9) else "/nonexistent")
+    env = _env(
+        tmp_path / "cache", PANTS_BOOTSTRAP_PYTHON=sys.executable if sys.version_info[:2] != (3, 9) else "/nonexistent"
+    )
     result = _run(scratch_repo, ["--version"], env)
     assert result.returncode != 0
     assert "PANTS_BOOTSTRAP_PYTHON=" in result.stderr and "is not a working CPython 3.9" in result.stderr
@@ -90,8 +96,14 @@ def test_a_bad_override_is_named(scratch_repo: Path, tmp_path: Path) -> None:
 def test_two_launchers_at_once_on_an_empty_cache_both_succeed(scratch_repo: Path, tmp_path: Path) -> None:
     env = _env(tmp_path / "cache", PANTS_BOOTSTRAP_PYTHON=_python39())
     runs = [
-        subprocess.Popen(["bash", "./pants", "--no-pantsd", "--version"], cwd=scratch_repo, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            ["bash", "./pants", "--no-pantsd", "--version"],
+            cwd=scratch_repo,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outputs = [run.communicate(timeout=900) for run in runs]

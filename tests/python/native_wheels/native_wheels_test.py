@@ -64,12 +64,16 @@ python-default = "3rdparty/python/default.lock"
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> Path:
-    repo = create(tmp_path_factory.mktemp("native"), {
-        "src/BUILD": BUILD,
-        "src/validate.py": VALIDATE,
-        "src/fast.py": "import orjson\nprint(orjson.dumps({'ok': True}).decode())\n",
-        "src/py313.complete_platform.json": "{}",  # replaced by the runtime's own below
-    }, pants_toml_extra=RESOLVES)
+    repo = create(
+        tmp_path_factory.mktemp("native"),
+        {
+            "src/BUILD": BUILD,
+            "src/validate.py": VALIDATE,
+            "src/fast.py": "import orjson\nprint(orjson.dumps({'ok': True}).decode())\n",
+            "src/py313.complete_platform.json": "{}",  # replaced by the runtime's own below
+        },
+        pants_toml_extra=RESOLVES,
+    )
     run_pants(repo, ["generate-lockfiles"])
     return repo
 
@@ -96,8 +100,12 @@ def test_the_pex_built_for_the_313_runtime_runs_on_its_interpreter(repo: Path, t
     with tarfile.open(repo / "dist/src/py313.tar.gz") as runtime:
         runtime.extractall(tmp_path / "runtime")
     python = tmp_path / "runtime/opt/python/bin/python3.13"
-    result = subprocess.run([str(python), str(repo / "dist/src/validate-py313.pex")], capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PEX_ROOT": str(tmp_path / "pex")})
+    result = subprocess.run(
+        [str(python), str(repo / "dist/src/validate-py313.pex")],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PEX_ROOT": str(tmp_path / "pex")},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == (
         "42 from pydantic-core 2.23.4 (_pydantic_core.cpython-313-x86_64-linux-gnu.so) on 3.13.5"
@@ -108,8 +116,10 @@ def test_a_requirement_without_a_wheel_for_the_runtime_fails_before_compiling(re
     result = run_pants(repo, ["package", "src:fast313"], check=False)
     assert result.returncode != 0
     message = re.sub(r"\s+", " ", result.stderr)
-    assert ("The 'binary' of target src:fast313, src:fast-bin, needs requirements that have no wheel for its runtime "
-            "src:py313 (CPython 3.13.5, linux x86_64, so cp313 or abi3 wheels)") in message
+    assert (
+        "The 'binary' of target src:fast313, src:fast-bin, needs requirements that have no wheel for its runtime "
+        "src:py313 (CPython 3.13.5, linux x86_64, so cp313 or abi3 wheels)"
+    ) in message
     assert "orjson 3.9.10: wheels only for " in message and "cp312-cp312" in message
     assert "`./pants generate-lockfiles --resolve=python-default`" in message
     assert "Compiling CPython" not in result.stderr, "the lock is checked before anything is compiled"

@@ -14,17 +14,27 @@ from pathlib import Path
 
 import pytest
 
-from pants_oci.tools.testing import skopeo, tool
+from pants_oci.tools.testing import docker_registry, skopeo
 from scratch_repos.repo import PLUGIN_VERSION as VERSION
 from scratch_repos.repo import create, plugin_wheel, run_pants, without_host_tools
 
 
 def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
     names = zipfile.ZipFile(plugin_wheel()).namelist()
-    for data_file in ("runtime/build_cpython.sh", "runtime/toolchain_probe.sh", "runtime/check_modules.py",
-                      "runtime/enter_build_root.sh", "runtime/build_root_check.sh", "debian/assemble_root.py",
-                      "runtime/complete_platform.py", "debian/fetch_index.py", "image/run_image.py",
-                      "oci/layer_tool.py", "LICENSE", "register.py"):
+    for data_file in (
+        "runtime/build_cpython.sh",
+        "runtime/toolchain_probe.sh",
+        "runtime/check_modules.py",
+        "runtime/enter_build_root.sh",
+        "runtime/build_root_check.sh",
+        "debian/assemble_root.py",
+        "runtime/complete_platform.py",
+        "debian/fetch_index.py",
+        "image/run_image.py",
+        "oci/layer_tool.py",
+        "LICENSE",
+        "register.py",
+    ):
         assert f"pants_oci/{data_file}" in names
     assert not [n for n in names if n.endswith("_test.py") or "conftest" in n], "no tests in the wheel"
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".orig", ".rej")) or "/BUILD" in n]
@@ -47,10 +57,13 @@ python_oci_image(name="img", runtime=":py313", binary=":greet", repository="scra
 
 @pytest.fixture(scope="module")
 def scratch_repo(tmp_path_factory) -> Path:
-    return create(tmp_path_factory.mktemp("scratch"), {
-        "src/BUILD": BUILD,
-        "src/greet.py": "import os, sys\nprint(f'greetings from {sys.version.split()[0]} as uid {os.getuid()}')\n",
-    })
+    return create(
+        tmp_path_factory.mktemp("scratch"),
+        {
+            "src/BUILD": BUILD,
+            "src/greet.py": "import os, sys\nprint(f'greetings from {sys.version.split()[0]} as uid {os.getuid()}')\n",
+        },
+    )
 
 
 def test_help_shows_the_plugin_targets(scratch_repo: Path) -> None:
@@ -62,8 +75,16 @@ def test_help_shows_the_plugin_targets(scratch_repo: Path) -> None:
 
 def test_package_builds_an_image_that_runs(scratch_repo: Path) -> None:
     # Locking the default base and the build root compiles nothing: no compile even without the local cache.
-    lock = run_pants(scratch_repo, ["--no-local-cache", "generate-lockfiles", "--resolve=src:py313",
-                                    "--resolve=src:py313#build-root", "--resolve=container-tools"])
+    lock = run_pants(
+        scratch_repo,
+        [
+            "--no-local-cache",
+            "generate-lockfiles",
+            "--resolve=src:py313",
+            "--resolve=src:py313#build-root",
+            "--resolve=container-tools",
+        ],
+    )
     assert "Compiling CPython" not in lock.stderr
     assert (scratch_repo / "3rdparty/debian/src/py313.base.lock.json").is_file()
     build_root = json.loads((scratch_repo / "3rdparty/debian/src/py313.build-root.lock.json").read_text())
@@ -81,8 +102,9 @@ def test_runtime_is_the_same_with_the_host_compiler_hidden(scratch_repo: Path, t
     local store (so it really compiles), it gives the same bytes as an ordinary build."""
     run_pants(scratch_repo, ["package", "src:py313"])
     ordinary = hashlib.sha256((scratch_repo / "dist/src/py313.tar.gz").read_bytes()).hexdigest()
-    hidden = run_pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store'}", "package", "src:py313"],
-                       host_tools=False)
+    hidden = run_pants(
+        scratch_repo, [f"--local-store-dir={tmp_path / 'store'}", "package", "src:py313"], host_tools=False
+    )
     assert "Completed: Compiling CPython 3.13.5" in hidden.stderr, "the build must compile, not hit a cache"
     assert "build root of" in hidden.stderr
     assert hashlib.sha256((scratch_repo / "dist/src/py313.tar.gz").read_bytes()).hexdigest() == ordinary
@@ -90,51 +112,39 @@ def test_runtime_is_the_same_with_the_host_compiler_hidden(scratch_repo: Path, t
 
 def test_publish_pushes_to_a_real_registry(scratch_repo: Path, tmp_path: Path) -> None:
     """`pants publish` from the installed wheel, to docker-registry on 127.0.0.1; skopeo reads it back."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    (tmp_path / "config.yml").write_text(
-        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
-    )
-    registry = subprocess.Popen([tool("docker-registry"), "serve", str(tmp_path / "config.yml")],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for(f"http://127.0.0.1:{port}/v2/")
+    with docker_registry(tmp_path) as registry:
         build = scratch_repo / "src" / "BUILD"
-        build.write_text(BUILD + f'python_oci_image(name="pub", runtime=":py313", binary=":greet", '
-                                 f'repository="127.0.0.1:{port}/scratch/greet", tags=["1.0", "latest"])\n')
+        build.write_text(
+            BUILD + f'python_oci_image(name="pub", runtime=":py313", binary=":greet", '
+            f'repository="{registry}/scratch/greet", tags=["1.0", "latest"])\n'
+        )
         published = run_pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
-        assert f"127.0.0.1:{port}/scratch/greet:1.0 published" in published.stdout + published.stderr
+        assert f"{registry}/scratch/greet:1.0 published" in published.stdout + published.stderr
         # `publish` does not write dist/; `package` does, and gives the digest the registry must now serve.
         run_pants(scratch_repo, ["package", "src:pub"])
         index = json.loads((scratch_repo / "dist/src/pub/index.json").read_text())
         for tag in ("1.0", "latest"):
-            inspect = subprocess.run([*skopeo(), "inspect", "--tls-verify=false",
-                                      f"docker://127.0.0.1:{port}/scratch/greet:{tag}"],
-                                     check=True, capture_output=True, text=True)
+            inspect = subprocess.run(
+                [*skopeo(), "inspect", "--tls-verify=false", f"docker://{registry}/scratch/greet:{tag}"],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             assert json.loads(inspect.stdout)["Digest"] == index["manifests"][0]["digest"]
         # The image's SBOM went up as its referrer: docker-registry has no referrers API, so it is found through
         # the referrers tag schema, `sha256-<manifest hex>`, an index of the artifacts whose subject is the image.
         digest = index["manifests"][0]["digest"]
-        referrers = json.loads(urllib.request.urlopen(urllib.request.Request(
-            f"http://127.0.0.1:{port}/v2/scratch/greet/manifests/{digest.replace(':', '-')}",
-            headers={"Accept": "application/vnd.oci.image.index.v1+json"})).read())
+        referrers = json.loads(
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"http://{registry}/v2/scratch/greet/manifests/{digest.replace(':', '-')}",
+                    headers={"Accept": "application/vnd.oci.image.index.v1+json"},
+                )
+            ).read()
+        )
         assert [m["artifactType"] for m in referrers["manifests"]] == ["application/spdx+json"]
         again = run_pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
         assert "0 blobs uploaded (0.0 MB), 5 already in the registry" in again.stdout + again.stderr
-    finally:
-        registry.terminate()
-        registry.wait(timeout=10)
-
-
-def _wait_for(url: str) -> None:
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"{url} did not come up")
 
 
 def _buildgrid_config(port: int, root: Path) -> str:
@@ -151,29 +161,43 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
     """BuildGrid on 127.0.0.1 as a REAPI cache: build with remote writes, build again from an empty local store,
     and read from Pants' counters and log that the compile and the layers came from the remote cache."""
     bgd = Path("3rdparty.python/bgd.pex")  # runtime_package_dependencies put it there
-    assert bgd.is_file(), "BuildGrid's bgd is missing: this target needs runtime_package_dependencies on 3rdparty/python:bgd"
+    assert (
+        bgd.is_file()
+    ), "BuildGrid's bgd is missing: this target needs runtime_package_dependencies on 3rdparty/python:bgd"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     (tmp_path / "buildgrid.yml").write_text(_buildgrid_config(port, tmp_path))
-    server = subprocess.Popen([str(bgd.resolve()), "server", "start", str(tmp_path / "buildgrid.yml")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    remote = [f"--remote-store-address=grpc://127.0.0.1:{port}", "--remote-cache-read", "--remote-cache-write",
-              "--stats-log"]
+    server = subprocess.Popen(
+        [str(bgd.resolve()), "server", "start", str(tmp_path / "buildgrid.yml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    remote = [
+        f"--remote-store-address=grpc://127.0.0.1:{port}",
+        "--remote-cache-read",
+        "--remote-cache-write",
+        "--stats-log",
+    ]
     try:
         _wait_for_port(port)
         # --no-local-cache: every process runs (or is found remotely) and so gets written to the remote cache;
         # a local hit would be returned before the remote cache is ever asked.
-        writer = run_pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-a'}", "--no-local-cache", *remote,
-                                       "package", "src:img"])
+        writer = run_pants(
+            scratch_repo,
+            [f"--local-store-dir={tmp_path / 'store-a'}", "--no-local-cache", *remote, "package", "src:img"],
+        )
         written = _counters(writer.stderr)
         assert written.get("remote_cache_write_successes", 0) >= 5, written
         # A fresh store and no local cache: everything Pants does not run itself must come from BuildGrid. The
         # reader is a "second machine" whose host toolchain differs (its compiler and headers are hidden, so the
         # host toolchain probe answers differently): the compile's key holds nothing of the host.
         assert _host_toolchain_probe(True) != _host_toolchain_probe(False)
-        reader = run_pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-b'}", "--no-local-cache", "-ldebug",
-                                       *remote, "package", "src:img"], host_tools=False)
+        reader = run_pants(
+            scratch_repo,
+            [f"--local-store-dir={tmp_path / 'store-b'}", "--no-local-cache", "-ldebug", *remote, "package", "src:img"],
+            host_tools=False,
+        )
         read = _counters(reader.stderr)
         assert read.get("remote_cache_requests_cached", 0) >= 5, read
         hits = set(re.findall(r'remote cache hit for: "([^"]+)"', reader.stderr))
@@ -190,8 +214,9 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
         server.terminate()
         server.wait(timeout=20)
     # With the cache down, the build still succeeds (processes run locally); a cheap target keeps this short.
-    down = run_pants(scratch_repo, [f"--local-store-dir={tmp_path / 'store-c'}", "--no-local-cache", *remote,
-                                 "package", "src:greet"])
+    down = run_pants(
+        scratch_repo, [f"--local-store-dir={tmp_path / 'store-c'}", "--no-local-cache", *remote, "package", "src:greet"]
+    )
     assert (scratch_repo / "dist/src/greet.pex").is_file()
     assert down.returncode == 0
 
@@ -200,8 +225,12 @@ def _host_toolchain_probe(host_tools: bool) -> str:
     """What the plugin's host toolchain probe (the cache key of `toolchain="host"` runtimes) reports here."""
     script = zipfile.ZipFile(plugin_wheel()).read("pants_oci/runtime/toolchain_probe.sh").decode()
     argv = ["bash", "-c", script]
-    result = subprocess.run(argv if host_tools else without_host_tools(argv), capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"})
+    result = subprocess.run(
+        argv if host_tools else without_host_tools(argv),
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
+    )
     return result.stdout
 
 

@@ -55,18 +55,25 @@ def create(root: Path, files: Dict[str, str], pants_toml_extra: str = "") -> Pat
     return repo
 
 
-def run_pants(repo: Path, args: List[str], check: bool = True, timeout: int = 1500,
-              host_tools: bool = True) -> subprocess.CompletedProcess:
+def run_pants(
+    repo: Path, args: List[str], check: bool = True, timeout: int = 1500, host_tools: bool = True
+) -> subprocess.CompletedProcess:
     """`./pants --no-pantsd ARGS` in `repo`; with host_tools=False, where the host's compiler and container tools
     are hidden."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PANTS_") or k in PASSED_PANTS_VARIABLES}
     argv = ["bash", "./pants", "--no-pantsd", *args]
-    result = subprocess.run(argv if host_tools else without_host_tools(argv), cwd=repo, env=env,
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        argv if host_tools else without_host_tools(argv),
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check:
-        assert result.returncode == 0, (
-            f"./pants {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
-        )
+        assert (
+            result.returncode == 0
+        ), f"./pants {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     return result
 
 
