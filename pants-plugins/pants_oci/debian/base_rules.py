@@ -439,7 +439,8 @@ async def build_debian_root(
         ),
     )
     if result.exit_code != 0:
-        raise DebianBaseError(f"Cannot unpack the {what} {spec.address}: {_explained_failure(result)}")
+        relock = f" (then `./pants generate-lockfiles --resolve={spec.address}`)" if request.host_tools else ""
+        raise DebianBaseError(f"Cannot unpack the {what} {spec.address}: {_explained_failure(result)}{relock}")
     # The output is the tree alone: never a DigestSubset of it (see assemble_root.py).
     tree, lock_file = await MultiGet(
         Get(Digest, RemovePrefix(result.output_digest, "root")), Get(DigestContents, PathGlobs([spec.lock_path]))

@@ -149,7 +149,7 @@ def host_tools_entries(
         names = ", ".join(posixpath.basename(p) for p in needs_patcher)
         raise HostToolsError(
             f"{names} re-executes itself through /proc/self/exe, so it runs from a copy patched with patchelf: "
-            f"add {PATCHER_PACKAGE} to the packages"
+            f"add {PATCHER_PACKAGE} to the packages to lock"
         )
     launchers: Dict[str, str] = {}
     for program in found:  # usr/bin before usr/sbin: the first of two same-named programs gets the launcher

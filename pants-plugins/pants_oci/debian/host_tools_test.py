@@ -57,7 +57,7 @@ def test_launchers_are_for_the_requested_packages_only() -> None:
 
 
 def test_runc_without_patchelf_is_refused_with_the_fix() -> None:
-    with pytest.raises(HostToolsError, match="runc re-executes itself.*add patchelf to the packages"):
+    with pytest.raises(HostToolsError, match="runc re-executes itself.*add patchelf to the packages to lock"):
         host_tools_entries(_debs(with_patchelf=False), "amd64", ["umoci", "runc"])
 
 
