@@ -69,15 +69,32 @@ class _Reader:
             )
             yield {"type": sh_type, "offset": offset, "size": size, "link": link, "info": info, "entsize": entsize}
 
+    def dynamic_entries(self, section):
+        """(tag, value) of a SHT_DYNAMIC section's entries, up to DT_NULL."""
+        entry_fmt, entry_size = ("qQ", 16) if self.is64 else ("iI", 8)
+        for offset in range(section["offset"], section["offset"] + section["size"], entry_size):
+            tag, value = self.unpack(entry_fmt, offset)
+            if tag == DT_NULL:
+                return
+            yield tag, value
 
-def read_elf(data: bytes) -> Optional[ElfInfo]:
+
+def _sections(data: bytes):
+    """A reader and the section headers of `data`, or None when it is not a readable ELF file."""
     if len(data) < 64 or data[:4] != b"\x7fELF":
         return None
     reader = _Reader(data)
     try:
-        sections = list(reader.sections())
+        return reader, list(reader.sections())
     except struct.error:
         return None
+
+
+def read_elf(data: bytes) -> Optional[ElfInfo]:
+    opened = _sections(data)
+    if opened is None:
+        return None
+    reader, sections = opened
     needed, runpath, soname = [], [], None
     version_needs: Dict[str, FrozenSet[str]] = {}
     version_defs = set()
@@ -86,11 +103,7 @@ def read_elf(data: bytes) -> Optional[ElfInfo]:
             continue
         strtab = sections[section["link"]]["offset"]
         if section["type"] == SHT_DYNAMIC:
-            entry_fmt, entry_size = ("qQ", 16) if reader.is64 else ("iI", 8)
-            for offset in range(section["offset"], section["offset"] + section["size"], entry_size):
-                tag, value = reader.unpack(entry_fmt, offset)
-                if tag == DT_NULL:
-                    break
+            for tag, value in reader.dynamic_entries(section):
                 if tag == DT_NEEDED:
                     needed.append(_cstr(data, strtab + value))
                 elif tag == DT_SONAME:
@@ -193,25 +206,20 @@ def _imported_symbols(reader: _Reader, sections) -> FrozenSet[str]:
 
 def _dynamic_flags(reader: _Reader, sections) -> Dict[int, int]:
     flags: Dict[int, int] = {}
-    entry_fmt, entry_size = ("qQ", 16) if reader.is64 else ("iI", 8)
     for section in sections:
-        if section["type"] != SHT_DYNAMIC:
-            continue
-        for offset in range(section["offset"], section["offset"] + section["size"], entry_size):
-            tag, value = reader.unpack(entry_fmt, offset)
-            if tag == DT_NULL:
-                break
-            if tag in (DT_BIND_NOW, DT_FLAGS, DT_FLAGS_1):
-                flags[tag] = flags.get(tag, 0) | value
+        if section["type"] == SHT_DYNAMIC:
+            for tag, value in reader.dynamic_entries(section):
+                if tag in (DT_BIND_NOW, DT_FLAGS, DT_FLAGS_1):
+                    flags[tag] = flags.get(tag, 0) | value
     return flags
 
 
 def read_hardening(data: bytes) -> Optional[Hardening]:
-    if len(data) < 64 or data[:4] != b"\x7fELF":
+    opened = _sections(data)
+    if opened is None:
         return None
-    reader = _Reader(data)
+    reader, sections = opened
     try:
-        sections = list(reader.sections())
         segments = _segment_types(reader)
         imported = _imported_symbols(reader, sections)
         flags = _dynamic_flags(reader, sections)
