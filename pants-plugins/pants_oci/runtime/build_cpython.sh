@@ -6,7 +6,9 @@
 #   out/<prefix>/...    the install tree (e.g. out/opt/python/bin/python3.13)
 #   out/report.json     what was built: modules present and missing, sizes (written by check_modules.py)
 #   out/complete_platform.json   the interpreter's Pex complete platform
-# Exit codes: 0 ok; 10 configure failed; 11 make failed; 12 install failed; 13 required modules missing.
+# Exit codes: 0 ok; 10 configure failed; 11 make failed; 12 install failed; 13 required modules missing;
+# 14 the PGO training run failed; 15 the kernel refused to fix the training's addresses; 16 a PGO profile made by
+# another GCC version.
 # On failure the tail of the failing step's log goes to stderr for the rule to diagnose.
 #
 # Inputs (environment):
@@ -18,7 +20,9 @@
 #   CPYTHON_KEEP         space-separated trimmings to skip: tkinter idlelib ensurepip tests
 #   CPYTHON_REQUIRED_MODULES / CPYTHON_OPTIONAL_MODULES  space-separated module names
 #   CPYTHON_DROP_MODULES  (optional) extension modules to remove: they would load libraries nothing declared
-#   CPYTHON_PROFILE_DIR  (pgo only) directory of .gcda files from the profile step, or "generate" to make them
+#   CPYTHON_PROFILE      (pgo only) "generate": build instrumented, run the training, write out/pgo-profile.tar.gz;
+#                        otherwise the path of such an archive to optimize with
+#   CPYTHON_PROFILE_MANIFEST  (generate only) the JSON written into the archive as pgo-profile.json
 #   SOURCE_DATE_EPOCH    fixed timestamp for anything the build stamps
 set -euo pipefail
 
@@ -61,21 +65,63 @@ configure_args=("${configure_args[@]/@PREFIX_MAP@/${prefix_map}}")
 step "configure (${CPYTHON_VERSION}, prefix ${CPYTHON_PREFIX})"
 run_logged 10 configure ./configure --prefix="${CPYTHON_PREFIX}" "${configure_args[@]}"
 
-if [[ "${CPYTHON_PROFILE_DIR:-}" == "generate" ]]; then
-  step "make profile-run-stamp -j${CPYTHON_JOBS} (instrumented build + profile task)"
-  run_logged 11 make make -j"${CPYTHON_JOBS}" profile-run-stamp
-  # Only the profile leaves this step: .gcda files at their paths relative to the source tree.
-  mkdir -p "${destdir}/profile"
-  find . -name '*.gcda' -print0 | sort -z | tar --null -T - -cf - | tar --no-same-owner -xf - -C "${destdir}/profile"
-  step "profile: $(find "${destdir}/profile" -name '*.gcda' | wc -l) .gcda files"
+compiler_version() { "$(command -v gcc || command -v cc)" -dumpfullversion; }
+
+if [[ "${CPYTHON_PROFILE:-}" == "generate" ]]; then
+  # The profile must be a function of the inputs (see pgo_training.py): -frandom-seed replaces the clock in the
+  # stamp each .gcda file carries, and atomic updates keep counters exact whatever threads run.
+  step "make profile-gen-stamp -j${CPYTHON_JOBS} (instrumented build)"
+  run_logged 11 make make -j"${CPYTHON_JOBS}" profile-gen-stamp \
+    PGO_PROF_GEN_FLAG="-fprofile-generate -fprofile-update=atomic -frandom-seed=pants-oci-pgo"
+  # The build itself ran the instrumented interpreter (freezing modules, writing sysconfig data, checking
+  # extensions), in whatever order make's jobs took: only the training may count. Its bytecode goes too, so
+  # the training finds the same files on every run.
+  find . -name '*.gcda' -delete
+  find Lib -depth -name __pycache__ -type d -exec rm -rf {} +
+  fixed_layout="${sandbox}/build/fixed_layout"
+  run_logged 11 fixed-layout "$(command -v gcc || command -v cc)" -O2 -o "${fixed_layout}" "${sandbox}/fixed_layout.c"
+  step "training run (pgo-training/pgo_training.py, fixed addresses)"
+  set +e
+  # A fixed environment: nothing of the process's own (it is the cache key's anyway) beyond PATH.
+  env -i PATH="${PATH}" LC_ALL=C.UTF-8 TZ=UTC HOME=/nonexistent PYTHONHASHSEED=0 LD_LIBRARY_PATH="${src}" \
+    "${fixed_layout}" ./python "${sandbox}/pgo-training/pgo_training.py" >"${logs}/training.log" 2>&1
+  training_status=$?
+  set -e
+  if [[ ${training_status} -eq 3 ]] && grep -q "^fixed_layout: the kernel refused" "${logs}/training.log"; then
+    cat "${logs}/training.log" >&2
+    exit 15
+  fi
+  [[ ${training_status} -eq 0 ]] || fail 14 "PGO training" "${logs}/training.log"
+  profile="${sandbox}/build/profile"
+  mkdir -p "${profile}/gcda"
+  find . -name '*.gcda' -print0 | sort -z | tar --null -T - -cf - | tar --no-same-owner -xf - -C "${profile}/gcda"
+  count="$(find "${profile}/gcda" -name '*.gcda' | wc -l)"
+  if [[ "${count}" -eq 0 ]]; then
+    echo "the training run wrote no .gcda files: a PGO profile needs GCC" >"${logs}/profile.log"
+    fail 14 "PGO training" "${logs}/profile.log"
+  fi
+  printf '%s\n' "${CPYTHON_PROFILE_MANIFEST}" >"${profile}/pgo-profile.json"
+  compiler_version >"${profile}/gcc-version"
+  # The same bytes for the same counts: sorted names, fixed owners, modes and times.
+  tar --sort=name --format=gnu --owner=0 --group=0 --numeric-owner --mode=a+rX,u+w,go-w \
+    --mtime="@${SOURCE_DATE_EPOCH}" -cf - -C "${profile}" . | gzip -n -9 >"${destdir}/pgo-profile.tar.gz"
+  step "profile: ${count} .gcda files, training output $(tail -n 1 "${logs}/training.log")"
   exit 0
 fi
-if [[ -n "${CPYTHON_PROFILE_DIR:-}" ]]; then
-  step "using the profile from the PGO profile step"
+if [[ -n "${CPYTHON_PROFILE:-}" ]]; then
+  step "optimizing with the PGO profile $(basename "${CPYTHON_PROFILE}")"
+  profile="${sandbox}/build/profile"
+  mkdir -p "${profile}"
+  tar --no-same-owner -xzf "${sandbox}/${CPYTHON_PROFILE}" -C "${profile}"
+  made_by="$(cat "${profile}/gcc-version")"
+  if [[ "${made_by}" != "$(compiler_version)" ]]; then
+    echo "[build_cpython] the PGO profile was made by GCC ${made_by}, and this compile uses GCC $(compiler_version)," \
+      "which would ignore it" >&2
+    exit 16
+  fi
+  (cd "${profile}/gcda" && tar -cf - .) | tar --no-same-owner -xf -
   # Mark the profile stages done so make goes straight to the optimized build with -fprofile-use.
-  (cd "${sandbox}/${CPYTHON_PROFILE_DIR}" && tar -cf - .) | tar --no-same-owner -xf -
   touch profile-gen-stamp profile-run-stamp
-  # The default target (profile-opt) now rebuilds with -fprofile-use from the .gcda files put in place.
   run_logged 11 make make -j"${CPYTHON_JOBS}"
 else
   step "make -j${CPYTHON_JOBS}"

@@ -13,8 +13,33 @@ EXIT_CONFIGURE = 10
 EXIT_MAKE = 11
 EXIT_INSTALL = 12
 EXIT_MODULES = 13
+EXIT_TRAINING = 14
+EXIT_ADDRESSES_NOT_FIXED = 15
+EXIT_PROFILE_COMPILER = 16
 
-STEP_NAMES = {EXIT_CONFIGURE: "configure", EXIT_MAKE: "make", EXIT_INSTALL: "install", EXIT_MODULES: "module check"}
+STEP_NAMES = {
+    EXIT_CONFIGURE: "configure",
+    EXIT_MAKE: "make",
+    EXIT_INSTALL: "install",
+    EXIT_MODULES: "module check",
+    EXIT_TRAINING: "PGO training run",
+}
+
+# Failures whose cause the exit code alone names: the message, with {address} and {detail} (the script's stderr).
+_KNOWN_EXITS = {
+    EXIT_ADDRESSES_NOT_FIXED: (
+        "Building CPython {version} for {address} failed before the PGO training run: it needs address space "
+        "layout randomization off (personality(ADDR_NO_RANDOMIZE)), so that its profile is the same on every "
+        "machine, and this host refused it. A container's seccomp filter does that (Docker's default profile; "
+        "allow the personality syscall, or run with --security-opt seccomp=unconfined). Or pin a profile made "
+        'where it works with the `pgo_profile` field, or use optimizations="lto".\n\n{detail}'
+    ),
+    EXIT_PROFILE_COMPILER: (
+        "Building CPython {version} for {address} failed: its `pgo_profile` does not fit the compiler. {detail}. "
+        "Make a new profile with this compiler: remove `pgo_profile` and `pgo_profile_sha256`, run ./pants "
+        "package {address}, and pin the `.pgo-profile.tar.gz` it writes."
+    ),
+}
 
 # (pattern, diagnosis). The first match wins; a diagnosis may use the match's groups.
 _KNOWN_CAUSES = (
@@ -82,6 +107,10 @@ def diagnose_build_failure(
         report = json.loads(report_json)
         missing: Dict[str, str] = report["missing_required"]
         return f"Building {address} failed: " + missing_modules_message(missing, version, build_root_resolve)
+    if exit_code in _KNOWN_EXITS:
+        # The script's last line says what it found.
+        detail = tail(stderr, 1).replace("[build_cpython] ", "").strip()
+        return _KNOWN_EXITS[exit_code].format(version=version, address=address, detail=detail)
     step = STEP_NAMES.get(exit_code, f"the build script (exit code {exit_code})")
     cause = diagnose_log(stderr) or "no known cause was recognized; the log's last lines follow."
     if build_root_resolve and "Install" in cause:

@@ -2,7 +2,15 @@ import json
 
 import pytest
 
-from pants_oci.runtime.diagnostics import EXIT_CONFIGURE, EXIT_MAKE, EXIT_MODULES, diagnose_build_failure, diagnose_log
+from pants_oci.runtime.diagnostics import (
+    EXIT_ADDRESSES_NOT_FIXED,
+    EXIT_CONFIGURE,
+    EXIT_MAKE,
+    EXIT_MODULES,
+    EXIT_PROFILE_COMPILER,
+    diagnose_build_failure,
+    diagnose_log,
+)
 
 
 @pytest.mark.parametrize(
@@ -40,3 +48,24 @@ def test_missing_modules_use_the_report() -> None:
     message = diagnose_build_failure("src:rt", "3.13.5", EXIT_MODULES, "", report.encode())
     assert message.startswith("Building src:rt failed: CPython 3.13.5 was built without 1 required")
     assert "libreadline-dev" in message
+
+
+def test_a_host_that_refuses_fixed_addresses_gets_the_ways_out() -> None:
+    stderr = (
+        "[build_cpython] training run\n"
+        "fixed_layout: the kernel refused personality(ADDR_NO_RANDOMIZE): Operation not permitted"
+    )
+    message = diagnose_build_failure("src:rt", "3.13.5", EXIT_ADDRESSES_NOT_FIXED, stderr, None)
+    assert "failed before the PGO training run" in message and "seccomp" in message
+    assert "`pgo_profile`" in message and 'optimizations="lto"' in message
+    assert message.endswith("Operation not permitted")
+
+
+def test_a_profile_from_another_gcc_says_to_make_a_new_one() -> None:
+    stderr = (
+        "[build_cpython] the PGO profile was made by GCC 12.2.0, and this compile uses GCC 13.1.0, which would "
+        "ignore it"
+    )
+    message = diagnose_build_failure("src:rt", "3.13.5", EXIT_PROFILE_COMPILER, stderr, None)
+    assert "made by GCC 12.2.0, and this compile uses GCC 13.1.0" in message
+    assert "./pants package src:rt" in message

@@ -4,6 +4,7 @@ fingerprint the host toolchain, for `toolchain="host"`), compile inside it, pack
 Thin orchestration: every decision is in build_plan.py, diagnostics.py, modules.py and oci/tarball.py; the build
 root's tree comes from debian/base_rules.py.
 """
+import hashlib
 import json
 import logging
 import pkgutil
@@ -31,6 +32,7 @@ from pants.engine.fs import (
 )
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import HydratedSources, HydrateSourcesRequest
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
@@ -42,7 +44,7 @@ from pants_oci.debian.rules import rules as debian_rules
 from pants_oci.debian.target_types import DEFAULT_ARCHITECTURE, default_lock_path
 from pants_oci.errors import engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
-from pants_oci.runtime import build_plan, diagnostics
+from pants_oci.runtime import build_plan, diagnostics, pgo_profile
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.runtime.release_keys import release_manager
 from pants_oci.runtime.subsystem import PythonRuntimeSubsystem
@@ -54,6 +56,8 @@ from pants_oci.runtime.target_types import (
     PythonRuntimeIncludeField,
     PythonRuntimeOptimizationsField,
     PythonRuntimeOptionalModulesField,
+    PythonRuntimePgoProfileField,
+    PythonRuntimePgoProfileSha256Field,
     PythonRuntimePrefixField,
     PythonRuntimeRequiredModulesField,
     PythonRuntimeSha256Field,
@@ -70,6 +74,11 @@ logger = logging.getLogger(__name__)
 SANDBOX_DIR_PREFIX = "pants-sandbox-"
 
 SANDBOX_SCRIPTS = ("build_cpython.sh", "check_modules.py", "complete_platform.py", "enter_build_root.sh")
+# Only the PGO profile step gets these. The training script sits alone in its directory: it is sys.path[0], and
+# a directory listing that differs would change the profile.
+PROFILE_STEP_SCRIPTS = ("fixed_layout.c",)
+TRAINING_SCRIPT = "pgo_training.py"
+TRAINING_DIR = "pgo-training"
 # The resolve name of a runtime's build root lock is its address plus this.
 BUILD_ROOT_RESOLVE_SUFFIX = "#build-root"
 # Where the build root tree appears in the compile's sandbox (an immutable input: materialized once, shared).
@@ -97,6 +106,8 @@ class PythonRuntimeFieldSet(PackageFieldSet):
     size: PythonRuntimeSizeField
     source_filename: PythonRuntimeSourceFilenameField
     optimizations: PythonRuntimeOptimizationsField
+    pgo_profile: PythonRuntimePgoProfileField
+    pgo_profile_sha256: PythonRuntimePgoProfileSha256Field
     required_modules: PythonRuntimeRequiredModulesField
     optional_modules: PythonRuntimeOptionalModulesField
     include: PythonRuntimeIncludeField
@@ -215,6 +226,14 @@ class BuildPythonRuntimeRequest:
 
 
 @dataclass(frozen=True)
+class CPythonProfile:
+    """A PGO profile: one file, pgo_profile.PROFILE_FILE (see pgo_profile.py for what it holds)."""
+
+    digest: Digest
+    sha256: str
+
+
+@dataclass(frozen=True)
 class BuiltPythonRuntime:
     """A compiled runtime: `tree` holds the install rooted at `/` (e.g. opt/python/bin/python3.13)."""
 
@@ -228,6 +247,7 @@ class BuiltPythonRuntime:
     bytecode: str  # the runtime's bytecode policy, which code installed on top of it follows
     source_verification: str = ""  # how the source tarball was checked, for the SBOM
     built_with: str = ""  # what compiled it, for the SBOM: the build root and its lock's sha256, or the host
+    pgo_profile: Optional[CPythonProfile] = None  # the profile it was optimized with (PGO levels only)
 
     @property
     def major_minor(self) -> str:
@@ -250,8 +270,10 @@ class CPythonProfileRequest:
 
 
 @dataclass(frozen=True)
-class CPythonProfile:
-    digest: Digest  # profile/**.gcda
+class PinnedProfileRequest:
+    spec: build_plan.RuntimeSpec
+    field: PythonRuntimePgoProfileField
+    sha256: str
 
 
 @rule(desc="Fetch a verified CPython source tarball", level=LogLevel.DEBUG)
@@ -395,8 +417,8 @@ def _build_process(
     toolchain: CPythonToolchain,
     bash: BashBinary,
     input_digest: Digest,
-    profile_mode: str,
     description: str,
+    profile_env: Optional[Dict[str, str]] = None,
 ) -> Process:
     # {pants_concurrency} is filled in at run time and is not part of the cache key.
     command = ["build_cpython.sh", "{pants_concurrency}"]
@@ -407,8 +429,7 @@ def _build_process(
     else:
         env = build_plan.build_env(spec, source.path, toolchain.host_search_path, toolchain.host_fingerprint)
         argv, immutable = [bash.path, *command], {}
-    if profile_mode:
-        env["CPYTHON_PROFILE_DIR"] = profile_mode
+    env.update(profile_env or {})
     return Process(
         argv,
         input_digest=input_digest,
@@ -450,7 +471,18 @@ async def _checked(result: FallibleProcessResult, spec: build_plan.RuntimeSpec, 
 @rule(desc="Profile CPython for PGO", level=LogLevel.DEBUG)
 async def generate_pgo_profile(request: CPythonProfileRequest, bash: BashBinary) -> CPythonProfile:
     spec = request.spec
-    inputs = await _sandbox_inputs(request.source)
+    training = _script(TRAINING_SCRIPT)
+    step_scripts = await Get(
+        Digest,
+        CreateDigest(
+            [
+                *(_script(name) for name in PROFILE_STEP_SCRIPTS),
+                FileContent(f"{TRAINING_DIR}/{TRAINING_SCRIPT}", training.content),
+            ]
+        ),
+    )
+    inputs = await _sandbox_inputs(request.source, step_scripts)
+    manifest = pgo_profile.manifest(spec, hashlib.sha256(training.content).hexdigest())
     result = await Get(
         FallibleProcessResult,
         _build_process(
@@ -459,30 +491,62 @@ async def generate_pgo_profile(request: CPythonProfileRequest, bash: BashBinary)
             request.toolchain,
             bash,
             inputs,
-            "generate",
             f"Profiling CPython {spec.version} for PGO (instrumented build + training run) for {spec.address}",
+            {"CPYTHON_PROFILE": "generate", "CPYTHON_PROFILE_MANIFEST": manifest},
         ),
     )
     await _checked(result, spec, request.toolchain)
-    profile = await Get(Digest, DigestSubset(result.output_digest, PathGlobs(["out/profile/**"])))
-    return CPythonProfile(await Get(Digest, RemovePrefix(profile, "out")))
+    profile = await Get(Digest, DigestSubset(result.output_digest, PathGlobs([f"out/{pgo_profile.PROFILE_FILE}"])))
+    profile = await Get(Digest, RemovePrefix(profile, "out"))
+    entries = await Get(DigestEntries, Digest, profile)
+    return CPythonProfile(profile, entries[0].file_digest.fingerprint)
+
+
+@rule(desc="Check a pinned PGO profile", level=LogLevel.DEBUG)
+async def pinned_pgo_profile(request: PinnedProfileRequest) -> CPythonProfile:
+    spec = request.spec
+    sources = await Get(HydratedSources, HydrateSourcesRequest(request.field))
+    path = sources.snapshot.files[0]  # relative to the repository, as the messages name it
+    entries = await Get(DigestEntries, Digest, sources.snapshot.digest)
+    found = entries[0].file_digest
+    if found.fingerprint != request.sha256:
+        raise pgo_profile.PgoProfileError(
+            pgo_profile.digest_mismatch(spec.address, path, request.sha256, found.fingerprint)
+        )
+    # A few MB, read once: the manifest says which build the profile was made for.
+    contents = await Get(DigestContents, Digest, sources.snapshot.digest)
+    problem = pgo_profile.mismatch(
+        spec.address, path, pgo_profile.read_manifest(spec.address, path, contents[0].content), spec
+    )
+    if problem:
+        raise pgo_profile.PgoProfileError(problem)
+    digest = await Get(Digest, CreateDigest([FileEntry(pgo_profile.PROFILE_FILE, found)]))
+    return CPythonProfile(digest, found.fingerprint)
 
 
 @rule(desc="Compile a CPython runtime", level=LogLevel.DEBUG)
 async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBinary) -> BuiltPythonRuntime:
     field_set = request.field_set
     spec, release = field_set.spec(), field_set.release()
+    pin_problem = pgo_profile.pin_problem(
+        spec.address, spec.optimizations, field_set.pgo_profile.value, field_set.pgo_profile_sha256.value
+    )
+    if pin_problem:
+        raise pgo_profile.PgoProfileError(pin_problem)
+    profile = None
+    if field_set.pgo_profile.value is not None:
+        # Checked before anything is fetched or compiled: a profile for another build fails in seconds.
+        pinned = PinnedProfileRequest(spec, field_set.pgo_profile, field_set.pgo_profile_sha256.value)
+        profile = await Get(CPythonProfile, PinnedProfileRequest, pinned)
     if field_set.uses_build_root:
         # The cheap host check first: a host that cannot run a build root learns so before anything downloads.
         await Get(BuildRootSandboxCheck, BuildRootSandboxCheckRequest(spec.address))
     # One after the other, so that a wrong source pin is reported as such whatever the state of the build root.
     source = await Get(CPythonSource, CPythonSourceRequest(spec.address, release))
     toolchain = await Get(CPythonToolchain, PythonRuntimeFieldSet, field_set)
-    extra_inputs = []
-    if spec.uses_pgo:
+    if spec.uses_pgo and profile is None:
         profile = await Get(CPythonProfile, CPythonProfileRequest(spec, source, toolchain))
-        extra_inputs.append(profile.digest)
-    inputs = await _sandbox_inputs(source, *extra_inputs)
+    inputs = await _sandbox_inputs(source, *([profile.digest] if profile else []))
     result = await Get(
         FallibleProcessResult,
         _build_process(
@@ -491,8 +555,8 @@ async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBin
             toolchain,
             bash,
             inputs,
-            "profile" if spec.uses_pgo else "",
             f"Compiling CPython {spec.version} ({spec.optimizations}, {toolchain.summary}) for {spec.address}",
+            {"CPYTHON_PROFILE": pgo_profile.PROFILE_FILE} if profile else None,
         ),
     )
     await _checked(result, spec, toolchain)
@@ -521,6 +585,7 @@ async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBin
         bytecode=spec.bytecode,
         source_verification=source.verification,
         built_with=toolchain.provenance,
+        pgo_profile=profile,
     )
 
 
@@ -649,15 +714,25 @@ async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPacka
     archive_entries, platform_entries = await MultiGet(
         Get(DigestEntries, Digest, archive.digest), Get(DigestEntries, Digest, built.complete_platform)
     )
-    digest = await Get(
-        Digest,
-        CreateDigest(
-            [
-                FileEntry(archive_path, archive_entries[0].file_digest),
-                FileEntry(platform_path, platform_entries[0].file_digest),
-            ]
-        ),
-    )
+    files = [
+        FileEntry(archive_path, archive_entries[0].file_digest),
+        FileEntry(platform_path, platform_entries[0].file_digest),
+    ]
+    profile_artifacts: Tuple[BuiltPackageArtifact, ...] = ()
+    if built.pgo_profile is not None:
+        profile_path = archive_path[: -len(".tar.gz")] + ".pgo-profile.tar.gz"
+        profile_entries = await Get(DigestEntries, Digest, built.pgo_profile.digest)
+        files.append(FileEntry(profile_path, profile_entries[0].file_digest))
+        profile_artifacts = (
+            BuiltPackageArtifact(
+                profile_path,
+                extra_log_lines=(
+                    f"the PGO profile it was optimized with, sha256 {built.pgo_profile.sha256}; to freeze it, "
+                    f'commit it and set pgo_profile="<file>", pgo_profile_sha256="{built.pgo_profile.sha256}"',
+                ),
+            ),
+        )
+    digest = await Get(Digest, CreateDigest(files))
     log_lines = (
         f"CPython {built.version} at {built.prefix}: {archive.entries} entries, "
         f"{_mib(archive.uncompressed_size)} uncompressed, {_mib(archive.size)} gzipped",
@@ -673,6 +748,7 @@ async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPacka
         (
             BuiltPackageArtifact(archive_path, extra_log_lines=log_lines),
             BuiltPackageArtifact(platform_path, extra_log_lines=("Pex complete platform of this interpreter",)),
+            *profile_artifacts,
         ),
     )
 

@@ -3,7 +3,9 @@
 The successful compile and the module check are in rules_integration_test.py (real builds, minutes).
 """
 import hashlib
+import io
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,9 @@ from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
+from pants_oci.runtime import pgo_profile
 from pants_oci.runtime import rules as runtime_rules
+from pants_oci.runtime.build_plan import make_spec
 from pants_oci.runtime.rules import PythonRuntimeFieldSet
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
@@ -152,3 +156,46 @@ def test_missing_compiler_is_diagnosed_for_a_host_toolchain(rule_runner: RuleRun
         f"{tmp_path}" in message
     )
     assert "build-essential" in message
+
+
+def _profile_archive(manifest: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        data = manifest.encode()
+        info = tarfile.TarInfo("./pgo-profile.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _pinned(sha256: str, extra: str = "") -> str:
+    return (
+        f'python_runtime(name="rt", version="3.13.5", pgo_profile="rt.pgo-profile.tar.gz", '
+        f'pgo_profile_sha256="{sha256}"{extra})'
+    )
+
+
+def test_a_profile_that_does_not_match_its_pin_fails_before_any_download(rule_runner: RuleRunner) -> None:
+    archive = _profile_archive("{}")
+    rule_runner.write_files({"src/rt.pgo-profile.tar.gz": archive})
+    with pytest.raises(ExecutionError) as e:
+        _package(rule_runner, _pinned("0" * 64), ["file:///nonexistent/{filename}"])
+    actual = hashlib.sha256(archive).hexdigest()
+    assert f"The `pgo_profile` file src/rt.pgo-profile.tar.gz of src:rt has sha256 {actual}" in str(e.value)
+    assert "/nonexistent" not in str(e.value)
+
+
+def test_a_profile_made_for_another_version_fails_before_any_download(rule_runner: RuleRunner) -> None:
+    other = make_spec("src:rt", "3.13.4", "pgo+lto", "/opt/python", "unchecked-hash", (), None, (), ())
+    archive = _profile_archive(pgo_profile.manifest(other, "ab"))
+    rule_runner.write_files({"src/rt.pgo-profile.tar.gz": archive})
+    with pytest.raises(ExecutionError) as e:
+        _package(rule_runner, _pinned(hashlib.sha256(archive).hexdigest()), ["file:///nonexistent/{filename}"])
+    assert "was made for CPython 3.13.4, and this runtime is 3.13.5" in str(e.value)
+
+
+def test_a_profile_on_a_runtime_without_pgo_is_refused(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files({"src/rt.pgo-profile.tar.gz": b""})
+    with pytest.raises(ExecutionError) as e:
+        _package(rule_runner, _pinned("0" * 64, ', optimizations="lto"'), [])
+    assert "`optimizations` is 'lto', which does not use one" in str(e.value)

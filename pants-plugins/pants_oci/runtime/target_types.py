@@ -8,6 +8,7 @@ from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     IntField,
     InvalidFieldException,
+    OptionalSingleSourceField,
     StringField,
     StringSequenceField,
     Target,
@@ -47,7 +48,23 @@ class PythonRuntimeVersionField(StringField):
         return value
 
 
-class PythonRuntimeSha256Field(StringField):
+class _Sha256Field(StringField):
+    """A sha256 pin: 64 lowercase hex digits. `where_to_find` ends the error message."""
+
+    where_to_find = ""
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        if value is not None and not SHA256_PATTERN.match(value):
+            raise InvalidFieldException(
+                f"The {repr(cls.alias)} field in target {address} must be 64 lowercase hex digits, but was "
+                f"{value!r}.{cls.where_to_find}"
+            )
+        return value
+
+
+class PythonRuntimeSha256Field(_Sha256Field):
     alias = "sha256"
     help = softwrap(
         """
@@ -56,16 +73,6 @@ class PythonRuntimeSha256Field(StringField):
         `sha256="93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"`.
         """
     )
-
-    @classmethod
-    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
-        value = super().compute_value(raw_value, address)
-        if value is not None and not SHA256_PATTERN.match(value):
-            raise InvalidFieldException(
-                f"The {repr(cls.alias)} field in target {address} must be 64 lowercase hex digits, but was "
-                f"{value!r}."
-            )
-        return value
 
 
 class PythonRuntimeSizeField(IntField):
@@ -107,8 +114,37 @@ class PythonRuntimeOptimizationsField(StringField):
         every container you ship, so production gets the faster interpreter. Use `none` for quick local
         iterations and tests.
 
-        With `pgo`, the training run is its own cacheable step: its profile is then reused, so the final
-        build is reproducible from that profile (the profile itself depends on timing; see the README).
+        With `pgo`, the training run is its own cacheable step, and its profile is a function of its inputs:
+        a deterministic workload run with a fixed hash seed and address space layout randomization off, so two
+        machines compile the same bytes without sharing a cache. `./pants package` writes the profile next to
+        the runtime (`<name>.pgo-profile.tar.gz`); the `pgo_profile` field can pin one.
+        """
+    )
+
+
+class PythonRuntimePgoProfileField(OptionalSingleSourceField):
+    alias = "pgo_profile"
+    expected_file_extensions = (".gz",)
+    help = softwrap(
+        """
+        A PGO profile to optimize with instead of running the training: a `<name>.pgo-profile.tar.gz` that
+        `./pants package` wrote for this runtime, committed next to the BUILD file. Requires
+        `pgo_profile_sha256`. It freezes the runtime's optimization across machines, compiler-cache wipes and
+        plugin upgrades that change the training workload.
+
+        The profile must match the runtime: the same CPython version and configure arguments, and the same GCC
+        version (checked before compiling). Example: `pgo_profile="py313.pgo-profile.tar.gz"`.
+        """
+    )
+
+
+class PythonRuntimePgoProfileSha256Field(_Sha256Field):
+    alias = "pgo_profile_sha256"
+    where_to_find = " Use the sha256 that `./pants package` printed for the profile."
+    help = softwrap(
+        """
+        The sha256 of the `pgo_profile` file, as `./pants package` printed it. A file that does not match is
+        an error, never a silently different optimization.
         """
     )
 
@@ -262,6 +298,8 @@ class PythonRuntimeTarget(Target):
         PythonRuntimeSizeField,
         PythonRuntimeSourceFilenameField,
         PythonRuntimeOptimizationsField,
+        PythonRuntimePgoProfileField,
+        PythonRuntimePgoProfileSha256Field,
         PythonRuntimeRequiredModulesField,
         PythonRuntimeOptionalModulesField,
         PythonRuntimeIncludeField,
@@ -284,7 +322,8 @@ class PythonRuntimeTarget(Target):
         (naming the -dev package to install). The tree is trimmed (no tests, idlelib, tkinter, ensurepip,
         static libraries), stripped, free of build paths, and reproducible, so a remote cache can share it.
 
-        `pants package` writes a reproducible `.tar.gz` of the tree and its Pex complete platform to `dist/`.
+        `pants package` writes a reproducible `.tar.gz` of the tree and its Pex complete platform to `dist/`
+        (and, for a PGO runtime, the profile it was optimized with).
 
         Example:
 

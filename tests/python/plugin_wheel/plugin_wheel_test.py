@@ -26,6 +26,8 @@ def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
         "runtime/toolchain_probe.sh",
         "runtime/check_modules.py",
         "runtime/enter_build_root.sh",
+        "runtime/fixed_layout.c",
+        "runtime/pgo_training.py",
         "runtime/build_root_check.sh",
         "debian/assemble_root.py",
         "runtime/complete_platform.py",

@@ -1,0 +1,566 @@
+"""The PGO training workload: what CPython's profile-guided build runs to learn which code is hot.
+
+Its profile is part of the runtime's bytes, so it must be a function of its inputs: it is single-threaded, runs
+fixed iteration counts, seeds its only random generator, and reads no clock, network, environment or directory
+listing. build_cpython.sh runs it with a fixed hash seed, locale and time zone, and with address space layout
+randomization off: CPython's allocator, its type cache and dicts keyed by id() take different paths at other
+addresses, and the compiler would then optimize differently.
+
+It covers what services spend their time on (calls, objects, containers, str formatting, re, json, decimal, bigint,
+generators, exceptions, struct, hashlib, zlib, pickle, io, the compiler) instead of CPython's test suite, which
+uses threads, timeouts and temporary files. It prints a digest of its results, the same on every run. Runs on
+CPython 3.9+: newer syntax is compiled only where the interpreter has it.
+"""
+import array
+import bisect
+import collections
+import decimal
+import fractions
+import functools
+import hashlib
+import heapq
+import io
+import itertools
+import json
+import math
+import operator
+import pickle
+import random
+import re
+import struct
+import sys
+import unicodedata
+import zlib
+
+SCALE = 2
+ROUNDS = 2
+acc = hashlib.sha256()
+
+
+def feed(x):
+    acc.update(repr(x).encode("utf-8", "surrogatepass"))
+
+
+# ---- function calls, closures, recursion
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+def make_adder(k):
+    def add(x, *, y=0):
+        return x + k + y
+
+    return add
+
+
+def calls():
+    t = 0
+    for i in range(30 * SCALE):
+        t += fib(18)
+    adders = [make_adder(i) for i in range(50)]
+    for i in range(4000 * SCALE):
+        for a in adders:
+            t = (t + a(i, y=1)) % 1000003
+    kw = dict(a=1, b=2, c=3)
+
+    def f(a, b, c, d=4):
+        return a * b + c - d
+
+    for i in range(100000 * SCALE):
+        t += f(**kw) + f(i, 2, 3) + f(*(1, 2, 3, i))
+    feed(t)
+
+
+# ---- classes, properties, dunder methods, inheritance, dataclass-like
+class Vec:
+    __slots__ = ("x", "y")
+
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def __add__(self, o):
+        return Vec(self.x + o.x, self.y + o.y)
+
+    def __mul__(self, k):
+        return Vec(self.x * k, self.y * k)
+
+    def __eq__(self, o):
+        return self.x == o.x and self.y == o.y
+
+    def __hash__(self):
+        return hash((self.x, self.y))
+
+    @property
+    def norm2(self):
+        return self.x * self.x + self.y * self.y
+
+
+class Base:
+    kind = "base"
+
+    def __init__(self, n):
+        self.n = n
+        self.extra = {}
+
+    def value(self):
+        return self.n
+
+    def describe(self):
+        return f"{self.kind}:{self.value()}"
+
+
+class Child(Base):
+    kind = "child"
+
+    def value(self):
+        return super().value() * 2
+
+
+class GrandChild(Child):
+    kind = "grand"
+
+    def value(self):
+        return super().value() + 1
+
+    def __repr__(self):
+        return "GrandChild(%d)" % self.n
+
+
+def classes():
+    s = Vec(0, 0)
+    for i in range(150000 * SCALE):
+        s = s + Vec(i % 7, i % 11) * 2
+    feed(s.norm2)
+    objs = [cls(i) for i in range(20000 * SCALE) for cls in (Base, Child, GrandChild)]
+    total = 0
+    for o in objs:
+        total += o.value()
+        o.extra["k"] = len(o.describe())
+        setattr(o, "dyn", total & 0xFF)
+        total += getattr(o, "dyn")
+    feed(total)
+    feed(isinstance(objs[-1], Base) and issubclass(GrandChild, Child))
+    vs = {Vec(i % 100, i % 37) for i in range(50000 * SCALE)}
+    feed(len(vs))
+
+
+# ---- containers
+def containers():
+    d = {}
+    for i in range(200000 * SCALE):
+        k = "k%d" % (i % 5000)
+        d[k] = d.get(k, 0) + i
+    feed(sum(d.values()))
+    di = {i: i * i for i in range(100000 * SCALE)}
+    for i in range(0, 100000 * SCALE, 3):
+        del di[i]
+    feed(len(di))
+    feed(sorted(di)[:5])
+    st = set(range(0, 100000 * SCALE, 2)) | set(range(0, 100000 * SCALE, 3))
+    st2 = frozenset(range(0, 50000, 5))
+    feed(len(st & st2))
+    feed(len(st - st2))
+    feed(len(st ^ st2))
+    lst = []
+    for i in range(200000 * SCALE):
+        lst.append(i * 7 % 1009)
+    lst.sort()
+    feed(lst[::10000])
+    lst.reverse()
+    lst.insert(5, -1)
+    lst.pop(0)
+    lst.remove(-1)
+    feed(lst.index(500))
+    feed(lst.count(3))
+    words = [("w%d" % (i * 2654435761 % 100000), i) for i in range(100000 * SCALE)]
+    words.sort(key=operator.itemgetter(0))
+    feed(words[:3])
+    words.sort(key=lambda t: (-t[1] % 97, t[0]))
+    feed(words[:3])
+    feed(sorted(words, reverse=True)[:3])
+    c = collections.Counter(w[0][:3] for w in words)
+    feed(c.most_common(5))
+    dq = collections.deque(maxlen=1000)
+    for i in range(100000 * SCALE):
+        dq.append(i)
+        if i % 3 == 0:
+            dq.popleft()
+    feed(sum(dq))
+    od = collections.OrderedDict((str(i), i) for i in range(10000))
+    od.move_to_end("5")
+    feed(next(reversed(od)))
+    dd = collections.defaultdict(list)
+    for i in range(50000 * SCALE):
+        dd[i % 101].append(i)
+    feed(len(dd[7]))
+    Pt = collections.namedtuple("Pt", "x y z")
+    pts = [Pt(i, i + 1, i + 2) for i in range(30000)]
+    feed(sum(p.x + p.z for p in pts))
+    h = list(range(50000, 0, -1))
+    heapq.heapify(h)
+    feed([heapq.heappop(h) for _ in range(100)][-1])
+    feed(heapq.nlargest(5, range(100000)))
+    srt = list(range(0, 200000, 3))
+    feed(sum(bisect.bisect_left(srt, i) for i in range(0, 200000, 7)))
+    tup = tuple(range(1000))
+    feed(sum(tup[i : i + 10].count(i) for i in range(0, 1000, 10)))
+
+
+# ---- strings, formatting, unicode
+def strings():
+    out = []
+    for i in range(60000 * SCALE):
+        out.append(f"{i:08d}|{i / 7:.3f}|{i:x}|{'ab' * (i % 5)!r}|{i:>10,}")
+        out.append("%s-%d-%5.2f-%r" % ("s", i, i / 3, (i,)))
+        out.append("{0}:{1:^12}:{2:e}".format(i, "mid", i * 1.5))
+    s = "\n".join(out)
+    feed(len(s))
+    feed(hashlib.md5(s.encode()).hexdigest())
+    parts = s.split("\n")
+    feed(len(parts))
+    feed(sum(p.count("0") for p in parts[:50000]))
+    t = "The quick brown fox jumps over the lazy dog. " * 2000
+    for _ in range(50 * SCALE):
+        u = t.upper().lower().title().swapcase()
+        u = u.replace("fox", "cat").strip().center(len(u) + 10, "*")
+        feed(u.find("lazy"))
+        feed(u.startswith("*"))
+        feed(len(u.split()))
+    uni = "".join(chr(c) for c in range(0x20, 0x3000) if unicodedata.category(chr(c))[0] in "LN")
+    feed(len(uni))
+    for form in ("NFC", "NFD", "NFKC", "NFKD"):
+        feed(len(unicodedata.normalize(form, uni)))
+    feed(uni.upper()[:50])
+    feed(uni.casefold()[-50:])
+    feed(uni.isidentifier())
+    for enc in ("utf-8", "utf-16", "utf-32", "latin-1", "ascii", "cp1252", "utf-7"):
+        b = uni.encode(enc, errors="replace") if enc not in ("utf-8", "utf-16", "utf-32", "utf-7") else uni.encode(enc)
+        feed(len(b))
+        feed(len(b.decode(enc, errors="replace")))
+    bs = bytes(range(256)) * 1000
+    feed(bs.hex()[:20])
+    feed(bytes.fromhex(bs[:1000].hex()) == bs[:1000])
+    ba = bytearray(bs)
+    ba.reverse()
+    ba[0:10] = b"0123456789"
+    feed(ba[:12])
+    feed(" ".join(str(x) for x in range(10000)).encode().translate(bytes.maketrans(b"0123", b"abcd"))[:40])
+
+
+# ---- regex
+def regexes():
+    text = " ".join(
+        "user%d@example%d.com 2024-%02d-%02d id=%d" % (i, i % 13, i % 12 + 1, i % 28 + 1, i * 31)
+        for i in range(20000 * SCALE)
+    )
+    pats = [
+        r"(\w+)@(\w+)\.com",
+        r"(\d{4})-(\d\d)-(\d\d)",
+        r"id=(\d+)",
+        r"\b[a-z]+\d{2}\b",
+        r"(?i)EXAMPLE(1[0-2])",
+        r"(?P<u>user\d+)@(?P=u)?",
+    ]
+    for p in pats:
+        rx = re.compile(p)
+        feed(len(rx.findall(text)))
+        feed(sum(1 for _ in rx.finditer(text[:200000])))
+    feed(len(re.sub(r"(\d+)", lambda m: str(int(m.group(1)) * 2), text[:300000])))
+    feed(re.split(r"[@. ]", text[:5000])[:10])
+    for i in range(20000 * SCALE):
+        m = re.match(r"user(\d+)@example(\d+)", "user%d@example%d" % (i, i % 13))
+        feed(m.group(1)) if i % 5000 == 0 else None
+    feed(re.fullmatch(r"(a|b)*c", "ab" * 5000 + "c") is not None)
+
+
+# ---- json
+def jsons():
+    data = [
+        {
+            "id": i,
+            "name": "item%d" % i,
+            "tags": ["t%d" % (i % 7), "u\u00e9\u4e2d"],
+            "price": i * 1.25,
+            "nested": {"a": [1, 2, {"b": None, "c": True}], "s": "x" * (i % 20)},
+        }
+        for i in range(5000 * SCALE)
+    ]
+    for _ in range(6):
+        s = json.dumps(data, sort_keys=True)
+        s2 = json.dumps(data, indent=2, ensure_ascii=False)
+        back = json.loads(s)
+        back2 = json.loads(s2)
+    feed(len(s))
+    feed(len(s2))
+    feed(back == back2)
+    feed(hashlib.sha1(s.encode()).hexdigest())
+
+
+# ---- decimal / fractions / math
+def numbers():
+    decimal.getcontext().prec = 50
+    D = decimal.Decimal
+    x = D(0)
+    for i in range(1, 30000 * SCALE):
+        x += D(1) / D(i) * D("1.0001") ** (i % 5)
+    feed(str(x))
+    feed(str(D(2).sqrt()))
+    feed(str(D(10).ln()))
+    feed(str(D("1.5").exp()))
+    q = D("123.456789").quantize(D("0.001"), rounding=decimal.ROUND_HALF_EVEN)
+    feed(str(q))
+    F = fractions.Fraction
+    f = F(0)
+    for i in range(1, 3000):
+        f += F(1, i * i)
+    feed(f.numerator % 1000003)
+    big = 1
+    for i in range(1, 3000):
+        big *= i
+    feed(big % (10**20))
+    feed(len(str(big % 10**4000)))
+    feed(big.bit_length())
+    feed(pow(3, 10**5, 10**9 + 7))
+    feed(math.gcd(big, 2**300 * 3**50))
+    fl = 0.0
+    for i in range(1, 300000 * SCALE):
+        fl += math.sin(i) * math.sqrt(i) / (1 + math.log(i)) + (i % 7) / 3.0 - i // 5 * 0.001
+    feed(round(fl, 6))
+    feed(math.fsum([0.1] * 10000))
+    feed((1 + 2j) ** 10 * complex(3, -4))
+    feed(float.fromhex((1.5).hex()))
+    feed(int("12345678901234567890" * 20) % 97)
+    rnd = random.Random(12345)
+    feed(sum(rnd.random() for _ in range(50000)))
+    feed(rnd.sample(range(1000), 5))
+
+
+# ---- generators, itertools, functools, comprehensions
+def gens():
+    def gen(n):
+        for i in range(n):
+            if i % 3:
+                yield i * i
+            else:
+                yield from (i, -i)
+
+    feed(sum(gen(300000 * SCALE)))
+
+    def pipeline(it):
+        it = (x for x in it if x % 2)
+        it = map(lambda x: x * 3, it)
+        it = itertools.takewhile(lambda x: x < 10**7, it)
+        return sum(it)
+
+    feed(pipeline(range(10**6)))
+    feed(list(itertools.islice(itertools.permutations(range(8)), 1000, 1005)))
+    feed(sum(1 for _ in itertools.combinations(range(20), 5)))
+    feed(list(itertools.accumulate(range(20), operator.mul))[-1])
+    feed([k for k, g in itertools.groupby(sorted("mississippi" * 100))])
+    feed(list(itertools.chain.from_iterable([[i] * 3 for i in range(10)]))[-5:])
+    feed(sum(a * b for a, b in zip(range(100000), itertools.cycle([1, 2, 3]))))
+
+    @functools.lru_cache(maxsize=256)
+    def lc(n):
+        return n if n < 2 else lc(n - 1) + lc(n - 2)
+
+    feed(lc(300))
+    feed(sum(lc(i % 300) for i in range(100000)))
+    feed(functools.reduce(operator.xor, range(1000000)))
+    p = functools.partial(int, base=16)
+    feed(sum(p("%x" % i) for i in range(100000)))
+    feed(sum([x * y for x in range(300) for y in range(300) if (x ^ y) & 1]))
+    feed(len({x: y for x in range(500) for y in range(10)}))
+    feed(len({(x * y) % 1000 for x in range(400) for y in range(400)}))
+
+
+# ---- exceptions, context managers, match
+class MyErr(ValueError):
+    pass
+
+
+class CM:
+    def __init__(self):
+        self.n = 0
+
+    def __enter__(self):
+        self.n += 1
+        return self
+
+    def __exit__(self, *a):
+        return a[0] is KeyError
+
+
+def excs():
+    n = 0
+    cm = CM()
+    for i in range(100000 * SCALE):
+        try:
+            if i % 3 == 0:
+                raise MyErr(i)
+            elif i % 3 == 1:
+                {}[i]
+            else:
+                n += 1 // (i % 2)
+        except MyErr as e:
+            n += e.args[0] & 1
+        except KeyError:
+            n += 2
+        except ZeroDivisionError:
+            n += 3
+        finally:
+            n += 1
+        with cm:
+            if i % 5 == 0:
+                raise KeyError(i)
+    feed(n)
+    feed(cm.n)
+    try:
+        try:
+            raise TypeError("inner")
+        except TypeError as e:
+            raise RuntimeError("outer") from e
+    except RuntimeError as e:
+        feed(repr(e.__cause__))
+    newer_syntax()
+
+
+# ---- struct, array, memoryview, hashlib, zlib, bz2/lzma, pickle
+def binary():
+    fmt = struct.Struct("<iqdH4s?")
+    buf = bytearray(fmt.size * 20000)
+    for i in range(20000 * SCALE):
+        fmt.pack_into(buf, (i % 20000) * fmt.size, i, i * 1000003, i / 3, i & 0xFFFF, b"abcd", bool(i & 1))
+    feed(sum(t[0] for t in fmt.iter_unpack(bytes(buf))))
+    feed(struct.unpack(">IHb", struct.pack(">IHb", 1, 2, -3)))
+    arr = array.array("d", (i * 0.5 for i in range(100000)))
+    mv = memoryview(arr)
+    feed(sum(mv[::100]))
+    feed(mv.cast("B")[:16].tobytes())
+    ia = array.array("i", range(100000))
+    ia.byteswap()
+    feed(ia[5])
+    blob = ("".join("line %d: %s\n" % (i, "abc" * (i % 10)) for i in range(30000))).encode()
+    for name in ("md5", "sha1", "sha256", "sha512", "sha3_256", "blake2b"):
+        h = hashlib.new(name)
+        for j in range(0, len(blob), 4096):
+            h.update(blob[j : j + 4096])
+        feed(h.hexdigest())
+    for lvl in (1, 6, 9):
+        c = zlib.compress(blob * SCALE, lvl)
+        feed(len(c))
+        feed(zlib.decompress(c) == blob * SCALE)
+    co = zlib.compressobj()
+    parts = [co.compress(blob[i : i + 10000]) for i in range(0, len(blob), 10000)]
+    parts.append(co.flush())
+    feed(zlib.crc32(b"".join(parts)))
+    feed(zlib.adler32(blob))
+    try:
+        import bz2
+        import lzma
+
+        feed(len(bz2.compress(blob)))
+        feed(len(lzma.compress(blob[:200000])))
+    except ImportError:
+        feed("nocomp")
+    data = {
+        "ints": list(range(20000)),
+        "strs": ["s%d" % i for i in range(20000)],
+        "nested": [(i, str(i), float(i), [i, {"k": i}]) for i in range(5000)],
+        "bytes": blob[:10000],
+        "set": frozenset(range(100)),
+        "none": None,
+        "big": 10**100,
+    }
+    for proto in range(0, pickle.HIGHEST_PROTOCOL + 1):
+        for _ in range(2 * SCALE):
+            p = pickle.dumps(data, protocol=proto)
+            back = pickle.loads(p)
+        feed(len(p))
+        feed(back == data)
+    sio = io.StringIO()
+    for i in range(50000):
+        sio.write("row %d\n" % i)
+    feed(len(sio.getvalue()))
+    sio.seek(0)
+    feed(sum(1 for _ in sio))
+    bio = io.BytesIO(blob)
+    feed(len(bio.read(1000)))
+    feed(len(bio.readlines()))
+
+
+# ---- compile/exec (parser, compiler)
+SRC = '''
+def g(a, b=2, *args, **kw):
+    """doc"""
+    x = [i for i in range(a) if i % b]
+    y = {k: v for k, v in kw.items()}
+    try:
+        z = a / b
+    except ZeroDivisionError:
+        z = None
+    class K:
+        def m(self): return x, y, z
+    return K().m()
+r = g(10, 3, 4, 5, q=1)
+'''
+
+
+def compiler():
+    for i in range(400 * SCALE):
+        code = compile(SRC.replace("10", str(i % 50 + 1)), "<train-%d>" % (i % 10), "exec")
+        ns = {}
+        exec(code, ns)
+    feed(ns["r"])
+    import ast
+
+    tree = ast.parse(SRC * 20)
+    feed(len(ast.dump(tree)))
+    feed(len(ast.unparse(tree)))
+
+
+# Syntax newer than 3.9, compiled only by an interpreter that has it.
+EXCEPTION_GROUPS = """
+try:
+    raise ExceptionGroup("g", [ValueError(1), TypeError(2)])
+except* ValueError as eg:
+    feed(len(eg.exceptions))
+except* TypeError as eg:
+    feed(len(eg.exceptions))
+"""
+MATCH = """
+def classify(v):
+    match v:
+        case {"t": "pt", "x": x, "y": y}:
+            return x + y
+        case [a, b, *rest]:
+            return a * b + len(rest)
+        case int(n) if n > 10:
+            return n
+        case str() as s:
+            return len(s)
+        case _:
+            return 0
+vals = [{"t": "pt", "x": 1, "y": 2}, [1, 2, 3, 4], 42, "hello", None, 3]
+feed(sum(classify(vals[i % 6]) for i in range(200000 * SCALE)))
+"""
+
+
+def newer_syntax():
+    if sys.version_info >= (3, 11):
+        exec(compile(EXCEPTION_GROUPS, "<exception-groups>", "exec"), {"feed": feed})
+    if sys.version_info >= (3, 10):
+        exec(compile(MATCH, "<match>", "exec"), {"feed": feed, "SCALE": SCALE})
+
+
+def main():
+    steps = [calls, classes, containers, strings, regexes, jsons, numbers, gens, excs, binary, compiler]
+    for _ in range(ROUNDS):
+        for step in steps:
+            step()
+    print(acc.hexdigest())
+
+
+if __name__ == "__main__":
+    main()
