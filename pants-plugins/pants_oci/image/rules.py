@@ -568,6 +568,7 @@ async def _sbom(
         verification=runtime.source_verification or f"sha256 and size pin ({release.size} bytes)",
         prefix=runtime.prefix,
         built_with=runtime.built_with,
+        pgo_profile_sha256=runtime.pgo_profile.sha256 if runtime.pgo_profile else "",
     )
     return sbom.spdx_json(
         sbom.SbomInput(

@@ -76,6 +76,7 @@ class RuntimeComponent:
     verification: str  # how the tarball was checked, e.g. "sha256 pin"
     prefix: str  # where it is installed in the image, e.g. "/opt/python"
     built_with: str = ""  # what compiled it: its build root and that lock's sha256, or the host toolchain
+    pgo_profile_sha256: str = ""  # the PGO profile it was optimized with, if any
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,11 @@ def runtime_comment(runtime: RuntimeComponent, tool: str) -> str:
         f"Compiled from source by {tool}{' in ' + runtime.built_with if runtime.built_with else ''} and installed at "
         f"{runtime.prefix}. "
         f"Source verified by {runtime.verification}. Configure arguments: {configure}"
+        + (
+            f". Optimized with the PGO profile sha256 {runtime.pgo_profile_sha256}"
+            if runtime.pgo_profile_sha256
+            else ""
+        )
     )
 
 

@@ -258,3 +258,9 @@ def test_the_spdx_projects_validator_accepts_the_document(tmp_path: Path, image_
     path.write_bytes(sbom.spdx_json(dataclasses.replace(INPUT, image_name=image_name)))
     messages = validate_full_spdx_document(parse_file(str(path)))
     assert [m.validation_message for m in messages] == []
+
+
+def test_the_pgo_profile_a_runtime_was_optimized_with_is_recorded() -> None:
+    assert "PGO" not in sbom.runtime_comment(RUNTIME, "pants-oci")
+    pgo = dataclasses.replace(RUNTIME, pgo_profile_sha256="c" * 64)
+    assert sbom.runtime_comment(pgo, "pants-oci").endswith(f"Optimized with the PGO profile sha256 {'c' * 64}")
