@@ -2,7 +2,8 @@
 wheel resolve, then skopeo, umoci and runc (from the test-tools Debian lock) on the result, and podman where installed.
 
 Two "checkouts": two RuleRunners with isolated stores in different temporary build roots, each compiling its
-own runtime from scratch, must produce the same manifest digest.
+own runtime from scratch with the default optimizations (pgo+lto: a training run, then the optimized build), must
+produce the same PGO profile, the same runtime archive and the same image digest.
 """
 import hashlib
 import io
@@ -30,6 +31,7 @@ from pants_oci import register
 from pants_oci.bases.rules import BaseOfTarget, DebianBaseSpecRequest, GenerateDebianLockfile
 from pants_oci.image.rules import PythonOciImageFieldSet
 from pants_oci.oci.validate import validate_layout
+from pants_oci.runtime.rules import PythonRuntimeFieldSet
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
 from pants_oci.tools.testing import skopeo, tool
 
@@ -45,7 +47,7 @@ def main() -> int:
 """
 PROJECT = {
     "rt/BUILD": (
-        'python_runtime(name="py313", version="3.13.5", optimizations="none")\n'
+        'python_runtime(name="py313", version="3.13.5")\n'
         'debian_packages(name="base", packages=["ca-certificates", "netbase", "tini"], runtimes=[":py313"])\n'
         'debian_packages(name="bare", packages=["libc6", "netbase"])\n'
     ),
@@ -84,6 +86,7 @@ def _runner() -> RuleRunner:
             *register.rules(),
             *python_backend.rules(),
             QueryRule(BuiltPackage, [PythonOciImageFieldSet]),
+            QueryRule(BuiltPackage, [PythonRuntimeFieldSet]),
             QueryRule(GenerateLockfileResult, [GenerateDebianLockfile]),
             QueryRule(BaseOfTarget, [DebianBaseSpecRequest]),
             *BUILD_ROOT_LOCK_RULES,
@@ -127,6 +130,14 @@ def _package(runner: RuleRunner, name: str = "img") -> Dict[str, bytes]:
     target = runner.get_target(Address("app", target_name=name))
     package = runner.request(BuiltPackage, [PythonOciImageFieldSet.create(target)])
     return {fc.path: fc.content for fc in runner.request(DigestContents, [package.digest])}
+
+
+def _package_runtime(runner: RuleRunner, name: str = "py313") -> Dict[str, str]:
+    """The runtime's dist/ files (archive, complete platform, PGO profile) by name, as sha256 digests."""
+    target = runner.get_target(Address("rt", target_name=name))
+    package = runner.request(BuiltPackage, [PythonRuntimeFieldSet.create(target)])
+    contents = runner.request(DigestContents, [package.digest])
+    return {fc.path[len(f"rt/{name}") :]: hashlib.sha256(fc.content).hexdigest() for fc in contents}
 
 
 def _layout(files: Dict[str, bytes], root: Path) -> Path:
@@ -508,7 +519,35 @@ def test_two_checkouts_from_empty_caches_give_the_same_digest(first: dict) -> No
     _generate_lock(second, "base")
     lock_build_root(second, Address("rt", target_name="py313"))
     assert second.build_root != first["runner"].build_root
+    # The runtime first: with PGO, the profile from the training run is where two machines used to differ.
+    runtime = _package_runtime(second)
+    assert set(runtime) == {".tar.gz", ".complete_platform.json", ".pgo-profile.tar.gz"}
+    assert runtime == _package_runtime(first["runner"])
     assert json.loads(_package(second)["app/img/index.json"]) == json.loads(first["files"]["app/img/index.json"])
+
+
+def test_a_pinned_pgo_profile_gives_the_same_runtime(first: dict) -> None:
+    runner = first["runner"]
+    built = _package_runtime(runner)
+    target = runner.get_target(Address("rt", target_name="py313"))
+    package = runner.request(BuiltPackage, [PythonRuntimeFieldSet.create(target)])
+    profile = next(
+        fc for fc in runner.request(DigestContents, [package.digest]) if fc.path.endswith(".pgo-profile.tar.gz")
+    )
+    runner.write_files(
+        {
+            "rt/frozen.pgo-profile.tar.gz": profile.content,
+            "rt/BUILD": PROJECT["rt/BUILD"]
+            + f'python_runtime(name="frozen", version="3.13.5", pgo_profile="frozen.pgo-profile.tar.gz",\n'
+            f'               pgo_profile_sha256="{built[".pgo-profile.tar.gz"]}")\n',
+        }
+    )
+    lock_build_root(runner, Address("rt", target_name="frozen"))
+    try:
+        frozen = _package_runtime(runner, "frozen")
+    finally:
+        runner.write_files({"rt/BUILD": PROJECT["rt/BUILD"]})
+    assert frozen == built, "no training run, and the same bytes as the runtime the profile came from"
 
 
 def test_user_missing_from_the_base_is_rejected(first: dict) -> None:
