@@ -10,6 +10,7 @@
     python3 benchmarks/run.py build-root --runs 2
     python3 benchmarks/run.py image-size
     python3 benchmarks/run.py remote-cache
+    python3 benchmarks/run.py pgo --baseline "pgo+lto before=<an older runtime's .tar.gz>"
 
 `runtime` measures, for each optimization level, a cold `./pants package` of a python_runtime (process cache
 off, so the compile really runs) against a plain `./configure && make && make install` with the same flags
@@ -50,6 +51,13 @@ an empty store given the host-toolchain build alone.
 `remote-cache` starts BuildGrid on 127.0.0.1 and packages the example image twice, each time with an empty
 local store and the local cache off: once writing to the remote cache (every process runs), once reading from
 it (as a second CI machine would), with Pants' own counters for each.
+
+`pgo` compiles CPython at `none` and at `pgo+lto` (cold, process cache off; compile seconds from Pants' log, the
+profile step and the optimized build together), then runs a micro-benchmark suite on each interpreter and on any
+--baseline archive (for example a runtime packaged by an older version of the plugin), in rounds that take every
+interpreter in turn, so machine noise hits them alike. Each benchmark is the best of 15 repetitions inside the
+interpreter; the table shows per-round medians, and each interpreter's speed-up over `none` is the median of the
+per-round ratios. fib, json, re and sort resemble the PGO training; difflib and csv are not in it.
 """
 import argparse
 import ast
@@ -242,6 +250,75 @@ def bench_runtime(levels: List[str], runs: int, skip_warm: bool) -> None:
             f"{r['warm_s']:.1f} | {r['untrimmed_mb']:.0f} | {r['trimmed_pyc_mb']:.1f} | {r['trimmed_no_pyc_mb']:.1f} | "
             f"{r['start_pyc_ms']:.0f} | {r['start_no_pyc_ms']:.0f} |"
         )
+
+
+MICRO_BENCHMARKS = """
+import csv, difflib, io, json, re, sys, time
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+DATA = [{"id": i, "name": "n%d" % i, "tags": ["a", "b"], "x": i * 0.5} for i in range(2000)]
+TEXT = " ".join("user%d@host%d.example 2024-01-%02d" % (i, i % 7, i % 28 + 1) for i in range(3000))
+WORDS = ["w%d" % (i * 7919 % 10007) for i in range(20000)]
+LINES_A = ["line %d %s" % (i, "x" * (i % 13)) for i in range(600)]
+LINES_B = [line for i, line in enumerate(LINES_A) if i % 17] + ["new line"]
+ROWS = "\\n".join(",".join(str(i * j) for j in range(8)) for i in range(3000))
+BENCHMARKS = {
+    "fib": lambda: fib(22),
+    "json": lambda: json.loads(json.dumps(DATA)),
+    "re": lambda: re.findall(r"(\\w+)@(\\w+)\\.example (\\d+)-(\\d+)", TEXT),
+    "sort": lambda: sorted(WORDS),
+    "difflib": lambda: list(difflib.unified_diff(LINES_A, LINES_B)),
+    "csv": lambda: list(csv.reader(io.StringIO(ROWS))),
+}
+best = {}
+for name, bench in BENCHMARKS.items():
+    times = []
+    for _ in range(15):
+        start = time.perf_counter()
+        bench()
+        times.append(time.perf_counter() - start)
+    best[name] = min(times) * 1000
+print(json.dumps(best))
+"""
+
+
+def micro_benchmark(python: Path) -> Dict[str, float]:
+    """Milliseconds per benchmark (best of 15) on `python`."""
+    return json.loads(run([str(python), "-I", "-c", MICRO_BENCHMARKS]).stdout)
+
+
+def bench_pgo(baselines: List[str], rounds: int) -> None:
+    interpreters: Dict[str, Path] = {}
+    compile_s: Dict[str, float] = {}
+    for level in ("none", "pgo+lto"):
+        target = write_target(level)
+        run([str(REPO / "pants"), "--no-pantsd", "generate-lockfiles", f"--resolve={target}#build-root"], cwd=REPO)
+        compile_s[level] = pants_package(target, cold=True)
+        interpreters[level] = packaged_tree(target) / "bin" / "python3.13"
+        print(f"{level}: compile processes {compile_s[level]:.0f} s", flush=True)
+    for baseline in baselines:
+        name, archive = baseline.split("=", 1)
+        out = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+        with tarfile.open(archive) as tar:
+            tar.extractall(out)
+        interpreters[name] = out / "opt" / "python" / "bin" / "python3.13"
+    results: Dict[str, List[Dict[str, float]]] = {name: [] for name in interpreters}
+    for _ in range(rounds):
+        for name, python in interpreters.items():
+            results[name].append(micro_benchmark(python))
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    shutil.rmtree(REPO / "3rdparty" / "debian" / SCRATCH.relative_to(REPO), ignore_errors=True)
+    benches = list(results["none"][0])
+    columns = " | ".join(f"{b} (ms)" for b in benches)
+    print(f"\n| interpreter | compile (s) | {columns} | total (ms) | speed-up over none |")
+    print("|---|---|" + "---|" * (len(benches) + 2))
+    for name, per_round in results.items():
+        totals = [sum(r.values()) for r in per_round]
+        none_totals = [sum(r.values()) for r in results["none"]]
+        speedup = statistics.median(n / t for n, t in zip(none_totals, totals))
+        cells = " | ".join(f"{statistics.median(r[b] for r in per_round):.2f}" for b in benches)
+        compiled = f"{compile_s[name]:.0f}" if name in compile_s else "-"
+        print(f"| {name} | {compiled} | {cells} | {statistics.median(totals):.1f} | {speedup:.3f} |")
 
 
 IMAGE_TARGET = "src/python/hello_cli:hello-cli-image"
@@ -692,6 +769,11 @@ def main() -> None:
     lock.add_argument("--runs", type=int, default=3)
     root = sub.add_parser("build-root", help="build root fetch and unpack, and the compile in it against the host's")
     root.add_argument("--runs", type=int, default=2)
+    pgo = sub.add_parser("pgo", help="none against pgo+lto (and older builds): compile time and micro-benchmarks")
+    pgo.add_argument(
+        "--baseline", action="append", default=[], metavar="NAME=ARCHIVE", help="another runtime's .tar.gz to compare"
+    )
+    pgo.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     if args.suite == "remote-cache":
         bench_remote_cache()
@@ -709,6 +791,8 @@ def main() -> None:
         bench_image_size()
     elif args.suite == "build-root":
         bench_build_root(args.runs)
+    elif args.suite == "pgo":
+        bench_pgo(args.baseline, args.rounds)
 
 
 if __name__ == "__main__":
