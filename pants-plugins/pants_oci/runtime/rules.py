@@ -32,7 +32,7 @@ from pants.engine.fs import (
 )
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import HydratedSources, HydrateSourcesRequest
+from pants.engine.target import HydratedSources, HydrateSourcesRequest, InvalidFieldException
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
@@ -509,17 +509,18 @@ async def pinned_pgo_profile(request: PinnedProfileRequest) -> CPythonProfile:
     path = sources.snapshot.files[0]  # relative to the repository, as the messages name it
     entries = await Get(DigestEntries, Digest, sources.snapshot.digest)
     found = entries[0].file_digest
+    # The pin's fields name a file that does not fit: Pants' own error for a bad field value.
     if found.fingerprint != request.sha256:
-        raise pgo_profile.PgoProfileError(
-            pgo_profile.digest_mismatch(spec.address, path, request.sha256, found.fingerprint)
-        )
-    # A few MB, read once: the manifest says which build the profile was made for.
+        raise InvalidFieldException(pgo_profile.digest_mismatch(spec.address, path, request.sha256, found.fingerprint))
+    # Small (about 300 kB), read once: the manifest says which build the profile was made for.
     contents = await Get(DigestContents, Digest, sources.snapshot.digest)
-    problem = pgo_profile.mismatch(
-        spec.address, path, pgo_profile.read_manifest(spec.address, path, contents[0].content), spec
-    )
+    try:
+        manifest = pgo_profile.read_manifest(spec.address, path, contents[0].content)
+    except pgo_profile.PgoProfileError as e:
+        raise InvalidFieldException(str(e))
+    problem = pgo_profile.mismatch(spec.address, path, manifest, spec)
     if problem:
-        raise pgo_profile.PgoProfileError(problem)
+        raise InvalidFieldException(problem)
     digest = await Get(Digest, CreateDigest([FileEntry(pgo_profile.PROFILE_FILE, found)]))
     return CPythonProfile(digest, found.fingerprint)
 
@@ -532,7 +533,7 @@ async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBin
         spec.address, spec.optimizations, field_set.pgo_profile.value, field_set.pgo_profile_sha256.value
     )
     if pin_problem:
-        raise pgo_profile.PgoProfileError(pin_problem)
+        raise InvalidFieldException(pin_problem)
     profile = None
     if field_set.pgo_profile.value is not None:
         # Checked before anything is fetched or compiled: a profile for another build fails in seconds.
