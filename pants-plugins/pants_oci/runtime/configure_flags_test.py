@@ -46,3 +46,9 @@ def test_extra_args_come_after_the_table_and_before_flags_variables() -> None:
 def test_unknown_optimization_is_rejected() -> None:
     with pytest.raises(ValueError, match="optimizations must be one of none, lto, pgo, pgo\\+lto"):
         configure_args("3.13.5", "O3")
+
+
+def test_lto_builds_seed_the_names_their_objects_carry() -> None:
+    lto_cflags = next(a for a in configure_args("3.13.5", "pgo+lto") if a.startswith("CFLAGS="))
+    plain_cflags = next(a for a in configure_args("3.13.5", "pgo") if a.startswith("CFLAGS="))
+    assert "-frandom-seed=pants-oci" in lto_cflags and "-frandom-seed" not in plain_cflags
