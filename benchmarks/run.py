@@ -11,6 +11,7 @@
     python3 benchmarks/run.py image-size
     python3 benchmarks/run.py remote-cache
     python3 benchmarks/run.py pgo --baseline "pgo+lto before=<an older runtime's .tar.gz>"
+    python3 benchmarks/run.py pgo --levels --baseline "none=<archive>" --baseline "pgo+lto=<archive>"
 
 `runtime` measures, for each optimization level, a cold `./pants package` of a python_runtime (process cache
 off, so the compile really runs) against a plain `./configure && make && make install` with the same flags
@@ -54,7 +55,8 @@ it (as a second CI machine would), with Pants' own counters for each.
 
 `pgo` compiles CPython at `none` and at `pgo+lto` (cold, process cache off; compile seconds from Pants' log, the
 profile step and the optimized build together), then runs a micro-benchmark suite on each interpreter and on any
---baseline archive (for example a runtime packaged by an older version of the plugin), in rounds that take every
+--baseline archive (for example a runtime packaged by an older version of the plugin; `--levels` with no level
+compares archives only, the first one being the reference), in rounds that take every
 interpreter in turn, so machine noise hits them alike. Each benchmark is the best of 15 repetitions inside the
 interpreter; the table shows per-round medians, and each interpreter's speed-up over `none` is the median of the
 per-round ratios. fib, json, re and sort resemble the PGO training; difflib and csv are not in it.
@@ -287,10 +289,10 @@ def micro_benchmark(python: Path) -> Dict[str, float]:
     return json.loads(run([str(python), "-I", "-c", MICRO_BENCHMARKS]).stdout)
 
 
-def bench_pgo(baselines: List[str], rounds: int) -> None:
+def bench_pgo(levels: List[str], baselines: List[str], rounds: int) -> None:
     interpreters: Dict[str, Path] = {}
     compile_s: Dict[str, float] = {}
-    for level in ("none", "pgo+lto"):
+    for level in levels:
         target = write_target(level)
         run([str(REPO / "pants"), "--no-pantsd", "generate-lockfiles", f"--resolve={target}#build-root"], cwd=REPO)
         compile_s[level] = pants_package(target, cold=True)
@@ -308,14 +310,15 @@ def bench_pgo(baselines: List[str], rounds: int) -> None:
             results[name].append(micro_benchmark(python))
     shutil.rmtree(SCRATCH, ignore_errors=True)
     shutil.rmtree(REPO / "3rdparty" / "debian" / SCRATCH.relative_to(REPO), ignore_errors=True)
-    benches = list(results["none"][0])
+    reference = next(iter(results))  # the first interpreter: `none` unless only baselines were given
+    benches = list(results[reference][0])
     columns = " | ".join(f"{b} (ms)" for b in benches)
-    print(f"\n| interpreter | compile (s) | {columns} | total (ms) | speed-up over none |")
+    print(f"\n| interpreter | compile (s) | {columns} | total (ms) | speed-up over {reference} |")
     print("|---|---|" + "---|" * (len(benches) + 2))
+    reference_totals = [sum(r.values()) for r in results[reference]]
     for name, per_round in results.items():
         totals = [sum(r.values()) for r in per_round]
-        none_totals = [sum(r.values()) for r in results["none"]]
-        speedup = statistics.median(n / t for n, t in zip(none_totals, totals))
+        speedup = statistics.median(n / t for n, t in zip(reference_totals, totals))
         cells = " | ".join(f"{statistics.median(r[b] for r in per_round):.2f}" for b in benches)
         compiled = f"{compile_s[name]:.0f}" if name in compile_s else "-"
         print(f"| {name} | {compiled} | {cells} | {statistics.median(totals):.1f} | {speedup:.3f} |")
@@ -773,6 +776,9 @@ def main() -> None:
     pgo.add_argument(
         "--baseline", action="append", default=[], metavar="NAME=ARCHIVE", help="another runtime's .tar.gz to compare"
     )
+    pgo.add_argument(
+        "--levels", nargs="*", default=["none", "pgo+lto"], help="levels to compile (none: compare --baseline only)"
+    )
     pgo.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     if args.suite == "remote-cache":
@@ -792,7 +798,7 @@ def main() -> None:
     elif args.suite == "build-root":
         bench_build_root(args.runs)
     elif args.suite == "pgo":
-        bench_pgo(args.baseline, args.rounds)
+        bench_pgo(args.levels, args.baseline, args.rounds)
 
 
 if __name__ == "__main__":

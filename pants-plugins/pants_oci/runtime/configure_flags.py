@@ -75,7 +75,7 @@ CONFIGURE_FLAGS: Tuple[Flag, ...] = (
     Flag("--with-lto", "link-time optimization: a few % faster, one slower link step", _optimizing("lto")),
     Flag(
         "--enable-optimizations",
-        "profile-guided optimization: about 11% faster on 3.13 here, ~6x build time",
+        "profile-guided optimization (with LTO: 1.26x the speed of none on 3.13 here, ~5x the build time)",
         _optimizing("pgo"),
     ),
 )
