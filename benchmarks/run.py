@@ -32,7 +32,8 @@ size as shipped, and what zstd (levels 3 and 19, the zstd command) would make of
 `scale` generates a synthetic monorepo of N services (alternating the two example runtimes, half with a
 third-party requirement, all sharing the textstats library) in a scratch clone, and times `./pants package`
 of all N images cold (their layers never built before; the runtimes and base already in the cache, as on a CI
-machine with a shared cache) and warm (again, nothing changed), with Pants' peak memory (max RSS).
+machine with a shared cache) and warm (again, nothing changed), with Pants' peak memory (max RSS); then, at the
+largest N, a one-line change to the shared library, counting the processes that ran (Pants' stats).
 
 `lock` times `./pants generate-lockfiles` of the example Debian base in a scratch clone, each run with an empty
 local store (so nothing is cached, and a compile, if locking needed one, would really run), median of --runs; it
@@ -519,19 +520,26 @@ def generate_services(clone: Path, group: str, count: int) -> str:
     return f"src/python/{group}::"
 
 
-def measured_package(clone: Path, store: Path, spec: str):
-    """(seconds, peak RSS in MB of the Pants process) of `./pants --no-pantsd package <spec>`."""
+def measured_package(clone: Path, store: Path, spec: str, stats: bool = False):
+    """(seconds, peak RSS in MB of the Pants process, Pants' counters with `stats`) of
+    `./pants --no-pantsd package <spec>`."""
     probe = (
         "import resource, subprocess, sys, time; t = time.monotonic(); "
         "r = subprocess.run(sys.argv[1:], capture_output=True); "
         "print(time.monotonic() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode); "
-        "sys.stderr.write(r.stderr.decode()[-3000:] if r.returncode else '')"
+        "sys.stderr.write(r.stderr.decode())"
     )
-    result = run([sys.executable, "-c", probe, str(clone / "pants"), *store_flags(store), "package", spec], cwd=clone)
+    flags = ["--stats-log"] if stats else []
+    argv = [sys.executable, "-c", probe, str(clone / "pants"), *store_flags(store), *flags, "package", spec]
+    result = run(argv, cwd=clone)
     seconds, max_rss_kb, code = result.stdout.split()
     if code != "0":
-        raise SystemExit(f"package {spec} failed:\n{result.stderr}")
-    return float(seconds), int(max_rss_kb) / 1024
+        raise SystemExit(f"package {spec} failed:\n{result.stderr[-3000:]}")
+    counters = {k: int(v) for k, v in re.findall(r"^\s*(\w+): (\d+)$", result.stderr, re.M)}
+    return float(seconds), int(max_rss_kb) / 1024, counters
+
+
+SHARED_LIBRARY = Path("src/python/textstats/stats.py")
 
 
 def bench_scale(counts: List[int]) -> None:
@@ -542,8 +550,8 @@ def bench_scale(counts: List[int]) -> None:
     rows = []
     for count in counts:
         spec = generate_services(clone, f"synthetic_n{count}", count)
-        cold_s, cold_mb = measured_package(clone, store, spec)
-        warm_s, warm_mb = measured_package(clone, store, spec)
+        cold_s, cold_mb, _ = measured_package(clone, store, spec)
+        warm_s, warm_mb, warm_stats = measured_package(clone, store, spec, stats=True)
         rows.append((count, cold_s, cold_mb, warm_s, warm_mb))
         print(
             json.dumps(
@@ -553,15 +561,33 @@ def bench_scale(counts: List[int]) -> None:
                     "cold_max_rss_mb": cold_mb,
                     "warm_s": warm_s,
                     "warm_max_rss_mb": warm_mb,
+                    "warm_processes_run": warm_stats.get("local_execution_requests", 0),
                 }
             ),
             flush=True,
         )
+    # A one-line change to the library every service imports: only what contains its code is new work (each
+    # image's app layer, config, manifest and archive, and each service's own PEX), counted from Pants' stats.
+    library = clone / SHARED_LIBRARY
+    library.write_text(library.read_text() + "\n# a one-line change to the shared library\n")
+    change_s, change_mb, change_stats = measured_package(clone, store, spec, stats=True)
+    change = {
+        "services": counts[-1],
+        "shared_library_change_s": change_s,
+        "max_rss_mb": change_mb,
+        "processes_run": change_stats.get("local_execution_requests", 0),
+        "process_cache_hits": change_stats.get("local_cache_requests_cached", 0),
+    }
+    print(json.dumps(change), flush=True)
     shutil.rmtree(clone.parent, ignore_errors=True)
     print("\n| services | cold (s) | cold, per service (s) | cold peak RSS (MB) | warm (s) | warm peak RSS (MB) |")
     print("|---|---|---|---|---|---|")
     for count, cold_s, cold_mb, warm_s, warm_mb in rows:
         print(f"| {count} | {cold_s:.0f} | {cold_s / count:.1f} | {cold_mb:.0f} | {warm_s:.1f} | {warm_mb:.0f} |")
+    print(
+        f"\nshared-library change at {change['services']} services: {change_s:.1f} s, {change_mb:.0f} MB, "
+        f"{change['processes_run']} processes run, {change['process_cache_hits']} answered by the cache"
+    )
 
 
 def bench_remote_cache() -> None:

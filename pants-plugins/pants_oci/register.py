@@ -10,6 +10,7 @@ from pants_oci.image import dependencies as image_dependencies
 from pants_oci.image import publish as image_publish
 from pants_oci.image import rules as image_rules
 from pants_oci.image.target_types import PythonOciImageTarget
+from pants_oci.oci import rules as layer_rules
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 from pants_oci.tools import rules as tools_rules
@@ -26,6 +27,7 @@ def rules():
         *image_dependencies.rules(),
         *image_publish.rules(),
         *tools_rules.rules(),
+        *layer_rules.rules(),
     )
     return list({rule: None for rule in every})
 

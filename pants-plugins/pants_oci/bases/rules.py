@@ -39,7 +39,7 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
-from pants_oci.debian import closure, lockfile
+from pants_oci.debian import lockfile
 from pants_oci.debian.base_rules import (
     DebianAvailable,
     DebianAvailableRequest,
@@ -63,13 +63,15 @@ from pants_oci.debian.target_types import (
     DebianSuiteField,
     default_lock_path,
 )
+from pants_oci.elf import closure
+from pants_oci.elf.elf import ElfFacts
+from pants_oci.oci.rules import GZIP, BuiltLayer, LayerCompression, LayerRequest
 from pants_oci.runtime import build_plan
 from pants_oci.runtime.rules import (
     BUILD_ROOT_RESOLVE_SUFFIX,
     BuildPythonRuntimeRequest,
     BuiltPythonRuntime,
     PythonRuntimeFieldSet,
-    RuntimeElves,
 )
 from pants_oci.tools.rules import ContainerToolsSpec, debian_tools_specs
 from pants_oci.tools.subsystem import CONTAINER_TOOLS_RESOLVE
@@ -346,14 +348,26 @@ async def generate_debian_lockfile(request: GenerateDebianLockfile) -> GenerateL
 # `./pants package <debian_packages>`: the base as a .tar.gz, proven to run its runtimes
 
 
+def base_layer_request(base: DebianBase, compression: LayerCompression = GZIP) -> LayerRequest:
+    """The base's tar as a layer, written by the one layer rule like every other layer."""
+    what = f"Debian base {base.address} ({len(base.packages)} packages)"
+    return LayerRequest(
+        base.tar,
+        f"Compress the {what}",
+        created_by=f"pants-oci: {what}",
+        tar_name=base.tar_name,
+        compression=compression,
+    )
+
+
 async def closure_problems(
-    bases: Tuple[DebianBase, ...], runtimes: Tuple[BuiltPythonRuntime, ...], extra: Tuple[RuntimeElves, ...] = ()
+    bases: Tuple[DebianBase, ...], runtimes: Tuple[BuiltPythonRuntime, ...], extra: Tuple[ElfFacts, ...] = ()
 ) -> List[closure.ClosureProblem]:
     """Every ELF file of the bases, runtimes and `extra` trees must find its libraries and symbol versions there.
     Each tree's ELF facts were read once, when it was built; nothing is re-read here."""
-    runtime_facts = await MultiGet(Get(RuntimeElves, BuiltPythonRuntime, r) for r in runtimes)
+    runtime_facts = await MultiGet(Get(ElfFacts, BuiltPythonRuntime, r) for r in runtimes)
     elves, links = {}, {}
-    for facts in (*bases, *runtime_facts, *extra):
+    for facts in (*(b.facts for b in bases), *runtime_facts, *extra):
         elves.update(facts.elves)
         links.update(facts.links)
     libc = next((b.libc_version for b in bases if b.libc_version), "")
@@ -377,11 +391,12 @@ async def package_debian_base(field_set: DebianPackagesFieldSet) -> BuiltPackage
             + closure.format_problems(problems)
         )
     path = field_set.output_path.value_or_default(file_ending="tar.gz")
-    entries = await Get(DigestEntries, Digest, base.archive)
+    layer = await Get(BuiltLayer, LayerRequest, base_layer_request(base))
+    entries = await Get(DigestEntries, Digest, layer.blob)
     digest = await Get(Digest, CreateDigest([FileEntry(path, entries[0].file_digest)]))
     log = (
         f"Debian base ({len(base.packages)} packages, libc6 {base.libc_version}): "
-        f"{base.uncompressed_size / 1e6:.1f} MB uncompressed, {base.size / 1e6:.1f} MB gzipped",
+        f"{layer.uncompressed_size / 1e6:.1f} MB uncompressed, {layer.layer.descriptor.size / 1e6:.1f} MB gzipped",
         "packages: " + " ".join(base.packages),
     )
     return BuiltPackage(digest, (BuiltPackageArtifact(path, extra_log_lines=log),))

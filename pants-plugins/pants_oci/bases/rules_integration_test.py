@@ -34,11 +34,11 @@ from pants_oci.bases.rules import (
 from pants_oci.debian import apt_sources
 from pants_oci.debian import base as base_fs
 from pants_oci.debian import base_rules as debian_base_rules
-from pants_oci.debian import closure
 from pants_oci.debian import rules as debian_rules
 from pants_oci.debian.base_rules import DebianArchiveConfig, VerifiedIndex, VerifiedIndexRequest
 from pants_oci.debian.target_types import DebianPackagesTarget
 from pants_oci.debian.version import compare_versions
+from pants_oci.elf import closure
 from pants_oci.oci.tarball import Entry
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.target_types import PythonRuntimeTarget

@@ -6,22 +6,21 @@ SPEC_JSON names the .debs (paths relative to the working directory) and how to b
 
     {"debs": [["libc6", "debs/libc6.deb"], ...], "keep_docs": false, "keep_gconv": false, "mtime": 315532800}
 
-OUT_DIR receives three files, and only once all of them are ready (nothing is left there on failure):
+OUT_DIR receives two files, and only once both are ready (nothing is left there on failure):
 
-- base.tar.gz: the gzipped deterministic tar of `base.assemble_base(...)`, byte for byte what
-  `gzip_bytes(write_tar(entries, mtime))` gave when the rules built the base in memory, so digests are unchanged;
-- layer.json: the layer record, the same shape `oci/layer_tool.py` writes (diff_id, digest, sizes, entries);
+- base.tar: the deterministic, uncompressed tar of `base.assemble_base(...)` (`write_tar(entries, mtime)`), which
+  `oci/layer_tool.py --from-tar` then compresses into the base layer, as it writes every other layer;
 - facts.json: what the image checks need from the base, so they never read it again: the package names,
   /etc/passwd and /etc/group, and the ELF files' and symlinks' facts (`base.elf_infos`).
 
-Why a process: the .debs and the tar then stay out of Pants' memory and the outputs are digests that a remote
-cache can share. Standard library only (plus the plugin's pure modules shipped with it).
+Why a tar and not a tree: a directory in a Pants digest keeps only the executable bit, and a base needs its other
+modes (/tmp is 1777). Why a process: the .debs and the tar then stay out of Pants' memory and the outputs are
+digests that a remote cache can share. Standard library only (plus the plugin's pure modules shipped with it).
 
 Exit codes: 0 done; 1 a bad command line or spec (a bug in the calling rule); 2 a package that cannot be used
 (an unreadable .deb, or two packages installing different files at one path), with one line on stderr that
 names the package.
 """
-import hashlib
 import json
 import lzma
 import os
@@ -34,11 +33,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from pants_oci.debian.base import BaseConflictError, assemble_base, elf_infos
 from pants_oci.debian.deb import DebError, control_fields, data_entries
-from pants_oci.debian.elf import elf_facts_to_json
-from pants_oci.oci.tarball import Entry, gzip_bytes, with_parent_directories, write_tar
+from pants_oci.elf.elf import elf_facts_to_json
+from pants_oci.oci.tarball import Entry, with_parent_directories, write_tar
 
-ARCHIVE_FILE = "base.tar.gz"
-RECORD_FILE = "layer.json"
+ARCHIVE_FILE = "base.tar"
 FACTS_FILE = "facts.json"
 PARTIAL_SUFFIX = ".partial"
 
@@ -145,17 +143,6 @@ def first_unreadable_package(debs: Sequence[Tuple[str, bytes]], spec: BaseSpec) 
     return None
 
 
-def layer_record(tar: bytes, archive: bytes, member_count: int) -> dict:
-    """The same record `oci/layer_tool.py` writes, so the rules read both kinds of layer alike."""
-    return {
-        "diff_id": "sha256:" + hashlib.sha256(tar).hexdigest(),
-        "digest": "sha256:" + hashlib.sha256(archive).hexdigest(),
-        "size": len(archive),
-        "uncompressed_size": len(tar),
-        "entries": member_count,
-    }
-
-
 def text_of(members: Sequence[Entry], path: str) -> Optional[str]:
     """A file's text, decoded as the image rules decode /etc/passwd today (bad bytes replaced, never fatal)."""
     found = next((m for m in members if m.path == path and m.content is not None), None)
@@ -180,14 +167,11 @@ def _json_bytes(doc: dict) -> bytes:
 def build_outputs(spec: BaseSpec, debs: Sequence[Tuple[str, bytes]]) -> Dict[str, bytes]:
     """OUT_DIR's files by name. Raises DebError / BaseConflictError (or a decoding error) for bad packages."""
     entries = assemble_base(debs, keep_docs=spec.keep_docs, keep_gconv=spec.keep_gconv)
-    tar = write_tar(entries, mtime=spec.mtime)
-    archive = gzip_bytes(tar)
-    # Exactly the tar's members (parents made explicit, paths normalized), so the entry count and the facts'
-    # paths match what a reader of base.tar.gz sees.
+    # Exactly the tar's members (parents made explicit, paths normalized), so the facts' paths match what a
+    # reader of base.tar sees.
     members = with_parent_directories(entries)
     return {
-        ARCHIVE_FILE: archive,
-        RECORD_FILE: _json_bytes(layer_record(tar, archive, len(members))),
+        ARCHIVE_FILE: write_tar(entries, mtime=spec.mtime),
         FACTS_FILE: _json_bytes(base_facts([name for name, _ in debs], members)),
     }
 

@@ -1,5 +1,4 @@
 import glob
-import gzip
 import hashlib
 import io
 import json
@@ -16,7 +15,8 @@ import pants_oci
 from pants_oci.debian import assemble_base as tool
 from pants_oci.debian.base import GROUP, PASSWD, assemble_base, elf_infos
 from pants_oci.debian.deb_test import _ar, _tar_xz
-from pants_oci.debian.elf import elf_facts_from_json
+from pants_oci.elf.elf import elf_facts_from_json
+from pants_oci.oci import layer_tool, model
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.oci.tarball import gzip_bytes, read_tar, write_tar
 
@@ -117,7 +117,7 @@ def run_tool(
 
 
 def outputs(out_dir: Path) -> dict:
-    return {name: (out_dir / name).read_bytes() for name in (tool.ARCHIVE_FILE, tool.RECORD_FILE, tool.FACTS_FILE)}
+    return {name: (out_dir / name).read_bytes() for name in (tool.ARCHIVE_FILE, tool.FACTS_FILE)}
 
 
 def built(workdir: Path, debs: Debs, **kwargs) -> dict:
@@ -128,7 +128,7 @@ def built(workdir: Path, debs: Debs, **kwargs) -> dict:
 
 
 def tar_members(archive: bytes) -> List[tarfile.TarInfo]:
-    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(archive))) as tar:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         return tar.getmembers()
 
 
@@ -138,21 +138,27 @@ def tar_members(archive: bytes) -> List[tarfile.TarInfo]:
 
 def test_archive_is_byte_identical_to_the_in_memory_build(tmp_path: Path, debs: Debs) -> None:
     files = built(tmp_path, debs, mtime=DEFAULT_EPOCH)
-    expected = gzip_bytes(write_tar(assemble_base(debs, keep_docs=False), mtime=DEFAULT_EPOCH))
+    expected = write_tar(assemble_base(debs, keep_docs=False), mtime=DEFAULT_EPOCH)
     assert files[tool.ARCHIVE_FILE] == expected
     assert sorted(os.listdir(tmp_path / "out")) == sorted(files), "no temporary files left behind"
 
 
-def test_layer_record_digests_and_sizes(tmp_path: Path, debs: Debs) -> None:
+def test_the_layer_tool_makes_the_base_layer_of_the_tar(tmp_path: Path, debs: Debs) -> None:
+    """The base layer is the one layer writer's gzip of base.tar: the same blob the base had when it was
+    gzipped in memory (so image digests did not change), with a record of its digests and sizes."""
     files = built(tmp_path, debs)
-    archive = files[tool.ARCHIVE_FILE]
-    tar = gzip.decompress(archive)
-    assert json.loads(files[tool.RECORD_FILE]) == {
+    tar = files[tool.ARCHIVE_FILE]
+    assert layer_tool.main([str(tmp_path / "out" / tool.ARCHIVE_FILE), str(tmp_path / "layer"), "--from-tar"]) == 0
+    blob = gzip_bytes(tar)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    assert (tmp_path / "layer" / model.blob_path(digest)).read_bytes() == blob
+    assert json.loads((tmp_path / "layer" / layer_tool.RECORD_FILE).read_text()) == {
+        "media_type": model.MEDIA_TYPE_LAYER_GZIP,
         "diff_id": "sha256:" + hashlib.sha256(tar).hexdigest(),
-        "digest": "sha256:" + hashlib.sha256(archive).hexdigest(),
-        "size": len(archive),
+        "digest": digest,
+        "size": len(blob),
         "uncompressed_size": len(tar),
-        "entries": len(tar_members(archive)),
+        "entries": len(tar_members(tar)),
     }
 
 
@@ -165,7 +171,7 @@ def test_facts_match_what_the_image_rules_compute(tmp_path: Path, debs: Debs) ->
     elves, links = elf_facts_from_json(facts)
     assert (elves, links) == elf_infos(entries)
     # The image rules read these facts from the tar today; both must agree.
-    assert (elves, links) == elf_infos(read_tar(gzip.decompress(files[tool.ARCHIVE_FILE])))
+    assert (elves, links) == elf_infos(read_tar(files[tool.ARCHIVE_FILE]))
 
 
 def test_synthetic_facts_cover_elves_links_and_the_ca_bundle(tmp_path: Path) -> None:
@@ -296,4 +302,4 @@ def test_spec_paths_are_relative_to_the_working_directory(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     assert tool.main(["spec.json", "out"]) == tool.EXIT_OK
     archive = (tmp_path / "out" / tool.ARCHIVE_FILE).read_bytes()
-    assert gzip.decompress(archive) == write_tar(assemble_base([(name, data)]), mtime=0)
+    assert archive == write_tar(assemble_base([(name, data)]), mtime=0)

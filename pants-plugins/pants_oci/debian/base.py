@@ -7,7 +7,7 @@ ca-certificates' maintainer script would have generated. What does not: a shell,
 from typing import Dict, Iterable, List, Sequence, Tuple
 
 from pants_oci.debian.deb import control_fields, data_entries, status_entry
-from pants_oci.debian.elf import read_elf
+from pants_oci.elf.elf import read_elf
 from pants_oci.oci.tarball import Entry
 
 NONROOT_UID = 65532

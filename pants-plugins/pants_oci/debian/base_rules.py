@@ -31,9 +31,9 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from pants_oci.debian import index, lockfile
-from pants_oci.debian.elf import ElfInfo, elf_facts_from_json
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.subsystem import DebianSubsystem
+from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
 from pants_oci.errors import engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.sandbox import plugin_modules
@@ -48,11 +48,12 @@ _FETCH_INDEX_MODULES = (
     "debian/keyring.py",
     "debian/debian-archive-keyring.pgp",
 )
+BASE_TAR = "base.tar"  # what assemble_base.py writes (its ARCHIVE_FILE)
 _ASSEMBLE_BASE_MODULES = (
     "debian/assemble_base.py",
     "debian/base.py",
     "debian/deb.py",
-    "debian/elf.py",
+    "elf/elf.py",
     "oci/tarball.py",
     "oci/determinism.py",
 )
@@ -258,19 +259,20 @@ class DebianBaseRequest:
 
 @dataclass(frozen=True, eq=False)  # holds dicts; memoized per request within a run
 class DebianBase:
-    """A base, built: its gzipped layer blob (a Digest, never bytes) and the facts image checks need."""
+    """A base, assembled: its uncompressed tar (a Digest, never bytes; the one layer rule compresses it) and the
+    facts image checks need."""
 
     address: str
-    archive: Digest  # one file: base.tar.gz
-    diff_id: str
-    size: int
-    uncompressed_size: int
+    tar: Digest  # one file: base.tar
     packages: Tuple[str, ...]
     libc_version: str
     passwd: Optional[str]
     group: Optional[str]
-    elves: Dict[str, ElfInfo]
-    links: Dict[str, str]
+    facts: ElfFacts
+
+    @property
+    def tar_name(self) -> str:
+        return BASE_TAR
 
 
 @dataclass(frozen=True)
@@ -373,25 +375,19 @@ async def build_debian_base(
     )
     if result.exit_code != 0:
         raise DebianBaseError(f"Cannot assemble the base {spec.address}: {_explained_failure(result)}")
-    archive, meta = await MultiGet(
-        Get(Digest, DigestSubset(result.output_digest, PathGlobs(["out/base.tar.gz"]))),
-        Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["out/layer.json", "out/facts.json"]))),
+    tar, meta = await MultiGet(
+        Get(Digest, DigestSubset(result.output_digest, PathGlobs([f"out/{BASE_TAR}"]))),
+        Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["out/facts.json"]))),
     )
-    files = {fc.path: json.loads(fc.content) for fc in meta}
-    layer, facts = files["out/layer.json"], files["out/facts.json"]
-    elves, links = elf_facts_from_json(facts)
+    facts = json.loads(meta[0].content)
     return DebianBase(
         address=spec.address,
-        archive=await Get(Digest, RemovePrefix(archive, "out")),
-        diff_id=layer["diff_id"],
-        size=layer["size"],
-        uncompressed_size=layer["uncompressed_size"],
+        tar=await Get(Digest, RemovePrefix(tar, "out")),
         packages=tuple(p.name for p in lock.packages),
         libc_version=lockfile.libc_version(lock),
         passwd=facts.get("passwd"),
         group=facts.get("group"),
-        elves=elves,
-        links=links,
+        facts=ElfFacts(*elf_facts_from_json(facts)),
     )
 
 

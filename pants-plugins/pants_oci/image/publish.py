@@ -17,9 +17,9 @@ from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
 from pants.engine.fs import CreateDigest, Digest, MergeDigests
 from pants.engine.process import InteractiveProcess
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import InvalidFieldException
 
 from pants_oci.image import plan
-from pants_oci.image.rules import PythonOciImageError
 from pants_oci.image.subsystem import PythonOciImageSubsystem
 from pants_oci.image.target_types import ImageRepositoryField, ImageTagsField
 from pants_oci.oci.registry import PushError, split_repository
@@ -71,7 +71,7 @@ async def publish_python_oci_image(
     try:
         split_repository(repository)
     except PushError as e:
-        raise PythonOciImageError(f"Cannot publish {field_set.address}: {e} (the 'repository' field)")
+        raise InvalidFieldException(f"Cannot publish {field_set.address}: {e} (the 'repository' field)")
     tags = tuple(field_set.tags.value)
     names = tuple(f"{repository}:{tag}" for tag in tags)
     layout_dir = next(

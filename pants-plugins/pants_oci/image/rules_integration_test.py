@@ -29,10 +29,12 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci import register
 from pants_oci.bases.rules import BaseOfTarget, DebianBaseSpecRequest, GenerateDebianLockfile
-from pants_oci.image.rules import PythonOciImageFieldSet
+from pants_oci.image.inputs import PythonOciImageFieldSet
+from pants_oci.oci.model import MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD
 from pants_oci.oci.validate import validate_layout
 from pants_oci.runtime.rules import PythonRuntimeFieldSet
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
+from pants_oci.tools.rules import ContainerToolsSpec
 from pants_oci.tools.testing import skopeo, tool
 
 MAIN = """\
@@ -61,6 +63,8 @@ PROJECT = {
         # Long-running apps for the PID 1 tests: signals, orphans, an app's own SIGTERM handler.
         'pex_binary(name="serve", entry_point="hello/serve.py")\n'
         'python_oci_image(name="serve-img", runtime="rt:py313", binary=":serve")\n'
+        # The same image with zstd layers.
+        'python_oci_image(name="img-zstd", runtime="rt:py313", binary=":hello", layer_compression="zstd")\n'
     ),
     "app/hello/__init__.py": "",
     "app/hello/main.py": MAIN,
@@ -89,6 +93,7 @@ def _runner() -> RuleRunner:
             QueryRule(BuiltPackage, [PythonRuntimeFieldSet]),
             QueryRule(GenerateLockfileResult, [GenerateDebianLockfile]),
             QueryRule(BaseOfTarget, [DebianBaseSpecRequest]),
+            QueryRule(ContainerToolsSpec, []),
             *BUILD_ROOT_LOCK_RULES,
         ],
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
@@ -485,6 +490,47 @@ def _layer_names(files: Dict[str, bytes], index: int) -> Set[str]:
     layer = _manifest(files)["layers"][index]["digest"].split(":")[1]
     with tarfile.open(fileobj=io.BytesIO(_layout_files(files)[f"blobs/sha256/{layer}"])) as tar:
         return set(tar.getnames())
+
+
+def _zstd_decompress(blob: bytes) -> bytes:
+    return subprocess.run([tool("zstd"), "-d", "-c"], input=blob, check=True, capture_output=True).stdout
+
+
+def test_zstd_layers_hold_the_same_files_in_smaller_blobs(first: dict, tmp_path: Path) -> None:
+    """layer_compression="zstd": the zstd program of the [container-tools] lock writes the layers. Same diff_ids
+    (the same tars) as the gzip image, smaller blobs, a layout that conforms, and skopeo turns it back into gzip
+    layers that umoci and runc unpack and run."""
+    runner = first["runner"]
+    spec = runner.request(ContainerToolsSpec, []).spec
+    request = GenerateDebianLockfile(resolve_name=spec.address, lockfile_dest=spec.lock_path, diff=False, spec=spec)
+    for fc in runner.request(DigestContents, [runner.request(GenerateLockfileResult, [request]).digest]):
+        runner.write_files({fc.path: fc.content.decode()})
+    files = _package(runner, "img-zstd")
+    layout = {p[len("app/img-zstd/") :]: c for p, c in files.items() if p.startswith("app/img-zstd/")}
+    assert validate_layout(layout, {MEDIA_TYPE_LAYER_ZSTD: _zstd_decompress}) == []
+    index = json.loads(layout["index.json"])
+    manifest = json.loads(layout[f"blobs/sha256/{index['manifests'][0]['digest'].split(':')[1]}"])
+    gzip_manifest = _manifest(first["files"])
+    assert {layer["mediaType"] for layer in manifest["layers"]} == {MEDIA_TYPE_LAYER_ZSTD}
+    assert {layer["mediaType"] for layer in gzip_manifest["layers"]} == {MEDIA_TYPE_LAYER_GZIP}
+    config = json.loads(layout[f"blobs/sha256/{manifest['config']['digest'].split(':')[1]}"])
+    gzip_layout = _layout_files(first["files"])
+    gzip_config = json.loads(gzip_layout[f"blobs/sha256/{gzip_manifest['config']['digest'].split(':')[1]}"])
+    assert config["rootfs"] == gzip_config["rootfs"], "the same tars, only compressed differently"
+    zstd_size = sum(layer["size"] for layer in manifest["layers"])
+    assert zstd_size < 0.9 * sum(layer["size"] for layer in gzip_manifest["layers"])
+    assert _package(runner, "img-zstd")["app/img-zstd/index.json"] == layout["index.json"], "reproducible"
+    zstd_dir, gzip_dir = tmp_path / "zstd", tmp_path / "gzip"
+    for path, content in layout.items():
+        (zstd_dir / path).parent.mkdir(parents=True, exist_ok=True)
+        (zstd_dir / path).write_bytes(content)
+    subprocess.run(
+        [*skopeo(tmp_path), "copy", "--dest-compress-format=gzip", f"oci:{zstd_dir}:latest", f"oci:{gzip_dir}:latest"],
+        check=True,
+        capture_output=True,
+    )
+    result = _run_container(gzip_dir, tmp_path)
+    assert result.returncode == 0 and result.stdout == "Hello from 3.13.5 as uid 65532: 3.0 KiB\n", result.stderr
 
 
 def test_image_leaves_out_what_a_container_never_uses(first: dict) -> None:

@@ -14,7 +14,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci import register
-from pants_oci.image.rules import PythonOciImageFieldSet
+from pants_oci.image.inputs import PythonOciImageFieldSet
 
 RUNTIMES = """
 python_runtime(name="py313", version="3.13.5", optimizations="none")

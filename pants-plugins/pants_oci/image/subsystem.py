@@ -1,9 +1,10 @@
 """`[oci-image]`: repo-wide settings for `python_oci_image` targets."""
-from pants.option.option_types import BoolOption, IntOption
+from pants.option.option_types import BoolOption, EnumOption, IntOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
 from pants_oci.oci.determinism import DEFAULT_EPOCH
+from pants_oci.oci.model import LayerCompressionKind
 
 
 class PythonOciImageSubsystem(Subsystem):
@@ -23,6 +24,29 @@ class PythonOciImageSubsystem(Subsystem):
         advanced=True,
     )
 
+    layer_compression = EnumOption(
+        default=LayerCompressionKind.gzip,
+        help=softwrap(
+            """
+            How image layers are compressed, unless a `python_oci_image` sets `layer_compression`. `gzip` (media
+            type `...tar+gzip`) is what every registry and runtime reads. `zstd` (`...tar+zstd`) makes smaller
+            layers that unpack faster, read by containerd 1.5+, podman/CRI-O (containers/image 5.x) and skopeo,
+            but not by Docker Engines before 23 or umoci 0.4 (so `./pants run` runs zstd images from gzip layers of
+            the same files). zstd is the `zstd` program of the
+            [container-tools] lock, run single-threaded at `zstd_level`, so its bytes are as reproducible as gzip's.
+            """
+        ),
+    )
+    zstd_level = IntOption(
+        default=19,
+        help=softwrap(
+            """
+            The zstd level of zstd layers (1-22; above 19 zstd's `--ultra` levels). A layer is compressed once and
+            then cached, so a slow, high level costs once per change; part of every zstd layer's cache key.
+            """
+        ),
+        advanced=True,
+    )
     plain_http_localhost = BoolOption(
         default=False,
         help=softwrap(

@@ -183,6 +183,20 @@ class ImageInitField(BoolField):
     )
 
 
+class ImageLayerCompressionField(StringField):
+    alias = "layer_compression"
+    valid_choices = ("gzip", "zstd")
+    help = softwrap(
+        """
+        How this image's layers are compressed: `"gzip"` (read everywhere) or `"zstd"` (smaller, faster to
+        unpack; containerd 1.5+, podman, skopeo; not Docker Engines before 23 or umoci 0.4, so `./pants run`
+        uses gzip layers of the same files). Unset, it is
+        `[oci-image].layer_compression` (default gzip). Either kind is reproducible (same files, same digests);
+        a gzip and a zstd layer of the same files are different blobs, so images share layers only within a kind.
+        """
+    )
+
+
 class ImageKeepRuntimeBuildFilesField(BoolField):
     alias = "keep_runtime_build_files"
     default = False
@@ -239,6 +253,7 @@ class PythonOciImageTarget(Target):
         ImageExposeField,
         ImageInitField,
         ImageKeepRuntimeBuildFilesField,
+        ImageLayerCompressionField,
         OutputPathField,
     )
     help = softwrap(
@@ -251,7 +266,7 @@ class PythonOciImageTarget(Target):
         The app is installed at build time with deterministic bytecode, so the container extracts nothing at
         start and runs as a non-root user with a read-only root filesystem. Same inputs, same image digest:
         tar entries sorted with fixed owners, modes and mtime (`[oci-image].source_date_epoch`), gzip
-        without timestamps, fixed config dates.
+        without timestamps (or zstd at a fixed level: `layer_compression`), fixed config dates.
 
         `./pants package` writes an OCI image layout directory and an OCI archive (`.tar`, for
         `skopeo copy oci-archive:...`, `podman load` and `docker load`) to dist/, and prints the digest.

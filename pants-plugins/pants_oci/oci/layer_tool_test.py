@@ -4,12 +4,21 @@ import io
 import json
 import marshal
 import os
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
 
 from pants_oci.oci import layer_tool
-from pants_oci.oci.tarball import Entry, write_tar
+from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
+from pants_oci.tools.testing import tool
+
+
+def _written(out_dir: Path):
+    """(blob, record) of a layer the tool wrote to out_dir; the blob is where an OCI layout keeps it."""
+    record = json.loads((out_dir / layer_tool.RECORD_FILE).read_text())
+    blob = (out_dir / "blobs/sha256" / record["digest"].split(":")[1]).read_bytes()
+    return blob, record
 
 
 def _tree(root: Path, order: int) -> None:
@@ -29,15 +38,15 @@ def test_tree_archive_is_deterministic_and_records_diff_id(tmp_path: Path) -> No
     for order in (0, 1):
         root = tmp_path / f"tree{order}"
         _tree(root, order)
-        out = tmp_path / f"out{order}.tar.gz"
-        record = tmp_path / f"out{order}.json"
-        assert layer_tool.main([str(root), str(out), str(record)]) == 0
-        records.append((out.read_bytes(), json.loads(record.read_text())))
+        assert layer_tool.main([str(root), str(tmp_path / f"out{order}")]) == 0
+        records.append(_written(tmp_path / f"out{order}"))
     (first, meta), (second, _) = records
     assert first == second
     tar = gzip.decompress(first)
     assert meta["diff_id"] == "sha256:" + hashlib.sha256(tar).hexdigest()
     assert meta["digest"] == "sha256:" + hashlib.sha256(first).hexdigest() and meta["size"] == len(first)
+    assert meta["media_type"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+    assert meta["uncompressed_size"] == len(tar) and meta["entries"] == 10
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
         members = {m.name.rstrip("/"): m for m in archive.getmembers()}
     assert members["opt/python/bin/python3"].linkname == "python3.13"
@@ -63,9 +72,8 @@ def test_compile_names_the_final_path_and_uses_unchecked_hash_pycs(tmp_path: Pat
     source.parent.mkdir(parents=True)
     source.write_text("def f():\n    raise RuntimeError('boom')\n")
     (tmp_path / "tree/app/py2_only.py").write_text("print 'not python 3'\n")  # skipped, as pip skips it
-    out, record = tmp_path / "out.tar.gz", tmp_path / "out.json"
-    assert layer_tool.main([str(tmp_path / "tree"), str(out), str(record), "--compile=app=/app", "--mtime=1000"]) == 0
-    members = _members(out.read_bytes())
+    assert layer_tool.main([str(tmp_path / "tree"), str(tmp_path / "out"), "--compile=app=/app", "--mtime=1000"]) == 0
+    members = _members(_written(tmp_path / "out")[0])
     tag = sys.implementation.cache_tag
     info, pyc = members[f"app/pkg/__pycache__/mod.{tag}.pyc"]
     assert info.mtime == 1000 and members["app/pkg/mod.py"][0].mtime == 1000
@@ -79,7 +87,50 @@ def test_compile_names_the_final_path_and_uses_unchecked_hash_pycs(tmp_path: Pat
 def test_forbidden_text_fails_the_layer(tmp_path: Path, capsys) -> None:
     (tmp_path / "tree/lib").mkdir(parents=True)
     (tmp_path / "tree/lib/cfg.txt").write_bytes(b"prefix=/tmp/pants-sandbox-Ab12/venv\n")
-    out, record = tmp_path / "out.tar.gz", tmp_path / "out.json"
-    code = layer_tool.main([str(tmp_path / "tree"), str(out), str(record), "--forbid=pants-sandbox-"])
-    assert code == layer_tool.EXIT_FORBIDDEN_TEXT and not out.exists()
+    code = layer_tool.main([str(tmp_path / "tree"), str(tmp_path / "out"), "--forbid=pants-sandbox-"])
+    assert code == layer_tool.EXIT_FORBIDDEN_TEXT and not (tmp_path / "out/blobs").exists()
     assert "lib/cfg.txt" in capsys.readouterr().err
+
+
+def test_from_tar_compresses_the_tar_as_it_is(tmp_path: Path) -> None:
+    tar = write_tar([Entry("tmp", mode=0o1777), Entry("etc/passwd", b"root:x:0:0::/root:/bin/sh\n")])
+    (tmp_path / "base.tar").write_bytes(tar)
+    assert layer_tool.main([str(tmp_path / "base.tar"), str(tmp_path / "out"), "--from-tar"]) == 0
+    blob, record = _written(tmp_path / "out")
+    assert blob == gzip_bytes(tar), "modes a tree could not carry (1777) survive"
+    assert record["entries"] == 3 and record["diff_id"] == "sha256:" + hashlib.sha256(tar).hexdigest()
+
+
+def test_elf_facts_are_read_from_the_tree(tmp_path: Path) -> None:
+    (tmp_path / "tree/lib").mkdir(parents=True)
+    with open(sys.executable, "rb") as f:
+        (tmp_path / "tree/lib/python").write_bytes(f.read())
+    (tmp_path / "tree/lib/link").symlink_to("python")
+    assert layer_tool.main([str(tmp_path / "tree"), str(tmp_path / "out"), "--elf-facts"]) == 0
+    facts = json.loads((tmp_path / "out" / layer_tool.FACTS_FILE).read_text())
+    assert "lib/python" in facts["elves"] and facts["links"] == {"lib/link": "python"}
+
+
+def test_zstd_layers_are_reproducible_and_checked(tmp_path: Path) -> None:
+    """Real zstd (from the test-tools Debian lock): same tree, same blob; the blob decompresses to the tar."""
+    zstd = tool("zstd")
+    _tree(tmp_path / "tree", 1)
+    blobs = []
+    for name in ("a", "b"):
+        args = [str(tmp_path / "tree"), str(tmp_path / name), "--compression=zstd", f"--zstd={zstd}", "--zstd-level=19"]
+        assert layer_tool.main(args) == 0
+        blobs.append(_written(tmp_path / name))
+    (blob, record), (again, _) = blobs
+    assert blob == again and blob[:4] == b"\x28\xb5\x2f\xfd", "a zstd frame"
+    assert record["media_type"] == "application/vnd.oci.image.layer.v1.tar+zstd"
+    tar = subprocess.run([zstd, "-d", "-c"], input=blob, capture_output=True, check=True).stdout
+    assert record["diff_id"] == "sha256:" + hashlib.sha256(tar).hexdigest()
+    gzip_dir = tmp_path / "gz"
+    assert layer_tool.main([str(tmp_path / "tree"), str(gzip_dir)]) == 0
+    assert _written(gzip_dir)[1]["diff_id"] == record["diff_id"], "the same tar whatever the compression"
+
+
+def test_a_compressor_that_fails_is_reported(tmp_path: Path, capsys) -> None:
+    _tree(tmp_path / "tree", 1)
+    code = layer_tool.main([str(tmp_path / "tree"), str(tmp_path / "out"), "--compression=zstd", "--zstd=/bin/false"])
+    assert code == layer_tool.EXIT_COMPRESSOR and "/bin/false exited 1" in capsys.readouterr().err

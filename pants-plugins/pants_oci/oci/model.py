@@ -1,25 +1,58 @@
-"""A pure OCI image model (go-containerregistry `pkg/v1` and Jib's build plan are the examples).
+"""A pure OCI image model of descriptors (go-containerregistry `pkg/v1` and Jib's build plan are the examples).
 
-Values in, canonical JSON bytes and digests out. No I/O: writers and publishers take the blobs this produces.
+Values in, canonical JSON bytes and digests out. No I/O, and no layer bytes: a layer is its descriptor (digest,
+size, media type) and its diff_id, as the process that wrote the blob recorded them (`layer_tool.py`). Building an
+image makes only its config, manifest and index; the layout directory and archive place the layer blobs by digest.
 JSON is serialized with sorted keys and no whitespace so the same image always has the same digest.
 """
 import datetime
+import enum
 import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from pants_oci.oci import determinism as D
-from pants_oci.oci.tarball import Entry, write_tar
 
 MEDIA_TYPE_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_TYPE_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_TYPE_CONFIG = "application/vnd.oci.image.config.v1+json"
 MEDIA_TYPE_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+MEDIA_TYPE_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+
+
+class LayerCompressionKind(enum.Enum):
+    """gzip is what every tool reads; zstd (containerd 1.5+, podman 3+, skopeo) is smaller and faster to unpack."""
+
+    gzip = "gzip"
+    zstd = "zstd"
+
+
+LAYER_MEDIA_TYPES = {"gzip": MEDIA_TYPE_LAYER_GZIP, "zstd": MEDIA_TYPE_LAYER_ZSTD}
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 # The full name (repository:tag) containerd and `docker load` (25+) give an image loaded from an OCI archive.
 ANNOTATION_IMAGE_NAME = "io.containerd.image.name"
 OCI_LAYOUT = {"imageLayoutVersion": "1.0.0"}
+# ELF e_machine names (elf/elf.py MACHINE_NAMES) as the OCI/Go architecture names an image config carries. Debian's
+# only 64-bit PowerPC port is little-endian.
+OCI_ARCHITECTURES = {
+    "x86-64": "amd64",
+    "aarch64": "arm64",
+    "arm": "arm",
+    "i386": "386",
+    "ppc64": "ppc64le",
+    "s390x": "s390x",
+    "riscv64": "riscv64",
+    "mips": "mips64le",
+    "loongarch64": "loong64",
+}
+
+
+def oci_architecture(machine: str) -> str:
+    """The config `architecture` of an image whose ELF files are for `machine`; ValueError for one OCI lacks."""
+    if machine not in OCI_ARCHITECTURES:
+        raise ValueError(f"no OCI architecture is known for ELF machine {machine!r}")
+    return OCI_ARCHITECTURES[machine]
 
 
 def sha256_digest(data: bytes) -> str:
@@ -51,24 +84,26 @@ class Descriptor:
         return document
 
 
+def blob_path(digest: str) -> str:
+    """Where an OCI layout keeps the blob with this digest."""
+    algorithm, _, hex_digest = digest.partition(":")
+    return f"blobs/{algorithm}/{hex_digest}"
+
+
 @dataclass(frozen=True)
 class Layer:
-    """One layer: its gzipped blob and the digest of its uncompressed tar (the config's diff_id)."""
+    """One layer: the descriptor of its compressed blob and the digest of its uncompressed tar (the diff_id)."""
 
-    compressed: bytes
+    descriptor: Descriptor
     diff_id: str
-    created_by: str  # shown as the history entry, e.g. "python runtime 3.13.5"
-
-    @property
-    def descriptor(self) -> Descriptor:
-        return Descriptor.of(MEDIA_TYPE_LAYER_GZIP, self.compressed)
+    created_by: str  # shown as the history entry, e.g. "pants-oci: CPython 3.13.5 runtime ..."
 
 
 @dataclass(frozen=True)
 class ImageConfig:
     """The parts of the OCI image config this plugin sets; everything else stays unset on purpose."""
 
-    architecture: str = "amd64"
+    architecture: str  # from the image's content (oci_architecture of its ELF files), never a constant
     os: str = "linux"
     user: str = ""
     env: Tuple[str, ...] = ()
@@ -111,6 +146,8 @@ def epoch_timestamp(seconds: int) -> str:
 
 @dataclass(frozen=True)
 class Image:
+    """An image's two JSON blobs and its layers' descriptors; the layer blobs themselves live elsewhere."""
+
     config_blob: bytes
     manifest_blob: bytes
     layers: Tuple[Layer, ...]
@@ -127,12 +164,14 @@ class Image:
     def digest(self) -> str:
         return self.manifest_descriptor.digest
 
-    def blobs(self) -> Dict[str, bytes]:
-        """Every blob by digest: layers, config and manifest."""
-        blobs = {layer.descriptor.digest: layer.compressed for layer in self.layers}
-        blobs[self.config_descriptor.digest] = self.config_blob
-        blobs[self.manifest_descriptor.digest] = self.manifest_blob
-        return blobs
+    def json_blobs(self) -> Dict[str, bytes]:
+        """The blobs building the image made, by digest: its config and manifest."""
+        return {self.config_descriptor.digest: self.config_blob, self.manifest_descriptor.digest: self.manifest_blob}
+
+    @property
+    def compressed_size(self) -> int:
+        """What a registry stores and a pull downloads: the layer blobs, the config and the manifest."""
+        return sum(layer.descriptor.size for layer in self.layers) + len(self.config_blob) + len(self.manifest_blob)
 
 
 def build_image(config: ImageConfig, layers: Sequence[Layer], annotations: Mapping[str, str] = None) -> Image:
@@ -160,14 +199,10 @@ def build_index(image: Image, ref_names: Sequence[str], repository: str = "") ->
     return canonical_json({"schemaVersion": 2, "mediaType": MEDIA_TYPE_INDEX, "manifests": manifests})
 
 
-def layout_files(image: Image, ref_names: Sequence[str], repository: str = "") -> Dict[str, bytes]:
-    """The files of an OCI image layout directory, by relative path."""
-    files = {f"blobs/sha256/{digest.split(':', 1)[1]}": blob for digest, blob in image.blobs().items()}
+def layout_metadata(image: Image, ref_names: Sequence[str], repository: str = "") -> Dict[str, bytes]:
+    """The files of an OCI image layout directory other than the layer blobs, by relative path: oci-layout,
+    index.json and the config and manifest blobs. The layer blobs go at `blob_path(layer.descriptor.digest)`."""
+    files = {blob_path(digest): blob for digest, blob in image.json_blobs().items()}
     files["oci-layout"] = canonical_json(OCI_LAYOUT)
     files["index.json"] = build_index(image, ref_names, repository)
     return files
-
-
-def layout_archive(files: Mapping[str, bytes]) -> bytes:
-    """An OCI archive: the layout directory as a deterministic, uncompressed tar (`oci-archive:` in skopeo)."""
-    return write_tar([Entry(path, content) for path, content in files.items()])

@@ -9,13 +9,21 @@ import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Tuple
 from unittest import mock
 
 import pytest
 
 from pants_oci.oci import registry
-from pants_oci.oci.model import ImageConfig, Layer, build_image, layout_files
+from pants_oci.oci.model import (
+    MEDIA_TYPE_LAYER_GZIP,
+    Descriptor,
+    ImageConfig,
+    Layer,
+    blob_path,
+    build_image,
+    layout_metadata,
+)
 from pants_oci.oci.registry import PushError, RegistryClient
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
 from pants_oci.tools.testing import docker_registry, skopeo, tool
@@ -27,18 +35,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _layer(name: str, payload: bytes) -> Layer:
+def _layer(name: str, payload: bytes) -> Tuple[Layer, bytes]:
     tar = write_tar([Entry(f"data/{name}", payload)])
-    return Layer(gzip_bytes(tar), "sha256:" + hashlib.sha256(tar).hexdigest(), f"test layer {name}")
+    blob = gzip_bytes(tar)
+    layer = Layer(
+        Descriptor.of(MEDIA_TYPE_LAYER_GZIP, blob), "sha256:" + hashlib.sha256(tar).hexdigest(), f"test {name}"
+    )
+    return layer, blob
 
 
 def _layout(root: Path, seed: str) -> Path:
     # A 400 kB incompressible layer, so a small chunk size really splits it.
     big = b"".join(hashlib.sha256(f"{seed}{i}".encode()).digest() for i in range(12_500))
-    image = build_image(
-        ImageConfig(user="65532:65532", cmd=("/bin/true",)), [_layer("small", seed.encode()), _layer("big", big)]
-    )
-    for path, content in layout_files(image, ["1.0"]).items():
+    layers = [_layer("small", seed.encode()), _layer("big", big)]
+    image = build_image(ImageConfig("amd64", user="65532:65532", cmd=("/bin/true",)), [layer for layer, _ in layers])
+    files = layout_metadata(image, ["1.0"])
+    files.update({blob_path(layer.descriptor.digest): blob for layer, blob in layers})
+    for path, content in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_bytes(content)
     return root

@@ -4,9 +4,10 @@ Pure standard library (tarfile, gzip); the rules hand it file entries they read 
 """
 import gzip
 import io
+import os
 import tarfile
 from dataclasses import dataclass
-from typing import Iterable, List, Optional
+from typing import BinaryIO, Iterable, List, Optional
 
 from pants_oci.oci import determinism as D
 
@@ -80,6 +81,26 @@ def write_tar(entries: Iterable[Entry], mtime: int = D.DEFAULT_EPOCH) -> bytes:
             info = _tarinfo(entry, mtime)
             tar.addfile(info, io.BytesIO(entry.content) if entry.content is not None else None)
     return out.getvalue()
+
+
+def write_tar_of_directory(out: BinaryIO, root: str, mtime: int = D.DEFAULT_EPOCH) -> None:
+    """What `write_tar` makes of the regular files under `root` (read as plain, non-executable files), streamed
+    file by file from disk to `out`: an OCI archive of a layout directory without holding its blobs in memory."""
+    sizes = {}
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            path = os.path.join(directory, name)
+            sizes[os.path.relpath(path, root)] = os.path.getsize(path)
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for entry in with_parent_directories(Entry(path, b"") for path in sizes):
+            if entry.is_dir:
+                tar.addfile(_tarinfo(entry, mtime))
+                continue
+            info = _tarinfo(entry, mtime)
+            info.size = sizes[entry.path]
+            with open(os.path.join(root, entry.path), "rb") as f:
+                tar.addfile(info, f)
 
 
 def gzip_bytes(data: bytes) -> bytes:

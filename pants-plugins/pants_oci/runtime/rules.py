@@ -38,12 +38,13 @@ from pants.util.logging import LogLevel
 
 from pants_oci.debian.base_rules import DebianBaseSpec, DebianBuildRoot, DebianBuildRootRequest
 from pants_oci.debian.base_rules import rules as base_rules
-from pants_oci.debian.elf import ElfInfo, elf_facts_from_json
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.rules import rules as debian_rules
 from pants_oci.debian.target_types import DEFAULT_ARCHITECTURE, default_lock_path
+from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
 from pants_oci.errors import engine_error_detail
-from pants_oci.oci.determinism import DEFAULT_EPOCH
+from pants_oci.oci.rules import BuiltLayer, LayerInterpreter, LayerRequest
+from pants_oci.oci.rules import rules as layer_rules
 from pants_oci.runtime import build_plan, diagnostics, pgo_profile
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.runtime.release_keys import release_manager
@@ -69,9 +70,6 @@ from pants_oci.runtime.target_types import (
 from pants_oci.sandbox import plugin_modules
 
 logger = logging.getLogger(__name__)
-
-# Pants names every local sandbox directory with this prefix; no file that ships may contain it.
-SANDBOX_DIR_PREFIX = "pants-sandbox-"
 
 SANDBOX_SCRIPTS = ("build_cpython.sh", "check_modules.py", "complete_platform.py", "enter_build_root.sh")
 # Only the PGO profile step gets these. The training script sits alone in its directory: it is sys.path[0], and
@@ -260,6 +258,11 @@ class BuiltPythonRuntime:
     @property
     def site_packages(self) -> str:
         return f"{self.prefix}/lib/python{self.major_minor}/site-packages"
+
+    @property
+    def layer_interpreter(self) -> LayerInterpreter:
+        """This runtime running the layer tool: layers on top of it byte-compile with its own version."""
+        return LayerInterpreter(self.tree, self.interpreter_path)
 
 
 @dataclass(frozen=True)
@@ -590,16 +593,8 @@ async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBin
     )
 
 
-@dataclass(frozen=True, eq=False)  # holds dicts; memoized per runtime within a run
-class RuntimeElves:
-    """The ELF facts of a tree (what each file needs and provides), for the ELF closure checks."""
-
-    elves: Dict[str, ElfInfo]
-    links: Dict[str, str]
-
-
 @rule(desc="Read a runtime's ELF facts", level=LogLevel.DEBUG)
-async def runtime_elves(runtime: BuiltPythonRuntime) -> RuntimeElves:
+async def runtime_elves(runtime: BuiltPythonRuntime) -> ElfFacts:
     """Once per runtime, in a cacheable process run by the runtime's own interpreter (a relative path, so the key
     is the same on every machine): only the small facts file enters the Pants process, never the tree's bytes."""
     tool, tree = await MultiGet(
@@ -608,7 +603,7 @@ async def runtime_elves(runtime: BuiltPythonRuntime) -> RuntimeElves:
     result = await Get(
         ProcessResult,
         Process(
-            ["tree" + runtime.interpreter_path, "-s", "-B", "-m", "pants_oci.debian.elf_facts", "tree", "facts.json"],
+            ["tree" + runtime.interpreter_path, "-s", "-B", "-m", "pants_oci.elf.elf_facts", "tree", "facts.json"],
             input_digest=await Get(Digest, MergeDigests([tool, tree])),
             output_files=("facts.json",),
             description=f"Read the ELF facts of the CPython {runtime.version} tree of {runtime.address}",
@@ -616,86 +611,11 @@ async def runtime_elves(runtime: BuiltPythonRuntime) -> RuntimeElves:
         ),
     )
     contents = await Get(DigestContents, Digest, result.output_digest)
-    elves, links = elf_facts_from_json(json.loads(contents[0].content))
-    return RuntimeElves(elves, links)
+    return ElfFacts(*elf_facts_from_json(json.loads(contents[0].content)))
 
 
 # The ELF facts reader (standard library only), run by the runtime's own interpreter.
-_ELF_FACTS_MODULES = ("debian/elf.py", "debian/elf_facts.py")
-# The deterministic tar writer, shipped into the sandbox as a package so the runtime can run it with -m.
-_LAYER_TOOL_MODULES = ("oci/determinism.py", "oci/tarball.py", "oci/layer_tool.py")
-
-
-@dataclass(frozen=True)
-class TreeArchiveRequest:
-    """Archive `tree` (paths relative to /) with the runtime's own interpreter, in a cacheable process.
-
-    `compile` lists directories (relative to the tree, which is rooted at /) to byte-compile first, the way
-    the runtime's stdlib is compiled. `forbid_sandbox_paths` fails the archive if a file names a build sandbox.
-    """
-
-    runtime: BuiltPythonRuntime
-    tree: Digest
-    description: str
-    mtime: int = DEFAULT_EPOCH
-    compile: Tuple[str, ...] = ()
-    forbid_sandbox_paths: bool = False
-
-
-@dataclass(frozen=True)
-class TreeArchive:
-    digest: Digest  # one file: archive.tar.gz
-    diff_id: str  # sha256 of the uncompressed tar
-    size: int
-    uncompressed_size: int
-    entries: int
-
-
-@rule(desc="Archive a tree deterministically", level=LogLevel.DEBUG)
-async def archive_tree(request: TreeArchiveRequest) -> TreeArchive:
-    tool, runtime_tree, tree = await MultiGet(
-        Get(Digest, CreateDigest(plugin_modules(*_LAYER_TOOL_MODULES))),
-        Get(Digest, AddPrefix(request.runtime.tree, "runtime")),
-        Get(Digest, AddPrefix(request.tree, "tree")),
-    )
-    inputs = await Get(Digest, MergeDigests([tool, runtime_tree, tree]))
-    options = [f"--mtime={request.mtime}"]
-    options += [f"--compile={d.strip('/')}=/{d.strip('/')}" for d in request.compile]
-    if request.forbid_sandbox_paths:
-        options.append(f"--forbid={SANDBOX_DIR_PREFIX}")
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            # A relative interpreter path: the cache key is the same on every machine.
-            [
-                "runtime" + request.runtime.interpreter_path,
-                "-s",
-                "-B",
-                "-m",
-                "pants_oci.oci.layer_tool",
-                "tree",
-                "archive.tar.gz",
-                "archive.json",
-                *options,
-            ],
-            input_digest=inputs,
-            # Bytecode must not depend on a random string-hash seed (frozenset constants).
-            env={"PYTHONHASHSEED": "0"},
-            output_files=("archive.tar.gz", "archive.json"),
-            description=request.description,
-            level=LogLevel.DEBUG,
-        ),
-    )
-    if result.exit_code != 0:
-        raise PythonRuntimeBuildError(
-            f"{request.description} failed (exit code {result.exit_code}):\n{result.stderr.decode(errors='replace')}"
-        )
-    archive, record_file = await MultiGet(
-        Get(Digest, DigestSubset(result.output_digest, PathGlobs(["archive.tar.gz"]))),
-        Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["archive.json"]))),
-    )
-    record = json.loads(record_file[0].content)
-    return TreeArchive(archive, record["diff_id"], record["size"], record["uncompressed_size"], record["entries"])
+_ELF_FACTS_MODULES = ("elf/elf.py", "elf/elf_facts.py")
 
 
 def _mib(n: int) -> str:
@@ -706,14 +626,19 @@ def _mib(n: int) -> str:
 async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPackage:
     built = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(field_set))
     archive = await Get(
-        TreeArchive,
-        TreeArchiveRequest(built, built.tree, f"Archive the CPython {built.version} tree of {built.address}"),
+        BuiltLayer,
+        LayerRequest(
+            built.tree,
+            f"Archive the CPython {built.version} tree of {built.address}",
+            created_by=f"pants-oci: CPython {built.version} runtime {built.address}",
+            interpreter=built.layer_interpreter,
+        ),
     )
     archive_path = field_set.output_path.value_or_default(file_ending="tar.gz")
     platform_path = archive_path[: -len(".tar.gz")] + ".complete_platform.json"
     # Each digest holds one file; re-create them under their dist/ names without reading their bytes.
     archive_entries, platform_entries = await MultiGet(
-        Get(DigestEntries, Digest, archive.digest), Get(DigestEntries, Digest, built.complete_platform)
+        Get(DigestEntries, Digest, archive.blob), Get(DigestEntries, Digest, built.complete_platform)
     )
     files = [
         FileEntry(archive_path, archive_entries[0].file_digest),
@@ -736,7 +661,7 @@ async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPacka
     digest = await Get(Digest, CreateDigest(files))
     log_lines = (
         f"CPython {built.version} at {built.prefix}: {archive.entries} entries, "
-        f"{_mib(archive.uncompressed_size)} uncompressed, {_mib(archive.size)} gzipped",
+        f"{_mib(archive.uncompressed_size)} uncompressed, {_mib(archive.layer.descriptor.size)} gzipped",
         f"stdlib extension modules ({len(built.built_modules)}): {' '.join(built.built_modules)}",
         *(
             (f"optional modules not built: {' '.join(built.missing_optional_modules)}",)
@@ -755,4 +680,10 @@ async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPacka
 
 
 def rules():
-    return (*collect_rules(), *debian_rules(), *base_rules(), UnionRule(PackageFieldSet, PythonRuntimeFieldSet))
+    return (
+        *collect_rules(),
+        *debian_rules(),
+        *base_rules(),
+        *layer_rules(),
+        UnionRule(PackageFieldSet, PythonRuntimeFieldSet),
+    )

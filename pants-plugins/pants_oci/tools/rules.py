@@ -70,9 +70,12 @@ async def container_tools_spec(subsystem: ContainerToolsSubsystem) -> ContainerT
 
 @dataclass(frozen=True)
 class ContainerTools:
-    """umoci and runc (and what they load), unpacked for this machine: run `bin/umoci` and `bin/runc`."""
+    """umoci and runc (and what they load), unpacked for this machine: run `bin/umoci` and `bin/runc`; and zstd
+    (`bin/zstd`) where the lock has it, for zstd layers."""
 
     tree: Digest  # root/ and bin/
+    launchers: Tuple[str, ...]  # the programs in bin/
+    packages: Tuple[str, ...]  # what the lock was asked for, for error messages
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ async def container_tools(_: ContainerToolsRequest, wanted: ContainerToolsSpec) 
             f"`./pants run` on a python_oci_image needs both. Add the packages that ship them (umoci, runc) and "
             f"run `./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`."
         )
-    return ContainerTools(tools.tree)
+    return ContainerTools(tools.tree, tools.launchers, wanted.spec.packages)
 
 
 @rule(desc="Package Debian tools", level=LogLevel.DEBUG)

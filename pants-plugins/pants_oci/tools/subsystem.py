@@ -14,18 +14,20 @@ class ContainerToolsSubsystem(Subsystem):
     help = softwrap(
         f"""
         The container tools `./pants run` uses on a `python_oci_image`: umoci unpacks the image and runc runs it
-        (rootless when Pants runs as a non-root user). They come from Debian packages pinned in a lock, like a
+        (rootless when Pants runs as a non-root user); and zstd, which writes the layers of images whose
+        `layer_compression` is zstd. They come from Debian packages pinned in a lock, like a
         `debian_tools` target, and run with the lock's own loader and libraries, so nothing is installed on the
         host. Lock them with `./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`.
         """
     )
 
     packages = StrListOption(
-        default=["umoci", "runc", "patchelf"],
+        default=["umoci", "runc", "patchelf", "zstd"],
         help=softwrap(
             """
             The Debian packages to lock. They must provide the programs umoci and runc; patchelf makes the copy
-            of runc that runs from the unpacked tree (runc re-executes itself through /proc/self/exe).
+            of runc that runs from the unpacked tree (runc re-executes itself through /proc/self/exe); zstd
+            compresses zstd layers (`[oci-image].layer_compression`), and can be dropped where no image uses them.
             """
         ),
         advanced=True,

@@ -207,6 +207,9 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
         assert any(h.startswith("Archive the CPython 3.13.5 tree") for h in hits), hits
         assert any(h.startswith("Archive the first-party layer") for h in hits), hits
         assert any(h.startswith("Archive the requirements layer") for h in hits), hits
+        # The base too: assembled from its .debs and compressed by the one layer writer, both cacheable processes.
+        assert any(h.startswith("Assemble the Debian base") for h in hits), hits
+        assert any(h.startswith("Compress the Debian base") for h in hits), hits
         # Pants also starts the compile locally (speculation) and cancels it when the cache answers first.
         assert "Completed: Compiling CPython" not in reader.stderr
         digest_a = re.search(r"digest (sha256:[0-9a-f]{64})", writer.stderr).group(1)

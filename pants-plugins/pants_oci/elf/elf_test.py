@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from pants_oci.debian.elf import (
+from pants_oci.elf.elf import (
     ElfInfo,
     Hardening,
     elf_facts_from_json,

@@ -268,6 +268,14 @@ def elf_info_from_json(doc: dict) -> ElfInfo:
     )
 
 
+@dataclass(frozen=True, eq=False)  # holds dicts; memoized per tree within a run
+class ElfFacts:
+    """The ELF facts of a tree (what each file needs and provides, and its symlinks), for the closure check."""
+
+    elves: Dict[str, ElfInfo]
+    links: Dict[str, str]
+
+
 def elf_facts_to_json(elves: Dict[str, ElfInfo], links: Dict[str, str]) -> dict:
     """What `base.elf_infos` returns (ELF info by path, symlink target by path), as JSON-ready data."""
     return {

@@ -3,8 +3,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from pants_oci.debian.elf import elf_facts_from_json, read_elf
-from pants_oci.debian.elf_facts import tree_facts
+from pants_oci.elf.elf import elf_facts_from_json, read_elf
+from pants_oci.elf.elf_facts import tree_facts
 
 
 def test_a_trees_elf_files_and_links_by_relative_path(tmp_path: Path) -> None:

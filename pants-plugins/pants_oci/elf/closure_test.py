@@ -1,5 +1,5 @@
-from pants_oci.debian.closure import check_closure, format_problems, package_for_soname
-from pants_oci.debian.elf import ElfInfo
+from pants_oci.elf.closure import check_closure, format_problems, package_for_soname
+from pants_oci.elf.elf import ElfInfo
 
 
 def _elf(needed=(), soname=None, runpath=(), needs=None, defs=()):

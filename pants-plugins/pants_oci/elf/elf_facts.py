@@ -1,6 +1,6 @@
 """Read the ELF facts of a directory tree, as a script run in a sandboxed, cacheable process.
 
-    python -m pants_oci.debian.elf_facts TREE_DIR OUT_JSON
+    python -m pants_oci.elf.elf_facts TREE_DIR OUT_JSON
 
 OUT_JSON gets `elf.elf_facts_to_json` of the tree: each ELF file's needed libraries, soname, runpath, symbol
 versions and machine, and each symlink's target, by path relative to TREE_DIR. The closure checks of every image
@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Dict, List
 
-from pants_oci.debian.elf import ElfInfo, elf_facts_to_json, read_elf
+from pants_oci.elf.elf import ElfInfo, elf_facts_to_json, read_elf
 
 ELF_MAGIC = b"\x7fELF"
 
@@ -42,7 +42,7 @@ def _starts_with_elf_magic(path: str) -> bool:
 
 def main(argv: List[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m pants_oci.debian.elf_facts TREE_DIR OUT_JSON", file=sys.stderr)
+        print("usage: python -m pants_oci.elf.elf_facts TREE_DIR OUT_JSON", file=sys.stderr)
         return 1
     tree, out = argv
     with open(out, "w", encoding="utf-8") as f:

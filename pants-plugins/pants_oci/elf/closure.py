@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional
 
-from pants_oci.debian.elf import ElfInfo
+from pants_oci.elf.elf import ElfInfo
 
 DEFAULT_LIBRARY_DIRS = (
     "lib/x86_64-linux-gnu",

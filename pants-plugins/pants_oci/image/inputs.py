@@ -1,0 +1,234 @@
+"""A python_oci_image's inputs: its field set, the targets its fields name, and its app's plan.
+
+Everything here is checked before anything compiles or downloads: the kinds of the targets the fields name, the
+binary's interpreter constraints against the runtime's version, that the binary's lock has wheels the runtime
+loads, and what the image runs. Names, users, env and the entry point are decided in plan.py.
+"""
+import platform
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.backend.python.target_types import (
+    PexArgsField,
+    PexEntryPointField,
+    PexEnvField,
+    PexScriptField,
+    PythonRequirementsField,
+    PythonResolveField,
+    ResolvedPexEntryPoint,
+    ResolvePexEntryPointRequest,
+)
+from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.python_sources import PythonSourceFilesRequest, StrippedPythonSourceFiles
+from pants.core.goals.package import OutputPathField, PackageFieldSet
+from pants.engine.addresses import UnparsedAddressInputs
+from pants.engine.fs import Digest, DigestContents, PathGlobs
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import InvalidFieldException, Target, Targets, TransitiveTargets, TransitiveTargetsRequest
+from pants.util.logging import LogLevel
+
+from pants_oci.bases.rules import DebianPackagesFieldSet, DefaultBase, DefaultBaseRequest
+from pants_oci.image import plan, wheel_check
+from pants_oci.image.target_types import (
+    ImageBaseField,
+    ImageBinaryField,
+    ImageCmdField,
+    ImageEntryPointField,
+    ImageEnvField,
+    ImageExposeField,
+    ImageInitField,
+    ImageKeepRuntimeBuildFilesField,
+    ImageLabelsField,
+    ImageLayerCompressionField,
+    ImageRepositoryField,
+    ImageRuntimeField,
+    ImageTagsField,
+    ImageUserField,
+    ImageWorkdirField,
+)
+from pants_oci.runtime.rules import PythonRuntimeFieldSet
+
+
+class PythonOciImageError(Exception):
+    """An image that cannot be built; the message names the target, the field and the fix."""
+
+
+@dataclass(frozen=True)
+class PythonOciImageFieldSet(PackageFieldSet):
+    required_fields = (ImageRuntimeField, ImageBinaryField)
+
+    runtime: ImageRuntimeField
+    binary: ImageBinaryField
+    base: ImageBaseField
+    repository: ImageRepositoryField
+    tags: ImageTagsField
+    entry_point: ImageEntryPointField
+    cmd: ImageCmdField
+    env: ImageEnvField
+    user: ImageUserField
+    workdir: ImageWorkdirField
+    labels: ImageLabelsField
+    expose: ImageExposeField
+    init: ImageInitField
+    keep_runtime_build_files: ImageKeepRuntimeBuildFilesField
+    layer_compression: ImageLayerCompressionField
+    output_path: OutputPathField
+
+    @property
+    def repository_name(self) -> str:
+        return self.repository.value or self.address.target_name
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Resolving the fields
+
+
+@dataclass(frozen=True)
+class ImageInputsRequest:
+    field_set: PythonOciImageFieldSet
+
+
+@dataclass(frozen=True)
+class ImageInputs:
+    runtime: Target
+    binary: Target
+    bases: Tuple[Target, ...]
+
+
+def _single_address_input(field_set: PythonOciImageFieldSet, alias: str, value: str) -> UnparsedAddressInputs:
+    return UnparsedAddressInputs(
+        [value], owning_address=field_set.address, description_of_origin=f"the `{alias}` field of {field_set.address}"
+    )
+
+
+def _kind_error(field_set: PythonOciImageFieldSet, alias: str, target: Target, wanted: str) -> InvalidFieldException:
+    return InvalidFieldException(
+        f"The '{alias}' field of target {field_set.address} names {target.address}, which is a `{target.alias}` "
+        f"target, not a `{wanted}`. Point it at a `{wanted}` target."
+    )
+
+
+@rule(desc="Resolve a python_oci_image's runtime, binary and base", level=LogLevel.DEBUG)
+async def resolve_image_inputs(request: ImageInputsRequest) -> ImageInputs:
+    field_set = request.field_set
+    runtime_targets, binary_targets = await MultiGet(
+        Get(Targets, UnparsedAddressInputs, _single_address_input(field_set, "runtime", field_set.runtime.value)),
+        Get(Targets, UnparsedAddressInputs, _single_address_input(field_set, "binary", field_set.binary.value)),
+    )
+    runtime, binary = runtime_targets[0], binary_targets[0]
+    if not PythonRuntimeFieldSet.is_applicable(runtime):
+        raise _kind_error(field_set, "runtime", runtime, "python_runtime")
+    if not binary.has_field(PexEntryPointField):
+        raise _kind_error(field_set, "binary", binary, "pex_binary")
+    if field_set.base.value:
+        bases = tuple(await Get(Targets, UnparsedAddressInputs, field_set.base.to_unparsed_address_inputs()))
+        for base in bases:
+            if not DebianPackagesFieldSet.is_applicable(base):
+                raise _kind_error(field_set, "base", base, "debian_packages")
+        return ImageInputs(runtime, binary, bases)
+    default = await Get(DefaultBase, DefaultBaseRequest(runtime))
+    return ImageInputs(runtime, binary, (default.target,))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The app: third-party requirements and first-party code
+
+
+@dataclass(frozen=True)
+class AppPlanRequest:
+    field_set: PythonOciImageFieldSet
+    binary: Target
+    runtime: Target  # only its address and version: the plan is checked before anything is compiled
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    entry: Optional[plan.EntryPointSpec]
+    args: Tuple[str, ...]
+    env: Tuple[Tuple[str, str], ...]
+    sources: Digest  # stripped first-party sources and resources, relative to the import root
+
+
+@dataclass(frozen=True)
+class BinaryLock:
+    """The locked resolve of an image's binary, if resolves are enabled and its lockfile exists."""
+
+    resolve: str
+    path: str
+    text: str
+
+
+async def binary_lock(binary: Target, python_setup: PythonSetup) -> Optional[BinaryLock]:
+    if not python_setup.enable_resolves:
+        return None  # without a lock, Pex resolves for the runtime's complete platform directly
+    resolve = binary[PythonResolveField].normalized_value(python_setup)
+    path = python_setup.resolves.get(resolve)
+    contents = await Get(DigestContents, PathGlobs([path])) if path else ()
+    # Without its lockfile, Pants itself reports the resolve.
+    return BinaryLock(resolve, path, contents[0].content.decode()) if contents else None
+
+
+def runtime_platform(runtime: Target) -> wheel_check.RuntimePlatform:
+    # Runtimes are compiled natively, so they run on this machine's architecture.
+    return wheel_check.RuntimePlatform(PythonRuntimeFieldSet.create(runtime).version.value, platform.machine())
+
+
+async def _check_lock_serves_runtime(field_set, binary: Target, runtime: Target, closure, python_setup) -> None:
+    """The binary's locked resolve must have wheels the runtime loads: checked from the lock alone, before
+    the runtime compiles, so a missing cp3XX wheel is named instead of an sdist being built by Pants' Python."""
+    roots = [str(r) for t in closure if t.has_field(PythonRequirementsField) for r in t[PythonRequirementsField].value]
+    lock = await binary_lock(binary, python_setup) if roots else None
+    if lock is None:
+        return
+    context = wheel_check.LockContext(
+        str(field_set.address), str(binary.address), str(runtime.address), lock.resolve, lock.path
+    )
+    try:
+        wheel_check.check_lock_serves_runtime(lock.text, roots, runtime_platform(runtime), context)
+    except wheel_check.LockServesRuntimeError as e:
+        raise PythonOciImageError(str(e))
+
+
+@rule(desc="Plan a python_oci_image's app", level=LogLevel.DEBUG)
+async def plan_app(request: AppPlanRequest, python_setup: PythonSetup) -> AppPlan:
+    field_set, binary, runtime = request.field_set, request.binary, request.runtime
+    transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([binary.address]))
+    constraints = InterpreterConstraints.create_from_targets(transitive.closure, python_setup)
+    constraint_strings = [str(c) for c in (constraints or python_setup.interpreter_constraints)]
+    try:
+        plan.check_constraints(
+            str(field_set.address),
+            str(binary.address),
+            constraint_strings,
+            str(runtime.address),
+            PythonRuntimeFieldSet.create(runtime).version.value,
+        )
+    except plan.ImagePlanError as e:
+        raise PythonOciImageError(str(e))
+    await _check_lock_serves_runtime(field_set, binary, runtime, transitive.closure, python_setup)
+    resolved, sources = await MultiGet(
+        Get(ResolvedPexEntryPoint, ResolvePexEntryPointRequest(binary[PexEntryPointField])),
+        Get(StrippedPythonSourceFiles, PythonSourceFilesRequest(transitive.closure, include_resources=True)),
+    )
+    entry = None
+    if resolved.val is not None:
+        entry = plan.EntryPointSpec(module=resolved.val.module, function=resolved.val.function)
+    elif binary[PexScriptField].value:
+        entry = plan.EntryPointSpec(script=binary[PexScriptField].value)
+    if entry is None and not field_set.entry_point.value:
+        raise InvalidFieldException(
+            f"The 'binary' of target {field_set.address}, {binary.address}, has neither `entry_point` nor `script`, "
+            f"so the image would not know what to run. Set one on {binary.address}, or set 'entry_point' on "
+            f"{field_set.address}."
+        )
+    return AppPlan(
+        entry=entry,
+        args=tuple(binary[PexArgsField].value or ()),
+        env=tuple(sorted((binary[PexEnvField].value or {}).items())),
+        sources=sources.stripped_source_files.snapshot.digest,
+    )
+
+
+def rules():
+    return collect_rules()

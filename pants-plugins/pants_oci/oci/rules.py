@@ -1,0 +1,190 @@
+"""The one layer rule: a tree (or the Debian base's tar) in, a blob Digest and its descriptor out.
+
+Every layer of every image, and the archives `./pants package` writes of runtimes and bases, come from here: a
+cacheable process runs `layer_tool.py`, which writes the compressed blob at `blobs/sha256/<hex>` with a small record
+of its digest, size and diff_id. Only that record enters the Pants process; the blob stays a Digest that the layout
+directory and the archive place by merging digests ("build without the bytes", as rules_img does it).
+
+This module imports nothing of debian/, runtime/ or image/: callers say which interpreter runs the tool (a
+runtime's own, for byte-compiling with its version, or Pants' own) and where zstd comes from.
+"""
+import json
+import logging
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
+from pants.engine.fs import (
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestSubset,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+)
+from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.util.logging import LogLevel
+
+from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
+from pants_oci.oci import layer_tool, model
+from pants_oci.oci.determinism import DEFAULT_EPOCH
+from pants_oci.oci.validate import LayerRecord
+from pants_oci.sandbox import plugin_modules
+
+logger = logging.getLogger(__name__)
+
+# A directory name every Pants sandbox has in its path: no layer may ship a file that names one.
+SANDBOX_DIR_PREFIX = "pants-sandbox-"
+
+# The layer writer and what it imports (standard library only), shipped into the sandbox to run with -m.
+_LAYER_TOOL_MODULES = ("oci/determinism.py", "oci/tarball.py", "oci/layer_tool.py", "elf/elf.py", "elf/elf_facts.py")
+_TOOLS_DIR = "zstd-tools"
+
+
+class LayerError(Exception):
+    """A layer could not be written; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class LayerCompression:
+    """gzip (what every tool reads) or zstd, with the zstd program when it is zstd: a tree of host tools and the
+    program's path in it (`bin/zstd` of the [container-tools] lock)."""
+
+    kind: str = "gzip"
+    zstd_level: int = 19
+    zstd_tools: Optional[Digest] = None
+    zstd_program: str = ""
+
+    @property
+    def media_type(self) -> str:
+        return model.LAYER_MEDIA_TYPES[self.kind]
+
+    def options(self) -> Tuple[str, ...]:
+        if self.kind == "gzip":
+            return ()
+        return ("--compression=zstd", f"--zstd={_TOOLS_DIR}/{self.zstd_program}", f"--zstd-level={self.zstd_level}")
+
+
+GZIP = LayerCompression()
+
+
+@dataclass(frozen=True)
+class LayerInterpreter:
+    """A Python to run the layer tool with: a tree (a runtime, rooted at /) and the interpreter's path in it."""
+
+    tree: Digest
+    path: str  # absolute in the tree, e.g. /opt/python/bin/python3.13
+
+
+@dataclass(frozen=True)
+class LayerRequest:
+    """One layer. `source` is a tree rooted at / or, with `tar_name`, a digest holding that one uncompressed tar.
+
+    `compile` lists directories (relative to the tree) to byte-compile first, the way the runtime's stdlib is
+    compiled (needs `interpreter`, whose version the pycs are for). `forbid_sandbox_paths` fails the layer if a
+    file names a build sandbox. `elf_facts` also reads the tree's ELF facts, for the closure check.
+    """
+
+    source: Digest
+    description: str
+    created_by: str
+    interpreter: Optional[LayerInterpreter] = None  # None: Pants' own Python
+    tar_name: str = ""
+    mtime: int = DEFAULT_EPOCH
+    compile: Tuple[str, ...] = ()
+    forbid_sandbox_paths: bool = False
+    compression: LayerCompression = GZIP
+    elf_facts: bool = False
+
+
+@dataclass(frozen=True)
+class BuiltLayer:
+    blob: Digest  # one file, at blobs/sha256/<hex>: ready to merge into an OCI layout
+    layer: model.Layer  # its descriptor, diff_id and history line
+    uncompressed_size: int
+    entries: int
+    facts: Optional[ElfFacts] = None  # with `elf_facts`
+
+    @property
+    def record(self) -> LayerRecord:
+        descriptor = self.layer.descriptor
+        return LayerRecord(descriptor.media_type, descriptor.size, self.layer.diff_id)
+
+
+def _argv(request: LayerRequest, python: PythonBuildStandaloneBinary) -> Tuple[str, ...]:
+    # A runtime's interpreter by a relative path, so the cache key is the same on every machine.
+    interpreter = "runtime" + request.interpreter.path if request.interpreter else python.path
+    source = f"tree/{request.tar_name}" if request.tar_name else "tree"
+    options = [f"--mtime={request.mtime}", *request.compression.options()]
+    if request.tar_name:
+        options.append("--from-tar")
+    options += [f"--compile={d.strip('/')}=/{d.strip('/')}" for d in request.compile]
+    if request.forbid_sandbox_paths:
+        options.append(f"--forbid={SANDBOX_DIR_PREFIX}")
+    if request.elf_facts:
+        options.append("--elf-facts")
+    return (interpreter, "-s", "-B", "-m", "pants_oci.oci.layer_tool", source, "out", *options)
+
+
+def _env(request: LayerRequest) -> Dict[str, str]:
+    # Bytecode must not depend on a random string-hash seed (frozenset constants).
+    env = {"PYTHONHASHSEED": "0"}
+    if request.compression.zstd_tools:
+        # The tools' launchers are /bin/sh scripts that find their tree with dirname: a fixed PATH, not the host's.
+        env["PATH"] = "/usr/bin:/bin"
+    return env
+
+
+@rule(desc="Write an image layer", level=LogLevel.DEBUG)
+async def build_layer(request: LayerRequest, python: PythonBuildStandaloneBinary) -> BuiltLayer:
+    digests = [
+        Get(Digest, CreateDigest(plugin_modules(*_LAYER_TOOL_MODULES))),
+        Get(Digest, AddPrefix(request.source, "tree")),
+    ]
+    if request.interpreter:
+        digests.append(Get(Digest, AddPrefix(request.interpreter.tree, "runtime")))
+    inputs = await Get(Digest, MergeDigests(await MultiGet(digests)))
+    tools = request.compression.zstd_tools
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            _argv(request, python),
+            input_digest=inputs,
+            immutable_input_digests={_TOOLS_DIR: tools} if tools else None,
+            env=_env(request),
+            output_directories=("out",),
+            description=request.description,
+            level=LogLevel.DEBUG,
+        ),
+    )
+    if result.exit_code != 0:
+        raise LayerError(
+            f"{request.description} failed (exit code {result.exit_code}):\n{result.stderr.decode(errors='replace')}"
+        )
+    blob, records = await MultiGet(
+        Get(Digest, DigestSubset(result.output_digest, PathGlobs(["out/blobs/**"]))),
+        Get(
+            DigestContents,
+            DigestSubset(
+                result.output_digest, PathGlobs([f"out/{layer_tool.RECORD_FILE}", f"out/{layer_tool.FACTS_FILE}"])
+            ),
+        ),
+    )
+    files = {fc.path[len("out/") :]: json.loads(fc.content) for fc in records}
+    record = files[layer_tool.RECORD_FILE]
+    descriptor = model.Descriptor(record["media_type"], record["digest"], record["size"])
+    facts = ElfFacts(*elf_facts_from_json(files[layer_tool.FACTS_FILE])) if request.elf_facts else None
+    return BuiltLayer(
+        blob=await Get(Digest, RemovePrefix(blob, "out")),
+        layer=model.Layer(descriptor, record["diff_id"], request.created_by),
+        uncompressed_size=record["uncompressed_size"],
+        entries=record["entries"],
+        facts=facts,
+    )
+
+
+def rules():
+    return collect_rules()
