@@ -77,7 +77,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "pants-plugins"))
@@ -348,8 +348,11 @@ def packaged_tool(clone: Path, name: str) -> str:
     return str(clone / path)
 
 
-def store_flags(store: Path) -> List[str]:
-    """Pants without its daemon, with its own local store and named caches under `store` (empty = cold)."""
+def store_flags(store: Optional[Path]) -> List[str]:
+    """Pants without its daemon, with its own local store and named caches under `store` (empty = cold), or the
+    machine's own with None."""
+    if store is None:
+        return ["--no-pantsd"]
     return ["--no-pantsd", f"--local-store-dir={store / 'lmdb'}", f"--named-caches-dir={store / 'named'}"]
 
 
@@ -520,7 +523,7 @@ def generate_services(clone: Path, group: str, count: int) -> str:
     return f"src/python/{group}::"
 
 
-def measured_package(clone: Path, store: Path, spec: str, stats: bool = False):
+def measured_package(clone: Path, store: Optional[Path], spec: str, stats: bool = False):
     """(seconds, peak RSS in MB of the Pants process, Pants' counters with `stats`) of
     `./pants --no-pantsd package <spec>`."""
     probe = (
@@ -542,9 +545,9 @@ def measured_package(clone: Path, store: Path, spec: str, stats: bool = False):
 SHARED_LIBRARY = Path("src/python/textstats/stats.py")
 
 
-def bench_scale(counts: List[int]) -> None:
+def bench_scale(counts: List[int], shared_store: bool) -> None:
     clone = scratch_clone()
-    store = clone.parent / "store"
+    store = None if shared_store else clone.parent / "store"
     # Warm the shared parts once: both runtimes and the base (what a shared cache gives a CI machine).
     measured_package(clone, store, "src/python/runtimes:")
     rows = []
@@ -788,6 +791,12 @@ def main() -> None:
     image.add_argument("--startup-runs", type=int, default=15)
     scale = sub.add_parser("scale", help="package time and memory of N synthetic services, cold and warm")
     scale.add_argument("--services", nargs="+", type=int, default=[10, 25, 50])
+    scale.add_argument(
+        "--shared-store",
+        action="store_true",
+        help="use the machine's own Pants store and named caches (runtimes compiled before are not compiled again; "
+        "the services are new, so cold stays cold)",
+    )
     sub.add_parser("image-size", help="the example image's layer sizes, gzip as shipped and zstd beside (no timing)")
     sub.add_parser("remote-cache", help="package time writing to and reading from a real REAPI cache (BuildGrid)")
     inner = sub.add_parser(
@@ -810,7 +819,7 @@ def main() -> None:
     if args.suite == "remote-cache":
         bench_remote_cache()
     elif args.suite == "scale":
-        bench_scale(args.services)
+        bench_scale(args.services, args.shared_store)
     elif args.suite == "runtime":
         bench_runtime(args.levels, args.runs, args.skip_warm)
     elif args.suite == "image":
