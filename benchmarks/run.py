@@ -26,13 +26,16 @@ alternating with a rebuild after a one-line app change in the same store; a rebu
 image's compressed and uncompressed size per layer; and container start-to-first-output (runc, read-only
 root) of the app against bare `python -c` on the same runtime, in the same container.
 
-`image-size` packages the example image with the caches as they are and prints each layer's file bytes, its gzip
-size as shipped, and what zstd (levels 3 and 19, the zstd command) would make of the same tar, for comparison.
+`image-size` packages the example image with the caches as they are, once with gzip layers and once with zstd
+layers (`--oci-image-layer-compression`, the plugin's own zstd at level 19), and prints each layer's file bytes
+and blob sizes, and the time to unpack the whole image each way (decompress with the zstd program, which reads
+both formats, and extract; median of --rounds alternating rounds).
 
 `scale` generates a synthetic monorepo of N services (alternating the two example runtimes, half with a
 third-party requirement, all sharing the textstats library) in a scratch clone, and times `./pants package`
 of all N images cold (their layers never built before; the runtimes and base already in the cache, as on a CI
-machine with a shared cache) and warm (again, nothing changed), with Pants' peak memory (max RSS); then, at the
+machine with a shared cache) and warm (again, nothing changed; median of --warm-runs), with Pants' peak memory
+(max RSS; the highest of the warm runs); then, at the
 largest N, a one-line change to the shared library, counting the processes that ran (Pants' stats).
 
 `lock` times `./pants generate-lockfiles` of the example Debian base in a scratch clone, each run with an empty
@@ -64,7 +67,7 @@ per-round ratios. fib, json, re and sort resemble the PGO training; difflib and 
 """
 import argparse
 import ast
-import gzip
+import io
 import json
 import os
 import re
@@ -77,7 +80,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "pants-plugins"))
@@ -405,29 +408,67 @@ def image_layers(layout: Path) -> List[Dict]:
     return layers
 
 
-def zstd_size(zstd: str, blob: Path, level: int) -> int:
-    """The layer's size if it were zstd-compressed at `level` (the zstd command line), for comparison."""
-    raw = gzip.decompress(blob.read_bytes())
-    return len(subprocess.run([zstd, f"-{level}", "-q", "-c"], input=raw, check=True, capture_output=True).stdout)
-
-
-def bench_image_size() -> None:
-    """The example image's layers as built now (warm caches: nothing is timed), gzip as shipped and zstd beside."""
-    zstd = packaged_tool(REPO, "zstd")
-    run([str(REPO / "pants"), "--no-pantsd", "package", IMAGE_TARGET], cwd=REPO)
-    layout = REPO / "dist" / "src.python.hello_cli" / "hello-cli-image"
+def layer_blobs(layout: Path) -> List[Tuple[dict, Path]]:
+    """(descriptor, blob path) of each layer of the layout's first image, base first."""
     manifest_digest = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"].split(":")[1]
     manifest = json.loads((layout / "blobs" / "sha256" / manifest_digest).read_text())
-    rows = []
-    for layer, info in zip(manifest["layers"], image_layers(layout)):
-        blob = layout / "blobs" / "sha256" / layer["digest"].split(":")[1]
-        rows.append(
-            (info["what"], info["files_bytes"], layer["size"], zstd_size(zstd, blob, 3), zstd_size(zstd, blob, 19))
+    return [(layer, layout / "blobs" / "sha256" / layer["digest"].split(":")[1]) for layer in manifest["layers"]]
+
+
+def unpack_seconds(zstd: str, layout: Path, kind: str) -> float:
+    """Seconds to unpack the image into an empty directory as a container runtime does: each layer decompressed
+    (the zstd program for both kinds, so only the format differs) and extracted, base first."""
+    target = Path(tempfile.mkdtemp(prefix="unpack-"))
+    try:
+        start = time.monotonic()
+        for _, blob in layer_blobs(layout):
+            tar = subprocess.run(
+                [zstd, "-d", "-c", "-q", f"--format={kind}"], stdin=blob.open("rb"), check=True, capture_output=True
+            ).stdout
+            with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+                archive.extractall(target)
+        return time.monotonic() - start
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
+def bench_image_size(rounds: int) -> None:
+    """The example image as the plugin writes it with gzip layers and with zstd layers (level 19): each layer's
+    size, and the time to unpack the whole image (median of alternating rounds). Warm caches otherwise."""
+    zstd = packaged_tool(REPO, "zstd")
+    layouts = {}
+    for kind in ("gzip", "zstd"):
+        distdir = REPO / "dist" / f"image-size-{kind}"
+        run(
+            [
+                str(REPO / "pants"),
+                "--no-pantsd",
+                f"--pants-distdir={distdir}",
+                f"--oci-image-layer-compression={kind}",
+                "package",
+                IMAGE_TARGET,
+            ],
+            cwd=REPO,
         )
-    print("\n| layer | files MB | gzip MB (shipped) | zstd -3 MB | zstd -19 MB |")
-    print("|---|---|---|---|---|")
-    for what, files, gz, z3, z19 in rows + [("total", *(sum(r[i] for r in rows) for i in range(1, 5)))]:
-        print(f"| {what} | {files / 1e6:.1f} | {gz / 1e6:.2f} | {z3 / 1e6:.2f} | {z19 / 1e6:.2f} |")
+        layouts[kind] = distdir / "src.python.hello_cli" / "hello-cli-image"
+    names = [info["what"] for info in image_layers(layouts["gzip"])]
+    files = [info["files_bytes"] for info in image_layers(layouts["gzip"])]
+    sizes = {kind: [layer["size"] for layer, _ in layer_blobs(layout)] for kind, layout in layouts.items()}
+    times: Dict[str, List[float]] = {"gzip": [], "zstd": []}
+    for _ in range(rounds):
+        for kind in ("gzip", "zstd"):
+            times[kind].append(unpack_seconds(zstd, layouts[kind], kind))
+    print("\n| layer | files MB | gzip MB | zstd -19 MB |")
+    print("|---|---|---|---|")
+    for name, size, gz, zs in zip(names, files, sizes["gzip"], sizes["zstd"]):
+        print(f"| {name} | {size / 1e6:.1f} | {gz / 1e6:.2f} | {zs / 1e6:.2f} |")
+    print(
+        f"| **image** | **{sum(files) / 1e6:.1f}** | **{sum(sizes['gzip']) / 1e6:.2f}** | "
+        f"**{sum(sizes['zstd']) / 1e6:.2f}** |"
+    )
+    gzip_s, zstd_s = statistics.median(times["gzip"]), statistics.median(times["zstd"])
+    print(f"\nunpack, median of {rounds} alternating rounds: gzip {gzip_s:.2f} s, zstd {zstd_s:.2f} s")
+    print(f"gzip/zstd: {statistics.median(g / z for g, z in zip(times['gzip'], times['zstd'])):.2f}")
 
 
 def bench_image(runs: int, startup_runs: int) -> None:
@@ -545,16 +586,21 @@ def measured_package(clone: Path, store: Optional[Path], spec: str, stats: bool 
 SHARED_LIBRARY = Path("src/python/textstats/stats.py")
 
 
-def bench_scale(counts: List[int], shared_store: bool) -> None:
+def bench_scale(counts: List[int], shared_store: bool, warm_runs: int) -> None:
     clone = scratch_clone()
     store = None if shared_store else clone.parent / "store"
+    run_token = f"{int(time.time()):x}"
     # Warm the shared parts once: both runtimes and the base (what a shared cache gives a CI machine).
     measured_package(clone, store, "src/python/runtimes:")
     rows = []
     for count in counts:
-        spec = generate_services(clone, f"synthetic_n{count}", count)
+        # Names new to the store, so "cold" is cold even in a store that ran this benchmark before.
+        group = f"synthetic_{run_token}_n{count}" if shared_store else f"synthetic_n{count}"
+        spec = generate_services(clone, group, count)
         cold_s, cold_mb, _ = measured_package(clone, store, spec)
-        warm_s, warm_mb, warm_stats = measured_package(clone, store, spec, stats=True)
+        warm = [measured_package(clone, store, spec, stats=True) for _ in range(warm_runs)]
+        warm_s, warm_mb = statistics.median(w[0] for w in warm), max(w[1] for w in warm)
+        warm_stats = warm[-1][2]
         rows.append((count, cold_s, cold_mb, warm_s, warm_mb))
         print(
             json.dumps(
@@ -791,13 +837,15 @@ def main() -> None:
     image.add_argument("--startup-runs", type=int, default=15)
     scale = sub.add_parser("scale", help="package time and memory of N synthetic services, cold and warm")
     scale.add_argument("--services", nargs="+", type=int, default=[10, 25, 50])
+    scale.add_argument("--warm-runs", type=int, default=3, help="warm runs per N (the median is reported)")
     scale.add_argument(
         "--shared-store",
         action="store_true",
         help="use the machine's own Pants store and named caches (runtimes compiled before are not compiled again; "
         "the services are new, so cold stays cold)",
     )
-    sub.add_parser("image-size", help="the example image's layer sizes, gzip as shipped and zstd beside (no timing)")
+    size = sub.add_parser("image-size", help="the example image with gzip and with zstd layers: sizes, unpack time")
+    size.add_argument("--rounds", type=int, default=7)
     sub.add_parser("remote-cache", help="package time writing to and reading from a real REAPI cache (BuildGrid)")
     inner = sub.add_parser(
         "inner-loop", help="one-line app change until the image is in dist/, with and without pantsd"
@@ -819,7 +867,7 @@ def main() -> None:
     if args.suite == "remote-cache":
         bench_remote_cache()
     elif args.suite == "scale":
-        bench_scale(args.services, args.shared_store)
+        bench_scale(args.services, args.shared_store, args.warm_runs)
     elif args.suite == "runtime":
         bench_runtime(args.levels, args.runs, args.skip_warm)
     elif args.suite == "image":
@@ -829,7 +877,7 @@ def main() -> None:
     elif args.suite == "lock":
         bench_lock(args.runs)
     elif args.suite == "image-size":
-        bench_image_size()
+        bench_image_size(args.rounds)
     elif args.suite == "build-root":
         bench_build_root(args.runs)
     elif args.suite == "pgo":
