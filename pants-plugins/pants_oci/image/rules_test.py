@@ -15,6 +15,8 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci import register
 from pants_oci.image.inputs import PythonOciImageFieldSet
+from pants_oci.image.layers import ImageCompressionRequest
+from pants_oci.oci.rules import GZIP, LayerCompression
 
 RUNTIMES = """
 python_runtime(name="py313", version="3.13.5", optimizations="none")
@@ -35,6 +37,7 @@ def rule_runner() -> RuleRunner:
             *register.rules(),
             *python_backend.rules(),
             QueryRule(BuiltPackage, [PythonOciImageFieldSet]),
+            QueryRule(LayerCompression, [ImageCompressionRequest]),
         ],
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
     )
@@ -131,8 +134,28 @@ def test_binary_without_entry_point(rule_runner: RuleRunner) -> None:
         ('workdir="app"', "The 'workdir' field in target img:img: 'app' is relative"),
         ('expose=["http"]', "The 'expose' field in target img:img: 'http' is not a port"),
         ('env={"1X": "y"}', "The 'env' field in target img:img: invalid variable name(s) '1X'"),
+        ('layer_compression="brotli"', "The 'layer_compression' field in target img:img must be one of"),
     ],
 )
 def test_invalid_fields_name_target_field_and_value(rule_runner: RuleRunner, fields: str, expected: str) -> None:
     message = _error(rule_runner, f'python_oci_image(name="img", runtime="rt:py313", binary="app:app", {fields})')
     assert expected in message
+
+
+def test_layer_compression_defaults_to_gzip_and_a_bad_zstd_level_is_named(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            "img/BUILD": 'python_oci_image(name="img", runtime="rt:py313", binary="app:app")\n'
+            'python_oci_image(name="z", runtime="rt:py313", binary="app:app", layer_compression="zstd")\n'
+        }
+    )
+    plain, zstd = (
+        PythonOciImageFieldSet.create(rule_runner.get_target(Address("img", target_name=name))) for name in ("img", "z")
+    )
+    assert rule_runner.request(LayerCompression, [ImageCompressionRequest(plain)]) == GZIP
+    rule_runner.set_options(["--oci-image-zstd-level=30"], env_inherit={"PATH"})
+    with pytest.raises(ExecutionError) as e:
+        rule_runner.request(LayerCompression, [ImageCompressionRequest(zstd)])
+    assert "[oci-image].zstd_level is 30, but zstd's levels are 1 to 22" in str(e.value)
+    # `./pants run` asks for gzip whatever the field says: umoci 0.4 cannot unpack zstd layers.
+    assert rule_runner.request(LayerCompression, [ImageCompressionRequest(zstd, override="gzip")]) == GZIP
