@@ -134,7 +134,10 @@ def test_binary_without_entry_point(rule_runner: RuleRunner) -> None:
         ('workdir="app"', "The 'workdir' field in target img:img: 'app' is relative"),
         ('expose=["http"]', "The 'expose' field in target img:img: 'http' is not a port"),
         ('env={"1X": "y"}', "The 'env' field in target img:img: invalid variable name(s) '1X'"),
-        ('layer_compression="brotli"', "The 'layer_compression' field in target img:img must be one of"),
+        (
+            'layer_compression="brotli"',
+            "the 'layer_compression' field in target img:img must be one of ['gzip', 'zstd']",
+        ),
     ],
 )
 def test_invalid_fields_name_target_field_and_value(rule_runner: RuleRunner, fields: str, expected: str) -> None:
