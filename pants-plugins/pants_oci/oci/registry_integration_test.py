@@ -17,6 +17,7 @@ import pytest
 from pants_oci.oci import registry
 from pants_oci.oci.model import (
     MEDIA_TYPE_LAYER_GZIP,
+    MEDIA_TYPE_LAYER_ZSTD,
     Descriptor,
     ImageConfig,
     Layer,
@@ -35,19 +36,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _layer(name: str, payload: bytes) -> Tuple[Layer, bytes]:
+def _layer(name: str, payload: bytes, zstd: bool = False) -> Tuple[Layer, bytes]:
     tar = write_tar([Entry(f"data/{name}", payload)])
-    blob = gzip_bytes(tar)
-    layer = Layer(
-        Descriptor.of(MEDIA_TYPE_LAYER_GZIP, blob), "sha256:" + hashlib.sha256(tar).hexdigest(), f"test {name}"
-    )
+    if zstd:
+        blob = subprocess.run([tool("zstd"), "-19", "-q", "-c"], input=tar, check=True, capture_output=True).stdout
+    else:
+        blob = gzip_bytes(tar)
+    media_type = MEDIA_TYPE_LAYER_ZSTD if zstd else MEDIA_TYPE_LAYER_GZIP
+    layer = Layer(Descriptor.of(media_type, blob), "sha256:" + hashlib.sha256(tar).hexdigest(), f"test {name}")
     return layer, blob
 
 
-def _layout(root: Path, seed: str) -> Path:
+def _layout(root: Path, seed: str, zstd: bool = False) -> Path:
     # A 400 kB incompressible layer, so a small chunk size really splits it.
     big = b"".join(hashlib.sha256(f"{seed}{i}".encode()).digest() for i in range(12_500))
-    layers = [_layer("small", seed.encode()), _layer("big", big)]
+    layers = [_layer("small", seed.encode(), zstd), _layer("big", big, zstd)]
     image = build_image(ImageConfig("amd64", user="65532:65532", cmd=("/bin/true",)), [layer for layer, _ in layers])
     files = layout_metadata(image, ["1.0"])
     files.update({blob_path(layer.descriptor.digest): blob for layer, blob in layers})
@@ -104,6 +107,27 @@ def test_push_pull_back_and_no_blob_twice(open_registry: str, tmp_path: Path) ->
     }
     second = registry.push(str(layout), repository, ["1.0"], {}, plain_http_localhost=True, log=lambda _: None)
     assert second.uploaded == [] and len(second.skipped) == 3
+
+
+def test_zstd_layers_push_and_pull_back_with_their_media_type(open_registry: str, tmp_path: Path) -> None:
+    layout = _layout(tmp_path / "layout", "z", zstd=True)
+    repository = f"{open_registry}/acme/zstd"
+    registry.push(str(layout), repository, ["1.0"], {}, plain_http_localhost=True, log=lambda _: None)
+    raw = subprocess.run(
+        [*skopeo(), "inspect", "--raw", "--tls-verify=false", f"docker://{repository}:1.0"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert {layer["mediaType"] for layer in json.loads(raw)["layers"]} == {MEDIA_TYPE_LAYER_ZSTD}
+    assert _skopeo_digest(f"{repository}:1.0") == _manifest_digest(layout)
+    pulled = tmp_path / "pulled"
+    subprocess.run(
+        [*skopeo(tmp_path), "copy", "--src-tls-verify=false", f"docker://{repository}:1.0", f"oci:{pulled}:1.0"],
+        check=True,
+        capture_output=True,
+    )
+    assert _manifest_digest(pulled) == _manifest_digest(layout), "skopeo kept the zstd blobs as they are"
 
 
 def _get(url: str, accept: str) -> bytes:
