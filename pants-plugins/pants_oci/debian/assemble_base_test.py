@@ -170,7 +170,7 @@ def test_facts_match_what_the_image_rules_compute(tmp_path: Path, debs: Debs) ->
     assert facts["passwd"] == PASSWD and facts["group"] == GROUP
     elves, links = elf_facts_from_json(facts)
     assert (elves, links) == elf_infos(entries)
-    # The image rules read these facts from the tar today; both must agree.
+    # The facts and the tar's own members agree.
     assert (elves, links) == elf_infos(read_tar(files[tool.ARCHIVE_FILE]))
 
 

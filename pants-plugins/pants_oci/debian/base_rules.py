@@ -3,7 +3,8 @@ base in a cacheable process. The bottom of the plugin: nothing here knows about 
 
 Thin orchestration: fetch_index.py (run in a sandbox) downloads and verifies indexes against the signed InRelease;
 index.py merges and resolves them; lockfile.py writes, reads and compares locks; assemble_base.py (run in a
-sandbox) turns .debs into the base layer and the facts the image checks need.
+sandbox) turns .debs into the base's tar and the facts the image checks need; oci/rules.py compresses the tar
+into the base layer.
 """
 import hashlib
 import json

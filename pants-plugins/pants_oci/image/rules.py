@@ -1,4 +1,4 @@
-"""Rules for `python_oci_image`, by concern, in the order the data flows (../DESIGN.md):
+"""Rules for `python_oci_image`, by concern, in the order the data flows:
 
 - inputs.py: the field set, the targets the fields name, the app's plan and the lock checks (before compiling);
 - layers.py: the compression switch and the four layers (base, runtime, requirements, first-party code), each

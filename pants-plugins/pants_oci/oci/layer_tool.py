@@ -155,7 +155,7 @@ def tar_member_count(tar: bytes) -> int:
 
 
 def write_elf_facts(root: str, out_dir: str) -> None:
-    # Imported here: only layers that need facts ship the ELF reader.
+    # Imported here: only layers whose facts are read ship the ELF reader (oci/rules.py).
     from pants_oci.elf.elf_facts import tree_facts
 
     with open(os.path.join(out_dir, FACTS_FILE), "w") as f:
@@ -181,6 +181,9 @@ def main(argv: List[str]) -> int:
     args = _parse(argv)
     os.makedirs(args.out_dir, exist_ok=True)
     if args.from_tar:
+        if args.compile or args.forbid or args.elf_facts:
+            print("--compile, --forbid and --elf-facts need a tree, not --from-tar", file=sys.stderr)
+            return 2
         with open(args.source, "rb") as f:
             tar = f.read()
         return write_layer(tar, tar_member_count(tar), args.out_dir, args)

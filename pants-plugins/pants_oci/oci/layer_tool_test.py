@@ -99,6 +99,8 @@ def test_from_tar_compresses_the_tar_as_it_is(tmp_path: Path) -> None:
     blob, record = _written(tmp_path / "out")
     assert blob == gzip_bytes(tar), "modes a tree could not carry (1777) survive"
     assert record["entries"] == 3 and record["diff_id"] == "sha256:" + hashlib.sha256(tar).hexdigest()
+    # A tar is compressed as it is: options that need a tree are refused, not ignored.
+    assert layer_tool.main([str(tmp_path / "base.tar"), str(tmp_path / "bad"), "--from-tar", "--elf-facts"]) == 2
 
 
 def test_elf_facts_are_read_from_the_tree(tmp_path: Path) -> None:

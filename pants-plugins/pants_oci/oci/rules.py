@@ -39,8 +39,10 @@ logger = logging.getLogger(__name__)
 # A directory name every Pants sandbox has in its path: no layer may ship a file that names one.
 SANDBOX_DIR_PREFIX = "pants-sandbox-"
 
-# The layer writer and what it imports (standard library only), shipped into the sandbox to run with -m.
-_LAYER_TOOL_MODULES = ("oci/determinism.py", "oci/tarball.py", "oci/layer_tool.py", "elf/elf.py", "elf/elf_facts.py")
+# The layer writer and what it imports (standard library only), shipped into the sandbox to run with -m; the ELF
+# reader only for layers whose facts are read, so an edit to it re-keys only those layers.
+_LAYER_TOOL_MODULES = ("oci/determinism.py", "oci/tarball.py", "oci/layer_tool.py")
+_ELF_FACTS_MODULES = ("elf/elf.py", "elf/elf_facts.py")
 _TOOLS_DIR = "zstd-tools"
 
 
@@ -115,6 +117,9 @@ class BuiltLayer:
 
 
 def _argv(request: LayerRequest, python: PythonBuildStandaloneBinary) -> Tuple[str, ...]:
+    if request.tar_name and (request.compile or request.forbid_sandbox_paths or request.elf_facts):
+        # A tar is compressed as it is: there is no tree to compile, search or read facts from.
+        raise ValueError(f"{request.description}: compile, forbid_sandbox_paths and elf_facts need a tree, not a tar")
     # A runtime's interpreter by a relative path, so the cache key is the same on every machine.
     interpreter = "runtime" + request.interpreter.path if request.interpreter else python.path
     source = f"tree/{request.tar_name}" if request.tar_name else "tree"
@@ -140,8 +145,9 @@ def _env(request: LayerRequest) -> Dict[str, str]:
 
 @rule(desc="Write an image layer", level=LogLevel.DEBUG)
 async def build_layer(request: LayerRequest, python: PythonBuildStandaloneBinary) -> BuiltLayer:
+    modules = _LAYER_TOOL_MODULES + (_ELF_FACTS_MODULES if request.elf_facts else ())
     digests = [
-        Get(Digest, CreateDigest(plugin_modules(*_LAYER_TOOL_MODULES))),
+        Get(Digest, CreateDigest(plugin_modules(*modules))),
         Get(Digest, AddPrefix(request.source, "tree")),
     ]
     if request.interpreter:
@@ -175,6 +181,8 @@ async def build_layer(request: LayerRequest, python: PythonBuildStandaloneBinary
     )
     files = {fc.path[len("out/") :]: json.loads(fc.content) for fc in records}
     record = files[layer_tool.RECORD_FILE]
+    if record["media_type"] != request.compression.media_type:
+        raise LayerError(f"{request.description} wrote a {record['media_type']} blob, not {request.compression.kind}")
     descriptor = model.Descriptor(record["media_type"], record["digest"], record["size"])
     facts = ElfFacts(*elf_facts_from_json(files[layer_tool.FACTS_FILE])) if request.elf_facts else None
     return BuiltLayer(

@@ -1,6 +1,7 @@
 """A deterministic tar writer: the same files give the same bytes, whatever order or timestamps they came with.
 
-Pure standard library (tarfile, gzip); the rules hand it file entries they read from a Pants digest.
+Pure standard library (tarfile, gzip), run inside sandboxed processes (layer_tool.py, assemble_base.py,
+layout_archive.py): the rules never hold the archives it writes.
 """
 import gzip
 import io

@@ -172,8 +172,3 @@ def validate_image(metadata: Mapping[str, bytes], layers: Mapping[str, LayerReco
     """Every problem found in a layout given as its JSON files (`model.layout_metadata`) and the records of the
     layer blobs by digest; empty when it conforms."""
     return _validate(metadata, _RecordedBlobs(metadata, layers))
-
-
-def raise_problems(problems: List[str]) -> None:
-    if problems:
-        raise LayoutError("The OCI layout does not conform:\n  " + "\n  ".join(problems))
