@@ -274,7 +274,7 @@ def _check_lock_paths_differ(specs: List[DebianBaseSpec]) -> None:
 def _build_root_specs(targets: Iterable[Target]) -> List[DebianBaseSpec]:
     """The build root locks of the runtimes among `targets` (those compiled in a build root)."""
     runtimes = [PythonRuntimeFieldSet.create(t) for t in targets if PythonRuntimeFieldSet.is_applicable(t)]
-    return [r.build_root_spec() for r in runtimes if r.uses_build_root]
+    return [spec for r in runtimes if r.uses_build_root for spec in r.build_root_specs()]
 
 
 # The target whose `./pants run` needs the container tools (named, not imported: image/ depends on this package).
@@ -381,8 +381,10 @@ async def package_debian_base(field_set: DebianPackagesFieldSet) -> BuiltPackage
     )
     target = await Get(BaseOfTarget, DebianBaseSpecRequest(wrapped.target))
     base = await Get(DebianBase, DebianBaseRequest(target.spec))
+    # Each runtime as built for the base's architecture (a cross build for arm64): the one that would run on it.
     runtimes = await MultiGet(
-        Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(PythonRuntimeFieldSet.create(r))) for r in target.runtimes
+        Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(PythonRuntimeFieldSet.create(r), target.spec.architecture))
+        for r in target.runtimes
     )
     problems = await closure_problems((base,), tuple(runtimes))
     if problems:
@@ -435,12 +437,19 @@ async def debian_updates(
     lock_files = await MultiGet(Get(DigestContents, PathGlobs([s.lock_path])) for s in specs)
     locks = [lockfile.parse_lock(f[0].content.decode(), s.lock_path) if f else None for s, f in zip(specs, lock_files)]
     available = await MultiGet(Get(DebianAvailable, DebianAvailableRequest(s.suite, s.architecture)) for s in specs)
+    # A cross build root also holds the target architecture's -dev packages: compare them with that index.
+    foreign_keys = sorted(
+        {(s.suite, a) for s, lock in zip(specs, locks) if lock for a in lockfile.foreign_architectures(lock)}
+    )
+    foreign_available = await MultiGet(Get(DebianAvailable, DebianAvailableRequest(*k)) for k in foreign_keys)
+    foreign = dict(zip(foreign_keys, foreign_available))
     security = 0
     for spec, lock, offered in zip(specs, locks, available):
         if lock is None:
             console.print_stdout(f"{spec.address}: no lock at {spec.lock_path}")
             continue
-        behind = lockfile.behind(lock, offered.packages)
+        others = {a: foreign[(spec.suite, a)].packages for a in lockfile.foreign_architectures(lock)}
+        behind = lockfile.behind(lock, offered.packages, others)
         security += sum(c.security for c in behind)
         console.print_stdout(
             f"{spec.address} ({spec.lock_path}): "

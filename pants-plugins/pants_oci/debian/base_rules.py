@@ -234,13 +234,23 @@ async def _existing_lock(spec: DebianBaseSpec) -> Optional[lockfile.DebianLock]:
 @rule(desc="Lock a Debian base", level=LogLevel.DEBUG)
 async def lock_debian_base(request: DebianLockRequest) -> DebianLockResult:
     spec = request.spec
-    available = await Get(DebianAvailable, DebianAvailableRequest(spec.suite, spec.architecture))
-    try:
-        resolved = index.resolve_closure(spec.packages, available.packages)
-    except index.DebianResolveError as e:
-        raise DebianBaseError(f"Cannot lock {spec.address} against {', '.join(available.suites)}: {e}")
+    by_architecture = index.requested_by_architecture(spec.packages, spec.architecture)
+    availables = await MultiGet(Get(DebianAvailable, DebianAvailableRequest(spec.suite, a)) for a in by_architecture)
+    resolved: Dict[Tuple[str, str], index.DebianPackage] = {}
+    satisfied: Tuple[str, ...] = ()
+    for (architecture, names), available in zip(by_architecture.items(), availables):
+        try:
+            closure = index.resolve_closure(names, available.packages, satisfied)
+        except index.DebianResolveError as e:
+            raise DebianBaseError(
+                f"Cannot lock {spec.address} against {', '.join(available.suites)} ({architecture}): {e}"
+            )
+        if architecture == spec.architecture:
+            satisfied = tuple(index.serves_every_architecture(closure))
+        for package in closure:  # an `all` package both closures need is locked once
+            resolved.setdefault((package.name, package.architecture), package)
     text = lockfile.render_lock(
-        spec.address, spec.suite, spec.architecture, spec.packages, resolved, suites=available.suites
+        spec.address, spec.suite, spec.architecture, spec.packages, list(resolved.values()), suites=availables[0].suites
     )
     # The lock on disk, read before it is replaced, for the readable diff of what this regeneration changes.
     previous = await _existing_lock(spec)
@@ -301,6 +311,7 @@ class DebianDebRequest:
     url: str
     package: lockfile.LockedPackage
     base: str
+    name: str  # lockfile.qualified_name: libc6, or libc6:arm64 beside it in a cross build root
 
 
 @dataclass(frozen=True)
@@ -322,7 +333,7 @@ async def fetch_debian_deb(request: DebianDebRequest) -> DebianDeb:
             f"and [debian].security_archive_url."
         )
     entries = await Get(DigestEntries, Digest, downloaded)
-    return DebianDeb(FileEntry(f"debs/{package.name}.deb", entries[0].file_digest))
+    return DebianDeb(FileEntry(f"debs/{request.name.replace(':', '_')}.deb", entries[0].file_digest))
 
 
 def _deb_url(config: DebianArchiveConfig, package: lockfile.LockedPackage) -> str:
@@ -339,7 +350,10 @@ async def _locked_debs(
         urls = [_deb_url(config, p) for p in lock.packages]
     except lockfile.DebianLockError as e:
         raise DebianBaseError(f"Cannot build {spec.address} from {spec.lock_path}: {e}")
-    debs = await MultiGet(Get(DebianDeb, DebianDebRequest(url, p, spec.address)) for url, p in zip(urls, lock.packages))
+    debs = await MultiGet(
+        Get(DebianDeb, DebianDebRequest(url, p, spec.address, lockfile.qualified_name(p, lock.architecture)))
+        for url, p in zip(urls, lock.packages)
+    )
     return lock, tuple(debs)
 
 
@@ -348,7 +362,8 @@ async def _deb_tool_inputs(
 ) -> Digest:
     """The sandbox of a tool that unpacks a lock's .debs: the .debs, assembly.json (the .debs by package, plus the
     tool's `options`) and the tool's modules."""
-    assembly = {"debs": [[p.name, d.entry.path] for p, d in zip(lock.packages, debs)], **options}
+    names = [lockfile.qualified_name(p, lock.architecture) for p in lock.packages]
+    assembly = {"debs": [[name, d.entry.path] for name, d in zip(names, debs)], **options}
     inputs = await MultiGet(
         Get(Digest, CreateDigest([d.entry for d in debs])),
         Get(Digest, CreateDigest([FileContent("assembly.json", json.dumps(assembly, sort_keys=True).encode())])),

@@ -73,6 +73,7 @@ class DebianPackage:
     # Where this version came from; "" when the index was parsed without an IndexSource.
     archive: str = ""
     suite: str = ""
+    multi_arch: str = ""  # Multi-Arch: "same", "foreign", "allowed" or "" (not in locks: resolution only)
 
     def to_json(self) -> Dict[str, object]:
         return {
@@ -142,6 +143,7 @@ def _package_from_fields(fields: Dict[str, str], source: Optional[IndexSource]) 
         source=fields.get("Source", fields["Package"]).split()[0],
         archive=source.archive if source else "",
         suite=source.suite if source else "",
+        multi_arch=fields.get("Multi-Arch", ""),
     )
 
 
@@ -182,8 +184,34 @@ def _pick(
     return ""
 
 
-def resolve_closure(requested: Sequence[str], index: Dict[str, DebianPackage]) -> List[DebianPackage]:
-    """The requested packages and everything they Depend or Pre-Depend on, sorted by name."""
+def split_qualifier(requested: str, default_architecture: str) -> Tuple[str, str]:
+    """(name, architecture) of a requested package, in apt's syntax: 'libssl-dev:arm64' -> ('libssl-dev', 'arm64');
+    'gcc' -> ('gcc', default_architecture)."""
+    name, _, architecture = requested.partition(":")
+    return name, architecture or default_architecture
+
+
+def requested_by_architecture(requested: Sequence[str], default_architecture: str) -> Dict[str, List[str]]:
+    """The requested names per architecture, the default architecture first (its closure is resolved first: a
+    foreign package's dependency on a Multi-Arch: foreign tool is met by the native one, as apt would)."""
+    by_architecture: Dict[str, List[str]] = {default_architecture: []}
+    for item in requested:
+        name, architecture = split_qualifier(item, default_architecture)
+        by_architecture.setdefault(architecture, []).append(name)
+    return {a: names for a, names in by_architecture.items() if names or a == default_architecture}
+
+
+def serves_every_architecture(closure: Iterable[DebianPackage]) -> List[str]:
+    """Names of packages in a native closure that also satisfy other architectures' dependencies: architecture
+    `all` and Multi-Arch: foreign packages (a tool, not a library linked into the foreign code)."""
+    return [p.name for p in closure if p.architecture == "all" or p.multi_arch == "foreign"]
+
+
+def resolve_closure(
+    requested: Sequence[str], index: Dict[str, DebianPackage], satisfied: Iterable[str] = ()
+) -> List[DebianPackage]:
+    """The requested packages and everything they Depend or Pre-Depend on, sorted by name. Dependencies on a name
+    in `satisfied` (already provided by another architecture's closure) are not followed."""
     unknown = [name for name in requested if name not in index]
     if unknown:
         raise DebianResolveError(
@@ -192,6 +220,7 @@ def resolve_closure(requested: Sequence[str], index: Dict[str, DebianPackage]) -
         )
     providers = _providers(index)
     chosen: Dict[str, DebianPackage] = {}
+    elsewhere = [name for name in satisfied if name not in requested]
     queue = list(requested)
     while queue:
         name = queue.pop(0)
@@ -202,7 +231,7 @@ def resolve_closure(requested: Sequence[str], index: Dict[str, DebianPackage]) -
         for alternatives in package.depends:
             if any(a in INSTALL_TIME_ONLY for a in alternatives):
                 continue
-            pick = _pick(alternatives, index, providers, list(chosen) + queue)
+            pick = _pick(alternatives, index, providers, list(chosen) + queue + elsewhere)
             if pick == "":
                 raise DebianResolveError(
                     f"Debian package {name!r} depends on {' | '.join(alternatives)}, which nothing in the index "

@@ -226,3 +226,60 @@ def test_updates_win_over_the_suite() -> None:
     main = _index(_stanza("tzdata", "2025b-0+deb12u1"))
     merged = merge_indexes([parse_packages_index(main, MAIN), parse_packages_index(updates, UPDATES)])
     assert (merged["tzdata"].version, merged["tzdata"].suite) == ("2025b-0+deb12u2", "bookworm-updates")
+
+
+MULTIARCH_AMD64 = """Package: make
+Version: 4.3-4.1
+Architecture: amd64
+Multi-Arch: foreign
+Filename: pool/main/m/make/make_4.3-4.1_amd64.deb
+Size: 10
+SHA256: 1111
+"""
+
+MULTIARCH_ARM64 = """Package: libfoo-dev
+Version: 1.0
+Architecture: arm64
+Multi-Arch: same
+Depends: libfoo1 (= 1.0), make
+Filename: pool/main/f/foo/libfoo-dev_1.0_arm64.deb
+Size: 10
+SHA256: 2222
+
+Package: libfoo1
+Version: 1.0
+Architecture: arm64
+Multi-Arch: same
+Filename: pool/main/f/foo/libfoo1_1.0_arm64.deb
+Size: 10
+SHA256: 3333
+
+Package: make
+Version: 4.3-4.1
+Architecture: arm64
+Multi-Arch: foreign
+Filename: pool/main/m/make/make_4.3-4.1_arm64.deb
+Size: 10
+SHA256: 4444
+"""
+
+
+def test_requested_packages_split_by_apts_architecture_qualifier_native_first() -> None:
+    from pants_oci.debian.index import requested_by_architecture, split_qualifier
+
+    assert split_qualifier("libssl-dev:arm64", "amd64") == ("libssl-dev", "arm64")
+    assert split_qualifier("gcc", "amd64") == ("gcc", "amd64")
+    by = requested_by_architecture(["libfoo-dev:arm64", "make"], "amd64")
+    assert list(by.items()) == [("amd64", ["make"]), ("arm64", ["libfoo-dev"])]
+
+
+def test_a_foreign_closure_uses_the_native_multi_arch_foreign_tool() -> None:
+    from pants_oci.debian.index import serves_every_architecture
+
+    native = resolve_closure(["make"], parse_packages_index(MULTIARCH_AMD64))
+    assert serves_every_architecture(native) == ["make"]
+    foreign = resolve_closure(["libfoo-dev"], parse_packages_index(MULTIARCH_ARM64), serves_every_architecture(native))
+    assert [(p.name, p.architecture) for p in foreign] == [("libfoo-dev", "arm64"), ("libfoo1", "arm64")]
+    # Without the native closure, the foreign one takes its own make.
+    alone = resolve_closure(["libfoo-dev"], parse_packages_index(MULTIARCH_ARM64))
+    assert "make" in [p.name for p in alone]

@@ -60,6 +60,20 @@ class DebianLock:
             object.__setattr__(self, "suites", (self.suite,))
 
 
+def qualified_name(package: Union[LockedPackage, DebianPackage], lock_architecture: str) -> str:
+    """A package's name, with apt's `:arch` qualifier when it is of another architecture than the lock's (a cross
+    build root holds libc6 and libc6:arm64)."""
+    native = package.architecture in (lock_architecture, "all")
+    return package.name if native else f"{package.name}:{package.architecture}"
+
+
+def target_architecture(lock: "DebianLock") -> str:
+    """The architecture what is built with this lock runs on: the one its qualified requests name (a cross build
+    root's `libssl-dev:arm64`), else the lock's own."""
+    foreign = {r.partition(":")[2] for r in lock.requested if ":" in r}
+    return foreign.pop() if len(foreign) == 1 else lock.architecture
+
+
 def url_for_archive(label: str, archive_urls: Sequence[str]) -> str:
     """The configured archive URL whose label is `label`: how a build finds where a locked package lives."""
     for url in archive_urls:
@@ -98,7 +112,7 @@ def render_lock(
         "suites": suites,
         "architecture": architecture,
         "requested": sorted(set(requested)),
-        "packages": [_package_entry(p, suite) for p in sorted(closure, key=lambda p: p.name)],
+        "packages": [_package_entry(p, suite) for p in sorted(closure, key=lambda p: (p.name, p.architecture))],
     }
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
 
@@ -182,11 +196,12 @@ def halves_problem(build_root: DebianLock, build_root_name: str, base: DebianLoc
     """Why a runtime compiled in `build_root` must not run on `base`: another suite, or a package both locks hold
     (libc6, libssl3, ... which the -dev packages depend on) at another version, so the headers it compiled
     against are not those of the libraries it would load. None when the two halves match."""
-    if build_root.architecture != base.architecture:
+    compiled_for = target_architecture(build_root)
+    if compiled_for != base.architecture:
         return (
-            f"the runtime is compiled for {build_root.architecture} (its build root {build_root_name}) but the "
-            f"base {base_name} is {base.architecture}. Set the base's `architecture` to "
-            f"{build_root.architecture!r}: a runtime and its base must be for the same platform"
+            f"the runtime is compiled for {compiled_for} (its build root {build_root_name}) but the "
+            f"base {base_name} is {base.architecture}. Give the base the architecture "
+            f"{compiled_for!r}: a runtime and its base must be for the same platform"
         )
     if build_root.suite != base.suite:
         return (
@@ -195,10 +210,11 @@ def halves_problem(build_root: DebianLock, build_root_name: str, base: DebianLoc
             f"{build_root.suite!r}"
         )
     versions = {p.name: p.version for p in base.packages}
+    # A cross build root's own tools (the native libc6 its compiler runs on) are not what the runtime loads.
     differ = [
         (p.name, p.version, versions[p.name])
         for p in build_root.packages
-        if p.name in versions and versions[p.name] != p.version
+        if p.architecture in (compiled_for, "all") and p.name in versions and versions[p.name] != p.version
     ]
     if not differ:
         return None
@@ -232,39 +248,52 @@ def diff_locks(old: Optional[DebianLock], new: DebianLock) -> List[LockChange]:
     Only versions count: the same version taken from another archive (a security fix that reached the suite
     itself) is not a change.
     """
-    before = {p.name: p for p in old.packages} if old else {}
-    after = {p.name: p for p in new.packages}
+    before = {qualified_name(p, old.architecture): p for p in old.packages} if old else {}
+    after = {qualified_name(p, new.architecture): p for p in new.packages}
     changes = []
     for name in sorted(set(before) | set(after)):
         if name not in after:
             changes.append(LockChange(name, REMOVED, before[name].version, None))
         elif name not in before:
-            changes.append(_change_to(after[name], ADDED, None))
+            changes.append(_change_to(after[name], ADDED, None, name))
         else:
             order = compare_versions(after[name].version, before[name].version)
             if order:
-                changes.append(_change_to(after[name], UPGRADED if order > 0 else DOWNGRADED, before[name].version))
+                kind = UPGRADED if order > 0 else DOWNGRADED
+                changes.append(_change_to(after[name], kind, before[name].version, name))
     return changes
 
 
-def behind(lock: DebianLock, available: Dict[str, DebianPackage]) -> List[LockChange]:
-    """Locked packages with a higher version available (`available`: the merged indexes), sorted by name.
+def behind(
+    lock: DebianLock, available: Dict[str, DebianPackage], foreign: Optional[Dict[str, Dict[str, DebianPackage]]] = None
+) -> List[LockChange]:
+    """Locked packages with a higher version available (`available`: the merged indexes of the lock's architecture;
+    `foreign`: those of each other architecture the lock holds packages of), sorted by name.
 
     What a scheduled check fails on, naming the packages; `security` marks fixes from the security archive.
     Packages no longer in the archive are not reported: there is nothing newer to move to.
     """
     changes = []
-    for locked in sorted(lock.packages, key=lambda p: p.name):
-        newest = available.get(locked.name)
+    for locked in sorted(lock.packages, key=lambda p: (p.name, p.architecture)):
+        name = qualified_name(locked, lock.architecture)
+        index = available if name == locked.name else (foreign or {}).get(locked.architecture, {})
+        newest = index.get(locked.name)
         if newest is not None and compare_versions(newest.version, locked.version) > 0:
-            changes.append(_change_to(newest, UPGRADED, locked.version))
+            changes.append(_change_to(newest, UPGRADED, locked.version, name))
     return changes
 
 
-def _change_to(package: Union[LockedPackage, DebianPackage], kind: str, old_version: Optional[str]) -> LockChange:
-    """A change whose new side is `package` (a LockedPackage or a DebianPackage)."""
+def foreign_architectures(lock: DebianLock) -> List[str]:
+    """The architectures other than the lock's own (and `all`) that it holds packages of."""
+    return sorted({p.architecture for p in lock.packages} - {lock.architecture, "all"})
+
+
+def _change_to(
+    package: Union[LockedPackage, DebianPackage], kind: str, old_version: Optional[str], name: str = ""
+) -> LockChange:
+    """A change whose new side is `package` (a LockedPackage or a DebianPackage), listed as `name` (qualified)."""
     return LockChange(
-        package.name,
+        name or package.name,
         kind,
         old_version,
         package.version,

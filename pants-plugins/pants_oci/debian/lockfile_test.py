@@ -358,3 +358,38 @@ def test_a_base_of_another_architecture_than_the_build_root_is_named() -> None:
     arm64 = DebianLock("bookworm", "arm64", ("libc6",), (_locked(LIBC6),), tuple(SUITES))
     problem = halves_problem(_lock(LIBC6), "src:rt#build-root", arm64, "src:base")
     assert "compiled for amd64 (its build root src:rt#build-root) but the base src:base is arm64" in problem
+
+
+def _arch(package: LockedPackage, architecture: str) -> LockedPackage:
+    import dataclasses
+
+    return dataclasses.replace(package, architecture=architecture)
+
+
+def test_a_cross_lock_keeps_both_architectures_apart() -> None:
+    from pants_oci.debian.lockfile import foreign_architectures, qualified_name, target_architecture
+
+    libc = _locked(_package("libc6", "2.36-9+deb12u13"))
+    foreign_libc = _arch(libc, "arm64")
+    lock = DebianLock("bookworm", "amd64", ("gcc", "libc6-dev:arm64"), (libc, foreign_libc), tuple(SUITES))
+    assert qualified_name(libc, "amd64") == "libc6"
+    assert qualified_name(foreign_libc, "amd64") == "libc6:arm64"
+    assert target_architecture(lock) == "arm64"
+    assert foreign_architectures(lock) == ["arm64"]
+    # A newer arm64 libc6 is reported as libc6:arm64, from the arm64 index.
+    newer = _package("libc6", "2.36-9+deb12u14", "debian-security", "bookworm-security")
+    changes = behind(lock, {}, {"arm64": {"libc6": newer}})
+    assert [(c.name, c.new_version, c.security) for c in changes] == [("libc6:arm64", "2.36-9+deb12u14", True)]
+    # And diffs tell the two apart.
+    old = DebianLock("bookworm", "amd64", ("gcc",), (libc,), tuple(SUITES))
+    assert [(c.name, c.kind) for c in diff_locks(old, lock)] == [("libc6:arm64", ADDED)]
+
+
+def test_halves_of_a_cross_build_root_compare_the_targets_packages() -> None:
+    native_libc = _locked(_package("libc6", "2.36-9+deb12u10"))
+    target_libc = _arch(_locked(_package("libc6", "2.36-9+deb12u13")), "arm64")
+    root = DebianLock("bookworm", "amd64", ("libc6-dev:arm64",), (native_libc, target_libc), tuple(SUITES))
+    arm64_base = DebianLock("bookworm", "arm64", ("libc6",), (_arch(target_libc, "arm64"),), tuple(SUITES))
+    assert halves_problem(root, "r", arm64_base, "b") is None
+    amd64_base = DebianLock("bookworm", "amd64", ("libc6",), (native_libc,), tuple(SUITES))
+    assert "compiled for arm64" in halves_problem(root, "r", amd64_base, "b")
