@@ -5,17 +5,22 @@ import json
 import pytest
 
 from pants_oci.oci.model import (
+    MEDIA_TYPE_INDEX,
     MEDIA_TYPE_LAYER_GZIP,
     MEDIA_TYPE_LAYER_ZSTD,
     MEDIA_TYPE_MANIFEST,
     Descriptor,
     ImageConfig,
     Layer,
+    Platform,
     blob_path,
     build_image,
+    build_image_index,
     epoch_timestamp,
     layout_metadata,
     oci_architecture,
+    oci_variant,
+    parse_platform,
 )
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar, write_tar_of_directory
 from pants_oci.oci.validate import LayerRecord, validate_image, validate_layout
@@ -159,3 +164,166 @@ def test_archive_of_the_layout_is_streamed_deterministic_and_complete(tmp_path) 
     with tarfile.open(fileobj=io.BytesIO(archives[0])) as tar:
         names = {m.name for m in tar.getmembers() if m.isfile()}
     assert names == set(files)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Multi-platform images
+
+AMD64 = Platform("amd64")
+ARM64 = Platform("arm64", variant="v8")
+
+
+def _platform_image(platform, app_code=b"print('hi')\n"):
+    """An image of `platform`: a runtime layer of its own and the app layer, which every platform shares."""
+    runtime = _layer({"opt/python/bin/python3": f"ELF for {platform}".encode()}, "runtime")
+    app = _layer({"app/main.py": app_code}, "app")
+    config = ImageConfig(platform.architecture, platform.os, variant=platform.variant, cmd=("/app/main.py",))
+    return build_image(config, [runtime, app])
+
+
+def _two_platforms(app_code=b"print('hi')\n"):
+    entries = [(p, _platform_image(p, app_code)) for p in (AMD64, ARM64)]
+    return build_image_index(entries, {"org.opencontainers.image.version": "1.0"})
+
+
+def _index_layout_files(index, ref_names, repository=""):
+    files = layout_metadata(index, ref_names, repository)
+    files.update({blob_path(layer.descriptor.digest): BLOBS[layer.descriptor.digest] for layer in index.layers})
+    return files
+
+
+def _fixed_image():
+    """An image of made-up layer descriptors (no compressor involved), for comparing bytes with earlier output."""
+    layers = [
+        Layer(Descriptor(MEDIA_TYPE_LAYER_GZIP, "sha256:" + "1" * 64, 1234), "sha256:" + "2" * 64, "runtime"),
+        Layer(Descriptor(MEDIA_TYPE_LAYER_ZSTD, "sha256:" + "3" * 64, 56), "sha256:" + "4" * 64, "app"),
+    ]
+    config = ImageConfig(
+        architecture="amd64",
+        user="65532:65532",
+        env=("PATH=/usr/bin", "LANG=C.UTF-8"),
+        entrypoint=("/usr/bin/python3", "/app/main.py"),
+        cmd=("--serve",),
+        working_dir="/app",
+        labels=(("org.opencontainers.image.version", "1.0"),),
+        exposed_ports=("8080/tcp",),
+    )
+    return build_image(config, layers, {"org.opencontainers.image.created": "1980-01-01T00:00:00Z"})
+
+
+def test_a_single_image_layout_keeps_its_bytes() -> None:
+    # What layout_metadata made of this image before image indexes existed: a single-platform image's digest, and
+    # the layout naming it, must not change.
+    files = layout_metadata(_fixed_image(), ["1.0", "latest"], "acme/app")
+    assert {path: hashlib.sha256(content).hexdigest() for path, content in files.items()} == {
+        "blobs/sha256/4ab8def51e8eea7534c2339b0a5e7cd23ce58b3ace8862198b08144f53c9a66f": (
+            "4ab8def51e8eea7534c2339b0a5e7cd23ce58b3ace8862198b08144f53c9a66f"
+        ),
+        "blobs/sha256/6de1521bf873c6ae166d1b89cb437c701743f661833aa022c85d8f19a523b799": (
+            "6de1521bf873c6ae166d1b89cb437c701743f661833aa022c85d8f19a523b799"
+        ),
+        "index.json": "4093631bb849740789ec23156033eff3cee08e0df074be523c05f64431547bd5",
+        "oci-layout": "18f0797eab35a4597c1e9624aa4f15fd91f6254e5538c1e0d193b2a95dd4acc6",
+    }
+    assert "variant" not in json.loads(_fixed_image().config_blob)
+
+
+def test_an_image_index_names_one_manifest_per_platform() -> None:
+    index = _two_platforms()
+    document = json.loads(index.index_blob)
+    assert document["mediaType"] == MEDIA_TYPE_INDEX and document["schemaVersion"] == 2
+    assert document["annotations"] == {"org.opencontainers.image.version": "1.0"}
+    assert [m["platform"] for m in document["manifests"]] == [
+        {"architecture": "amd64", "os": "linux"},
+        {"architecture": "arm64", "os": "linux", "variant": "v8"},
+    ]
+    assert [m["digest"] for m in document["manifests"]] == [image.digest for image in index.images]
+    assert [m["mediaType"] for m in document["manifests"]] == [MEDIA_TYPE_MANIFEST] * 2
+    assert json.loads(index.images[1].config_blob)["variant"] == "v8"
+    assert index.descriptor.media_type == MEDIA_TYPE_INDEX and index.digest == index.descriptor.digest
+    assert set(index.json_blobs()) == {index.digest, *(d for image in index.images for d in image.json_blobs())}
+
+
+def test_an_image_index_is_deterministic_and_shares_the_app_layer() -> None:
+    index = _two_platforms()
+    assert _two_platforms().index_blob == index.index_blob
+    assert _two_platforms(b"print('bye')\n").digest != index.digest
+    amd64, arm64 = index.images
+    assert amd64.layers[1] == arm64.layers[1], "the app layer is the same blob on both platforms"
+    assert amd64.layers[0] != arm64.layers[0]
+    assert [layer.created_by for layer in index.layers] == ["runtime", "app", "runtime"]
+    shared = amd64.layers[1].descriptor.size
+    assert index.compressed_size == amd64.compressed_size + arm64.compressed_size - shared + len(index.index_blob)
+
+
+def test_an_image_index_has_each_platform_once() -> None:
+    image = _platform_image(AMD64)
+    with pytest.raises(ValueError, match="linux/amd64"):
+        build_image_index([(AMD64, image), (Platform("amd64", "linux"), image)])
+    with pytest.raises(ValueError, match="at least one"):
+        build_image_index([])
+
+
+def test_a_multi_platform_layout_names_the_index_under_each_tag() -> None:
+    index = _two_platforms()
+    files = _index_layout_files(index, ["1.0", "latest"], "acme/app")
+    entries = json.loads(files["index.json"])["manifests"]
+    assert [(e["mediaType"], e["digest"], e["size"]) for e in entries] == [
+        (MEDIA_TYPE_INDEX, index.digest, len(index.index_blob))
+    ] * 2
+    assert [e["annotations"]["io.containerd.image.name"] for e in entries] == ["acme/app:1.0", "acme/app:latest"]
+    assert files[blob_path(index.digest)] == index.index_blob
+    assert validate_layout(files) == []
+    records = {
+        layer.descriptor.digest: LayerRecord(layer.descriptor.media_type, layer.descriptor.size, layer.diff_id)
+        for layer in index.layers
+    }
+    assert validate_image(layout_metadata(index, ["1.0"]), records) == []
+
+
+def test_validation_checks_each_platform_against_its_config() -> None:
+    amd64 = _platform_image(AMD64)
+    # An amd64 image stated as arm64: a runtime would pick it on arm64 and fail with `exec format error`.
+    wrong = build_image_index([(ARM64, amd64)])
+    problems = validate_layout(_index_layout_files(wrong, ["1.0"]))
+    assert any("states platform linux/arm64/v8 but the config is linux/amd64" in p for p in problems), problems
+    no_variant = build_image_index([(Platform("arm64"), _platform_image(ARM64))])
+    assert any("but the config is linux/arm64/v8" in p for p in validate_layout(_index_layout_files(no_variant, [])))
+    # The nested index is checked by its hash like every other blob.
+    files = _index_layout_files(_two_platforms(), ["1.0"])
+    nested = blob_path(json.loads(files["index.json"])["manifests"][0]["digest"])
+    tampered = {**files, nested: files[nested].replace(b'"os":"linux"', b'"os":"linux" ', 1)}
+    assert any("does not hash to its name" in p for p in validate_layout(tampered))
+
+
+def test_validation_rejects_a_platform_twice_or_none() -> None:
+    index = _two_platforms()
+    document = json.loads(index.index_blob)
+    twice = dict(document, manifests=[document["manifests"][0]] * 2)
+    unstated = dict(
+        document, manifests=[{k: v for k, v in m.items() if k != "platform"} for m in document["manifests"]]
+    )
+    for changed, problem in ((twice, "has another manifest"), (unstated, "no platform with os and architecture")):
+        blob = json.dumps(changed).encode()
+        files = _index_layout_files(index, ["1.0"])
+        del files[blob_path(index.digest)]
+        descriptor = Descriptor.of(MEDIA_TYPE_INDEX, blob)
+        files[blob_path(descriptor.digest)] = blob
+        files["index.json"] = json.dumps({"schemaVersion": 2, "manifests": [descriptor.to_json()]}).encode()
+        assert any(problem in p for p in validate_layout(files)), problem
+
+
+def test_platforms_parse_and_arm64_is_v8() -> None:
+    assert parse_platform("linux/amd64") == AMD64 and str(AMD64) == "linux/amd64"
+    assert parse_platform("linux/arm64") == parse_platform("linux/arm64/v8") == ARM64
+    assert str(ARM64) == "linux/arm64/v8" and ARM64.to_json() == {
+        "architecture": "arm64",
+        "os": "linux",
+        "variant": "v8",
+    }
+    assert AMD64.to_json() == {"architecture": "amd64", "os": "linux"}
+    assert oci_variant("aarch64") == "v8" and oci_variant("x86-64") == ""
+    assert ImageConfig("arm64", variant="v8").platform == ARM64
+    for text in ("linux", "amd64", "linux/x86_64", "windows/amd64", "linux/arm64/v7", "linux/amd64/v8", "", "a/b/c/d"):
+        with pytest.raises(ValueError, match=r"is not a platform an image can be built for.*linux/arm64/v8"):
+            parse_platform(text)

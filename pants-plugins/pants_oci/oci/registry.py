@@ -6,7 +6,9 @@
 Standard library only: `./pants publish` runs it with Pants' own interpreter. The order makes a failed push
 harmless: every blob first (skipping those the registry already has: HEAD, then a monolithic PUT, or
 PATCH chunks for big blobs), then the manifest by digest, and only then each tag. So no tag ever names an
-image whose blobs are not all there.
+image whose blobs are not all there. A multi-platform layout (index.json names an image index) goes the same
+way: the blobs of every platform, each once, then each platform's manifest by digest, then the index by digest,
+and only then the tags, which name the index.
 
 Credentials: OCI_REGISTRY_USERNAME / OCI_REGISTRY_PASSWORD, else the registry's entry in the Docker config
 (`$DOCKER_CONFIG/config.json` or `~/.docker/config.json`) or podman's (`$REGISTRY_AUTH_FILE`,
@@ -311,8 +313,15 @@ def _sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def artifact_manifest(subject_digest: str, subject_size: int, artifact_type: str, blob: bytes) -> bytes:
-    """An OCI 1.1 artifact manifest: the empty config, one layer (the artifact), and the image as its subject."""
+def artifact_manifest(
+    subject_digest: str,
+    subject_size: int,
+    artifact_type: str,
+    blob: bytes,
+    subject_media_type: str = MEDIA_TYPE_MANIFEST,
+) -> bytes:
+    """An OCI 1.1 artifact manifest: the empty config, one layer (the artifact), and the image as its subject (an
+    image manifest, or the image index of a multi-platform image: the subject descriptor says which)."""
     return _canonical(
         {
             "schemaVersion": 2,
@@ -320,7 +329,7 @@ def artifact_manifest(subject_digest: str, subject_size: int, artifact_type: str
             "artifactType": artifact_type,
             "config": {"mediaType": MEDIA_TYPE_EMPTY, "digest": _sha256(EMPTY_CONFIG), "size": len(EMPTY_CONFIG)},
             "layers": [{"mediaType": artifact_type, "digest": _sha256(blob), "size": len(blob)}],
-            "subject": {"mediaType": MEDIA_TYPE_MANIFEST, "digest": subject_digest, "size": subject_size},
+            "subject": {"mediaType": subject_media_type, "digest": subject_digest, "size": subject_size},
         }
     )
 
@@ -345,13 +354,20 @@ def with_referrer(index: Optional[bytes], manifest: bytes, artifact_type: str) -
 
 
 def push_sbom(
-    client: "RegistryClient", subject_digest: str, subject_size: int, sbom: bytes, chunk_size: int, log=print
+    client: "RegistryClient",
+    subject_digest: str,
+    subject_size: int,
+    sbom: bytes,
+    chunk_size: int,
+    log=print,
+    subject_media_type: str = MEDIA_TYPE_MANIFEST,
 ) -> str:
-    """Push the SBOM as a referrer of the image; returns the artifact manifest's digest."""
+    """Push the SBOM as a referrer of the image (its manifest, or its image index); returns the artifact manifest's
+    digest."""
     for blob in (EMPTY_CONFIG, sbom):
         if not client.has_blob(_sha256(blob)):
             client.upload_blob(_sha256(blob), blob, chunk_size)
-    manifest = artifact_manifest(subject_digest, subject_size, SBOM_ARTIFACT_TYPE, sbom)
+    manifest = artifact_manifest(subject_digest, subject_size, SBOM_ARTIFACT_TYPE, sbom, subject_media_type)
     digest = _sha256(manifest)
     if not client.put_referrer(digest, manifest):
         tag = referrers_tag(subject_digest)
@@ -361,19 +377,63 @@ def push_sbom(
     return digest
 
 
-def read_layout(layout_dir: str) -> Tuple[bytes, str, Dict[str, bytes]]:
-    """(manifest bytes, manifest media type, {digest: blob} of its config and layers) of a layout's image."""
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest or image index as pushed: its bytes under its media type."""
+
+    content: bytes
+    media_type: str
+
+    @property
+    def digest(self) -> str:
+        return _sha256(self.content)
+
+
+@dataclass(frozen=True)
+class LayoutImage:
+    """What a push sends of a layout: the blobs, the manifests put by digest before it (a multi-platform image's
+    per-platform manifests) and what the tags name (the image manifest, or the image index)."""
+
+    tagged: Manifest
+    platform_manifests: Tuple[Manifest, ...]
+    blobs: Dict[str, bytes]  # every config and layer of every manifest, by digest, each once
+
+
+def read_layout(layout_dir: str) -> LayoutImage:
+    """The image (or multi-platform image) the first entry of a layout's index.json names. Every blob read is
+    checked against its digest, so a damaged layout fails before anything is sent."""
 
     def blob(digest: str) -> bytes:
         with open(os.path.join(layout_dir, "blobs", *digest.split(":", 1)), "rb") as f:
-            return f.read()
+            content = f.read()
+        if _sha256(content) != digest:
+            raise PushError(f"The layout's blob {digest} does not match its digest; rebuild with `./pants package`.")
+        return content
 
     with open(os.path.join(layout_dir, "index.json")) as f:
         descriptor = json.load(f)["manifests"][0]
-    manifest = blob(descriptor["digest"])
-    document = json.loads(manifest)
-    blobs = {d["digest"]: blob(d["digest"]) for d in [document["config"], *document["layers"]]}
-    return manifest, descriptor["mediaType"], blobs
+    tagged = Manifest(blob(descriptor["digest"]), descriptor["mediaType"])
+    platform_manifests: Tuple[Manifest, ...] = ()
+    if tagged.media_type == MEDIA_TYPE_INDEX:
+        descriptors = json.loads(tagged.content)["manifests"]
+        if any(d["mediaType"] != MEDIA_TYPE_MANIFEST for d in descriptors):
+            raise PushError(f"The image index {tagged.digest} of the layout names something other than images.")
+        platform_manifests = tuple(Manifest(blob(d["digest"]), d["mediaType"]) for d in descriptors)
+    blobs: Dict[str, bytes] = {}
+    for manifest in platform_manifests or (tagged,):
+        document = json.loads(manifest.content)
+        for d in (document["config"], *document["layers"]):
+            if d["digest"] not in blobs:  # a layer the platforms share is read and sent once
+                blobs[d["digest"]] = blob(d["digest"])
+    return LayoutImage(tagged, platform_manifests, blobs)
+
+
+def _put_by_digest(client: RegistryClient, manifest: Manifest) -> None:
+    stored = client.put_manifest(manifest.digest, manifest.content, manifest.media_type)
+    if stored and stored != manifest.digest:
+        raise PushError(
+            f"The registry {client.host} stored the manifest as {stored}, not {manifest.digest}; no tag was changed."
+        )
 
 
 def push(
@@ -393,11 +453,9 @@ def push(
             with open(candidate) as f:
                 auth_files[candidate] = f.read()
     client = RegistryClient(host, path, plain_http_localhost, credentials_from(host, env, auth_files))
-    manifest, media_type, blobs = read_layout(layout_dir)
+    image = read_layout(layout_dir)
     stats = PushStats()
-    for digest, blob in blobs.items():
-        if hashlib.sha256(blob).hexdigest() != digest.split(":", 1)[1]:
-            raise PushError(f"The layout's blob {digest} does not match its digest; rebuild with `./pants package`.")
+    for digest, blob in image.blobs.items():
         if client.has_blob(digest):
             stats.skipped.append(digest)
             continue
@@ -405,15 +463,15 @@ def push(
         stats.uploaded.append(digest)
         stats.uploaded_bytes += len(blob)
         log(f"uploaded {digest} ({len(blob) / 1e6:.1f} MB)")
-    digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    stored = client.put_manifest(digest, manifest, media_type)
-    if stored and stored != digest:
-        raise PushError(f"The registry {host} stored the manifest as {stored}, not {digest}; no tag was changed.")
+    # An image index is refused until the registry has every manifest it names.
+    for manifest in (*image.platform_manifests, image.tagged):
+        _put_by_digest(client, manifest)
+    digest = image.tagged.digest
     for tag in tags:
-        client.put_manifest(tag, manifest, media_type)
+        client.put_manifest(tag, image.tagged.content, image.tagged.media_type)
         log(f"pushed {repository}:{tag} ({digest})")
     if sbom is not None:
-        push_sbom(client, digest, len(manifest), sbom, chunk_size, log)
+        push_sbom(client, digest, len(image.tagged.content), sbom, chunk_size, log, image.tagged.media_type)
     log(
         f"{len(stats.uploaded)} blobs uploaded ({stats.uploaded_bytes / 1e6:.1f} MB), "
         f"{len(stats.skipped)} already in the registry"

@@ -9,20 +9,23 @@ import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Dict, Iterator, Tuple
 from unittest import mock
 
 import pytest
 
 from pants_oci.oci import registry
 from pants_oci.oci.model import (
+    MEDIA_TYPE_INDEX,
     MEDIA_TYPE_LAYER_GZIP,
     MEDIA_TYPE_LAYER_ZSTD,
     Descriptor,
     ImageConfig,
     Layer,
+    Platform,
     blob_path,
     build_image,
+    build_image_index,
     layout_metadata,
 )
 from pants_oci.oci.registry import PushError, RegistryClient
@@ -54,6 +57,10 @@ def _layout(root: Path, seed: str, zstd: bool = False) -> Path:
     image = build_image(ImageConfig("amd64", user="65532:65532", cmd=("/bin/true",)), [layer for layer, _ in layers])
     files = layout_metadata(image, ["1.0"])
     files.update({blob_path(layer.descriptor.digest): blob for layer, blob in layers})
+    return _write(root, files)
+
+
+def _write(root: Path, files: Dict[str, bytes]) -> Path:
     for path, content in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_bytes(content)
@@ -133,6 +140,68 @@ def test_zstd_layers_push_and_pull_back_with_their_media_type(open_registry: str
 def _get(url: str, accept: str) -> bytes:
     with urllib.request.urlopen(urllib.request.Request(url, headers={"Accept": accept})) as response:
         return response.read()
+
+
+def test_a_multi_platform_image_pushes_as_an_index_and_copies_back_whole(open_registry: str, tmp_path: Path) -> None:
+    app, app_blob = _layer("app", b"print('hi')\n")  # the same blob on both platforms
+    blobs = {app.descriptor.digest: app_blob}
+    entries = []
+    for platform in (Platform("amd64"), Platform("arm64", variant="v8")):
+        runtime, runtime_blob = _layer("runtime", f"a python for {platform}".encode())
+        blobs[runtime.descriptor.digest] = runtime_blob
+        config = ImageConfig(platform.architecture, platform.os, variant=platform.variant, cmd=("/bin/true",))
+        entries.append((platform, build_image(config, [runtime, app])))
+    index = build_image_index(entries)
+    files = layout_metadata(index, ["1.0"])
+    files.update({blob_path(digest): blob for digest, blob in blobs.items()})
+    layout = _write(tmp_path / "layout", files)
+    repository = f"{open_registry}/acme/multi"
+    sbom = b'{"spdxVersion": "SPDX-2.3", "name": "multi"}\n'
+    lines = []
+    stats = registry.push(
+        str(layout), repository, ["1.0", "latest"], {}, plain_http_localhost=True, log=lines.append, sbom=sbom
+    )
+    assert len(stats.uploaded) == 5, "two configs, two runtime layers and the shared app layer once"
+    assert lines[-1] == f"pushed by digest: {repository}@{index.digest}"
+
+    for tag in ("1.0", "latest"):
+        raw = subprocess.run(
+            [*skopeo(), "inspect", "--raw", "--tls-verify=false", f"docker://{repository}:{tag}"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        assert hashlib.sha256(raw).hexdigest() == index.digest.split(":")[1], "the tag names the index as built"
+        pushed = json.loads(raw)
+        assert pushed["mediaType"] == MEDIA_TYPE_INDEX
+        assert [str(Platform(**m["platform"])) for m in pushed["manifests"]] == ["linux/amd64", "linux/arm64/v8"]
+
+    pulled = tmp_path / "pulled"
+    subprocess.run(
+        [
+            *skopeo(tmp_path),
+            "copy",
+            "--all",
+            "--src-tls-verify=false",
+            f"docker://{repository}:1.0",
+            f"oci:{pulled}:1.0",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    assert _manifest_digest(pulled) == index.digest
+    assert {p.name for p in (pulled / "blobs/sha256").iterdir()} == {
+        p.name for p in (layout / "blobs/sha256").iterdir()
+    }, "every platform's blobs came back"
+
+    # The SBOM refers to the index: its subject descriptor says so, or a client would fetch it as a manifest.
+    base = f"http://{open_registry}/v2/acme/multi"
+    referrers = json.loads(_get(f"{base}/manifests/{registry.referrers_tag(index.digest)}", MEDIA_TYPE_INDEX))
+    artifact = json.loads(_get(f"{base}/manifests/{referrers['manifests'][0]['digest']}", registry.MEDIA_TYPE_MANIFEST))
+    assert artifact["subject"] == {
+        "mediaType": MEDIA_TYPE_INDEX,
+        "digest": index.digest,
+        "size": len(index.index_blob),
+    }
 
 
 def test_the_sbom_is_pushed_as_a_referrer_of_the_image(open_registry: str, tmp_path: Path) -> None:

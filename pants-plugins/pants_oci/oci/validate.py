@@ -2,7 +2,8 @@
 
 Checks what registries and runtimes rely on: oci-layout and index.json well formed; every descriptor's digest and
 size match its blob; manifests and configs have the right media types; each layer's diff_id is the sha256 of its
-uncompressed tar; config history matches the layers.
+uncompressed tar; config history matches the layers. An index.json entry may name a nested image index (a
+multi-platform image): then each of its manifests states a platform, once, and that platform is its config's.
 
 Two ways to see the blobs, one set of checks:
 - `validate_layout(files)`: a whole layout as {path: bytes} (tests, or a layout directory read back): every blob
@@ -15,7 +16,7 @@ import gzip
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from pants_oci.oci.model import (
     LAYER_MEDIA_TYPES,
@@ -119,7 +120,10 @@ class _RecordedBlobs(_Blobs):
             problems.append(f"{where}: diff_id {diff_id} is not the sha256 of the uncompressed layer")
 
 
-def _check_manifest(blobs: _Blobs, manifest: Dict[str, object], where: str, problems: List[str]) -> None:
+def _check_manifest(
+    blobs: _Blobs, manifest: Dict[str, object], where: str, problems: List[str]
+) -> Mapping[str, object]:
+    """Check an image manifest and its blobs; returns its config ({} when unreadable)."""
     if manifest.get("schemaVersion") != 2 or manifest.get("mediaType") != MEDIA_TYPE_MANIFEST:
         problems.append(f"{where}: not an OCI image manifest (schemaVersion 2, {MEDIA_TYPE_MANIFEST})")
     config_descriptor = manifest.get("config", {})
@@ -140,6 +144,52 @@ def _check_manifest(blobs: _Blobs, manifest: Dict[str, object], where: str, prob
             problems.append(f"{where} layer {i}: media type {layer.get('mediaType')!r}")
             continue
         blobs.check_layer(layer, diff_id, f"{where} layer {i}", problems)
+    return config
+
+
+def _platform_key(platform: Mapping[str, object]) -> Tuple[str, str, str]:
+    """(os, architecture, variant) of a platform descriptor or of a config, which name them alike."""
+    return str(platform.get("os", "")), str(platform.get("architecture", "")), str(platform.get("variant", ""))
+
+
+def _platform_name(key: Tuple[str, str, str]) -> str:
+    return "/".join(part for part in key if part)
+
+
+def _check_platform(
+    descriptor: Mapping[str, object], config: Mapping[str, object], where: str, problems: List[str]
+) -> None:
+    """A runtime picks a manifest by the platform the index states, then runs what the config says it is: a
+    mismatch runs an image on the wrong machine (`exec format error`)."""
+    platform = descriptor.get("platform") or {}
+    if not platform.get("os") or not platform.get("architecture"):
+        problems.append(f"{where}: no platform with os and architecture")
+        return
+    if config and _platform_key(platform) != _platform_key(config):
+        stated, actual = _platform_name(_platform_key(platform)), _platform_name(_platform_key(config))
+        problems.append(f"{where}: the index states platform {stated} but the config is {actual}")
+
+
+def _check_image_index(blobs: _Blobs, index: Dict[str, object], where: str, problems: List[str]) -> None:
+    """A nested image index (a multi-platform image): one image manifest per platform, each checked."""
+    if index.get("schemaVersion") != 2 or index.get("mediaType") != MEDIA_TYPE_INDEX:
+        problems.append(f"{where}: not an OCI image index (schemaVersion 2, {MEDIA_TYPE_INDEX})")
+    if not index.get("manifests"):
+        problems.append(f"{where}: no manifests")
+    seen: Set[Tuple[str, str, str]] = set()
+    for i, descriptor in enumerate(index.get("manifests", [])):
+        here = f"{where} manifest {i}"
+        if descriptor.get("mediaType") != MEDIA_TYPE_MANIFEST:
+            problems.append(f"{here}: media type {descriptor.get('mediaType')!r}, not an image manifest")
+            continue
+        key = _platform_key(descriptor.get("platform") or {})
+        if key in seen:
+            problems.append(f"{here}: platform {_platform_name(key)} has another manifest in the index")
+        seen.add(key)
+        blob = blobs.json_blob(descriptor, here, problems)
+        if blob:
+            config = _check_manifest(blobs, json.loads(blob), here, problems)
+            _check_platform(descriptor, config, here, problems)
 
 
 def _validate(files: Mapping[str, bytes], blobs: _Blobs) -> List[str]:
@@ -154,11 +204,22 @@ def _validate(files: Mapping[str, bytes], blobs: _Blobs) -> List[str]:
         problems.append("index.json: not an OCI image index")
     if not index.get("manifests"):
         problems.append("index.json: no manifests")
+    checked: Set[str] = set()  # each tag has an entry, but the image they name is checked once
     for i, descriptor in enumerate(index.get("manifests", [])):
         where = f"index.json manifest {i}"
         blob = blobs.json_blob(descriptor, where, problems)
-        if blob:
-            _check_manifest(blobs, json.loads(blob), where, problems)
+        if not blob or descriptor.get("digest") in checked:
+            continue
+        checked.add(str(descriptor.get("digest")))
+        document = json.loads(blob)
+        if descriptor.get("mediaType") != document.get("mediaType"):
+            problems.append(
+                f"{where}: media type {descriptor.get('mediaType')!r} but the blob is a {document.get('mediaType')!r}"
+            )
+        if document.get("mediaType") == MEDIA_TYPE_INDEX:
+            _check_image_index(blobs, document, where, problems)
+        else:
+            _check_manifest(blobs, document, where, problems)
     return problems
 
 
