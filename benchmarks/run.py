@@ -8,6 +8,7 @@
     python3 benchmarks/run.py inner-loop --runs 5
     python3 benchmarks/run.py lock --runs 3
     python3 benchmarks/run.py build-root --runs 2
+    python3 benchmarks/run.py cross --levels none pgo+lto --runs 3
     python3 benchmarks/run.py image-size
     python3 benchmarks/run.py remote-cache
     python3 benchmarks/run.py pgo --baseline "pgo+lto before=<an older runtime's .tar.gz>"
@@ -52,6 +53,10 @@ process cache off, the same runtime compiled with the host's toolchain (`toolcha
 and in the build root again (warm: the .debs are in the store, the unpack runs again), alternating so machine
 noise hits both alike; compile process seconds from Pants' log; and the store's size after the cold run next to
 an empty store given the host-toolchain build alone.
+
+`cross` packages a runtime with `architectures=["amd64", "arm64"]` with the process cache off, per optimization
+level, and takes from Pants' log the native compile (with its PGO step) and the arm64 cross compile of the same
+run, side by side: medians and the median ratio.
 
 `remote-cache` starts BuildGrid on 127.0.0.1 and packages the example image twice, each time with an empty
 local store and the local cache off: once writing to the remote cache (every process runs), once reading from
@@ -143,7 +148,9 @@ def process_seconds(log: str) -> float:
 
     starts, total = {}, 0.0
     for stamp, kind, what in re.findall(
-        r"^(\d\d:\d\d:\d\d\.\d+) \[INFO\] (Starting|Completed): ((?:Compiling|Profiling) CPython.*)$", log, re.M
+        r"^(\d\d:\d\d:\d\d\.\d+) \[INFO\] (Starting|Completed): ((?:Compiling|Profiling|Cross-compiling) CPython.*)$",
+        log,
+        re.M,
     ):
         if kind == "Starting":
             starts[what] = seconds(stamp)
@@ -832,6 +839,43 @@ def bench_inner_loop(runs: int) -> None:
     )
 
 
+def bench_cross(levels: List[str], runs: int) -> None:
+    """The arm64 cross build beside the native build of the same target, in the same `package` run (both from no
+    cache, --no-local-cache), per optimization level: the compile processes' own times from Pants' log."""
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for level in levels:
+        name = "rt_cross_" + level.replace("+", "_")
+        (SCRATCH / "BUILD").write_text(
+            f'python_runtime(name="{name}", version="{VERSION}", optimizations="{level}", '
+            'architectures=["amd64", "arm64"])\n'
+        )
+        target = f"{SCRATCH.relative_to(REPO)}:{name}"
+        for suffix in ("#build-root", "#build-root-arm64"):
+            run([str(REPO / "pants"), "--no-pantsd", "generate-lockfiles", f"--resolve={target}{suffix}"], cwd=REPO)
+        native_times, cross_times = [], []
+        for _ in range(runs):
+            log = run([str(REPO / "pants"), "--no-pantsd", "--no-local-cache", "package", target], cwd=REPO).stderr
+            cross_times.append(
+                process_seconds("\n".join(line for line in log.splitlines() if "Cross-compiling" in line))
+            )
+            native_times.append(
+                process_seconds("\n".join(line for line in log.splitlines() if "Cross-compiling" not in line))
+            )
+        rows.append(
+            {
+                "level": level,
+                "runs": runs,
+                "native_s": statistics.median(native_times),
+                "cross_s": statistics.median(cross_times),
+                "ratio": statistics.median(c / n for c, n in zip(cross_times, native_times)),
+            }
+        )
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    shutil.rmtree(REPO / "3rdparty" / "debian" / SCRATCH.relative_to(REPO), ignore_errors=True)
+    print(json.dumps(rows, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="suite", required=True)
@@ -864,6 +908,9 @@ def main() -> None:
     lock.add_argument("--runs", type=int, default=3)
     root = sub.add_parser("build-root", help="build root fetch and unpack, and the compile in it against the host's")
     root.add_argument("--runs", type=int, default=2)
+    cross_suite = sub.add_parser("cross", help="the arm64 cross build of a runtime beside its native build")
+    cross_suite.add_argument("--levels", nargs="+", default=["none", "pgo+lto"])
+    cross_suite.add_argument("--runs", type=int, default=3)
     pgo = sub.add_parser("pgo", help="none against pgo+lto (and older builds): compile time and micro-benchmarks")
     pgo.add_argument(
         "--baseline", action="append", default=[], metavar="NAME=ARCHIVE", help="another runtime's .tar.gz to compare"
@@ -889,6 +936,8 @@ def main() -> None:
         bench_image_size(args.rounds)
     elif args.suite == "build-root":
         bench_build_root(args.runs)
+    elif args.suite == "cross":
+        bench_cross(args.levels, args.runs)
     elif args.suite == "pgo":
         bench_pgo(args.levels, args.baseline, args.rounds)
 

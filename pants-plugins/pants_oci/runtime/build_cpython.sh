@@ -24,6 +24,9 @@
 #                        otherwise the path of such an archive to optimize with
 #   CPYTHON_PROFILE_MANIFEST  (generate only) the JSON written into the archive as pgo-profile.json
 #   SOURCE_DATE_EPOCH    fixed timestamp for anything the build stamps
+#   Cross builds only (runtime/cross.py): CPYTHON_CROSS_HOST / CPYTHON_CROSS_BUILD (GNU triplets),
+#   CPYTHON_BUILD_PYTHON (a native interpreter of the same version, relative to the sandbox),
+#   CPYTHON_TARGET_EMULATOR (the qemu-user program that runs the target's binaries), CPYTHON_CONFIG_SITE
 set -euo pipefail
 
 # $1: make's job count, Pants' {pants_concurrency} (kept out of the environment so it is not in the cache key).
@@ -61,6 +64,22 @@ prefix_map="-ffile-prefix-map=${src}=${FIXED_SRC}"
 
 mapfile -t configure_args <<<"${CPYTHON_CONFIGURE_ARGS}"
 configure_args=("${configure_args[@]/@PREFIX_MAP@/${prefix_map}}")
+
+# The interpreter that runs the new runtime's checks, and the one that compiles its bytecode: the new one itself,
+# or for a cross build the target's under its emulator and the native build of the same version.
+run_target() { "$@"; }
+bytecode_python=""
+if [[ -n "${CPYTHON_CROSS_HOST:-}" ]]; then
+  build_python="${sandbox}/${CPYTHON_BUILD_PYTHON}"
+  bytecode_python="${build_python}"
+  run_target() { "${CPYTHON_TARGET_EMULATOR}" "$@"; }
+  printf '%s\n' "${CPYTHON_CONFIG_SITE}" >"${sandbox}/build/config.site"
+  export CONFIG_SITE="${sandbox}/build/config.site"
+  # pkg-config reports the target's libraries, never the build machine's.
+  export PKG_CONFIG_LIBDIR="/usr/lib/${CPYTHON_CROSS_HOST}/pkgconfig:/usr/share/pkgconfig"
+  configure_args+=("--host=${CPYTHON_CROSS_HOST}" "--build=${CPYTHON_CROSS_BUILD}" "--with-build-python=${build_python}")
+  step "cross-compiling for ${CPYTHON_CROSS_HOST} with the build Python ${CPYTHON_BUILD_PYTHON}"
+fi
 
 step "configure (${CPYTHON_VERSION}, prefix ${CPYTHON_PREFIX})"
 run_logged 10 configure ./configure --prefix="${CPYTHON_PREFIX}" "${configure_args[@]}"
@@ -168,7 +187,7 @@ fi
 python="bin/python${CPYTHON_VERSION%.*}"
 step "checking stdlib modules"
 set +e
-"${python}" -I -B "${sandbox}/check_modules.py" \
+run_target "${python}" -I -B "${sandbox}/check_modules.py" \
   --required "${CPYTHON_REQUIRED_MODULES:-}" --optional "${CPYTHON_OPTIONAL_MODULES:-}" \
   --report "${destdir}/report.json" >&2
 check_status=$?
@@ -187,13 +206,13 @@ if [[ "${CPYTHON_BYTECODE}" == "unchecked-hash" ]]; then
   # Optimization level 0 only: containers run without -O, and levels 1 and 2 would double the size.
   # Workers compile files independently, so -j does not change the output. Not -I: isolated mode ignores
   # PYTHONHASHSEED (all PYTHON* variables), and the environment here is the process's own, fixed one.
-  PYTHONHASHSEED=0 "${python}" -s -B -m compileall -q -j0 --invalidation-mode unchecked-hash \
+  PYTHONHASHSEED=0 "${bytecode_python:-${python}}" -s -B -m compileall -q -j0 --invalidation-mode unchecked-hash \
     -d "${CPYTHON_PREFIX}/${stdlib}" "${stdlib}" >"${logs}/compileall.log" 2>&1 \
     || fail 12 compileall "${logs}/compileall.log"
 fi
 
 step "writing the complete platform"
-"${python}" -I -B "${sandbox}/complete_platform.py" >"${destdir}/complete_platform.json"
+run_target "${python}" -I -B "${sandbox}/complete_platform.py" >"${destdir}/complete_platform.json"
 
 # Nothing that ran above may have left the sandbox path behind (e.g. bytecode written on import).
 if grep -rlI -F "${sandbox}" . >"${logs}/leaks.txt" || grep -rl -F "${sandbox}" --include='*.pyc' . >>"${logs}/leaks.txt"; then

@@ -2,12 +2,13 @@
 
 The rules gather inputs and call these; nothing here touches Pants, the network or the disk.
 """
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from pants_oci.oci.determinism import DEFAULT_EPOCH
-from pants_oci.runtime import configure_flags
+from pants_oci.runtime import configure_flags, cross
 from pants_oci.runtime.known_versions import KNOWN_RELEASES, SourceRelease, known_release
 from pants_oci.runtime.modules import (
     default_required_modules,
@@ -252,8 +253,27 @@ def _kept_components(include: Sequence[str]) -> str:
     return " ".join(sorted(kept.get(name, name) for name in include))
 
 
-def all_configure_args(spec: RuntimeSpec) -> List[str]:
-    return configure_flags.configure_args(spec.version, spec.optimizations, spec.extra_configure_args, spec.include)
+def all_configure_args(spec: RuntimeSpec, architecture: str = cross.BUILD_MACHINE) -> List[str]:
+    return configure_flags.configure_args(
+        spec.version,
+        spec.optimizations,
+        spec.extra_configure_args,
+        spec.include,
+        cross.CONTROL_FLOW_CFLAGS[architecture],
+    )
+
+
+def cross_spec(spec: RuntimeSpec) -> RuntimeSpec:
+    """The spec a cross build compiles: the target's, without PGO (runtime/cross.py says why)."""
+    return dataclasses.replace(spec, optimizations=cross.cross_optimizations(spec.optimizations))
+
+
+def cross_build_root_packages(spec: RuntimeSpec, architecture: str, extra: Sequence[str] = ()) -> List[str]:
+    """The packages of a build root that cross-compiles `spec` for `architecture`."""
+    target = cross.cross_target(architecture)
+    assert target is not None, "a native build root is build_root_packages"
+    dev = {m.dev_package for name in loaded_modules(spec) if (m := known_module(name)) and m.dev_package}
+    return sorted({*cross.cross_build_root_packages(BUILD_ROOT_TOOLS, sorted(dev), target), *extra})
 
 
 # The PATH of a compile in a build root: the root's own directories (merged /usr). The same string on every host.
@@ -261,12 +281,20 @@ BUILD_ROOT_PATH = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
 def build_env(
-    spec: RuntimeSpec, tarball_path: str, search_path: Sequence[str], toolchain_fingerprint: Optional[str] = None
+    spec: RuntimeSpec,
+    tarball_path: str,
+    search_path: Sequence[str],
+    toolchain_fingerprint: Optional[str] = None,
+    architecture: str = cross.BUILD_MACHINE,
+    build_python: str = "",
 ) -> Dict[str, str]:
     """The build process's whole environment; every value is part of its cache key. `toolchain_fingerprint`
-    only for a host toolchain: a build root is in the key as the process's immutable input."""
+    only for a host toolchain: a build root is in the key as the process's immutable input. A cross build (another
+    `architecture`) names its native `build_python`, relative to the sandbox."""
     dropped = dropped_modules(spec)
+    target = cross.cross_target(architecture)
     return {
+        **(cross.cross_env(target, build_python) if target else {}),
         # Only when there is something to drop, so the key of a runtime that drops nothing stays the same.
         **({"CPYTHON_DROP_MODULES": " ".join(dropped)} if dropped else {}),
         "PATH": ":".join(search_path),
@@ -277,7 +305,7 @@ def build_env(
         "CPYTHON_TARBALL": tarball_path,
         "CPYTHON_VERSION": spec.version,
         "CPYTHON_PREFIX": spec.prefix,
-        "CPYTHON_CONFIGURE_ARGS": "\n".join(all_configure_args(spec)),
+        "CPYTHON_CONFIGURE_ARGS": "\n".join(all_configure_args(spec, architecture)),
         "CPYTHON_BYTECODE": spec.bytecode,
         "CPYTHON_KEEP": _kept_components(spec.include),
         "CPYTHON_REQUIRED_MODULES": " ".join(spec.required_modules),

@@ -83,6 +83,8 @@ CONFIGURE_FLAGS: Tuple[Flag, ...] = (
 # Debian's hardening build flags (dpkg-buildflags with hardening=+all); PIE is the compiler's default on
 # Debian and is verified with hardening-check.
 HARDENING_CFLAGS = "-fstack-protector-strong -fstack-clash-protection -fcf-protection -Wformat -Werror=format-security"
+# On arm64, Debian's flags have branch protection where x86's have -fcf-protection (see runtime/cross.py).
+CONTROL_FLOW_FLAG = "-fcf-protection"
 HARDENING_CPPFLAGS = "-D_FORTIFY_SOURCE=2"
 HARDENING_LDFLAGS = "-Wl,-z,relro -Wl,-z,now"
 # `\$$ORIGIN`: make turns $$ into $ and the shell drops the backslash, so the linker sees a literal $ORIGIN:
@@ -119,9 +121,14 @@ def managed_argument(arg: str) -> Optional[str]:
 
 
 def configure_args(
-    version: str, optimizations: str, extra_args: Sequence[str] = (), include: Sequence[str] = ()
+    version: str,
+    optimizations: str,
+    extra_args: Sequence[str] = (),
+    include: Sequence[str] = (),
+    control_flow_flag: str = CONTROL_FLOW_FLAG,
 ) -> List[str]:
-    """All ./configure arguments after --prefix, in a stable order (they are part of the cache key)."""
+    """All ./configure arguments after --prefix, in a stable order (they are part of the cache key).
+    `control_flow_flag` is the target architecture's control-flow hardening flag."""
     if optimizations not in OPTIMIZATIONS:
         raise ValueError(f"optimizations must be one of {', '.join(OPTIMIZATIONS)}, not {optimizations!r}")
     minor = parse_minor_version(version)
@@ -129,7 +136,7 @@ def configure_args(
     args += list(extra_args)
     seed = f" {LTO_SEED_CFLAGS}" if "lto" in optimizations.split("+") else ""
     args += [
-        f"CFLAGS={HARDENING_CFLAGS}{seed} {PREFIX_MAP_PLACEHOLDER}",
+        f"CFLAGS={HARDENING_CFLAGS.replace(CONTROL_FLOW_FLAG, control_flow_flag)}{seed} {PREFIX_MAP_PLACEHOLDER}",
         f"CPPFLAGS={HARDENING_CPPFLAGS}",
         f"LDFLAGS={HARDENING_LDFLAGS} {RPATH_LDFLAGS} {STRIP_LDFLAGS}",
     ]

@@ -10,7 +10,7 @@ import logging
 import pkgutil
 import time
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
 from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
@@ -45,11 +45,12 @@ from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
 from pants_oci.errors import engine_error_detail
 from pants_oci.oci.rules import BuiltLayer, LayerInterpreter, LayerRequest
 from pants_oci.oci.rules import rules as layer_rules
-from pants_oci.runtime import build_plan, diagnostics, pgo_profile
+from pants_oci.runtime import build_plan, cross, diagnostics, pgo_profile
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.runtime.release_keys import release_manager
 from pants_oci.runtime.subsystem import PythonRuntimeSubsystem
 from pants_oci.runtime.target_types import (
+    PythonRuntimeArchitecturesField,
     PythonRuntimeBuildRootPackagesField,
     PythonRuntimeBuildRootSuiteField,
     PythonRuntimeBytecodeField,
@@ -79,6 +80,8 @@ TRAINING_SCRIPT = "pgo_training.py"
 TRAINING_DIR = "pgo-training"
 # The resolve name of a runtime's build root lock is its address plus this.
 BUILD_ROOT_RESOLVE_SUFFIX = "#build-root"
+# Where a cross build's native build Python is in its sandbox.
+BUILD_PYTHON_DIR = "build-python"
 # Where the build root tree appears in the compile's sandbox (an immutable input: materialized once, shared).
 BUILD_ROOT_DIR = "buildroot"
 # A pgo+lto build takes ~12 minutes on 2 cores; a slow shared machine gets generous headroom.
@@ -115,6 +118,7 @@ class PythonRuntimeFieldSet(PackageFieldSet):
     toolchain: PythonRuntimeToolchainField
     build_root_packages: PythonRuntimeBuildRootPackagesField
     build_root_suite: PythonRuntimeBuildRootSuiteField
+    architectures: PythonRuntimeArchitecturesField
     output_path: OutputPathField
 
     def spec(self) -> build_plan.RuntimeSpec:
@@ -134,15 +138,27 @@ class PythonRuntimeFieldSet(PackageFieldSet):
     def uses_build_root(self) -> bool:
         return self.toolchain.value == "build-root"
 
-    def build_root_spec(self) -> DebianBaseSpec:
-        """The build root's lock: resolve `<address>#build-root`, at <dir>/<name>.build-root.lock.json."""
+    def build_root_spec(self, architecture: str = cross.BUILD_MACHINE) -> DebianBaseSpec:
+        """The build root's lock: resolve `<address>#build-root`, at <dir>/<name>.build-root.lock.json; for a cross
+        build to `arm64`, `<address>#build-root-arm64` at <dir>/<name>.build-root.arm64.lock.json."""
+        extra = self.build_root_packages.value or ()
+        if architecture == cross.BUILD_MACHINE:
+            packages = build_plan.build_root_packages(self.spec(), extra)
+            suffix = ""
+        else:
+            packages = build_plan.cross_build_root_packages(self.spec(), architecture, extra)
+            suffix = f"-{architecture}"
         return DebianBaseSpec(
-            address=f"{self.address}{BUILD_ROOT_RESOLVE_SUFFIX}",
-            packages=tuple(build_plan.build_root_packages(self.spec(), self.build_root_packages.value or ())),
+            address=f"{self.address}{BUILD_ROOT_RESOLVE_SUFFIX}{suffix}",
+            packages=tuple(packages),
             suite=self.build_root_suite.value,
             architecture=DEFAULT_ARCHITECTURE,
-            lock_path=default_lock_path(self.address, ".build-root"),
+            lock_path=default_lock_path(self.address, f".build-root{suffix.replace('-', '.')}"),
         )
+
+    def build_root_specs(self) -> List[DebianBaseSpec]:
+        """One build root per architecture the runtime is built for."""
+        return [self.build_root_spec(a) for a in self.architectures.value or (cross.BUILD_MACHINE,)]
 
     def release(self) -> SourceRelease:
         return build_plan.resolve_release(
@@ -221,6 +237,7 @@ class BuildRootSandboxCheckRequest:
 @dataclass(frozen=True)
 class BuildPythonRuntimeRequest:
     field_set: PythonRuntimeFieldSet
+    architecture: str = cross.BUILD_MACHINE  # another one is cross-compiled (runtime/cross.py)
 
 
 @dataclass(frozen=True)
@@ -246,6 +263,10 @@ class BuiltPythonRuntime:
     source_verification: str = ""  # how the source tarball was checked, for the SBOM
     built_with: str = ""  # what compiled it, for the SBOM: the build root and its lock's sha256, or the host
     pgo_profile: Optional[CPythonProfile] = None  # the profile it was optimized with (PGO levels only)
+    architecture: str = cross.BUILD_MACHINE  # the Debian architecture it runs on
+    # A cross-built runtime cannot run here: the native build of the same version runs the layer tool for it
+    # (bytecode is the same on every machine) and reads its ELF facts.
+    build_python: Optional[LayerInterpreter] = None
 
     @property
     def major_minor(self) -> str:
@@ -261,8 +282,9 @@ class BuiltPythonRuntime:
 
     @property
     def layer_interpreter(self) -> LayerInterpreter:
-        """This runtime running the layer tool: layers on top of it byte-compile with its own version."""
-        return LayerInterpreter(self.tree, self.interpreter_path)
+        """The interpreter that runs the layer tool for layers of this runtime: itself, or for a cross-built one its
+        native build. Either way, layers on top of it byte-compile with its own version."""
+        return self.build_python or LayerInterpreter(self.tree, self.interpreter_path)
 
 
 @dataclass(frozen=True)
@@ -375,14 +397,22 @@ async def check_build_root_sandbox(request: BuildRootSandboxCheckRequest) -> Bui
     return BuildRootSandboxCheck()
 
 
+@dataclass(frozen=True)
+class CPythonToolchainRequest:
+    field_set: PythonRuntimeFieldSet
+    architecture: str = cross.BUILD_MACHINE
+
+
 @rule(desc="Find what compiles a CPython runtime", level=LogLevel.DEBUG)
-async def choose_toolchain(field_set: PythonRuntimeFieldSet) -> CPythonToolchain:
+async def choose_toolchain(request: CPythonToolchainRequest) -> CPythonToolchain:
+    field_set = request.field_set
     if not field_set.uses_build_root:
         return await Get(CPythonToolchain, HostToolchainRequest())
     await Get(BuildRootSandboxCheck, BuildRootSandboxCheckRequest(str(field_set.address)))
-    spec = field_set.build_root_spec()
+    spec = field_set.build_root_spec(request.architecture)
     root = await Get(DebianBuildRoot, DebianBuildRootRequest(spec))
-    return CPythonToolchain(summary=f"build root of {root.packages} {spec.suite} packages", build_root=root)
+    what = "build root" if request.architecture == cross.BUILD_MACHINE else f"{request.architecture} cross build root"
+    return CPythonToolchain(summary=f"{what} of {root.packages} {spec.suite} packages", build_root=root)
 
 
 @rule(desc="Fingerprint the host's C toolchain for CPython builds", level=LogLevel.DEBUG)
@@ -422,11 +452,15 @@ def _build_process(
     input_digest: Digest,
     description: str,
     profile_env: Optional[Dict[str, str]] = None,
+    architecture: str = cross.BUILD_MACHINE,
+    build_python: str = "",
 ) -> Process:
     # {pants_concurrency} is filled in at run time and is not part of the cache key.
     command = ["build_cpython.sh", "{pants_concurrency}"]
     if toolchain.build_root is not None:
-        env = build_plan.build_env(spec, source.path, build_plan.BUILD_ROOT_PATH)
+        env = build_plan.build_env(
+            spec, source.path, build_plan.BUILD_ROOT_PATH, architecture=architecture, build_python=build_python
+        )
         argv = build_plan.build_root_argv(BUILD_ROOT_DIR, ["/bin/bash", *command])
         immutable = {BUILD_ROOT_DIR: toolchain.build_root.tree}
     else:
@@ -528,49 +562,20 @@ async def pinned_pgo_profile(request: PinnedProfileRequest) -> CPythonProfile:
     return CPythonProfile(digest, found.fingerprint)
 
 
-@rule(desc="Compile a CPython runtime", level=LogLevel.DEBUG)
-async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBinary) -> BuiltPythonRuntime:
-    field_set = request.field_set
-    spec, release = field_set.spec(), field_set.release()
-    pin_problem = pgo_profile.pin_problem(
-        spec.address, spec.optimizations, field_set.pgo_profile.value, field_set.pgo_profile_sha256.value
-    )
-    if pin_problem:
-        raise InvalidFieldException(pin_problem)
-    profile = None
-    if field_set.pgo_profile.value is not None:
-        # Checked before anything is fetched or compiled: a profile for another build fails in seconds.
-        pinned = PinnedProfileRequest(spec, field_set.pgo_profile, field_set.pgo_profile_sha256.value)
-        profile = await Get(CPythonProfile, PinnedProfileRequest, pinned)
-    if field_set.uses_build_root:
-        # The cheap host check first: a host that cannot run a build root learns so before anything downloads.
-        await Get(BuildRootSandboxCheck, BuildRootSandboxCheckRequest(spec.address))
-    # One after the other, so that a wrong source pin is reported as such whatever the state of the build root.
-    source = await Get(CPythonSource, CPythonSourceRequest(spec.address, release))
-    toolchain = await Get(CPythonToolchain, PythonRuntimeFieldSet, field_set)
-    if spec.uses_pgo and profile is None:
-        profile = await Get(CPythonProfile, CPythonProfileRequest(spec, source, toolchain))
-    inputs = await _sandbox_inputs(source, *([profile.digest] if profile else []))
-    result = await Get(
-        FallibleProcessResult,
-        _build_process(
-            spec,
-            source,
-            toolchain,
-            bash,
-            inputs,
-            f"Compiling CPython {spec.version} ({spec.optimizations}, {toolchain.summary}) for {spec.address}",
-            {"CPYTHON_PROFILE": pgo_profile.PROFILE_FILE} if profile else None,
-        ),
-    )
-    await _checked(result, spec, toolchain)
+async def _built_runtime(
+    spec: build_plan.RuntimeSpec,
+    output: Digest,
+    source: CPythonSource,
+    toolchain: CPythonToolchain,
+    profile: Optional[CPythonProfile],
+    architecture: str = cross.BUILD_MACHINE,
+    build_python: Optional[LayerInterpreter] = None,
+) -> BuiltPythonRuntime:
+    """The runtime a successful build process made (its `out/` directory)."""
     tree_root = "out" + spec.prefix
     tree, meta = await MultiGet(
-        Get(Digest, DigestSubset(result.output_digest, PathGlobs([f"{tree_root}/**"]))),
-        Get(
-            DigestContents,
-            DigestSubset(result.output_digest, PathGlobs(["out/report.json", "out/complete_platform.json"])),
-        ),
+        Get(Digest, DigestSubset(output, PathGlobs([f"{tree_root}/**"]))),
+        Get(DigestContents, DigestSubset(output, PathGlobs(["out/report.json", "out/complete_platform.json"]))),
     )
     files = {fc.path: fc.content for fc in meta}
     report = json.loads(files["out/report.json"])
@@ -590,7 +595,108 @@ async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBin
         source_verification=source.verification,
         built_with=toolchain.provenance,
         pgo_profile=profile,
+        architecture=architecture,
+        build_python=build_python,
     )
+
+
+async def _cross_compile(field_set: PythonRuntimeFieldSet, architecture: str, bash: BashBinary) -> BuiltPythonRuntime:
+    """Cross-compile the runtime for `architecture` in its cross build root, with its native build as the build
+    Python (runtime/cross.py)."""
+    native_spec, release = field_set.spec(), field_set.release()
+    spec = build_plan.cross_spec(native_spec)
+    if spec.optimizations != native_spec.optimizations:
+        logger.info(
+            f"{spec.address}: the {architecture} runtime is built with optimizations={spec.optimizations!r}, not "
+            f"{native_spec.optimizations!r}: a cross build does not use PGO (runtime/cross.py)."
+        )
+    await Get(BuildRootSandboxCheck, BuildRootSandboxCheckRequest(spec.address))
+    source = await Get(CPythonSource, CPythonSourceRequest(spec.address, release))
+    native, toolchain = await MultiGet(
+        Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(field_set)),
+        Get(CPythonToolchain, CPythonToolchainRequest(field_set, architecture)),
+    )
+    build_python = await Get(Digest, AddPrefix(native.tree, BUILD_PYTHON_DIR))
+    inputs = await _sandbox_inputs(source, build_python)
+    result = await Get(
+        FallibleProcessResult,
+        _build_process(
+            spec,
+            source,
+            toolchain,
+            bash,
+            inputs,
+            f"Cross-compiling CPython {spec.version} for {architecture} ({spec.optimizations}, {toolchain.summary}) "
+            f"for {spec.address}",
+            architecture=architecture,
+            build_python=f"{BUILD_PYTHON_DIR}{native.interpreter_path}",
+        ),
+    )
+    await _checked(result, spec, toolchain)
+    return await _built_runtime(
+        spec, result.output_digest, source, toolchain, None, architecture, native.layer_interpreter
+    )
+
+
+def _check_architecture(field_set: PythonRuntimeFieldSet, architecture: str) -> Optional[cross.CrossTarget]:
+    """The cross target of a build for `architecture` (None: native), after checking the runtime can have it."""
+    architectures = field_set.architectures.value or (cross.BUILD_MACHINE,)
+    if architecture not in architectures:
+        raise InvalidFieldException(
+            f"The {repr(PythonRuntimeArchitecturesField.alias)} field of target {field_set.address} is "
+            f"{list(architectures)}, so it has no {architecture} build. Add {architecture!r} to it (and run "
+            f"`./pants generate-lockfiles --resolve={field_set.address}{BUILD_ROOT_RESOLVE_SUFFIX}-{architecture}`)."
+        )
+    target = cross.cross_target(architecture)
+    if target is not None and not field_set.uses_build_root:
+        raise InvalidFieldException(
+            f'Target {field_set.address} is built for {architecture} with `toolchain="host"`, but a cross build '
+            f"needs its build root (the cross compiler, the {architecture} -dev packages and qemu-user come from "
+            f'its lock). Remove `toolchain="host"`, or drop {architecture!r} from `architectures`.'
+        )
+    return target
+
+
+@rule(desc="Compile a CPython runtime", level=LogLevel.DEBUG)
+async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBinary) -> BuiltPythonRuntime:
+    field_set = request.field_set
+    target = _check_architecture(field_set, request.architecture)
+    if target is not None:
+        return await _cross_compile(field_set, request.architecture, bash)
+    spec, release = field_set.spec(), field_set.release()
+    pin_problem = pgo_profile.pin_problem(
+        spec.address, spec.optimizations, field_set.pgo_profile.value, field_set.pgo_profile_sha256.value
+    )
+    if pin_problem:
+        raise InvalidFieldException(pin_problem)
+    profile = None
+    if field_set.pgo_profile.value is not None:
+        # Checked before anything is fetched or compiled: a profile for another build fails in seconds.
+        pinned = PinnedProfileRequest(spec, field_set.pgo_profile, field_set.pgo_profile_sha256.value)
+        profile = await Get(CPythonProfile, PinnedProfileRequest, pinned)
+    if field_set.uses_build_root:
+        # The cheap host check first: a host that cannot run a build root learns so before anything downloads.
+        await Get(BuildRootSandboxCheck, BuildRootSandboxCheckRequest(spec.address))
+    # One after the other, so that a wrong source pin is reported as such whatever the state of the build root.
+    source = await Get(CPythonSource, CPythonSourceRequest(spec.address, release))
+    toolchain = await Get(CPythonToolchain, CPythonToolchainRequest(field_set))
+    if spec.uses_pgo and profile is None:
+        profile = await Get(CPythonProfile, CPythonProfileRequest(spec, source, toolchain))
+    inputs = await _sandbox_inputs(source, *([profile.digest] if profile else []))
+    result = await Get(
+        FallibleProcessResult,
+        _build_process(
+            spec,
+            source,
+            toolchain,
+            bash,
+            inputs,
+            f"Compiling CPython {spec.version} ({spec.optimizations}, {toolchain.summary}) for {spec.address}",
+            {"CPYTHON_PROFILE": pgo_profile.PROFILE_FILE} if profile else None,
+        ),
+    )
+    await _checked(result, spec, toolchain)
+    return await _built_runtime(spec, result.output_digest, source, toolchain, profile)
 
 
 @rule(desc="Read a runtime's ELF facts", level=LogLevel.DEBUG)
@@ -600,11 +706,16 @@ async def runtime_elves(runtime: BuiltPythonRuntime) -> ElfFacts:
     tool, tree = await MultiGet(
         Get(Digest, CreateDigest(plugin_modules(*_ELF_FACTS_MODULES))), Get(Digest, AddPrefix(runtime.tree, "tree"))
     )
+    inputs = [tool, tree]
+    interpreter = "tree" + runtime.interpreter_path
+    if runtime.build_python is not None:  # a cross-built tree is read by its native build
+        inputs.append(await Get(Digest, AddPrefix(runtime.build_python.tree, BUILD_PYTHON_DIR)))
+        interpreter = BUILD_PYTHON_DIR + runtime.build_python.path
     result = await Get(
         ProcessResult,
         Process(
-            ["tree" + runtime.interpreter_path, "-s", "-B", "-m", "pants_oci.elf.elf_facts", "tree", "facts.json"],
-            input_digest=await Get(Digest, MergeDigests([tool, tree])),
+            [interpreter, "-s", "-B", "-m", "pants_oci.elf.elf_facts", "tree", "facts.json"],
+            input_digest=await Get(Digest, MergeDigests(inputs)),
             output_files=("facts.json",),
             description=f"Read the ELF facts of the CPython {runtime.version} tree of {runtime.address}",
             level=LogLevel.DEBUG,
@@ -622,20 +733,21 @@ def _mib(n: int) -> str:
     return f"{n / (1 << 20):.1f} MiB"
 
 
-@rule(desc="Package a CPython runtime", level=LogLevel.DEBUG)
-async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPackage:
-    built = await Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(field_set))
+async def _packaged_runtime(built: BuiltPythonRuntime, archive_path: str) -> Tuple[Digest, List[BuiltPackageArtifact]]:
+    """One architecture's build of a runtime as dist/ files: the tree's archive, its complete platform and the
+    PGO profile it was optimized with."""
     archive = await Get(
         BuiltLayer,
         LayerRequest(
             built.tree,
-            f"Archive the CPython {built.version} tree of {built.address}",
+            f"Archive the CPython {built.version} tree of {built.address}"
+            + ("" if built.architecture == cross.BUILD_MACHINE else f" ({built.architecture})"),
             created_by=f"pants-oci: CPython {built.version} runtime {built.address}",
             interpreter=built.layer_interpreter,
         ),
     )
-    archive_path = field_set.output_path.value_or_default(file_ending="tar.gz")
-    platform_path = archive_path[: -len(".tar.gz")] + ".complete_platform.json"
+    stem = archive_path[: -len(".tar.gz")]
+    platform_path = stem + ".complete_platform.json"
     # Each digest holds one file; re-create them under their dist/ names without reading their bytes.
     archive_entries, platform_entries = await MultiGet(
         Get(DigestEntries, Digest, archive.blob), Get(DigestEntries, Digest, built.complete_platform)
@@ -646,7 +758,7 @@ async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPacka
     ]
     profile_artifacts: Tuple[BuiltPackageArtifact, ...] = ()
     if built.pgo_profile is not None:
-        profile_path = archive_path[: -len(".tar.gz")] + ".pgo-profile.tar.gz"
+        profile_path = stem + ".pgo-profile.tar.gz"
         profile_entries = await Get(DigestEntries, Digest, built.pgo_profile.digest)
         files.append(FileEntry(profile_path, profile_entries[0].file_digest))
         profile_artifacts = (
@@ -660,7 +772,8 @@ async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPacka
         )
     digest = await Get(Digest, CreateDigest(files))
     log_lines = (
-        f"CPython {built.version} at {built.prefix}: {archive.entries} entries, "
+        f"CPython {built.version}{'' if built.architecture == cross.BUILD_MACHINE else ' for ' + built.architecture} "
+        f"at {built.prefix}: {archive.entries} entries, "
         f"{_mib(archive.uncompressed_size)} uncompressed, {_mib(archive.layer.descriptor.size)} gzipped",
         f"stdlib extension modules ({len(built.built_modules)}): {' '.join(built.built_modules)}",
         *(
@@ -669,14 +782,32 @@ async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPacka
             else ()
         ),
     )
-    return BuiltPackage(
-        digest,
-        (
-            BuiltPackageArtifact(archive_path, extra_log_lines=log_lines),
-            BuiltPackageArtifact(platform_path, extra_log_lines=("Pex complete platform of this interpreter",)),
-            *profile_artifacts,
-        ),
-    )
+    return digest, [
+        BuiltPackageArtifact(archive_path, extra_log_lines=log_lines),
+        BuiltPackageArtifact(platform_path, extra_log_lines=("Pex complete platform of this interpreter",)),
+        *profile_artifacts,
+    ]
+
+
+def architecture_archive_path(archive_path: str, architecture: str) -> str:
+    """dist/ name of one architecture's archive: the build machine's keeps `<name>.tar.gz`, arm64 gets
+    `<name>.arm64.tar.gz`."""
+    if architecture == cross.BUILD_MACHINE:
+        return archive_path
+    return f"{archive_path[: -len('.tar.gz')]}.{architecture}.tar.gz"
+
+
+@rule(desc="Package a CPython runtime", level=LogLevel.DEBUG)
+async def package_python_runtime(field_set: PythonRuntimeFieldSet) -> BuiltPackage:
+    architectures = field_set.architectures.value or (cross.BUILD_MACHINE,)
+    builds = await MultiGet(Get(BuiltPythonRuntime, BuildPythonRuntimeRequest(field_set, a)) for a in architectures)
+    archive_path = field_set.output_path.value_or_default(file_ending="tar.gz")
+    digests, artifacts = [], []
+    for architecture, built in zip(architectures, builds):
+        digest, built_artifacts = await _packaged_runtime(built, architecture_archive_path(archive_path, architecture))
+        digests.append(digest)
+        artifacts.extend(built_artifacts)
+    return BuiltPackage(await Get(Digest, MergeDigests(digests)), tuple(artifacts))
 
 
 def rules():

@@ -1,6 +1,6 @@
 """The `python_runtime` target: a CPython compiled from a pinned source tarball."""
 import re
-from typing import Optional
+from typing import Iterable, Optional, Tuple
 
 from pants.core.goals.package import OutputPathField
 from pants.engine.addresses import Address
@@ -17,6 +17,7 @@ from pants.util.strutil import softwrap
 
 from pants_oci.debian.target_types import DEFAULT_SUITE
 from pants_oci.runtime.configure_flags import BYTECODE_POLICIES, OPTIMIZATIONS
+from pants_oci.runtime.cross import ARCHITECTURES, BUILD_MACHINE
 from pants_oci.runtime.known_versions import KNOWN_RELEASES
 
 VERSION_PATTERN = re.compile(r"^3\.(\d+)\.(\d+)$")
@@ -289,6 +290,43 @@ class PythonRuntimeBuildRootSuiteField(StringField):
     )
 
 
+class PythonRuntimeArchitecturesField(StringSequenceField):
+    alias = "architectures"
+    default = (BUILD_MACHINE,)
+    help = softwrap(
+        f"""
+        The Debian architectures this runtime is built for: `{BUILD_MACHINE}` (the default: the build machine's,
+        compiled natively) and `arm64`, cross-compiled in a build root of its own with Debian's cross compiler
+        and the arm64 `-dev` packages (lock `<name>.build-root.arm64.lock.json`, resolve
+        `<address>#build-root-arm64`), using this runtime's native build as the build Python. The arm64 runtime's
+        module check and complete platform run it under qemu-user inside that build root; its bytecode is
+        compiled by the native build of the same version. A cross build does not use PGO: `pgo+lto` is built as
+        `lto` for arm64 (a profile of one machine's code does not fit another's).
+
+        `./pants package` writes `<name>.tar.gz` for {BUILD_MACHINE} and `<name>.<arch>.tar.gz` for the others; a
+        `python_oci_image` with `platforms` takes the runtime of each platform from here.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[Iterable[str]], address: Address) -> Optional[Tuple[str, ...]]:
+        value = super().compute_value(raw_value, address)
+        if value is None:
+            return value
+        unknown = [a for a in value if a not in ARCHITECTURES]
+        if unknown or not value or len(set(value)) != len(value):
+            problem = (
+                f"names {', '.join(repr(a) for a in unknown)}, which the plugin does not build runtimes for"
+                if unknown
+                else "is empty or lists an architecture twice"
+            )
+            raise InvalidFieldException(
+                f"The {repr(cls.alias)} field in target {address} {problem}. Use some of "
+                f"{', '.join(repr(a) for a in ARCHITECTURES)}, each once, e.g. architectures=[\"amd64\", \"arm64\"]."
+            )
+        return value
+
+
 class PythonRuntimeTarget(Target):
     alias = "python_runtime"
     core_fields = (
@@ -298,6 +336,7 @@ class PythonRuntimeTarget(Target):
         PythonRuntimeSizeField,
         PythonRuntimeSourceFilenameField,
         PythonRuntimeOptimizationsField,
+        PythonRuntimeArchitecturesField,
         PythonRuntimePgoProfileField,
         PythonRuntimePgoProfileSha256Field,
         PythonRuntimeRequiredModulesField,

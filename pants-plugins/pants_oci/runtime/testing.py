@@ -10,9 +10,10 @@ from pants_oci.runtime.rules import PythonRuntimeFieldSet
 BUILD_ROOT_LOCK_RULES = (QueryRule(DebianLockResult, [DebianLockRequest]),)
 
 
-def lock_build_root(runner: RuleRunner, runtime: Address) -> str:
-    """Lock the build root of the runtime at `runtime` against the real archives; returns the lock's path."""
-    spec = PythonRuntimeFieldSet.create(runner.get_target(runtime)).build_root_spec()
+def lock_build_root(runner: RuleRunner, runtime: Address, architecture: str = "amd64") -> str:
+    """Lock the build root of the runtime at `runtime` for `architecture` (another than amd64: its cross build root)
+    against the real archives; returns the lock's path."""
+    spec = PythonRuntimeFieldSet.create(runner.get_target(runtime)).build_root_spec(architecture)
     result = runner.request(DebianLockResult, [DebianLockRequest(spec)])
     runner.write_files({spec.lock_path: result.text})
     return spec.lock_path
