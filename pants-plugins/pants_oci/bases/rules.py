@@ -160,6 +160,7 @@ async def debian_base_spec(request: DebianBaseSpecRequest) -> BaseOfTarget:
 @dataclass(frozen=True)
 class DefaultBaseRequest:
     runtime: Target
+    architecture: str = DEFAULT_ARCHITECTURE  # the platform's: a base that lists the runtime and is of it
 
 
 @dataclass(frozen=True)
@@ -200,12 +201,22 @@ async def bases_listing_runtime(request: BasesListingRuntimeRequest, all_targets
 @rule(desc="Find a runtime's default base", level=LogLevel.DEBUG)
 async def default_base(request: DefaultBaseRequest) -> DefaultBase:
     runtime = request.runtime.address
-    matches = (await Get(BasesListingRuntime, BasesListingRuntimeRequest(runtime))).targets
+    listing = (await Get(BasesListingRuntime, BasesListingRuntimeRequest(runtime))).targets
+    matches = [t for t in listing if t[DebianArchitectureField].value == request.architecture]
     if len(matches) > 1:
         raise DebianBaseError(
-            f"Several `debian_packages` targets list the runtime {runtime} in `runtimes`: "
-            f"{', '.join(str(t.address) for t in matches)}. Set the image's 'base' to the one to use."
+            f"Several `debian_packages` targets for {request.architecture} list the runtime {runtime} in "
+            f"`runtimes`: {', '.join(str(t.address) for t in matches)}. Set the image's 'base' to the one to use."
         )
+    if not matches and request.architecture != DEFAULT_ARCHITECTURE:
+        raise DebianBaseError(
+            f"No base for {request.architecture}: no `debian_packages` target with "
+            f'architecture="{request.architecture}" lists the runtime {runtime} in `runtimes`'
+            + (f" (these do, for other architectures: {', '.join(str(t.address) for t in listing)})" if listing else "")
+            + f'. Add one, e.g. debian_packages(name="base-{request.architecture}", '
+            f'architecture="{request.architecture}", packages=[...], runtimes=["{runtime}"]), and lock it.'
+        )
+    # The runtime itself stands for its default base, which is of the build machine's architecture.
     return DefaultBase(matches[0] if matches else request.runtime)
 
 

@@ -35,13 +35,16 @@ async def source_date_epoch(subsystem: PythonOciImageSubsystem) -> int:
         raise PythonOciImageError(str(e))
 
 
-async def check_halves_match(address: str, runtime: Target, base_specs: Sequence[BaseOfTarget], locks) -> None:
-    """The runtime's build root and the image's bases come from one suite at one moment: the headers it was
-    compiled against are those of the libraries it loads. From the locks alone, before anything compiles."""
+async def check_halves_match(
+    address: str, runtime: Target, base_specs: Sequence[BaseOfTarget], locks, architecture: str
+) -> None:
+    """The runtime's build root for `architecture` and the image's bases come from one suite at one moment: the
+    headers it was compiled against are those of the libraries it loads. From the locks alone, before anything
+    compiles."""
     runtime_fields = PythonRuntimeFieldSet.create(runtime)
-    if not runtime_fields.uses_build_root:
-        return
-    root_spec = runtime_fields.build_root_spec()
+    if not runtime_fields.uses_build_root or architecture not in (runtime_fields.architectures.value or ()):
+        return  # the runtime's own check names a missing architecture
+    root_spec = runtime_fields.build_root_spec(architecture)
     root_lock = (await Get(CheckedDebianLock, DebianBaseSpec, root_spec)).lock
     for base, lock in zip(base_specs, locks):
         problem = lockfile.halves_problem(root_lock, root_spec.address, lock.lock, base.spec.address)
@@ -91,9 +94,9 @@ async def check_entry_module(
 
 async def checked_architecture(
     address: str, bases: Tuple[ImageBase, ...], runtime: BuiltPythonRuntime, deps: TreeLayer
-) -> str:
+) -> Tuple[str, str]:
     """Every ELF file of the image (base, runtime, wheels) must find its libraries and symbol versions; then the
-    image's architecture is the one machine they are all built for (a mix is one of the problems)."""
+    image's architecture and variant are the one machine they are all built for (a mix is one of the problems)."""
     deps_facts = deps.built.facts or ElfFacts({}, {})
     problems = await closure_problems(tuple(b.base for b in bases), (runtime,), (deps_facts,))
     if problems:
@@ -111,6 +114,6 @@ async def checked_architecture(
         )
     machine = machines.pop()
     try:
-        return model.oci_architecture(machine)
+        return model.oci_architecture(machine), model.oci_variant(machine)
     except ValueError as e:
         raise PythonOciImageError(f"The image {address} cannot be labelled: {e}.")

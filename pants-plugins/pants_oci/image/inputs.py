@@ -4,7 +4,6 @@ Everything here is checked before anything compiles or downloads: the kinds of t
 binary's interpreter constraints against the runtime's version, that the binary's lock has wheels the runtime
 loads, and what the image runs. Names, users, env and the entry point are decided in plan.py.
 """
-import platform
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -29,6 +28,7 @@ from pants.engine.target import InvalidFieldException, Target, Targets, Transiti
 from pants.util.logging import LogLevel
 
 from pants_oci.bases.rules import DebianPackagesFieldSet, DefaultBase, DefaultBaseRequest
+from pants_oci.debian.target_types import DebianArchitectureField
 from pants_oci.image import plan, wheel_check
 from pants_oci.image.target_types import (
     ImageBaseField,
@@ -41,12 +41,14 @@ from pants_oci.image.target_types import (
     ImageKeepRuntimeBuildFilesField,
     ImageLabelsField,
     ImageLayerCompressionField,
+    ImagePlatformsField,
     ImageRepositoryField,
     ImageRuntimeField,
     ImageTagsField,
     ImageUserField,
     ImageWorkdirField,
 )
+from pants_oci.runtime import cross
 from pants_oci.runtime.rules import PythonRuntimeFieldSet
 
 
@@ -73,6 +75,7 @@ class PythonOciImageFieldSet(PackageFieldSet):
     init: ImageInitField
     keep_runtime_build_files: ImageKeepRuntimeBuildFilesField
     layer_compression: ImageLayerCompressionField
+    platforms: ImagePlatformsField
     output_path: OutputPathField
 
     @property
@@ -127,8 +130,37 @@ async def resolve_image_inputs(request: ImageInputsRequest) -> ImageInputs:
             if not DebianPackagesFieldSet.is_applicable(base):
                 raise _kind_error(field_set, "base", base, "debian_packages")
         return ImageInputs(runtime, binary, bases)
-    default = await Get(DefaultBase, DefaultBaseRequest(runtime))
-    return ImageInputs(runtime, binary, (default.target,))
+    return ImageInputs(runtime, binary, ())
+
+
+@dataclass(frozen=True)
+class PlatformBasesRequest:
+    field_set: PythonOciImageFieldSet
+    inputs: ImageInputs
+    architecture: str
+
+
+@dataclass(frozen=True)
+class PlatformBases:
+    targets: Tuple[Target, ...]  # debian_packages targets, or the runtime (its default base)
+
+
+@rule(desc="Choose a python_oci_image's bases for a platform", level=LogLevel.DEBUG)
+async def platform_bases(request: PlatformBasesRequest) -> PlatformBases:
+    """The `base` targets of the platform's architecture, or the default base of the runtime for it."""
+    field_set, inputs, architecture = request.field_set, request.inputs, request.architecture
+    if not inputs.bases:
+        default = await Get(DefaultBase, DefaultBaseRequest(inputs.runtime, architecture))
+        return PlatformBases((default.target,))
+    chosen = tuple(t for t in inputs.bases if t[DebianArchitectureField].value == architecture)
+    if not chosen:
+        listed = ", ".join(f"{t.address} ({t[DebianArchitectureField].value})" for t in inputs.bases)
+        raise InvalidFieldException(
+            f"The 'base' field of target {field_set.address} has no base for {architecture}: it lists {listed}. "
+            f'Add a debian_packages target with architecture="{architecture}" to it, or drop that platform from '
+            f"'platforms'."
+        )
+    return PlatformBases(chosen)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -169,12 +201,27 @@ async def binary_lock(binary: Target, python_setup: PythonSetup) -> Optional[Bin
     return BinaryLock(resolve, path, contents[0].content.decode()) if contents else None
 
 
-def runtime_platform(runtime: Target) -> wheel_check.RuntimePlatform:
-    # Runtimes are compiled natively, so they run on this machine's architecture.
-    return wheel_check.RuntimePlatform(PythonRuntimeFieldSet.create(runtime).version.value, platform.machine())
+# The machine name wheel tags use for each architecture a runtime is built for.
+WHEEL_MACHINES = {"amd64": "x86_64", "arm64": "aarch64"}
 
 
-async def _check_lock_serves_runtime(field_set, binary: Target, runtime: Target, closure, python_setup) -> None:
+def runtime_platform(runtime: Target, architecture: str = cross.BUILD_MACHINE) -> wheel_check.RuntimePlatform:
+    """What wheels must fit: the runtime's CPython version on the machine of `architecture`."""
+    return wheel_check.RuntimePlatform(
+        PythonRuntimeFieldSet.create(runtime).version.value, WHEEL_MACHINES[architecture]
+    )
+
+
+def image_architectures(field_set: PythonOciImageFieldSet) -> Tuple[str, ...]:
+    """The Debian architectures of the image's platforms, in their order; the build machine's when unset."""
+    if not field_set.platforms.value:
+        return (cross.BUILD_MACHINE,)
+    return tuple(plan.debian_architecture(plan.image_platform(p)) for p in field_set.platforms.value)
+
+
+async def _check_lock_serves_runtime(
+    field_set, binary: Target, runtime: Target, closure, python_setup, architecture: str
+) -> None:
     """The binary's locked resolve must have wheels the runtime loads: checked from the lock alone, before
     the runtime compiles, so a missing cp3XX wheel is named instead of an sdist being built by Pants' Python."""
     roots = [str(r) for t in closure if t.has_field(PythonRequirementsField) for r in t[PythonRequirementsField].value]
@@ -185,7 +232,7 @@ async def _check_lock_serves_runtime(field_set, binary: Target, runtime: Target,
         str(field_set.address), str(binary.address), str(runtime.address), lock.resolve, lock.path
     )
     try:
-        wheel_check.check_lock_serves_runtime(lock.text, roots, runtime_platform(runtime), context)
+        wheel_check.check_lock_serves_runtime(lock.text, roots, runtime_platform(runtime, architecture), context)
     except wheel_check.LockServesRuntimeError as e:
         raise PythonOciImageError(str(e))
 
@@ -206,7 +253,8 @@ async def plan_app(request: AppPlanRequest, python_setup: PythonSetup) -> AppPla
         )
     except plan.ImagePlanError as e:
         raise PythonOciImageError(str(e))
-    await _check_lock_serves_runtime(field_set, binary, runtime, transitive.closure, python_setup)
+    for architecture in image_architectures(field_set):  # every platform's wheels, before anything compiles
+        await _check_lock_serves_runtime(field_set, binary, runtime, transitive.closure, python_setup, architecture)
     resolved, sources = await MultiGet(
         Get(ResolvedPexEntryPoint, ResolvePexEntryPointRequest(binary[PexEntryPointField])),
         Get(StrippedPythonSourceFiles, PythonSourceFilesRequest(transitive.closure, include_resources=True)),

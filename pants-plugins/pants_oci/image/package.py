@@ -60,16 +60,28 @@ async def package_python_oci_image(
         image.architecture,
         layout_dir,
         archive_path,
+        image.platforms,
     )
     parts = await MultiGet(
         Get(Digest, AddPrefix(image.layout, layout_dir)),
-        Get(Digest, CreateDigest([FileContent(info_path, info), FileContent(plan.sbom_path(layout_dir), image.sbom)])),
+        Get(
+            Digest,
+            CreateDigest(
+                [
+                    FileContent(info_path, info),
+                    FileContent(plan.sbom_path(layout_dir), image.sbom),
+                    # An index's other platforms: <layout>.<architecture>.spdx.json.
+                    *(FileContent(plan.sbom_path(f"{layout_dir}.{a}"), doc) for a, doc in image.platform_sboms),
+                ]
+            ),
+        ),
     )
     digest = await Get(Digest, MergeDigests([*parts, await _oci_archive(image, archive_path, python)]))
     log_lines = (
         f"image {image.repository}:{image.tags[0]} digest {image.digest}"
         + (f" (the layout directory also has the tags {', '.join(image.tags[1:])})" if image.tags[1:] else ""),
         f"{plan.size_summary(image.compressed_size, image.uncompressed_size)}",
+        *((f"an image index of {', '.join(image.platforms)}",) if len(image.platforms) > 1 else ()),
         *image.layer_summaries,
     )
     return BuiltPackage(
@@ -79,6 +91,10 @@ async def package_python_oci_image(
             BuiltPackageArtifact(layout_dir, extra_log_lines=("OCI image layout directory",)),
             BuiltPackageArtifact(info_path, extra_log_lines=(f"deploy with {image.repository}@{image.digest}",)),
             BuiltPackageArtifact(plan.sbom_path(layout_dir), extra_log_lines=("SPDX 2.3 SBOM of the image",)),
+            *(
+                BuiltPackageArtifact(plan.sbom_path(f"{layout_dir}.{a}"), extra_log_lines=(f"SPDX 2.3 SBOM, {a}",))
+                for a, _ in image.platform_sboms
+            ),
         ),
     )
 

@@ -8,6 +8,8 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from pants_oci.oci import model
+
 # The OCI distribution spec's grammar: a repository path of lowercase components, optionally behind a
 # registry host (with a port); a tag of up to 128 word characters, dots and dashes.
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
@@ -334,9 +336,12 @@ def deploy_info(
     architecture: str,
     layout_dir: str,
     archive: str,
+    platforms: Sequence[str] = (),
 ) -> bytes:
     """What a deploy step needs from a build, as stable JSON: the image's names, its digests and the reference
-    to pin (`repository@sha256:...`, which no later push of a tag can change)."""
+    to pin (`repository@sha256:...`, which no later push of a tag can change). For an image of several
+    `platforms` (an image index) the pinned digest is the index's, and `platforms` lists them (`config_digest` and
+    `platform` are the first platform's)."""
     document = {
         "schema": DEPLOY_INFO_SCHEMA,
         "address": address,
@@ -351,6 +356,9 @@ def deploy_info(
         "layout": posixpath.basename(layout_dir),
         "archive": posixpath.basename(archive),
     }
+    if len(platforms) > 1:
+        document["index_digest"] = manifest_digest
+        document["platforms"] = list(platforms)
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
 
 
@@ -366,3 +374,21 @@ def runtime_build_files(prefix: str, major_minor: str) -> List[str]:
         f"{root}/bin/python{major_minor}-config",
         f"{root}/bin/python3-config",
     ]
+
+
+# The platforms images are built for, as OCI names them, and the Debian architecture of each.
+DEBIAN_ARCHITECTURES = {"amd64": "amd64", "arm64": "arm64"}
+
+
+def image_platform(text: str) -> model.Platform:
+    """A `platforms` entry, normalized (linux/arm64 is linux/arm64/v8); ValueError saying what is accepted."""
+    platform = model.parse_platform(text)
+    if platform.os != "linux" or platform.architecture not in DEBIAN_ARCHITECTURES:
+        raise ValueError(
+            f"{text!r} is not a platform images are built for: use linux/amd64 or linux/arm64 (linux/arm64/v8)"
+        )
+    return platform
+
+
+def debian_architecture(platform: model.Platform) -> str:
+    return DEBIAN_ARCHITECTURES[platform.architecture]

@@ -192,3 +192,12 @@ def test_runtime_build_files_are_headers_config_and_pkgconfig_only() -> None:
     assert "opt/python/include/**" in globs and "opt/python/bin/python3.13-config" in globs
     assert "opt/python/lib/python3.13/config-3.13-*/**" in globs and "opt/python/lib/pkgconfig/**" in globs
     assert not [g for g in globs if "_sysconfigdata" in g or g.endswith("/lib/**")]
+
+
+def test_image_platforms_are_linux_amd64_and_arm64_normalized() -> None:
+    assert str(plan.image_platform("linux/arm64")) == "linux/arm64/v8"
+    assert plan.debian_architecture(plan.image_platform("linux/arm64/v8")) == "arm64"
+    assert plan.debian_architecture(plan.image_platform("linux/amd64")) == "amd64"
+    for bad in ("linux/riscv64", "windows/amd64", "amd64"):
+        with pytest.raises(ValueError, match="is not a platform"):
+            plan.image_platform(bad)

@@ -113,7 +113,10 @@ def test_two_bases_listing_one_runtime_are_ambiguous(rule_runner: RuleRunner) ->
         'python_oci_image(name="img", runtime="rt:py313", binary="app:app")',
         {"rt/BUILD": RUNTIMES + 'debian_packages(name="other", packages=["tzdata"], runtimes=[":py313"])\n'},
     )
-    assert "Several `debian_packages` targets list the runtime rt:py313 in `runtimes`: rt:base, rt:other" in message
+    assert (
+        "Several `debian_packages` targets for amd64 list the runtime rt:py313 in `runtimes`: rt:base, rt:other"
+        in message
+    )
 
 
 def test_binary_without_entry_point(rule_runner: RuleRunner) -> None:
@@ -162,3 +165,34 @@ def test_layer_compression_defaults_to_gzip_and_a_bad_zstd_level_is_named(rule_r
     assert "[oci-image].zstd_level is 30, but zstd's levels are 1 to 22" in str(e.value)
     # `./pants run` asks for gzip whatever the field says: umoci 0.4 cannot unpack zstd layers.
     assert rule_runner.request(LayerCompression, [ImageCompressionRequest(zstd, override="gzip")]) == GZIP
+
+
+def test_a_platform_no_base_provides_is_named_with_the_fix(rule_runner: RuleRunner) -> None:
+    message = _error(
+        rule_runner,
+        'python_oci_image(name="img", runtime="rt:py313", binary="app:app", platforms=["linux/amd64", "linux/arm64"])',
+    )
+    assert (
+        'No base for arm64: no `debian_packages` target with architecture="arm64" lists the runtime rt:py313' in message
+    )
+    assert "(these do, for other architectures: rt:base)" in message
+
+
+def test_an_explicit_base_list_without_the_platforms_architecture(rule_runner: RuleRunner) -> None:
+    message = _error(
+        rule_runner,
+        'python_oci_image(name="img", runtime="rt:py313", binary="app:app", base=["rt:base"], '
+        'platforms=["linux/arm64"])',
+    )
+    assert "The 'base' field of target img:img has no base for arm64: it lists rt:base (amd64)" in message
+
+
+def test_unknown_and_repeated_platforms(rule_runner: RuleRunner) -> None:
+    for platforms, problem in (
+        ('["linux/s390x"]', "'linux/s390x' is not a platform images are built for"),
+        ('["linux/arm64", "linux/arm64/v8"]', "'linux/arm64/v8' is listed twice"),
+    ):
+        message = _error(
+            rule_runner, f'python_oci_image(name="img", runtime="rt:py313", binary="app:app", platforms={platforms})'
+        )
+        assert f"The 'platforms' field in target img:img: {problem}" in message

@@ -14,6 +14,7 @@ from pants_oci.debian.base_rules import CheckedDebianLock, DebianBaseSpec
 from pants_oci.image.assemble import BuiltPythonOciImage, PythonOciImageRequest
 from pants_oci.image.inputs import PythonOciImageFieldSet
 from pants_oci.image.target_types import ImageBinaryField, ImageRuntimeField
+from pants_oci.runtime import cross
 from pants_oci.tools.rules import ContainerTools, ContainerToolsRequest, ContainerToolsSpec
 
 
@@ -37,7 +38,11 @@ async def run_python_oci_image(
     image, tools = await MultiGet(
         # gzip layers whatever the image's compression: umoci 0.4.7 (Debian 12's) cannot unpack zstd ones. The
         # files are the same; only the blobs (and so the digest) differ from a zstd image's.
-        Get(BuiltPythonOciImage, PythonOciImageRequest(package_field_set, compression="gzip")),
+        # The build machine's platform only: an image for several runs its linux/amd64 manifest here.
+        Get(
+            BuiltPythonOciImage,
+            PythonOciImageRequest(package_field_set, compression="gzip", only_architecture=cross.BUILD_MACHINE),
+        ),
         Get(ContainerTools, ContainerToolsRequest()),
     )
     script = pkgutil.get_data(__name__.rsplit(".", 1)[0], "run_image.py")

@@ -197,6 +197,40 @@ class ImageLayerCompressionField(StringField):
     )
 
 
+class ImagePlatformsField(StringSequenceField):
+    alias = "platforms"
+    help = softwrap(
+        """
+        The platforms to build the image for, e.g. `["linux/amd64", "linux/arm64"]`. Unset, the image is built
+        for the build machine's platform (linux/amd64), as one manifest. With two or more, the output is an OCI
+        image index with one manifest per platform, each from its own base, runtime build, third-party wheels
+        (resolved for that platform's complete platform) and layers; the first-party layer is one blob shared by
+        all, since its bytes are the same. Every platform needs the runtime built for it (its `architectures`)
+        and a base for it: a `debian_packages` target of that `architecture` in `base`, or, without `base`,
+        one that lists the runtime in its `runtimes`. `publish` pushes the index; `./pants run` runs the
+        linux/amd64 image. A config's `architecture` and `variant` come from the ELF files of the runtime.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[list], address: Address):
+        value = super().compute_value(raw_value, address)
+        if value is None:
+            return value
+        parsed = []
+        for text in value:
+            try:
+                platform = plan.image_platform(text)
+            except ValueError as e:
+                raise _invalid(cls, address, str(e))
+            if platform in parsed:
+                raise _invalid(cls, address, f"{text!r} is listed twice")
+            parsed.append(platform)
+        if not parsed:
+            raise _invalid(cls, address, "it is empty; leave it out to build for linux/amd64")
+        return value
+
+
 class ImageKeepRuntimeBuildFilesField(BoolField):
     alias = "keep_runtime_build_files"
     default = False
@@ -254,6 +288,7 @@ class PythonOciImageTarget(Target):
         ImageInitField,
         ImageKeepRuntimeBuildFilesField,
         ImageLayerCompressionField,
+        ImagePlatformsField,
         OutputPathField,
     )
     help = softwrap(

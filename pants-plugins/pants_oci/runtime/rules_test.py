@@ -13,12 +13,13 @@ from pants.core.goals.package import BuiltPackage
 from pants.core.util_rules import system_binaries
 from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
+from pants.engine.target import InvalidFieldException
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci.runtime import pgo_profile
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.build_plan import make_spec
-from pants_oci.runtime.rules import PythonRuntimeFieldSet
+from pants_oci.runtime.rules import PythonRuntimeFieldSet, _check_architecture
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
 
@@ -199,3 +200,30 @@ def test_a_profile_on_a_runtime_without_pgo_is_refused(rule_runner: RuleRunner) 
     with pytest.raises(ExecutionError) as e:
         _package(rule_runner, _pinned("0" * 64, ', optimizations="lto"'), [])
     assert "`optimizations` is 'lto', which does not use one" in str(e.value)
+
+
+def test_an_architecture_the_runtime_is_not_built_for_or_a_cross_build_without_build_root(
+    rule_runner: RuleRunner,
+) -> None:
+    rule_runner.write_files(
+        {
+            "src/BUILD": 'python_runtime(name="rt", version="3.13.5")\n'
+            'python_runtime(name="host", version="3.13.5", toolchain="host", architectures=["amd64", "arm64"])\n'
+        }
+    )
+    native_only = PythonRuntimeFieldSet.create(rule_runner.get_target(Address("src", target_name="rt")))
+    with pytest.raises(
+        InvalidFieldException, match=r"'architectures' field of target src:rt is \['amd64'\], so it has"
+    ):
+        _check_architecture(native_only, "arm64")
+    assert _check_architecture(native_only, "amd64") is None
+    host = PythonRuntimeFieldSet.create(rule_runner.get_target(Address("src", target_name="host")))
+    with pytest.raises(InvalidFieldException, match='with `toolchain="host"`, but a cross build needs its build root'):
+        _check_architecture(host, "arm64")
+
+
+def test_architectures_field_rejects_unknown_and_repeated(rule_runner: RuleRunner) -> None:
+    for value in ('["amd64", "riscv64"]', '["arm64", "arm64"]', "[]"):
+        rule_runner.write_files({"src/BUILD": f'python_runtime(name="rt", version="3.13.5", architectures={value})'})
+        with pytest.raises(ExecutionError, match="The 'architectures' field in target src:rt"):
+            rule_runner.get_target(Address("src", target_name="rt"))
