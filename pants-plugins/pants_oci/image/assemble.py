@@ -240,7 +240,7 @@ async def _assembled(
     field_set: PythonOciImageFieldSet, image: model.ImageOrIndex, platforms: Sequence[PlatformImage]
 ) -> BuiltPythonOciImage:
     """Check the image (or index) on its JSON and its layers' records, then place the blobs: no layer byte is read."""
-    repository, tags = field_set.repository_name, tuple(field_set.tags.value)
+    repository, tags = field_set.repository_name, tuple(field_set.image_tags.value)
     layers = _unique_layers(platforms)
     metadata = model.layout_metadata(image, tags, repository)
     problems = validate_image(metadata, {layer.layer.descriptor.digest: layer.record for layer in layers})

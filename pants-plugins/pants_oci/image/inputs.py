@@ -19,6 +19,7 @@ from pants.backend.python.target_types import (
     ResolvePexEntryPointRequest,
 )
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.pex_cli import PexCli
 from pants.backend.python.util_rules.python_sources import PythonSourceFilesRequest, StrippedPythonSourceFiles
 from pants.core.goals.package import OutputPathField, PackageFieldSet
 from pants.engine.addresses import UnparsedAddressInputs
@@ -29,7 +30,7 @@ from pants.util.logging import LogLevel
 
 from pants_oci.bases.rules import DebianPackagesFieldSet, DefaultBase, DefaultBaseRequest
 from pants_oci.debian.target_types import DebianArchitectureField
-from pants_oci.image import plan, wheel_check
+from pants_oci.image import pex_cli, plan, wheel_check
 from pants_oci.image.target_types import (
     ImageBaseField,
     ImageBinaryField,
@@ -64,7 +65,7 @@ class PythonOciImageFieldSet(PackageFieldSet):
     binary: ImageBinaryField
     base: ImageBaseField
     repository: ImageRepositoryField
-    tags: ImageTagsField
+    image_tags: ImageTagsField
     entry_point: ImageEntryPointField
     cmd: ImageCmdField
     env: ImageEnvField
@@ -237,9 +238,23 @@ async def _check_lock_serves_runtime(
         raise PythonOciImageError(str(e))
 
 
+def check_pex_cli(field_set: PythonOciImageFieldSet, runtime: Target, pex_cli_subsystem: PexCli) -> None:
+    """The pex CLI Pants runs must resolve and install for the runtime's interpreter (pex_cli.py)."""
+    problem = pex_cli.pex_cli_problem(
+        str(field_set.address),
+        str(runtime.address),
+        PythonRuntimeFieldSet.create(runtime).version.value,
+        pex_cli_subsystem.version,
+        pex_cli.pants_toml_lines(pex_cli.RELEASED_PEX_SHA256, pex_cli.RELEASED_PEX_SIZE),
+    )
+    if problem:
+        raise PythonOciImageError(problem)
+
+
 @rule(desc="Plan a python_oci_image's app", level=LogLevel.DEBUG)
-async def plan_app(request: AppPlanRequest, python_setup: PythonSetup) -> AppPlan:
+async def plan_app(request: AppPlanRequest, python_setup: PythonSetup, pex_cli_subsystem: PexCli) -> AppPlan:
     field_set, binary, runtime = request.field_set, request.binary, request.runtime
+    check_pex_cli(field_set, runtime, pex_cli_subsystem)
     transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([binary.address]))
     constraints = InterpreterConstraints.create_from_targets(transitive.closure, python_setup)
     constraint_strings = [str(c) for c in (constraints or python_setup.interpreter_constraints)]

@@ -54,7 +54,7 @@ class PublishPythonOciImageFieldSet(PublishFieldSet):
     required_fields = (ImageRepositoryField,)
 
     repository: ImageRepositoryField
-    tags: ImageTagsField
+    image_tags: ImageTagsField
 
     def get_output_data(self) -> PublishOutputData:
         return PublishOutputData({"publisher": "pants-oci", **super().get_output_data()})
@@ -72,7 +72,7 @@ async def publish_python_oci_image(
         split_repository(repository)
     except PushError as e:
         raise InvalidFieldException(f"Cannot publish {field_set.address}: {e} (the 'repository' field)")
-    tags = tuple(field_set.tags.value)
+    tags = tuple(field_set.image_tags.value)
     names = tuple(f"{repository}:{tag}" for tag in tags)
     layout_dir = next(
         a.relpath

@@ -58,7 +58,7 @@ PROJECT = {
         'python_sources(name="lib", sources=["hello/*.py"], dependencies=[":humanize"])\n'
         'pex_binary(name="hello", entry_point="hello/main.py:main")\n'
         'python_oci_image(name="img", runtime="rt:py313", binary=":hello", repository="acme/hello",\n'
-        '                 tags=["1.0", "latest"], expose=["8080"],\n'
+        '                 image_tags=["1.0", "latest"], expose=["8080"],\n'
         '                 labels={"org.opencontainers.image.version": "1.0"})\n'
         # Long-running apps for the PID 1 tests: signals, orphans, an app's own SIGTERM handler.
         'pex_binary(name="serve", entry_point="hello/serve.py")\n'

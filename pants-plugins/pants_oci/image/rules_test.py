@@ -14,6 +14,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci import register
+from pants_oci.image import pex_cli
 from pants_oci.image.inputs import PythonOciImageFieldSet
 from pants_oci.image.layers import ImageCompressionRequest
 from pants_oci.oci.rules import GZIP, LayerCompression
@@ -29,6 +30,10 @@ pex_binary(name="app", entry_point="main.py")
 """
 
 
+# The pex CLI images on 3.12+ need (never downloaded here: every case fails before a resolve).
+PEX_CLI = [f"--pex-cli-version=v{pex_cli.MINIMUM}"]
+
+
 @pytest.fixture
 def rule_runner() -> RuleRunner:
     runner = RuleRunner(
@@ -42,7 +47,7 @@ def rule_runner() -> RuleRunner:
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
     )
     # Interpreter constraints stay in the BUILD files: given on the command line they would override them.
-    runner.set_options(["--python-infer-use-rust-parser"], env_inherit={"PATH"})
+    runner.set_options(["--python-infer-use-rust-parser", *PEX_CLI], env_inherit={"PATH"})
     return runner
 
 
@@ -131,8 +136,8 @@ def test_binary_without_entry_point(rule_runner: RuleRunner) -> None:
 @pytest.mark.parametrize(
     "fields, expected",
     [
-        ('tags=["v1", "bad/tag"]', "The 'tags' field in target img:img: 'bad/tag' is not a valid tag"),
-        ("tags=[]", "The 'tags' field in target img:img: give at least one tag"),
+        ('image_tags=["v1", "bad/tag"]', "The 'image_tags' field in target img:img: 'bad/tag' is not a valid tag"),
+        ("image_tags=[]", "The 'image_tags' field in target img:img: give at least one tag"),
         ('repository="Acme/App"', "The 'repository' field in target img:img: 'Acme/App' is not a valid repository"),
         ('workdir="app"', "The 'workdir' field in target img:img: 'app' is relative"),
         ('expose=["http"]', "The 'expose' field in target img:img: 'http' is not a port"),
@@ -159,7 +164,7 @@ def test_layer_compression_defaults_to_gzip_and_a_bad_zstd_level_is_named(rule_r
         PythonOciImageFieldSet.create(rule_runner.get_target(Address("img", target_name=name))) for name in ("img", "z")
     )
     assert rule_runner.request(LayerCompression, [ImageCompressionRequest(plain)]) == GZIP
-    rule_runner.set_options(["--oci-image-zstd-level=30"], env_inherit={"PATH"})
+    rule_runner.set_options(["--oci-image-zstd-level=30", *PEX_CLI], env_inherit={"PATH"})
     with pytest.raises(ExecutionError) as e:
         rule_runner.request(LayerCompression, [ImageCompressionRequest(zstd)])
     assert "[oci-image].zstd_level is 30, but zstd's levels are 1 to 22" in str(e.value)
@@ -196,3 +201,10 @@ def test_unknown_and_repeated_platforms(rule_runner: RuleRunner) -> None:
             rule_runner, f'python_oci_image(name="img", runtime="rt:py313", binary="app:app", platforms={platforms})'
         )
         assert f"The 'platforms' field in target img:img: {problem}" in message
+
+
+def test_an_image_on_313_with_pants_default_pex_cli(rule_runner: RuleRunner) -> None:
+    rule_runner.set_options(["--python-infer-use-rust-parser"], env_inherit={"PATH"})  # Pants' default pex
+    message = _error(rule_runner, 'python_oci_image(name="img", runtime="rt:py313", binary="app:app")')
+    assert "The image img:img runs CPython 3.13.5 (the runtime rt:py313)" in message
+    assert f'version = "v{pex_cli.MINIMUM}"' in message and pex_cli.RELEASED_PEX_SHA256 in message

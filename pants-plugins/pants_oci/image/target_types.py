@@ -81,15 +81,23 @@ class ImageRepositoryField(StringField):
 
 
 class ImageTagsField(StringSequenceField):
-    alias = "tags"
+    # Not `tags`: that is Pants' own field on every target (`--tag=` selection, `__defaults__`), as in Pants'
+    # docker backend, whose field is `image_tags` for the same reason.
+    alias = "image_tags"
     default = ("latest",)
-    help = 'The image\'s tags. Each becomes a ref name in the OCI layout and archive. Default: `["latest"]`.'
+    help = softwrap(
+        """
+        The image's tags. Each becomes a ref name in the OCI layout and archive, and `./pants publish` pushes
+        each. Default: `["latest"]`. Example: `image_tags=["1.4.2", "latest"]`. Pants' own `tags` field (for
+        `--tag=` selection) is a different thing and is not an image tag.
+        """
+    )
 
     @classmethod
     def compute_value(cls, raw_value: Optional[list], address: Address):
         value = super().compute_value(raw_value, address)
         if not value:
-            raise _invalid(cls, address, "give at least one tag, e.g. tags=['latest']")
+            raise _invalid(cls, address, "give at least one tag, e.g. image_tags=['latest']")
         problems = [p for p in map(plan.tag_problem, value) if p]
         if problems:
             raise _invalid(cls, address, "; ".join(problems))

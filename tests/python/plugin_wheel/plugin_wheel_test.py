@@ -121,7 +121,7 @@ def test_publish_pushes_to_a_real_registry(scratch_repo: Path, tmp_path: Path) -
         build = scratch_repo / "src" / "BUILD"
         build.write_text(
             BUILD + f'python_oci_image(name="pub", runtime=":py313", binary=":greet", '
-            f'repository="{registry}/scratch/greet", tags=["1.0", "latest"])\n'
+            f'repository="{registry}/scratch/greet", image_tags=["1.0", "latest"])\n'
         )
         published = run_pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
         assert f"{registry}/scratch/greet:1.0 published" in published.stdout + published.stderr

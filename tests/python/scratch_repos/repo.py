@@ -1,12 +1,18 @@
 """Scratch Pants repositories for end-to-end tests: the plugin's wheel installed through `[GLOBAL].plugins`
 from a find-links directory, driven with the real `pants` launcher, as other repositories use the plugin."""
+import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 PLUGIN_VERSION = "0.1.0"
+# The pex CLI release the README tells adopters to select (pants_oci/image/pex_cli.py MINIMUM). This repository's
+# own launcher runs a newer one; scratch repositories run this one, so the README's choice is what they test.
+PEX_VERSION = "2.100.5"
 # What a scratch repository's Pants may see of the test's environment: the mirrors CI configures. Everything
 # else PANTS_* (the outer run's own options) stays out, so the scratch repository is configured by its files.
 PASSED_PANTS_VARIABLES = ("PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES", "PANTS_DEBIAN_ARCHIVE_URL")
@@ -19,16 +25,80 @@ def plugin_wheel() -> Path:
     return wheels[0]
 
 
-def pants_toml(find_links: Path, extra: str = "") -> str:
-    return f"""\
+def readme_pex() -> Path:
+    """The pex CLI release the README names, built from PyPI as its offline recipe says (`pex pex==X -c pex -o
+    FILE`), once per machine under the test cache: the published file's host is not reachable from these machines.
+    Built with the launcher's CPython 3.9, under a lock, and trusted only once complete."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pants-oci-tests"
+    pex = cache / f"pex-{PEX_VERSION}"
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not pex.is_file():
+            _build_pex_cli(pex)
+    return pex
+
+
+def _build_pex_cli(out: Path) -> None:
+    python = _launcher_python()
+    with tempfile.TemporaryDirectory() as tmp:
+        venv = Path(tmp) / "venv"
+        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+        subprocess.run([venv / "bin/pip", "install", "-q", f"pex=={PEX_VERSION}"], check=True)
+        built = Path(tmp) / "pex"
+        subprocess.run(
+            [venv / "bin/pex", f"pex=={PEX_VERSION}", "-c", "pex", "-o", built, "--python", venv / "bin/python"],
+            check=True,
+        )
+        shutil.move(str(built), out)  # complete: moved in last
+
+
+def _launcher_python() -> str:
+    """The CPython 3.9 the `./pants` launcher installed Pants with (its venv's interpreter)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pants-oci-bootstrap"
+    venvs = sorted(cache.glob("pants-2.17.1-*/venv/bin/python"))
+    assert venvs, f"the ./pants launcher has not installed Pants under {cache} yet"
+    return str(venvs[-1])
+
+
+def pex_cli_section(pex: Path) -> str:
+    """The README's `[pex-cli]` lines (offline variant): the release the plugin needs, from a local file."""
+    digest = hashlib.sha256(pex.read_bytes()).hexdigest()
+    size = pex.stat().st_size
+    known = ", ".join(
+        f'"v{PEX_VERSION}|{platform}|{digest}|{size}"'
+        for platform in ("linux_x86_64", "linux_arm64", "macos_x86_64", "macos_arm64")
+    )
+    return f'[pex-cli]\nversion = "v{PEX_VERSION}"\nurl_template = "file://{pex}"\nknown_versions = [{known}]\n'
+
+
+# The README's "Use it in your repository" section, literally: the plugin from a find-links directory, the pex CLI
+# it needs, and pip's configuration files out of every resolve.
+README_PANTS_TOML = """\
 [GLOBAL]
 pants_version = "2.17.1"
-plugins = ["pants-oci=={PLUGIN_VERSION}"]
+plugins = ["pants-oci=={version}"]
 backend_packages = ["pants.backend.python", "pants_oci"]
 
 [python-repos]
 find_links = ["file://{find_links}"]
 
+{pex_cli}
+[subprocess-environment]
+env_vars = ["PIP_CONFIG_FILE=/dev/null"]
+"""
+
+
+def pants_toml(find_links: Path, extra: str = "", pex_cli: bool = True, pip_isolation: bool = True) -> str:
+    """README_PANTS_TOML, then this test suite's own settings; `pex_cli`/`pip_isolation` False leave out those
+    sections, to show what they are for."""
+    readme = README_PANTS_TOML.format(
+        version=PLUGIN_VERSION, find_links=find_links, pex_cli=pex_cli_section(readme_pex()) if pex_cli else ""
+    )
+    if not pip_isolation:
+        readme = readme.replace('[subprocess-environment]\nenv_vars = ["PIP_CONFIG_FILE=/dev/null"]\n', "")
+    return f"""\
+{readme}
 [python]
 interpreter_constraints = ["CPython>=3.11,<3.14"]
 {extra}
@@ -40,15 +110,17 @@ enabled = false
 """
 
 
-def create(root: Path, files: Dict[str, str], pants_toml_extra: str = "") -> Path:
-    """A repository under `root` with the launcher, a pants.toml that installs the plugin's wheel, and `files`."""
+def create(root: Path, files: Dict[str, str], pants_toml_extra: str = "", **readme_sections: bool) -> Path:
+    """A repository under `root` with the launcher, a pants.toml that installs the plugin's wheel as the README
+    says (`readme_sections` as for pants_toml), and `files`. The launcher adds nothing to a pants.toml with a
+    `[pex-cli]` section but the machine's CA bundle; it only runs Pants 2.17.1, as the standard launcher would."""
     find_links = root / "wheels"
     find_links.mkdir()
     shutil.copy(plugin_wheel(), find_links)
     repo = root / "repo"
     repo.mkdir()
     shutil.copy(Path("pants").resolve(), repo / "pants")  # the launcher (`//:launcher`), as in this repo
-    (repo / "pants.toml").write_text(pants_toml(find_links, pants_toml_extra))
+    (repo / "pants.toml").write_text(pants_toml(find_links, pants_toml_extra, **readme_sections))
     for path, content in files.items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         (repo / path).write_text(content)
@@ -56,12 +128,17 @@ def create(root: Path, files: Dict[str, str], pants_toml_extra: str = "") -> Pat
 
 
 def run_pants(
-    repo: Path, args: List[str], check: bool = True, timeout: int = 1500, host_tools: bool = True
+    repo: Path,
+    args: List[str],
+    check: bool = True,
+    timeout: int = 1500,
+    host_tools: bool = True,
+    wrap: Callable[[List[str]], List[str]] = lambda argv: argv,
 ) -> subprocess.CompletedProcess:
     """`./pants --no-pantsd ARGS` in `repo`; with host_tools=False, where the host's compiler and container tools
-    are hidden."""
+    are hidden; `wrap` runs the command through another (a namespace that changes the machine)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PANTS_") or k in PASSED_PANTS_VARIABLES}
-    argv = ["bash", "./pants", "--no-pantsd", *args]
+    argv = wrap(["bash", "./pants", "--no-pantsd", *args])
     result = subprocess.run(
         argv if host_tools else without_host_tools(argv),
         cwd=repo,

@@ -1,0 +1,56 @@
+"""Is the pex CLI Pants runs new enough for a runtime? Pure; no Pants imports.
+
+An image's third-party requirements are resolved and installed by the pex CLI that Pants runs (`[pex-cli]`), for
+the runtime's interpreter. Pants 2.17's default, pex 2.1.137 (2023), predates CPython 3.12: its universal locks
+hold no cp312/cp313 wheels, and the PEX files it writes fail to start on 3.12+ (`pkgutil.ImpLoader` is gone). So
+an image on a 3.12+ runtime needs a newer pex, which a repository selects in its `pants.toml`; without it the
+build would compile the runtime and then fail in the resolve with an error that does not say why.
+
+MINIMUM is the oldest release this is tested with: the scratch-repository tests (tests/python) run it, as an
+adopter following the README would; this repository's own `./pants` launcher runs a newer one (2.105.2).
+RELEASED_PEX_* describe MINIMUM's `pex` file as published on pex's release page, for `[pex-cli].known_versions`:
+the values Pants itself pins for that release (pantsbuild/pants commit 3d4c9094d39e, 2026-08-19,
+src/python/pants/backend/python/util_rules/pex_cli.py), not computed here, since the release page is not
+reachable from the machines this plugin is developed on.
+"""
+from typing import Optional, Tuple
+
+MINIMUM = "2.100.5"
+RELEASED_PEX_SHA256 = "533ca442cf4cf802e966b3c7f866746c775176a6d32d9d96c9a777b6c13bdbd1"
+RELEASED_PEX_SIZE = 5312775
+# The runtimes that need MINIMUM: CPython 3.12 and later.
+FIRST_VERSION_NEEDING_IT = (3, 12)
+
+
+def _release(version: str) -> Tuple[int, ...]:
+    """`v2.105.2` or `2.105.2` as (2, 105, 2); pex releases are plain dotted integers."""
+    return tuple(int(part) for part in version.lstrip("v").split("."))
+
+
+def pants_toml_lines(sha256: str, size: int) -> str:
+    """The `[pex-cli]` section that selects MINIMUM, whose published `pex` file has this sha256 and size."""
+    known = ",\n".join(
+        f'  "v{MINIMUM}|{platform}|{sha256}|{size}"'
+        for platform in ("linux_x86_64", "linux_arm64", "macos_x86_64", "macos_arm64")
+    )
+    return f'[pex-cli]\nversion = "v{MINIMUM}"\nknown_versions = [\n{known},\n]'
+
+
+def pex_cli_problem(image: str, runtime: str, runtime_version: str, pex_cli_version: str, fix: str) -> Optional[str]:
+    """Why the pex CLI `pex_cli_version` cannot build `image` on `runtime` (CPython `runtime_version`), with the
+    `pants.toml` lines (`fix`) that select one that can; None when it can."""
+    major_minor = tuple(int(part) for part in runtime_version.split(".")[:2])
+    if major_minor < FIRST_VERSION_NEEDING_IT:
+        return None
+    try:
+        if _release(pex_cli_version) >= _release(MINIMUM):
+            return None
+    except ValueError:
+        return None  # not a release number (a custom build): trust the repository's choice
+    return (
+        f"The image {image} runs CPython {runtime_version} (the runtime {runtime}), whose third-party wheels and "
+        f"PEX files need pex {MINIMUM} or newer, but Pants is configured to run pex {pex_cli_version.lstrip('v')} "
+        f"(`[pex-cli].version`; Pants 2.17's default predates CPython 3.12: its locks hold no wheels for 3.12+ and "
+        f"its PEX files do not start there). Add to pants.toml:\n\n{fix}\n\n"
+        f"(regenerate the Python lockfiles afterwards: `pants generate-lockfiles`). Nothing was built."
+    )
