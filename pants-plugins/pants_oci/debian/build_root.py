@@ -4,7 +4,8 @@ Unpacking a .deb is not installing it: maintainer scripts never run, so what the
 the same way on every machine:
 
 - merged /usr (Debian 12's layout): files a package ships under /bin, /sbin and /lib* move to /usr/..., and the
-  top-level names become links (`bin -> usr/bin`), as the usrmerge step of debootstrap leaves them;
+  top-level names become links (`bin -> usr/bin`), as the usrmerge step of debootstrap leaves them; Debian 13's
+  packages ship under /usr already and its base-files ships those links itself;
 - the links that `update-alternatives` and dash's postinst make: `sh`, `cc`, `awk`, ...;
 - /etc/passwd and /etc/group with root and nobody, and empty directories for the mount points the sandbox
   needs (/proc, /dev, /tmp and the directory the build's sandbox is mounted on).
@@ -30,7 +31,8 @@ ALTERNATIVES = (
     ("usr/bin/cc", "gcc"),
     ("usr/bin/c99", "c99-gcc"),
     ("usr/bin/c89", "c89-gcc"),
-    ("usr/bin/cpp", "cpp-12"),
+    ("usr/bin/cpp", "cpp-12"),  # Debian 12
+    ("usr/bin/cpp", "cpp-14"),  # Debian 13
     ("usr/bin/awk", "mawk"),
     ("usr/bin/nawk", "mawk"),
     ("usr/bin/pager", "more"),
@@ -57,6 +59,12 @@ def _moved(entry: Entry) -> Entry:
     return Entry(path, content=entry.content, is_executable=entry.is_executable, link_target=target, mode=entry.mode)
 
 
+def _is_merged_usr_link(entry: Entry) -> bool:
+    """A top-level `bin -> usr/bin` link a package ships itself (Debian 13's base-files does): the links below make
+    it, for every suite, so the package's own is left out rather than moved onto usr/bin."""
+    return entry.path in MERGED_USR_DIRS and entry.link_target is not None
+
+
 def _alternatives(merged: Dict[str, Entry]) -> List[Entry]:
     """Only the links whose target exists: a build root without a C++ compiler gets no c++ link."""
     return [
@@ -73,7 +81,8 @@ def build_root_entries(debs: Sequence[Tuple[str, bytes]]) -> List[Entry]:
     owner: Dict[str, str] = {}
     for name, deb in sorted(debs):
         for entry in data_entries(deb, name, keep_docs=False, keep_gconv=True):
-            merge_entry(owner, merged, _moved(entry), name)
+            if not _is_merged_usr_link(entry):
+                merge_entry(owner, merged, _moved(entry), name)
     for entry in _alternatives(merged):
         merged[entry.path] = entry
     present = {path.split("/")[1] for path in merged if path.startswith("usr/") and path.count("/") >= 1}

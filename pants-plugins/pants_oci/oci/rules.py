@@ -75,10 +75,39 @@ GZIP = LayerCompression()
 
 @dataclass(frozen=True)
 class LayerInterpreter:
-    """A Python to run the layer tool with: a tree (a runtime, rooted at /) and the interpreter's path in it."""
+    """A Python to run the layer tool with: a tree (a runtime, rooted at /) and the interpreter's path in it, and
+    the root filesystem whose dynamic loader and libraries it runs with (the build root it was compiled in).
+
+    With `libraries`, nothing of the host's userland is loaded: not its glibc (a runtime compiled in a newer Debian
+    than the host's runs all the same) and not its zlib (so gzip layers have the same bytes on every host, whatever
+    zlib fork the host has). Without it (a runtime compiled with the host's toolchain) the host's loader runs it.
+    """
 
     tree: Digest
     path: str  # absolute in the tree, e.g. /opt/python/bin/python3.13
+    libraries: Optional[Digest] = None  # a Debian root filesystem for x86-64 (merged /usr)
+
+
+# Where an interpreter's library root is mounted in a sandbox, and where a Debian x86-64 root keeps its dynamic
+# loader and libraries.
+_LIBRARY_ROOT_DIR = "__interpreter_libraries"
+_LOADER = "usr/lib64/ld-linux-x86-64.so.2"
+_LIBRARY_DIRS = ("usr/lib/x86_64-linux-gnu",)
+
+
+def interpreter_command(interpreter: LayerInterpreter, tree_dir: str) -> Tuple[str, ...]:
+    """The argv prefix that runs `interpreter`, whose tree is at `tree_dir` in the sandbox: relative paths only, so
+    the cache key is the same on every machine."""
+    program = tree_dir + interpreter.path
+    if interpreter.libraries is None:
+        return (program,)
+    library_path = ":".join(f"{_LIBRARY_ROOT_DIR}/{d}" for d in _LIBRARY_DIRS)
+    return (f"{_LIBRARY_ROOT_DIR}/{_LOADER}", "--library-path", library_path, program)
+
+
+def interpreter_inputs(interpreter: LayerInterpreter) -> Dict[str, Digest]:
+    """The immutable inputs interpreter_command needs: its library root, materialized once and never copied."""
+    return {_LIBRARY_ROOT_DIR: interpreter.libraries} if interpreter.libraries is not None else {}
 
 
 @dataclass(frozen=True)
@@ -120,8 +149,7 @@ def _argv(request: LayerRequest, python: PythonBuildStandaloneBinary) -> Tuple[s
     if request.tar_name and (request.compile or request.forbid_sandbox_paths or request.elf_facts):
         # A tar is compressed as it is: there is no tree to compile, search or read facts from.
         raise ValueError(f"{request.description}: compile, forbid_sandbox_paths and elf_facts need a tree, not a tar")
-    # A runtime's interpreter by a relative path, so the cache key is the same on every machine.
-    interpreter = "runtime" + request.interpreter.path if request.interpreter else python.path
+    interpreter = interpreter_command(request.interpreter, "runtime") if request.interpreter else (python.path,)
     source = f"tree/{request.tar_name}" if request.tar_name else "tree"
     options = [f"--mtime={request.mtime}", *request.compression.options()]
     if request.tar_name:
@@ -131,7 +159,7 @@ def _argv(request: LayerRequest, python: PythonBuildStandaloneBinary) -> Tuple[s
         options.append(f"--forbid={SANDBOX_DIR_PREFIX}")
     if request.elf_facts:
         options.append("--elf-facts")
-    return (interpreter, "-s", "-B", "-m", "pants_oci.oci.layer_tool", source, "out", *options)
+    return (*interpreter, "-s", "-B", "-m", "pants_oci.oci.layer_tool", source, "out", *options)
 
 
 def _env(request: LayerRequest) -> Dict[str, str]:
@@ -154,12 +182,16 @@ async def build_layer(request: LayerRequest, python: PythonBuildStandaloneBinary
         digests.append(Get(Digest, AddPrefix(request.interpreter.tree, "runtime")))
     inputs = await Get(Digest, MergeDigests(await MultiGet(digests)))
     tools = request.compression.zstd_tools
+    immutable = {
+        **({_TOOLS_DIR: tools} if tools else {}),
+        **(interpreter_inputs(request.interpreter) if request.interpreter else {}),
+    }
     result = await Get(
         FallibleProcessResult,
         Process(
             _argv(request, python),
             input_digest=inputs,
-            immutable_input_digests={_TOOLS_DIR: tools} if tools else None,
+            immutable_input_digests=immutable or None,
             env=_env(request),
             output_directories=("out",),
             description=request.description,

@@ -43,7 +43,7 @@ from pants_oci.debian.rules import rules as debian_rules
 from pants_oci.debian.target_types import DEFAULT_ARCHITECTURE, default_lock_path
 from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
 from pants_oci.errors import engine_error_detail
-from pants_oci.oci.rules import BuiltLayer, LayerInterpreter, LayerRequest
+from pants_oci.oci.rules import BuiltLayer, LayerInterpreter, LayerRequest, interpreter_command, interpreter_inputs
 from pants_oci.oci.rules import rules as layer_rules
 from pants_oci.runtime import build_plan, cross, diagnostics, pgo_profile
 from pants_oci.runtime.known_versions import SourceRelease
@@ -267,6 +267,9 @@ class BuiltPythonRuntime:
     # A cross-built runtime cannot run here: the native build of the same version runs the layer tool for it
     # (bytecode is the same on every machine) and reads its ELF facts.
     build_python: Optional[LayerInterpreter] = None
+    # The build root a native runtime was compiled in: its loader and libraries run the runtime on the build
+    # machine (oci/rules.py LayerInterpreter), never the host's. None with the host's toolchain.
+    build_root: Optional[Digest] = None
 
     @property
     def major_minor(self) -> str:
@@ -284,7 +287,7 @@ class BuiltPythonRuntime:
     def layer_interpreter(self) -> LayerInterpreter:
         """The interpreter that runs the layer tool for layers of this runtime: itself, or for a cross-built one its
         native build. Either way, layers on top of it byte-compile with its own version."""
-        return self.build_python or LayerInterpreter(self.tree, self.interpreter_path)
+        return self.build_python or LayerInterpreter(self.tree, self.interpreter_path, self.build_root)
 
 
 @dataclass(frozen=True)
@@ -597,6 +600,7 @@ async def _built_runtime(
         pgo_profile=profile,
         architecture=architecture,
         build_python=build_python,
+        build_root=toolchain.build_root.tree if toolchain.build_root and build_python is None else None,
     )
 
 
@@ -707,15 +711,24 @@ async def runtime_elves(runtime: BuiltPythonRuntime) -> ElfFacts:
         Get(Digest, CreateDigest(plugin_modules(*_ELF_FACTS_MODULES))), Get(Digest, AddPrefix(runtime.tree, "tree"))
     )
     inputs = [tool, tree]
-    interpreter = "tree" + runtime.interpreter_path
+    interpreter, tree_dir = runtime.layer_interpreter, "tree"
     if runtime.build_python is not None:  # a cross-built tree is read by its native build
         inputs.append(await Get(Digest, AddPrefix(runtime.build_python.tree, BUILD_PYTHON_DIR)))
-        interpreter = BUILD_PYTHON_DIR + runtime.build_python.path
+        tree_dir = BUILD_PYTHON_DIR
     result = await Get(
         ProcessResult,
         Process(
-            [interpreter, "-s", "-B", "-m", "pants_oci.elf.elf_facts", "tree", "facts.json"],
+            [
+                *interpreter_command(interpreter, tree_dir),
+                "-s",
+                "-B",
+                "-m",
+                "pants_oci.elf.elf_facts",
+                "tree",
+                "facts.json",
+            ],
             input_digest=await Get(Digest, MergeDigests(inputs)),
+            immutable_input_digests=interpreter_inputs(interpreter) or None,
             output_files=("facts.json",),
             description=f"Read the ELF facts of the CPython {runtime.version} tree of {runtime.address}",
             level=LogLevel.DEBUG,
