@@ -419,6 +419,16 @@ class RegistryClient:
         say so with an OCI-Subject header), False when the client must maintain the referrers tag itself."""
         return bool(_header(self._put_manifest(digest, manifest, MEDIA_TYPE_MANIFEST), "oci-subject"))
 
+    def lists_referrer(self, subject_digest: str, digest: str) -> bool:
+        """Whether `digest` is among the subject's referrers: the OCI 1.1 referrers API, else the referrers tag."""
+        response = self.request(
+            "GET", f"/v2/{self.repository}/referrers/{subject_digest}", None, {"Accept": MEDIA_TYPE_INDEX}
+        )
+        index = response.body if response.status == 200 else self.get_manifest(
+            referrers_tag(subject_digest), MEDIA_TYPE_INDEX
+        )
+        return bool(index) and any(m.get("digest") == digest for m in json.loads(index).get("manifests", []))
+
     def get_manifest(self, reference: str, media_type: str) -> Optional[bytes]:
         response = self.request("GET", f"/v2/{self.repository}/manifests/{reference}", None, {"Accept": media_type})
         if response.status == 404:
@@ -514,6 +524,9 @@ def push_sbom(
             client.upload_blob(_sha256(blob), blob, chunk_size)
     manifest = artifact_manifest(subject_digest, subject_size, SBOM_ARTIFACT_TYPE, sbom, subject_media_type)
     digest = _sha256(manifest)
+    if client.manifest_digest(digest, MEDIA_TYPE_MANIFEST) == digest and client.lists_referrer(subject_digest, digest):
+        log(f"the SBOM {digest} is already a referrer of {subject_digest}")
+        return digest
     if not client.put_referrer(digest, manifest):
         tag = referrers_tag(subject_digest)
         index = with_referrer(client.get_manifest(tag, MEDIA_TYPE_INDEX), manifest, SBOM_ARTIFACT_TYPE)

@@ -167,8 +167,10 @@ def test_the_sbom_is_pushed_as_a_referrer_of_the_image(open_registry: str, tmp_p
     layout = _layout(tmp_path / "layout", "s")
     repository = f"{open_registry}/acme/with-sbom"
     sbom = b'{"spdxVersion": "SPDX-2.3", "name": "test"}\n'
-    for _ in range(2):  # a second publish keeps one referrer
+    registry.push(str(layout), repository, ["1.0"], {}, plain_http_localhost=True, log=lambda _: None, sbom=sbom)
+    with mock.patch.object(RegistryClient, "request", autospec=True, side_effect=RegistryClient.request) as spy:
         registry.push(str(layout), repository, ["1.0"], {}, plain_http_localhost=True, log=lambda _: None, sbom=sbom)
+    assert [c.args[1:3] for c in spy.call_args_list if c.args[1] in ("PUT", "POST", "PATCH")] == [], "all there"
     image = manifest_digest(layout)
     base = f"http://{open_registry}/v2/acme/with-sbom"
     # This registry (distribution 2.8) has no referrers API, so the referrers tag schema of the OCI distribution
