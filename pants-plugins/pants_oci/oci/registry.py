@@ -424,8 +424,10 @@ class RegistryClient:
         response = self.request(
             "GET", f"/v2/{self.repository}/referrers/{subject_digest}", None, {"Accept": MEDIA_TYPE_INDEX}
         )
-        index = response.body if response.status == 200 else self.get_manifest(
-            referrers_tag(subject_digest), MEDIA_TYPE_INDEX
+        index = (
+            response.body
+            if response.status == 200
+            else self.get_manifest(referrers_tag(subject_digest), MEDIA_TYPE_INDEX)
         )
         return bool(index) and any(m.get("digest") == digest for m in json.loads(index).get("manifests", []))
 
@@ -636,7 +638,9 @@ class MountRecord:
 
 
 def _put_by_digest(client: RegistryClient, manifest: Manifest, stats: PushStats) -> None:
-    if client.manifest_digest(manifest.digest, manifest.media_type) == manifest.digest:
+    # A manifest whose blobs were missing cannot be in the repository: ask only when every blob was there.
+    maybe_present = not (stats.uploaded or stats.mounted)
+    if maybe_present and client.manifest_digest(manifest.digest, manifest.media_type) == manifest.digest:
         stats.manifests_present += 1
         return
     stored = client.put_manifest(manifest.digest, manifest.content, manifest.media_type)
@@ -717,7 +721,8 @@ def push(
             record.save()
     digest = image.tagged.digest
     for tag in tags:
-        if client.manifest_digest(tag, image.tagged.media_type) == digest:
+        # A tag can name the image already only if the image was there before this push.
+        if not stats.manifests_put and client.manifest_digest(tag, image.tagged.media_type) == digest:
             log(f"{repository}:{tag} already names {digest}")
             continue
         client.put_manifest(tag, image.tagged.content, image.tagged.media_type)

@@ -15,6 +15,7 @@ from pants_oci.oci.credentials import find_credential, helper_runner, read_text
 from pants_oci.oci.reference import parse_repository
 from pants_oci.oci.registry import PushError, RegistryClient
 from pants_oci.oci.testing import (
+    ALICE_REFRESH_TOKEN,
     TokenService,
     alice_registry,
     layer,
@@ -138,3 +139,25 @@ def test_anonymous_token_cannot_push(token_registry: Tuple[str, TokenService], t
     with pytest.raises(PushError, match="requires credentials and none were found"):
         registry.push(str(layout), f"{address}/acme/app", ["1.0"], {}, True, log=lambda _: None)
     assert service.requests == [("anonymous", ("repository:acme/app:pull,push",))]
+
+
+def test_an_identity_token_is_exchanged_for_an_access_token(
+    token_registry: Tuple[str, TokenService], tmp_path: Path
+) -> None:
+    address, service = token_registry
+    (tmp_path / "docker").mkdir()
+    config = {
+        "auths": {address: {"auth": base64.b64encode(b"<token>:").decode(), "identitytoken": ALICE_REFRESH_TOKEN}}
+    }
+    (tmp_path / "docker" / "config.json").write_text(json.dumps(config))
+    layout = _small_layout(tmp_path / "layout", "i")
+    registry.push(
+        str(layout),
+        f"{address}/acme/app",
+        ["1.0"],
+        {"DOCKER_CONFIG": str(tmp_path / "docker")},
+        True,
+        log=lambda _: None,
+    )
+    assert service.requests[0] == ("alice (identity token)", ("repository:acme/app:pull,push",))
+    assert skopeo_digest(f"{address}/acme/app:1.0", "--creds=alice:secret") == manifest_digest(layout)

@@ -226,6 +226,10 @@ class TokenService:
     requests: List[Tuple[str, Tuple[str, ...]]]  # (who asked: a user name or "anonymous", scopes asked)
 
 
+# The refresh token the service takes for alice in the OAuth2 flow (what `identitytoken` holds).
+ALICE_REFRESH_TOKEN = "alice-refresh-token"
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -272,6 +276,7 @@ def token_service(workdir: Path, lifetime: float = 300) -> Iterator[TokenService
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            """The docker token flow: Basic credentials (or none) and the scopes in the query."""
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
             user = None
             authorization = self.headers.get("Authorization", "")
@@ -281,13 +286,26 @@ def token_service(workdir: Path, lifetime: float = 300) -> Iterator[TokenService
                     self._reply(401, {"errors": [{"code": "UNAUTHORIZED", "message": "bad password"}]})
                     return
                 user = name
-            scopes = tuple(query.get("scope", []))
-            requests.append((user or "anonymous", scopes))
+            self._issue(user, tuple(query.get("scope", [])), query.get("service", [""])[0], "token")
+
+        def do_POST(self) -> None:
+            """The OAuth2 flow for identity tokens: grant_type=refresh_token in a form, scopes space-separated."""
+            length = int(self.headers.get("Content-Length") or 0)
+            form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+            if form.get("grant_type") != ["refresh_token"] or form.get("refresh_token") != [ALICE_REFRESH_TOKEN]:
+                self._reply(401, {"error": "invalid_grant"})
+                return
+            scopes = tuple(form.get("scope", [""])[0].split())
+            self._issue("alice (identity token)", scopes, form.get("service", [""])[0], "access_token")
+
+        def _issue(self, who: Optional[str], scopes: Tuple[str, ...], audience: str, key: str) -> None:
+            requests.append((who or "anonymous", scopes))
+            user = who.split()[0] if who else None
             now = int(time.time())
             claims = {
                 "iss": issuer,
                 "sub": user or "",
-                "aud": query.get("service", [""])[0],
+                "aud": audience,
                 # Past exp the registry still takes a token for 60 s (its clock-skew leeway): a token meant to
                 # live `lifetime` seconds says so.
                 "exp": now + int(lifetime) - 60,
@@ -296,7 +314,7 @@ def token_service(workdir: Path, lifetime: float = 300) -> Iterator[TokenService
                 "jti": f"{now}-{len(requests)}",
                 "access": granted(scopes, user),
             }
-            self._reply(200, {"token": sign(claims), "expires_in": int(lifetime)})
+            self._reply(200, {key: sign(claims), "expires_in": int(lifetime)})
 
         def _reply(self, status: int, document: dict) -> None:
             content = json.dumps(document).encode()
