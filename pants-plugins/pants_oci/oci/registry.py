@@ -62,15 +62,12 @@ class UploadSessionLost(PushError):
     pass
 
 
+class CredentialsRefused(PushError):
+    """A 401 after the challenge was answered: wrong credentials, or a token without the access asked for."""
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Pure parts: references, challenges, errors
-
-
-def split_repository(repository: str) -> Tuple[str, str]:
-    """'registry.example.com:5000/acme/app' -> ('registry.example.com:5000', 'acme/app'); Docker Hub names give its
-    API host and `library/` for single names (see reference.py)."""
-    reference = reference_of(repository)
-    return reference.api_host, reference.path
 
 
 def reference_of(repository: str) -> Reference:
@@ -185,13 +182,17 @@ class RegistryClient:
         log: Callable[[str], None] = print,
         debug: bool = False,
         clock: Clock = Clock(),
+        login_name: str = "",
     ):
         self.host, self.repository = host, repository
+        # What `docker login` takes for this registry: Docker Hub's API host is not its login name.
+        self.login_name = login_name or host
         self.url = base_url(host, plain_http_localhost)
         self.lookup = lookup or Lookup()
         self.timeout, self.retry, self.log, self.debug, self.clock = timeout, retry, log, debug, clock
         self._authorization: Optional[str] = None
         self._scopes = {f"repository:{repository}:pull,push"}
+        self._unmountable: set = set()  # repositories a mount from was refused: not asked again
 
     @property
     def credential(self) -> Optional[Credential]:
@@ -244,21 +245,21 @@ class RegistryClient:
             response = self._send(method, url, data, headers or {}, self._authorization)
             if response.status == 401 and self.credential:
                 said = error_text(response.body)
-                raise PushError(
+                raise CredentialsRefused(
                     f"The registry {self.host} rejected the credentials ({self.credential.describe()})"
-                    f"{': ' + said if said else ''}. Log in again (`docker login {self.host}` or "
-                    f"`podman login {self.host}`) or fix {self.credential.source}."
+                    f"{': ' + said if said else ''}. Log in again (`docker login {self.login_name}` or "
+                    f"`podman login {self.login_name}`) or fix {self.credential.source}."
                 )
         if response.status == 401:
-            raise PushError(self._no_credentials())
+            raise CredentialsRefused(self._no_credentials())
         return response
 
     def _no_credentials(self) -> str:
         notes = "".join(f" Note: {note}." for note in self.lookup.notes)
         return (
             f"The registry {self.host} requires credentials and none were found. Log in with "
-            f"`docker login {self.host}` or `podman login {self.host}`, configure a credential helper, or set "
-            f"OCI_REGISTRY_USERNAME and OCI_REGISTRY_PASSWORD.{notes}"
+            f"`docker login {self.login_name}` or `podman login {self.login_name}`, configure a credential helper, "
+            f"or set OCI_REGISTRY_USERNAME and OCI_REGISTRY_PASSWORD.{notes}"
         )
 
     # Authentication -----------------------------------------------------------------------------------------
@@ -319,15 +320,25 @@ class RegistryClient:
             return response.status == 200
         raise PushError(f"The registry {self.host} answered HEAD of blob {digest} with HTTP {response.status}.")
 
-    def mount_blob(self, digest: str, source_repository: str) -> Optional[str]:
-        """Ask for a cross-repository mount. None when the registry mounted it; else the upload session it opened
-        instead (the source lacks the blob, the credentials cannot read it, or the registry does not mount)."""
-        self._scopes.add(f"repository:{source_repository}:pull")
-        query = urllib.parse.urlencode({"mount": digest, "from": source_repository})
-        response = self.request("POST", f"/v2/{self.repository}/blobs/uploads/?{query}")
-        if response.status == 201:
-            return None
-        return self._session(response, digest)
+    def mount_blob(self, digest: str, source: str) -> Optional[str]:
+        """Ask for a cross-repository mount. None when the registry mounted it; else an upload session: the one the
+        registry opened instead (the source lacks the blob, or the registry does not mount), or a new one when the
+        mount was refused outright (a 401 or 403: the credentials cannot read the source)."""
+        if source not in self._unmountable:
+            self._scopes = set(merge_scopes([*self._scopes, f"repository:{source}:pull"]))
+            query = urllib.parse.urlencode({"mount": digest, "from": source})
+            try:
+                response: Optional[Response] = self.request("POST", f"/v2/{self.repository}/blobs/uploads/?{query}")
+            except CredentialsRefused:
+                response = None
+            if response is not None and response.status == 201:
+                return None
+            if response is not None and response.status == 202:
+                return self._absolute(response)
+            self.log(f"cannot mount blobs from {source} (HTTP {response.status if response else 401}); uploading")
+            self._unmountable.add(source)
+            self._scopes = {s for s in self._scopes if not s.startswith(f"repository:{source}:")}
+        return self._start_upload(digest)
 
     def _start_upload(self, digest: str) -> str:
         return self._session(self.request("POST", f"/v2/{self.repository}/blobs/uploads/"), digest)
@@ -699,7 +710,15 @@ def push(
         for note in lookup.notes:
             log(f"debug: {note}")
     client = RegistryClient(
-        reference.api_host, reference.path, plain_http_localhost, lookup, retry=retry, log=log, debug=debug, clock=clock
+        reference.api_host,
+        reference.path,
+        plain_http_localhost,
+        lookup,
+        retry=retry,
+        log=log,
+        debug=debug,
+        clock=clock,
+        login_name=reference.host,
     )
     image = read_layout(layout_dir)
     record = MountRecord(mount_record) if mount_record else None

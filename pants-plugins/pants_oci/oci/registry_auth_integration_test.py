@@ -6,7 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Dict, Iterator, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -160,4 +160,20 @@ def test_an_identity_token_is_exchanged_for_an_access_token(
         log=lambda _: None,
     )
     assert service.requests[0] == ("alice (identity token)", ("repository:acme/app:pull,push",))
+    assert skopeo_digest(f"{address}/acme/app:1.0", "--creds=alice:secret") == manifest_digest(layout)
+
+
+def test_a_mount_the_token_does_not_allow_falls_back_to_an_upload(
+    token_registry: Tuple[str, TokenService], tmp_path: Path
+) -> None:
+    address, service = token_registry
+    env = {"OCI_REGISTRY_USERNAME": "alice", "OCI_REGISTRY_PASSWORD": "secret"}
+    layout = _small_layout(tmp_path / "layout", "p")
+    lines: List[str] = []
+    stats = registry.push(
+        str(layout), f"{address}/acme/app", ["1.0"], env, True, log=lines.append, mount_from=["private/base"]
+    )
+    assert stats.mounted == [] and len(stats.uploaded) == 3
+    assert sum("cannot mount blobs from private/base (HTTP 401)" in line for line in lines) == 1, "asked once"
+    assert ("alice", ("repository:acme/app:pull,push", "repository:private/base:pull")) in service.requests
     assert skopeo_digest(f"{address}/acme/app:1.0", "--creds=alice:secret") == manifest_digest(layout)

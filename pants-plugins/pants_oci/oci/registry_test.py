@@ -9,7 +9,7 @@ from pants_oci.oci.registry import (
     merge_scopes,
     mount_source,
     parse_challenge,
-    split_repository,
+    reference_of,
     token_query,
 )
 from pants_oci.oci.transport import FileRange
@@ -60,10 +60,10 @@ def test_blob_slices_of_bytes_and_files() -> None:
     assert blob_slice(FileRange("/f", 10, 100), 20, 30) == FileRange("/f", 30, 30)
 
 
-def test_split_repository_names_the_hub_api_host_and_refuses_a_bare_name() -> None:
-    assert split_repository("docker.io/python") == ("registry-1.docker.io", "library/python")
+def test_a_bare_name_is_a_push_error() -> None:
+    assert reference_of("docker.io/python").path == "library/python"
     with pytest.raises(PushError, match="names no registry"):
-        split_repository("python")
+        reference_of("python")
 
 
 def test_scopes_merge_per_repository() -> None:

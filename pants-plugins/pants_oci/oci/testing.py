@@ -235,13 +235,13 @@ def _b64url(data: bytes) -> str:
 
 
 def granted(scopes: Sequence[str], user: Optional[str]) -> List[dict]:
-    """alice may pull and push anything; anonymous requests get nothing."""
+    """alice may pull and push anything but `private/...`; anonymous requests get nothing."""
     if user != "alice":
         return []
     access = []
     for scope in scopes:
         kind, name, actions = scope.split(":", 2) if scope.count(":") >= 2 else ("", "", "")
-        if kind == "repository":
+        if kind == "repository" and not name.startswith("private/"):
             access.append({"type": kind, "name": name, "actions": actions.split(",")})
     return access
 
