@@ -305,9 +305,10 @@ class RegistryClient:
             reply = self._send("GET", url, None, {}, authorization)
         if reply.status != 200:
             who = credential.describe() if credential else "an anonymous request"
-            raise PushError(
+            raise CredentialsRefused(
                 f"The token service of {self.host} ({realm}) refused {who}: HTTP {reply.status} "
-                f"{error_text(reply.body)}. Log in again (`docker login {self.host}`) or fix the credentials' source."
+                f"{error_text(reply.body)}. Log in again (`docker login {self.login_name}`) or fix the credentials' "
+                f"source."
             )
         answer = json.loads(reply.body)
         return answer.get("token") or answer.get("access_token", "")

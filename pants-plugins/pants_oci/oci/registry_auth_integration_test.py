@@ -177,3 +177,15 @@ def test_a_mount_the_token_does_not_allow_falls_back_to_an_upload(
     assert sum("cannot mount blobs from private/base (HTTP 401)" in line for line in lines) == 1, "asked once"
     assert ("alice", ("repository:acme/app:pull,push", "repository:private/base:pull")) in service.requests
     assert skopeo_digest(f"{address}/acme/app:1.0", "--creds=alice:secret") == manifest_digest(layout)
+
+
+def test_a_wrong_password_is_refused_by_the_token_service(
+    token_registry: Tuple[str, TokenService], tmp_path: Path
+) -> None:
+    address, _ = token_registry
+    env = {"OCI_REGISTRY_USERNAME": "alice", "OCI_REGISTRY_PASSWORD": "wrong"}
+    layout = _small_layout(tmp_path / "layout", "w")
+    with pytest.raises(
+        PushError, match=r"token service of 127.0.0.1:\d+ \(http://.*/token\) refused user 'alice'.*401"
+    ):
+        registry.push(str(layout), f"{address}/acme/app", ["1.0"], env, True, log=lambda _: None)
