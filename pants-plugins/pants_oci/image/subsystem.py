@@ -68,7 +68,13 @@ class PythonOciImageSubsystem(Subsystem):
     )
     publish_chunk_size = IntOption(
         default=16 * 1024 * 1024,
-        help="Blobs bigger than this many bytes are uploaded in chunks of this size (PATCH); smaller ones in one PUT.",
+        help=softwrap(
+            """
+            Blobs bigger than this many bytes are uploaded in chunks of this size (PATCH); smaller ones in one PUT.
+            Either way a blob streams from disk, so memory does not grow with it; a failed chunk is retried alone.
+            Default: 16 MiB (16777216); e.g. 5242880 for a registry that caps request bodies at 5 MiB.
+            """
+        ),
         advanced=True,
     )
 
