@@ -123,3 +123,15 @@ def test_a_refused_mount_falls_back_to_an_upload_in_the_session_it_opened(open_r
     assert front.count("POST", "mount=", status=202) == 3 and front.count("POST") == 3, "no second session per blob"
     assert len(stats.uploaded) == 3 and stats.mounted == []
     assert tag_digest(open_registry, "acme/app", "1.0") == manifest_digest(layout)
+
+
+def test_a_lost_upload_session_starts_the_upload_again(open_registry: str, tmp_path: Path) -> None:
+    layout = _layout(tmp_path / "layout", "lost")
+    lines: List[str] = []
+    # BLOB_UPLOAD_UNKNOWN for the first blob's final PUT: the registry forgot the session (a restart, a timeout).
+    with proxy(open_registry, once_per_kind({("PUT", "/blobs/uploads/"): 404})) as front:
+        stats = registry.push(str(layout), f"{front.address}/acme/app", ["1.0"], {}, True, log=lines.append, retry=FAST)
+    assert front.count("POST", "/blobs/uploads/") == 4, "three blobs, one of them started twice"
+    assert sum("lost the upload session" in line for line in lines) == 1
+    assert len(stats.uploaded) == 3
+    assert tag_digest(open_registry, "acme/app", "1.0") == manifest_digest(layout)
