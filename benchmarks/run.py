@@ -11,6 +11,7 @@
     python3 benchmarks/run.py cross --levels none pgo+lto --runs 3
     python3 benchmarks/run.py image-size
     python3 benchmarks/run.py remote-cache
+    python3 benchmarks/run.py publish --layer-mb 1024 --services 10
     python3 benchmarks/run.py pgo --baseline "pgo+lto before=<an older runtime's .tar.gz>"
     python3 benchmarks/run.py pgo --levels --baseline "none=<archive>" --baseline "pgo+lto=<archive>"
 
@@ -62,6 +63,14 @@ run, side by side: medians and the median ratio.
 local store and the local cache off: once writing to the remote cache (every process runs), once reading from
 it (as a second CI machine would), with Pants' own counters for each.
 
+`publish` pushes synthetic OCI layouts (built with the plugin's model code; random, incompressible layers) to
+docker-registry from the test tools' Debian lock on 127.0.0.1, running the registry client as `./pants publish`
+does (`python -m pants_oci.oci.registry`), with this checkout's client and with an older commit's (--before):
+the peak RSS and time of pushing one image with one --layer-mb layer, and the time of publishing --services
+images that share a base and a runtime layer, first into empty repositories, then --runs times again, each
+after every app layer changed (only app layers, configs and manifests move; median), with the tool's own count
+of what the last image's push moved. The two clients take turns, each with its own registry.
+
 `pgo` compiles CPython at `none` and at `pgo+lto` (cold, process cache off; compile seconds from Pants' log, the
 profile step and the optimized build together), then runs a micro-benchmark suite on each interpreter and on any
 --baseline archive (for example a runtime packaged by an older version of the plugin; `--levels` with no level
@@ -89,6 +98,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "pants-plugins"))
 
+from pants_oci.oci import model  # noqa: E402
+from pants_oci.oci import registry as registry_client  # noqa: E402
 from pants_oci.runtime import configure_flags  # noqa: E402
 from pants_oci.runtime.known_versions import KNOWN_RELEASES  # noqa: E402
 
@@ -717,6 +728,182 @@ def bench_remote_cache() -> None:
         )
 
 
+MEDIA_TYPE_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+# Runs a command and prints its peak resident memory (its own max RSS: the wrapper's only child).
+PEAK_RSS_WRAPPER = (
+    "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, done.returncode)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_registry(work: Path) -> Tuple[subprocess.Popen, str]:
+    """docker-registry from the test tools' Debian lock on 127.0.0.1, storing under `work`."""
+    port = free_port()
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "config.yml").write_text(
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {work / 'data'}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+    )
+    server = subprocess.Popen(
+        [packaged_tool(REPO, "docker-registry"), "serve", str(work / "config.yml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(2)
+    return server, f"127.0.0.1:{port}"
+
+
+def streamed_tar_layer(path: Path, name: str, size: int) -> "model.Layer":
+    """An uncompressed tar layer holding one file of `size` random bytes, written in 1 MiB pieces."""
+
+    class RandomReader:
+        def read(self, n: int) -> bytes:
+            return os.urandom(n)
+
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo(f"data/{name}")
+        info.size = size
+        tar.addfile(info, RandomReader())
+    digest = registry_client.file_digest(str(path))
+    return model.Layer(model.Descriptor(MEDIA_TYPE_LAYER_TAR, digest, path.stat().st_size), digest, f"bench {name}")
+
+
+def write_bench_layout(root: Path, layers: List[Tuple["model.Layer", Path]]) -> Path:
+    """A layout whose layer blobs are moved in from files (never read into memory here)."""
+    image = model.build_image(model.ImageConfig("amd64", cmd=("/bin/true",)), [layer for layer, _ in layers])
+    for relpath, content in model.layout_metadata(image, ["1.0"]).items():
+        (root / relpath).parent.mkdir(parents=True, exist_ok=True)
+        (root / relpath).write_bytes(content)
+    for layer, path in layers:
+        target = root / model.blob_path(layer.descriptor.digest)
+        if not target.exists():
+            shutil.copyfile(path, target)
+    return root
+
+
+def client_tree(work: Path, revision: Optional[str]) -> Path:
+    """The registry client to run: this checkout's, or the one of an older commit (for a before row)."""
+    if revision is None:
+        return REPO / "pants-plugins"
+    tree = work / f"client-{revision}"
+    for module in ("registry", "credentials", "reference", "transport"):
+        shown = subprocess.run(
+            ["git", "show", f"{revision}:pants-plugins/pants_oci/oci/{module}.py"], cwd=REPO, capture_output=True
+        )
+        if shown.returncode == 0:
+            (tree / "pants_oci" / "oci").mkdir(parents=True, exist_ok=True)
+            (tree / "pants_oci" / "oci" / f"{module}.py").write_bytes(shown.stdout)
+    for init in ("pants_oci/__init__.py", "pants_oci/oci/__init__.py"):
+        (tree / init).touch()
+    return tree
+
+
+def measured_push(client: Path, layout: Path, repository: str, extra: List[str]) -> Tuple[float, float, str]:
+    """(seconds, peak RSS in MB, the client's summary line) of one push run as `./pants publish` runs it."""
+    argv = [sys.executable, "-m", "pants_oci.oci.registry", str(layout), repository, "1.0", "--plain-http-localhost"]
+    start = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS_WRAPPER, *argv, *extra],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(client)},
+    )
+    seconds = time.monotonic() - start
+    lines = done.stdout.strip().splitlines()
+    rss_kb, returncode = lines[-1].split()
+    if returncode != "0":
+        raise SystemExit(f"push to {repository} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    summary = next((line for line in lines if "blobs uploaded" in line), "")
+    return seconds, int(rss_kb) / 1024, summary
+
+
+def bench_publish(layer_mb: int, services: int, before: str, runs: int) -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-publish-"))
+    rows = []
+    try:
+        big = work / "big.tar"
+        big_layer = streamed_tar_layer(big, "weights.bin", layer_mb * 1024 * 1024)
+        layout = write_bench_layout(work / "big-layout", [(big_layer, big)])
+        big.unlink()
+        for label, revision in ((f"before ({before})", before), ("this change", None)):
+            server, address = start_registry(work / f"registry-big-{revision}")
+            try:
+                seconds, rss, _ = measured_push(client_tree(work, revision), layout, f"{address}/bench/big", [])
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+                shutil.rmtree(work / f"registry-big-{revision}", ignore_errors=True)
+            rows.append((f"one image, one {layer_mb} MiB layer", label, seconds, rss, ""))
+            print(json.dumps({"suite": "publish", "what": "big layer", "client": label, "s": seconds, "rss_mb": rss}))
+        shutil.rmtree(work / "big-layout")
+
+        # N services on one base and one runtime layer, each with its own app layer (as the examples are).
+        shared = [
+            streamed_tar_layer(work / f"{n}.tar", n, mb * 1024 * 1024) for n, mb in (("base", 30), ("runtime", 40))
+        ]
+        shared_files = [(layer, work / f"{n}.tar") for layer, n in zip(shared, ("base", "runtime"))]
+
+        def service_layouts(generation: int) -> List[Path]:
+            layouts = []
+            for i in range(services):
+                app = work / f"app-{generation}-{i}.tar"
+                layouts.append(
+                    write_bench_layout(
+                        work / f"svc-{generation}-{i}",
+                        [*shared_files, (streamed_tar_layer(app, "app.py", 256 * 1024), app)],
+                    )
+                )
+            return layouts
+
+        clients = ((f"before ({before})", before, False), ("this change", None, True))
+        registries = {label: start_registry(work / f"registry-svc-{label[:6]}") for label, _, _ in clients}
+        timings: Dict[Tuple[str, str], List[float]] = {}
+        moved: Dict[Tuple[str, str], str] = {}
+        try:
+            # Generation 1 fills empty repositories; each later one changes every app layer. The clients take
+            # turns within a generation, so machine noise hits both alike.
+            for generation in range(1, runs + 2):
+                what = "first publish" if generation == 1 else "second publish, app layers changed"
+                layouts = service_layouts(generation)
+                for label, revision, mounts in clients:
+                    address = registries[label][1]
+                    record = ["--mount-record", str(work / f"mounts-{label[:6]}.json")] if mounts else []
+                    total, summary = 0.0, ""
+                    for i, service_layout in enumerate(layouts):
+                        seconds, _, summary = measured_push(
+                            client_tree(work, revision), service_layout, f"{address}/bench/svc-{i}", record
+                        )
+                        total += seconds
+                    timings.setdefault((what, label), []).append(total)
+                    moved[(what, label)] = summary.split(", pushed")[0]
+                    print(json.dumps({"suite": "publish", "what": what, "client": label, "s": total, "last": summary}))
+        finally:
+            for server, _ in registries.values():
+                server.terminate()
+                server.wait(timeout=30)
+        for (what, label), seconds in timings.items():
+            rows.append(
+                (
+                    f"{services} images, {what} (median of {len(seconds)})",
+                    label,
+                    statistics.median(seconds),
+                    None,
+                    moved[(what, label)],
+                )
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("\n| publish | client | seconds | peak RSS MB | last image's push |")
+    print("|---|---|---|---|---|")
+    for what, label, seconds, rss, moved in rows:
+        print(f"| {what} | {label} | {seconds:.1f} | {'' if rss is None else f'{rss:.0f}'} | {moved} |")
+
+
 BASE_TARGET = "src/python/runtimes:base"
 
 
@@ -911,6 +1098,11 @@ def main() -> None:
     cross_suite = sub.add_parser("cross", help="the arm64 cross build of a runtime beside its native build")
     cross_suite.add_argument("--levels", nargs="+", default=["none", "pgo+lto"])
     cross_suite.add_argument("--runs", type=int, default=3)
+    publish = sub.add_parser("publish", help="registry push: peak memory of a big layer, re-publish of N images")
+    publish.add_argument("--layer-mb", type=int, default=1024)
+    publish.add_argument("--services", type=int, default=10)
+    publish.add_argument("--before", default="ea7c233", help="the commit whose registry client is the before row")
+    publish.add_argument("--runs", type=int, default=3, help="second publishes (the median is reported)")
     pgo = sub.add_parser("pgo", help="none against pgo+lto (and older builds): compile time and micro-benchmarks")
     pgo.add_argument(
         "--baseline", action="append", default=[], metavar="NAME=ARCHIVE", help="another runtime's .tar.gz to compare"
@@ -938,6 +1130,8 @@ def main() -> None:
         bench_build_root(args.runs)
     elif args.suite == "cross":
         bench_cross(args.levels, args.runs)
+    elif args.suite == "publish":
+        bench_publish(args.layer_mb, args.services, args.before, args.runs)
     elif args.suite == "pgo":
         bench_pgo(args.levels, args.baseline, args.rounds)
 

@@ -265,6 +265,28 @@ class ImageExposeField(StringSequenceField):
             raise _invalid(cls, address, str(e))
 
 
+class ImageRegistriesField(StringSequenceField):
+    alias = "registries"
+    help = softwrap(
+        """
+        The registries `./pants publish` pushes this image to: aliases of `[oci-image].registries` (`@name`) or
+        registry addresses, e.g. `registries=["@ecr", "ghcr.io/acme"]`. Default: every registry of
+        `[oci-image].registries` marked `default`. Not for an image whose `repository` names a host already.
+        """
+    )
+
+
+class ImageSkipPushField(BoolField):
+    alias = "skip_push"
+    default = False
+    help = softwrap(
+        """
+        If true, `./pants publish` skips this image (it is still packaged), e.g. for an image only run locally.
+        Default: false.
+        """
+    )
+
+
 class ImageDependenciesField(Dependencies):
     help = softwrap(
         """
@@ -298,6 +320,8 @@ class PythonOciImageTarget(Target):
         ImageLayerCompressionField,
         ImagePlatformsField,
         OutputPathField,
+        ImageRegistriesField,
+        ImageSkipPushField,
     )
     help = softwrap(
         """

@@ -44,13 +44,16 @@ def skopeo(tmpdir: Optional[Path] = None) -> List[str]:
 
 
 @contextlib.contextmanager
-def docker_registry(workdir: Path, htpasswd: str = "") -> Iterator[str]:
+def docker_registry(workdir: Path, htpasswd: str = "", token: Optional[Dict[str, str]] = None) -> Iterator[str]:
     """A real registry (docker-registry, the distribution project) on 127.0.0.1, storing under `workdir`, with
-    htpasswd users if `htpasswd` is given: yields its address (`127.0.0.1:PORT`), stops it afterwards."""
+    htpasswd users if `htpasswd` is given, or the `auth: token` settings in `token` (realm, service, issuer,
+    rootcertbundle): yields its address (`127.0.0.1:PORT`), stops it afterwards."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {workdir / 'htpasswd'}\n" if htpasswd else ""
+    if token:
+        auth = "auth:\n  token:\n" + "".join(f"    {key}: {value}\n" for key, value in token.items())
     if htpasswd:
         (workdir / "htpasswd").write_text(htpasswd)
     (workdir / "config.yml").write_text(

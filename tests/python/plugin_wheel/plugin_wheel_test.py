@@ -149,7 +149,7 @@ def test_publish_pushes_to_a_real_registry(scratch_repo: Path, tmp_path: Path) -
         )
         assert [m["artifactType"] for m in referrers["manifests"]] == ["application/spdx+json"]
         again = run_pants(scratch_repo, ["--oci-image-plain-http-localhost", "publish", "src:pub"])
-        assert "0 blobs uploaded (0.0 MB), 5 already in the registry" in again.stdout + again.stderr
+        assert "0 blobs uploaded (0.0 MB), 0 mounted, 5 already in the repository" in again.stdout + again.stderr
 
 
 def _buildgrid_config(port: int, root: Path) -> str:
