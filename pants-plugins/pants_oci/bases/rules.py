@@ -98,8 +98,13 @@ class DebianPackagesFieldSet(PackageFieldSet):
     output_path: OutputPathField
 
 
-def _runtime_packages(runtime: Target) -> List[str]:
-    return build_plan.runtime_debian_packages(PythonRuntimeFieldSet.create(runtime).spec())
+def _runtime_packages(runtime: Target, suite: str) -> List[str]:
+    return build_plan.runtime_debian_packages(PythonRuntimeFieldSet.create(runtime).spec(), suite)
+
+
+def default_base_suite(runtime: Target) -> str:
+    """A runtime's default base comes from the suite its build root does, so the two halves match."""
+    return PythonRuntimeFieldSet.create(runtime).build_root_suite.value
 
 
 @dataclass(frozen=True)
@@ -130,21 +135,23 @@ async def _listed_runtimes(target: Target) -> Tuple[Target, ...]:
 async def debian_base_spec(request: DebianBaseSpecRequest) -> BaseOfTarget:
     target = request.target
     if PythonRuntimeFieldSet.is_applicable(target):
-        packages = {*DEFAULT_BASE_PACKAGES, *_runtime_packages(target)}
+        suite = default_base_suite(target)
+        packages = {*DEFAULT_BASE_PACKAGES, *_runtime_packages(target, suite)}
         spec = DebianBaseSpec(
             str(target.address),
             tuple(sorted(packages)),
-            DEFAULT_SUITE,
+            suite,
             DEFAULT_ARCHITECTURE,
             default_lock_path(target.address, DEFAULT_BASE_LOCK_SUFFIX),
         )
         return BaseOfTarget(spec, (target,))
     runtimes = await _listed_runtimes(target)
-    packages = {*(target[DebianPackagesField].value or ()), *(p for r in runtimes for p in _runtime_packages(r))}
+    suite = target[DebianSuiteField].value
+    packages = {*(target[DebianPackagesField].value or ()), *(p for r in runtimes for p in _runtime_packages(r, suite))}
     spec = DebianBaseSpec(
         str(target.address),
         tuple(sorted(packages)),
-        target[DebianSuiteField].value,
+        suite,
         target[DebianArchitectureField].value,
         target[DebianLockfileField].path_for(target.address),
         target[DebianKeepDocsField].value,

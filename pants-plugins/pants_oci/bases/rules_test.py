@@ -41,9 +41,9 @@ def _spec(rule_runner: RuleRunner, spec_path: str, name: str):
 def test_a_base_asks_for_its_packages_and_what_its_runtimes_load(rule_runner: RuleRunner) -> None:
     rule_runner.write_files({"rt/BUILD": BUILD})
     spec = _spec(rule_runner, "rt", "base")
-    assert {"netbase", "libc6", "libssl3", "libsqlite3-0"} <= set(spec.packages)
+    assert {"netbase", "libc6", "libssl3t64", "libsqlite3-0"} <= set(spec.packages)
     assert "libcrypt1" not in spec.packages, "3.13 has no _crypt; only the listed runtime counts"
-    assert spec.lock_path == "3rdparty/debian/rt/base.lock.json" and spec.suite == "bookworm"
+    assert spec.lock_path == "3rdparty/debian/rt/base.lock.json" and spec.suite == "trixie"
 
 
 def test_only_runtimes_no_base_lists_get_a_default_base(rule_runner: RuleRunner) -> None:
@@ -51,8 +51,16 @@ def test_only_runtimes_no_base_lists_get_a_default_base(rule_runner: RuleRunner)
     addresses = {str(t.address) for t in rule_runner.request(AllBaseTargets, []).targets}
     assert addresses == {"rt:base", "rt:py311"}
     spec = _spec(rule_runner, "rt", "py311")
-    assert {"ca-certificates", "tzdata", "netbase", "libcrypt1", "libssl3"} <= set(spec.packages)
-    assert spec.lock_path == "3rdparty/debian/rt/py311.base.lock.json"
+    assert {"ca-certificates", "tzdata", "netbase", "libcrypt1", "libssl3t64"} <= set(spec.packages)
+    assert spec.lock_path == "3rdparty/debian/rt/py311.base.lock.json" and spec.suite == "trixie"
+
+
+def test_a_default_base_follows_its_runtimes_build_root_suite(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {"rt/BUILD": 'python_runtime(name="old", version="3.11.2", optimizations="none", build_root_suite="bookworm")'}
+    )
+    spec = _spec(rule_runner, "rt", "old")
+    assert spec.suite == "bookworm" and {"libssl3", "libreadline8", "libcrypt1"} <= set(spec.packages)
 
 
 def test_default_lock_paths_differ_for_the_same_name_in_two_directories() -> None:

@@ -43,12 +43,14 @@ class DebianPackagesField(PackageNamesField):
         """
         Debian binary packages to install, by name; their Depends and Pre-Depends are added (except those only
         maintainer scripts use, such as debconf and dpkg). Example:
-        `packages=["libc6", "libssl3", "ca-certificates", "tzdata", "netbase"]`.
+        `packages=["libc6", "libssl3t64", "ca-certificates", "tzdata", "netbase"]` (Debian 13 names).
         """
     )
 
 
-DEFAULT_SUITE = "bookworm"
+# Debian 13, the stable release since August 2025. Debian 12 (bookworm) keeps working: set `suite` /
+# `build_root_suite` to it (and relock) to stay there.
+DEFAULT_SUITE = "trixie"
 DEFAULT_ARCHITECTURE = "amd64"
 
 
@@ -59,7 +61,8 @@ class DebianSuiteField(StringField):
         f"""
         The Debian release the packages come from. The lock takes each package's highest version from the suite,
         `<suite>-updates` and the security archive's `<suite>-security`, where security fixes are published
-        first. Default: `{DEFAULT_SUITE}` (Debian 12).
+        first. Default: `{DEFAULT_SUITE}` (Debian 13). Example: `suite="bookworm"` for Debian 12; a base for a
+        `python_runtime` must be of the suite of the runtime's `build_root_suite`.
         """
     )
 

@@ -209,10 +209,10 @@ def dropped_modules(spec: RuntimeSpec) -> List[str]:
     return sorted(m.name for m in modules_for(spec.version) if m.runtime_package and m.name not in keep)
 
 
-def runtime_debian_packages(spec: RuntimeSpec) -> List[str]:
-    """The Debian packages whose libraries the runtime loads: libc6 and those of its extension modules. The ELF
-    closure check of every image proves it."""
-    return sorted({"libc6", *runtime_packages_for(loaded_modules(spec))})
+def runtime_debian_packages(spec: RuntimeSpec, suite: str) -> List[str]:
+    """The Debian packages whose libraries the runtime loads: libc6 and those of its extension modules, as `suite`
+    names them. The ELF closure check of every image proves it."""
+    return sorted({"libc6", *runtime_packages_for(loaded_modules(spec), suite)})
 
 
 # What compiling CPython needs besides the -dev packages of its modules: the C toolchain (gcc pulls in cpp,

@@ -127,7 +127,7 @@ def test_requiring_tkinter_without_including_it_is_caught_before_compiling() -> 
 
 
 def test_the_debian_packages_a_runtime_loads_follow_from_its_fields() -> None:
-    py313 = runtime_debian_packages(_spec())
+    py313 = runtime_debian_packages(_spec(), "bookworm")
     assert py313 == [
         "libbz2-1.0",
         "libc6",
@@ -143,10 +143,19 @@ def test_the_debian_packages_a_runtime_loads_follow_from_its_fields() -> None:
         "libuuid1",
         "zlib1g",
     ]
-    assert "libcrypt1" in runtime_debian_packages(_spec(version="3.11.2")), "_crypt exists until 3.13"
-    assert "libssl3" in runtime_debian_packages(_spec(required=["zlib"])), "a smaller list only checks less"
-    assert "libgdbm6" in runtime_debian_packages(_spec(required=["zlib"], optional=["_gdbm"]))
-    assert "libtk8.6" in runtime_debian_packages(_spec(include=("tkinter",), optional=["_tkinter"]))
+    assert "libcrypt1" in runtime_debian_packages(_spec(version="3.11.2"), "bookworm"), "_crypt exists until 3.13"
+    assert "libssl3" in runtime_debian_packages(_spec(required=["zlib"]), "bookworm"), "a smaller list checks less"
+    assert "libgdbm6" in runtime_debian_packages(_spec(required=["zlib"], optional=["_gdbm"]), "bookworm")
+    assert "libtk8.6" in runtime_debian_packages(_spec(include=("tkinter",), optional=["_tkinter"]), "bookworm")
+
+
+def test_debian_13_names_the_libraries_of_its_time_t_transition() -> None:
+    trixie = runtime_debian_packages(_spec(), "trixie")
+    assert {"libssl3t64", "libreadline8t64", "libgdbm6t64", "libgdbm-compat4t64"} <= set(trixie)
+    assert not {"libssl3", "libreadline8", "libgdbm6", "libgdbm-compat4"} & set(trixie)
+    assert {"libsqlite3-0", "libffi8", "libuuid1", "libncursesw6", "zlib1g"} <= set(trixie), "not renamed"
+    assert runtime_debian_packages(_spec(), "bookworm-security") == runtime_debian_packages(_spec(), "bookworm")
+    assert runtime_debian_packages(_spec(), "sid") == trixie, "later suites keep the new names"
 
 
 def test_modules_nothing_declared_are_dropped_and_say_so_in_the_key() -> None:

@@ -28,7 +28,7 @@ def _m(name, dev=None, runtime=None, since=(3, 0), until=None, why=""):
     return ExtensionModule(name, dev, runtime, since, until, why)
 
 
-# Debian 12 package names. Order: the ones people most often lose first.
+# Debian 12 package names (per-suite names: runtime_package_in). Order: the ones people most often lose first.
 EXTENSION_MODULES: Tuple[ExtensionModule, ...] = (
     _m("_ssl", "libssl-dev", "libssl3", why="TLS: https, smtplib, asyncio streams"),
     _m("_hashlib", "libssl-dev", "libssl3", why="OpenSSL hashes (hashlib.pbkdf2_hmac, sha3 via OpenSSL)"),
@@ -163,6 +163,34 @@ def missing_modules_message(missing: Dict[str, str], version: str, build_root_re
     )
 
 
-def runtime_packages_for(modules: Iterable[str]) -> List[str]:
-    """Debian runtime packages the given built modules load at run time (for the image's base layer)."""
-    return sorted({m.runtime_package for name in modules if (m := known_module(name)) and m.runtime_package})
+# Debian 13 (trixie) renamed these libraries in its 64-bit time_t transition; later suites keep the new names.
+# Each -dev package depends on its runtime library at exactly its own version (`libssl-dev: Depends: libssl3t64
+# (= 3.5.x)`), which is how the table is checked against both suites' real indexes (bases integration test).
+T64_RENAMES = {
+    "libssl3": "libssl3t64",
+    "libreadline8": "libreadline8t64",
+    "libgdbm6": "libgdbm6t64",
+    "libgdbm-compat4": "libgdbm-compat4t64",
+}
+# Suites released before the transition: they keep the Debian 12 names.
+SUITES_BEFORE_T64 = frozenset({"buster", "bullseye", "bookworm"})
+
+
+def debian_release(suite: str) -> str:
+    """`bookworm` for `bookworm`, `bookworm-updates` and `bookworm-security`."""
+    return suite.split("-", 1)[0]
+
+
+def runtime_package_in(module: ExtensionModule, suite: str) -> Optional[str]:
+    """The Debian package that ships the shared library `module` loads, under `suite`'s name for it."""
+    name = module.runtime_package
+    if name is None or debian_release(suite) in SUITES_BEFORE_T64:
+        return name
+    return T64_RENAMES.get(name, name)
+
+
+def runtime_packages_for(modules: Iterable[str], suite: str) -> List[str]:
+    """Debian runtime packages the given built modules load at run time (for the image's base layer), as `suite`
+    names them."""
+    found = {runtime_package_in(m, suite) for name in modules if (m := known_module(name))}
+    return sorted(p for p in found if p)

@@ -59,4 +59,5 @@ def test_missing_module_without_outside_library_points_at_the_log() -> None:
 
 
 def test_runtime_packages_for_built_modules() -> None:
-    assert runtime_packages_for(["_ssl", "_hashlib", "_sqlite3", "_json"]) == ["libsqlite3-0", "libssl3"]
+    assert runtime_packages_for(["_ssl", "_hashlib", "_sqlite3", "_json"], "bookworm") == ["libsqlite3-0", "libssl3"]
+    assert runtime_packages_for(["_ssl", "_sqlite3"], "trixie") == ["libsqlite3-0", "libssl3t64"]

@@ -283,9 +283,11 @@ class PythonRuntimeBuildRootSuiteField(StringField):
     default = DEFAULT_SUITE
     help = softwrap(
         f"""
-        The Debian release the build root's packages come from (default `{DEFAULT_SUITE}`). Keep it the suite of
-        the images' base, so the headers the runtime compiles against are those of the libraries it loads: an
-        image whose base is another suite is refused.
+        The Debian release the build root's packages come from (default `{DEFAULT_SUITE}`, Debian 13; e.g.
+        `build_root_suite="bookworm"` for Debian 12). The runtime's default base comes from the same suite. Keep it
+        the suite of the images' base, so the headers the runtime compiles against are those of the libraries it
+        loads: an image whose base is another suite is refused. Changing it means relocking the build root and
+        the base, and new runtime and image digests.
         """
     )
 

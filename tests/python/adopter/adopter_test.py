@@ -33,13 +33,18 @@ python-default = "3rdparty/python/default.lock"
 """
 
 # A machine-wide pip configuration like the one measured on some machines of this kind: a constraint on a package
-# nothing here uses. pex's pip (legacy resolver, --isolated) asserts on it for every locked download.
+# nothing here uses. pex's pip (legacy resolver, --isolated) asserts on it for every locked download. Mounted in a
+# private mount namespace, so the machine's own /etc is never changed.
 _HOSTILE_PIP_CONFIG = r"""
 set -e
 mount -t tmpfs pip-config /etc/xdg
 mkdir /etc/xdg/pip
 printf '[global]\nconstraint = /etc/xdg/pip/constraints.txt\n' > /etc/xdg/pip/pip.conf
 printf 'torch<=2.14.1\n' > /etc/xdg/pip/constraints.txt
+# pex keeps downloads in its own cache under the home directory too (not only in Pants' named caches): empty it,
+# so pip really downloads.
+mkdir -p "$HOME/.cache/pex"
+mount -t tmpfs pex-cache "$HOME/.cache/pex"
 exec "$@"
 """
 

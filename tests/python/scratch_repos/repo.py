@@ -25,29 +25,29 @@ def plugin_wheel() -> Path:
     return wheels[0]
 
 
-def readme_pex() -> Path:
-    """The pex CLI release the README names, built from PyPI as its offline recipe says (`pex pex==X -c pex -o
-    FILE`), once per machine under the test cache: the published file's host is not reachable from these machines.
-    Built with the launcher's CPython 3.9, under a lock, and trusted only once complete."""
+def built_pex_cli(version: str = PEX_VERSION) -> Path:
+    """A release of the pex CLI built from PyPI as the README's offline recipe says (`pex pex==X -c pex -o FILE`),
+    once per machine under the test cache: the published file's host is not reachable from these machines. Built
+    with the launcher's CPython 3.9, under a lock, and trusted only once complete."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pants-oci-tests"
-    pex = cache / f"pex-{PEX_VERSION}"
+    pex = cache / f"pex-{version}"
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not pex.is_file():
-            _build_pex_cli(pex)
+            _build_pex_cli(version, pex)
     return pex
 
 
-def _build_pex_cli(out: Path) -> None:
+def _build_pex_cli(version: str, out: Path) -> None:
     python = _launcher_python()
     with tempfile.TemporaryDirectory() as tmp:
         venv = Path(tmp) / "venv"
         subprocess.run([python, "-m", "venv", str(venv)], check=True)
-        subprocess.run([venv / "bin/pip", "install", "-q", f"pex=={PEX_VERSION}"], check=True)
+        subprocess.run([venv / "bin/pip", "install", "-q", f"pex=={version}"], check=True)
         built = Path(tmp) / "pex"
         subprocess.run(
-            [venv / "bin/pex", f"pex=={PEX_VERSION}", "-c", "pex", "-o", built, "--python", venv / "bin/python"],
+            [venv / "bin/pex", f"pex=={version}", "-c", "pex", "-o", built, "--python", venv / "bin/python"],
             check=True,
         )
         shutil.move(str(built), out)  # complete: moved in last
@@ -61,15 +61,16 @@ def _launcher_python() -> str:
     return str(venvs[-1])
 
 
-def pex_cli_section(pex: Path) -> str:
-    """The README's `[pex-cli]` lines (offline variant): the release the plugin needs, from a local file."""
+def pex_cli_section(version: str = PEX_VERSION) -> str:
+    """The README's `[pex-cli]` lines (offline variant): a pex CLI release, from a local file."""
+    pex = built_pex_cli(version)
     digest = hashlib.sha256(pex.read_bytes()).hexdigest()
     size = pex.stat().st_size
     known = ", ".join(
-        f'"v{PEX_VERSION}|{platform}|{digest}|{size}"'
+        f'"v{version}|{platform}|{digest}|{size}"'
         for platform in ("linux_x86_64", "linux_arm64", "macos_x86_64", "macos_arm64")
     )
-    return f'[pex-cli]\nversion = "v{PEX_VERSION}"\nurl_template = "file://{pex}"\nknown_versions = [{known}]\n'
+    return f'[pex-cli]\nversion = "v{version}"\nurl_template = "file://{pex}"\nknown_versions = [{known}]\n'
 
 
 # The README's "Use it in your repository" section, literally: the plugin from a find-links directory, the pex CLI
@@ -93,7 +94,7 @@ def pants_toml(find_links: Path, extra: str = "", pex_cli: bool = True, pip_isol
     """README_PANTS_TOML, then this test suite's own settings; `pex_cli`/`pip_isolation` False leave out those
     sections, to show what they are for."""
     readme = README_PANTS_TOML.format(
-        version=PLUGIN_VERSION, find_links=find_links, pex_cli=pex_cli_section(readme_pex()) if pex_cli else ""
+        version=PLUGIN_VERSION, find_links=find_links, pex_cli=pex_cli_section() if pex_cli else ""
     )
     if not pip_isolation:
         readme = readme.replace('[subprocess-environment]\nenv_vars = ["PIP_CONFIG_FILE=/dev/null"]\n', "")
