@@ -455,3 +455,21 @@ def test_a_mirror_older_than_the_lock_is_refused_before_any_packages_download(
             ("bookworm-updates", "Sat, 21 Nov 2026 02:10:46 UTC")
         }
         assert any("Packages" in p for p in _RecordingHandler.requested)
+
+
+def test_a_20_mb_inrelease_is_refused_within_seconds_with_a_short_message(mirror: Path, tmp_path: Path) -> None:
+    huge = tmp_path / "huge"
+    shutil.copytree(mirror, huge)
+    inrelease = huge / "debian" / "dists" / "bookworm-updates" / "InRelease"
+    inrelease.write_bytes(inrelease.read_bytes() + b"A" * (20 * 1024 * 1024))
+    runner = _mirror_runner(huge)
+    start = time.monotonic()
+    with pytest.raises(ExecutionError) as e:
+        _generate_lock(runner, '["libc6"]')
+    elapsed = time.monotonic() - start
+    message = str(e.value)
+    assert f"suite bookworm-updates: file://{huge}/debian/dists/bookworm-updates/InRelease has more than" in message
+    assert "No Debian InRelease file is that large" in message
+    # What Pants prints for it (the engine traceback above it is RuleRunner's, shown with --print-stacktrace only).
+    error = message[message.index("DebianBaseError: ") :].strip()
+    assert len(error) < 2000 and elapsed < 30, (len(error), elapsed)
