@@ -23,6 +23,7 @@ callers can say what to do about it.
 import base64
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -1055,18 +1056,30 @@ _END_SIGNATURE = b"-----END PGP SIGNATURE-----"
 @dataclass(frozen=True)
 class ClearsignedMessage:
     hash_names: Tuple[str, ...]  # From the "Hash:" armor headers; empty when there are none.
-    lines: Tuple[bytes, ...]  # Dash-unescaped, trailing whitespace removed, without line endings.
+    # The signed lines, dash-unescaped and without trailing whitespace, each ended by LF (b"" when there are none).
+    text: bytes
     signatures: Tuple[Packet, ...]
+
+    @property
+    def lines(self) -> Tuple[bytes, ...]:
+        """The signed lines, without line endings."""
+        return tuple(self.text[:-1].split(b"\n")) if self.text else ()
 
     @property
     def signed_data(self) -> bytes:
         """The canonical text the signatures cover: lines joined with CRLF, no line break after the last."""
-        return b"\r\n".join(self.lines)
+        return self.text[:-1].replace(b"\n", b"\r\n")
 
-    @property
-    def text(self) -> bytes:
-        """The signed lines as a Unix text file (LF line endings, a final newline)."""
-        return b"".join(line + b"\n" for line in self.lines)
+
+# The message is handled as one bytes object with C-speed searches and substitutions, never as a list of lines:
+# 10 MB of two-byte lines would be five million objects (over 500 MB, seconds of Python loops).
+_WHITESPACE = b" \t\n\r\x0b\x0c"  # What bytes.strip() strips.
+_UNESCAPED_DASH_LINE = re.compile(rb"^-(?! )", re.MULTILINE)  # A line starting with '-' but not with "- ".
+_END_SIGNATURE_LINE = re.compile(rb"^-----END PGP SIGNATURE-----[ \t\r\x0b\x0c]*$", re.MULTILINE)
+_TRAILING_BLANKS = re.compile(rb"[ \t]+$", re.MULTILINE)
+_MAX_HEADER_LINES = 64
+# Substitutions build a piece per match: done a chunk of lines at a time, they never hold millions at once.
+_CHUNK_BYTES = 1024 * 1024
 
 
 def parse_clearsigned(text: bytes) -> ClearsignedMessage:
@@ -1077,16 +1090,28 @@ def parse_clearsigned(text: bytes) -> ClearsignedMessage:
     MAX_CLEARSIGNED_BYTES, before anything else is done with it.
     """
     _check_size(len(text), MAX_CLEARSIGNED_BYTES, "clearsigned message")
-    lines = [line[:-1] if line.endswith(b"\r") else line for line in text.split(b"\n")]
-    index = _skip_blank_lines(lines, 0)
-    if index >= len(lines) or lines[index].rstrip() != _BEGIN_MESSAGE:
+    # Skip the blank lines: the BEGIN line starts on the line of the first non-blank byte.
+    first = len(text) - len(text.lstrip(_WHITESPACE))
+    line, position = _line_at(text, text.rfind(b"\n", 0, first) + 1)
+    if line is None or line.rstrip() != _BEGIN_MESSAGE:
         raise _malformed("malformed clearsigned message: it does not start with -----BEGIN PGP SIGNED MESSAGE-----")
-    hash_names, index = _read_hash_headers(lines, index + 1)
-    signed_lines, index = _read_signed_lines(lines, index)
-    signatures, index = _read_signature_block(lines, index)
-    if _skip_blank_lines(lines, index) < len(lines):
+    hash_names, position = _read_hash_headers(text, position)
+    signed_text, position = _read_signed_text(text, position)
+    signatures, position = _read_signature_block(text, position)
+    if text[position:].strip():
         raise _malformed("malformed clearsigned message: unsigned data after -----END PGP SIGNATURE-----")
-    return ClearsignedMessage(hash_names, tuple(signed_lines), tuple(signatures))
+    return ClearsignedMessage(hash_names, signed_text, tuple(signatures))
+
+
+def _line_at(text: bytes, position: int) -> Tuple[Optional[bytes], int]:
+    """The line starting at `position` without its line ending (LF, or CR LF), and where the next one starts; None
+    past the end. Like text.split(b"\n"): a text ending in LF has a last, empty line."""
+    if position > len(text):
+        return None, position
+    end = text.find(b"\n", position)
+    end = len(text) if end < 0 else end
+    line = text[position:end]
+    return (line[:-1] if line.endswith(b"\r") else line), end + 1
 
 
 def _check_size(size: int, limit: int, what: str) -> None:
@@ -1102,53 +1127,55 @@ def _check_signature_count(packets: Sequence[Packet]) -> None:
         )
 
 
-def _skip_blank_lines(lines: Sequence[bytes], index: int) -> int:
-    while index < len(lines) and not lines[index].strip():
-        index += 1
-    return index
-
-
-def _read_hash_headers(lines: Sequence[bytes], index: int) -> Tuple[Tuple[str, ...], int]:
+def _read_hash_headers(text: bytes, position: int) -> Tuple[Tuple[str, ...], int]:
     names: List[str] = []
-    while index < len(lines) and lines[index].strip():
-        name, colon, value = lines[index].rstrip().partition(b": ")
+    for _ in range(_MAX_HEADER_LINES + 1):
+        line, position = _line_at(text, position)
+        if line is None:
+            raise _malformed("malformed clearsigned message: no blank line after the armor headers")
+        if not line.strip():
+            return tuple(names), position
+        name, colon, value = line.rstrip().partition(b": ")
         # "Hash" is the only header a cleartext signature may carry; anything else would be unsigned text.
         if name != b"Hash" or not colon:
-            raise _malformed(f"malformed clearsigned message: unexpected armor header {lines[index][:60]!r}")
+            raise _malformed(f"malformed clearsigned message: unexpected armor header {line[:60]!r}")
         names += [n.strip().decode("ascii", "replace").upper() for n in value.split(b",")]
-        index += 1
-    if index >= len(lines):
-        raise _malformed("malformed clearsigned message: no blank line after the armor headers")
-    return tuple(names), index + 1
+    raise _malformed(f"malformed clearsigned message: more than {_MAX_HEADER_LINES} armor header lines")
 
 
-def _read_signed_lines(lines: Sequence[bytes], index: int) -> Tuple[List[bytes], int]:
-    signed = []
-    while index < len(lines) and lines[index].rstrip() != _BEGIN_SIGNATURE:
-        line = lines[index]
-        if line.startswith(b"- "):
-            line = line[2:]  # Dash-escaped: the text line starts with the rest.
-        elif line.startswith(b"-"):
-            raise _malformed(
-                f"malformed clearsigned message: line {index + 1} starts with '-' but is not " f"dash-escaped"
-            )
-        # Trailing spaces and tabs are not part of the signed text (RFC 9580, section 7.2).
-        signed.append(line.rstrip(b" \t"))
-        index += 1
-    if index >= len(lines):
+def _read_signed_text(text: bytes, position: int) -> Tuple[bytes, int]:
+    """The signed lines from `position` up to the BEGIN PGP SIGNATURE line, each ended by LF, and where that line
+    starts. The first line that starts with '-' and is not dash-escaped must be that line."""
+    match = _UNESCAPED_DASH_LINE.search(text, position)
+    if match is None:
         raise _malformed("malformed clearsigned message: no -----BEGIN PGP SIGNATURE----- line")
-    return signed, index
+    begin = match.start()
+    line, _ = _line_at(text, begin)
+    if line is None or line.rstrip() != _BEGIN_SIGNATURE:
+        number = text.count(b"\n", 0, begin) + 1
+        raise _malformed(f"malformed clearsigned message: line {number} starts with '-' but is not dash-escaped")
+    chunks = []
+    while position < begin:  # Each line ended by LF; none when the BEGIN line follows the headers at once.
+        end = text.find(b"\n", min(position + _CHUNK_BYTES, begin - 1)) + 1
+        chunks.append(_canonical_lines(text[position:end]))
+        position = end
+    return b"".join(chunks), begin
 
 
-def _read_signature_block(lines: Sequence[bytes], index: int) -> Tuple[List[Packet], int]:
-    end = index
-    while end < len(lines) and lines[end].rstrip() != _END_SIGNATURE:
-        end += 1
-    if end >= len(lines):
+def _canonical_lines(lines: bytes) -> bytes:
+    """Whole lines, each ended by LF, as signed: one CR before the LF dropped, dash-escapes undone, trailing spaces
+    and tabs removed (RFC 9580, section 7.2)."""
+    lines = (b"\n" + lines).replace(b"\r\n", b"\n").replace(b"\n- ", b"\n")[1:]
+    return _TRAILING_BLANKS.sub(b"", lines)
+
+
+def _read_signature_block(text: bytes, begin: int) -> Tuple[List[Packet], int]:
+    match = _END_SIGNATURE_LINE.search(text, begin)
+    if match is None:
         raise _malformed("malformed clearsigned message: no -----END PGP SIGNATURE----- line")
-    _check_size(sum(len(line) + 1 for line in lines[index : end + 1]), MAX_SIGNATURE_BLOCK_BYTES, "signature block")
+    _check_size(match.end() - begin + 1, MAX_SIGNATURE_BLOCK_BYTES, "signature block")
     try:
-        armor_lines = [line.decode("ascii").rstrip() for line in lines[index : end + 1]]
+        armor_lines = [line.rstrip() for line in text[begin : match.end()].decode("ascii").split("\n")]
     except UnicodeDecodeError:
         raise _malformed("malformed clearsigned message: the signature block is not ASCII") from None
     block, _ = _read_armor_block(armor_lines, 0)
@@ -1156,7 +1183,7 @@ def _read_signature_block(lines: Sequence[bytes], index: int) -> Tuple[List[Pack
     if not packets or any(p.tag != TAG_SIGNATURE for p in packets):
         raise _malformed("malformed clearsigned message: the signature block must hold signature packets only")
     _check_signature_count(packets)
-    return packets, end + 1
+    return packets, match.end()
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import functools
 import re
 import subprocess
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Set, Tuple
 
@@ -615,6 +616,37 @@ def test_a_huge_clearsigned_message_is_refused_quickly_with_a_short_message() ->
         verify_clearsigned(b"-----BEGIN PGP SIGNED MESSAGE-----\n" + b"A" * (20 * 1024 * 1024), _crafted_keyring(), 0)
     assert e.value.reason == TOO_LARGE and str(MAX_CLEARSIGNED_BYTES) in str(e.value)
     assert time.monotonic() - start < 1 and len(str(e.value)) < 2000
+
+
+def _worst_case_message(line: bytes) -> bytes:
+    """10 MB of `line`, clearsigned by an empty (well-armored) signature block."""
+    body = line * ((MAX_CLEARSIGNED_BYTES - 200) // len(line))
+    signature = b"-----BEGIN PGP SIGNATURE-----\n\n=twTO\n-----END PGP SIGNATURE-----\n"  # CRC24 of nothing
+    return b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n" + body + signature
+
+
+@pytest.mark.parametrize("line", [b"a\n", b"- \n"])
+def test_a_10_mb_message_of_tiny_lines_is_parsed_in_bounded_memory(line: bytes) -> None:
+    # As a list of lines, 10 MB of two-byte lines took over 500 MB (five million objects) and seconds.
+    message = _worst_case_message(line)
+    assert len(message) <= MAX_CLEARSIGNED_BYTES
+    tracemalloc.start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(SignatureError, match="signature packets only"):
+            parse_clearsigned(message)
+        elapsed = time.monotonic() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20 and elapsed < 5, (peak, elapsed)
+
+
+def test_a_10_mb_message_of_lines_with_trailing_blanks_is_parsed_in_seconds() -> None:
+    start = time.monotonic()
+    with pytest.raises(SignatureError, match="signature packets only"):
+        parse_clearsigned(_worst_case_message(b"a \n"))
+    assert time.monotonic() - start < 5
 
 
 def test_too_many_signature_packets_are_refused_before_verifying_any() -> None:
