@@ -485,8 +485,7 @@ async def debian_updates(
     if security:
         resolves = " ".join(f"--resolve={address}" for address in stale)
         console.print_stderr(
-            f"{security} security update(s) pending: run `./pants generate-lockfiles {resolves}` (or "
-            f"`./pants generate-lockfiles` for every lock) and commit the locks."
+            f"{security} security update(s) pending: run `./pants generate-lockfiles {resolves}` and commit the locks."
         )
     return DebianUpdates(exit_code=1 if security else 0)
 
