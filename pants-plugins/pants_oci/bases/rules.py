@@ -49,6 +49,7 @@ from pants_oci.debian.base_rules import (
     DebianBaseSpec,
     DebianLockRequest,
     DebianLockResult,
+    lock_dates,
 )
 from pants_oci.debian.target_types import (
     DEFAULT_ARCHITECTURE,
@@ -426,6 +427,12 @@ async def package_debian_base(field_set: DebianPackagesFieldSet) -> BuiltPackage
 # `./pants debian-updates ::`: is a committed lock behind the archives? (for a scheduled CI job)
 
 
+_NO_RELEASE_DATES = (
+    "\n  (this lock records no Release dates, so an older mirror would go unnoticed: "
+    "./pants generate-lockfiles --resolve={address} records them)"
+)
+
+
 class DebianUpdatesSubsystem(GoalSubsystem):
     name = "debian-updates"
     help = softwrap(
@@ -433,8 +440,9 @@ class DebianUpdatesSubsystem(GoalSubsystem):
         List the packages of Debian locks that the archives now serve newer versions of, and exit 1 when any of
         them comes from the security archive. Covers the `debian_packages` and `debian_tools` targets, runtime
         default bases and runtime build roots among the given targets, and the container tools when an image is
-        among them (`./pants debian-updates ::` for all). Run it on a schedule in CI; fix with
-        `./pants generate-lockfiles`.
+        among them (`./pants debian-updates ::` for all). Fails too when an archive serves a Release file older
+        than the one a lock was made from (a rolled-back or frozen mirror). Run it on a schedule in CI (README,
+        "Keeping the base up to date"); fix with `./pants generate-lockfiles`.
         """
     )
 
@@ -454,7 +462,11 @@ async def debian_updates(
     specs += _container_tools_specs(targets, container_tools)
     lock_files = await MultiGet(Get(DigestContents, PathGlobs([s.lock_path])) for s in specs)
     locks = [lockfile.parse_lock(f[0].content.decode(), s.lock_path) if f else None for s, f in zip(specs, lock_files)]
-    available = await MultiGet(Get(DebianAvailable, DebianAvailableRequest(s.suite, s.architecture)) for s in specs)
+    # Each lock holds the archives to the Release dates it was made from: an older mirror fails the check.
+    available = await MultiGet(
+        Get(DebianAvailable, DebianAvailableRequest(s.suite, s.architecture, lock_dates(lock, s.lock_path)))
+        for s, lock in zip(specs, locks)
+    )
     # A cross build root also holds the target architecture's -dev packages: compare them with that index.
     foreign_keys = sorted(
         {(s.suite, a) for s, lock in zip(specs, locks) if lock for a in lockfile.foreign_architectures(lock)}
@@ -462,6 +474,7 @@ async def debian_updates(
     foreign_available = await MultiGet(Get(DebianAvailable, DebianAvailableRequest(*k)) for k in foreign_keys)
     foreign = dict(zip(foreign_keys, foreign_available))
     security = 0
+    stale: List[str] = []  # the resolves with security updates pending, for the command that fixes them
     for spec, lock, offered in zip(specs, locks, available):
         if lock is None:
             console.print_stdout(f"{spec.address}: no lock at {spec.lock_path}")
@@ -469,12 +482,18 @@ async def debian_updates(
         others = {a: foreign[(spec.suite, a)].packages for a in lockfile.foreign_architectures(lock)}
         behind = lockfile.behind(lock, offered.packages, others)
         security += sum(c.security for c in behind)
+        if any(c.security for c in behind):
+            stale.append(spec.address)
         console.print_stdout(
             f"{spec.address} ({spec.lock_path}): "
             + (f"{len(behind)} package(s) behind\n" + lockfile.format_diff(behind) if behind else "up to date")
+            + ("" if lock.releases else _NO_RELEASE_DATES.format(address=spec.address))
         )
     if security:
-        console.print_stderr(f"{security} security update(s) pending: run `./pants generate-lockfiles` and commit.")
+        resolves = " ".join(f"--resolve={address}" for address in stale)
+        console.print_stderr(
+            f"{security} security update(s) pending: run `./pants generate-lockfiles {resolves}` and commit the locks."
+        )
     return DebianUpdates(exit_code=1 if security else 0)
 
 

@@ -3,16 +3,21 @@
 Each RuleRunner has an isolated store, so every build downloads and extracts for real. The verification cases run
 against a file-served copy of the archives' InRelease files and indexes, altered one byte at a time.
 """
+import contextlib
+import functools
 import gzip
+import http.server
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterator, List
 
 import pytest
 from pants.core.goals.generate_lockfiles import GenerateLockfileResult
@@ -34,8 +39,10 @@ from pants_oci.bases.rules import (
 from pants_oci.debian import apt_sources
 from pants_oci.debian import base as base_fs
 from pants_oci.debian import base_rules as debian_base_rules
+from pants_oci.debian import lockfile, release
 from pants_oci.debian import rules as debian_rules
 from pants_oci.debian.base_rules import DebianArchiveConfig, VerifiedIndex, VerifiedIndexRequest
+from pants_oci.debian.release import parse_release_date
 from pants_oci.debian.target_types import DebianPackagesTarget
 from pants_oci.debian.version import compare_versions
 from pants_oci.elf import closure
@@ -47,6 +54,7 @@ from pants_oci.tools import rules as tools_rules
 PACKAGES = '["libc6", "netbase", "ca-certificates"]'
 LOCK = "3rdparty/debian/src/base.lock.json"
 SUITES = ("bookworm", "bookworm-updates", "bookworm-security")
+TESTDATA = Path(__file__).parent.parent / "debian" / "testdata"
 
 
 def _runner(*options: str) -> RuleRunner:
@@ -346,3 +354,122 @@ def test_the_unsigned_opt_out_skips_the_signature_but_not_the_hashes(mirror: Pat
     # The altered byte is in the Label field, not in the hash lines: the indexes still match.
     lock = json.loads(_generate_lock(_mirror_runner(altered, unsigned), '["libc6"]'))
     assert "libc6" in {p["name"] for p in lock["packages"]}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rollback: a mirror serving an older (validly signed) Release file than the lock was made from
+
+
+class _RecordingHandler(http.server.SimpleHTTPRequestHandler):
+    requested: List[str] = []
+
+    def do_GET(self) -> None:
+        self.requested.append(self.path)
+        super().do_GET()
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _served(root: Path) -> Iterator[str]:
+    """`root` over HTTP on 127.0.0.1 (recording the paths asked for in _RecordingHandler.requested); its URL."""
+    _RecordingHandler.requested = []
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_RecordingHandler, directory=str(root))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _release_date(inrelease: bytes) -> int:
+    match = re.search(rb"^Date: (.+)$", inrelease, re.MULTILINE)
+    assert match is not None
+    return parse_release_date(match.group(1).decode())
+
+
+def test_a_mirror_older_than_the_lock_is_refused_before_any_packages_download(
+    mirror: Path, tmp_path: Path, monkeypatch
+) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)  # urllib in the sandbox would send loopback requests to a proxy
+    # The current bookworm and bookworm-security, and the bookworm-updates of 2026-11-21 from testdata, with the
+    # index it lists: all validly signed by Debian.
+    rolled_back = tmp_path / "rolled-back"
+    shutil.copytree(mirror, rolled_back)
+    updates = rolled_back / "debian" / "dists" / "bookworm-updates"
+    current_date = _release_date((updates / "InRelease").read_bytes())
+    (updates / "InRelease").write_bytes((TESTDATA / "bookworm-updates.InRelease").read_bytes())
+    packages_xz = (TESTDATA / "bookworm-updates.main-binary-amd64-Packages.xz").read_bytes()
+    (updates / "main/binary-amd64/Packages.xz").write_bytes(packages_xz)
+    old_date = _release_date((updates / "InRelease").read_bytes())
+    assert old_date < current_date, "the testdata InRelease is older than the archive's current one"
+
+    with _served(rolled_back) as url:
+        # Age limits off: the rollback check alone is under test (the testdata file ages past any limit).
+        options = [
+            f"--debian-archive-url={url}/debian",
+            f"--debian-security-archive-url={url}/debian-security",
+            "--debian-max-release-age=0",
+        ]
+        runner = _runner(*options)
+        _field_set(runner, '["libc6"]')
+        # The lock on disk was made from the current bookworm-updates.
+        releases = [lockfile.LockedRelease("debian", "bookworm-updates", current_date)]
+        existing = lockfile.render_lock("src:base", "bookworm", "amd64", ["libc6"], [], SUITES, releases=releases)
+        runner.write_files({LOCK: existing})
+        with pytest.raises(ExecutionError) as e:
+            _generate(runner, Address("src", target_name="base"))
+        message = str(e.value)
+        assert (
+            f"Debian archive {url}/debian, suite bookworm-updates: the mirror's Release file is dated "
+            f"Sat, 21 Nov 2026 02:10:46 UTC, older than the one the lock {LOCK} was made from "
+            f"({release.format_release_date(current_date)})"
+        ) in message
+        assert "Use an up-to-date mirror ([debian].archive_url, [debian].security_archive_url)" in message
+        assert [p for p in _RecordingHandler.requested if "Packages" in p] == [], _RecordingHandler.requested
+        assert sorted(p for p in _RecordingHandler.requested if p.endswith("InRelease")) == [
+            "/debian-security/dists/bookworm-security/InRelease",
+            "/debian/dists/bookworm-updates/InRelease",
+            "/debian/dists/bookworm/InRelease",
+        ]
+
+        # debian-updates holds the lock to the same dates.
+        with pytest.raises(ExecutionError, match="older than the one the lock"):
+            runner.run_goal_rule(DebianUpdates, global_args=options, args=["src:base"], env_inherit={"PATH"})
+        assert [p for p in _RecordingHandler.requested if "Packages" in p] == []
+
+        # A lock made from that same older file (or one without dates) locks against it.
+        same = [lockfile.LockedRelease("debian", "bookworm-updates", old_date)]
+        runner.write_files(
+            {LOCK: lockfile.render_lock("src:base", "bookworm", "amd64", ["libc6"], [], SUITES, releases=same)}
+        )
+        relocked = json.loads(_generate(runner, Address("src", target_name="base")))
+        assert {(r["suite"], r["date"]) for r in relocked["releases"]} >= {
+            ("bookworm-updates", "Sat, 21 Nov 2026 02:10:46 UTC")
+        }
+        assert any("Packages" in p for p in _RecordingHandler.requested)
+
+
+def test_a_20_mb_inrelease_is_refused_within_seconds_with_a_short_message(mirror: Path, tmp_path: Path) -> None:
+    huge = tmp_path / "huge"
+    shutil.copytree(mirror, huge)
+    inrelease = huge / "debian" / "dists" / "bookworm-updates" / "InRelease"
+    inrelease.write_bytes(inrelease.read_bytes() + b"A" * (20 * 1024 * 1024))
+    runner = _mirror_runner(huge)
+    start = time.monotonic()
+    with pytest.raises(ExecutionError) as e:
+        _generate_lock(runner, '["libc6"]')
+    elapsed = time.monotonic() - start
+    message = str(e.value)
+    assert f"suite bookworm-updates: file://{huge}/debian/dists/bookworm-updates/InRelease has more than" in message
+    assert "No Debian InRelease file is that large" in message
+    # What Pants prints for it (the engine traceback above it is RuleRunner's, shown with --print-stacktrace only).
+    error = message[message.index("DebianBaseError: ") :].strip()
+    assert len(error) < 2000 and elapsed < 30, (len(error), elapsed)

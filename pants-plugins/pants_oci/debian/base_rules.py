@@ -1,7 +1,9 @@
 """Rules for Debian bases: lock a package list against verified archives, fetch the pinned .debs, and assemble a
 base in a cacheable process. The bottom of the plugin: nothing here knows about runtimes or images.
 
-Thin orchestration: fetch_index.py (run in a sandbox) downloads and verifies indexes against the signed InRelease;
+Thin orchestration: fetch_index.py (run in a sandbox) downloads and verifies indexes against the signed InRelease,
+in two steps: every InRelease a lock needs first, compared with the Release dates the lock records (a mirror
+rolled back is refused before any Packages file is downloaded), then each index against that same InRelease;
 index.py merges and resolves them; lockfile.py writes, reads and compares locks; assemble_base.py (run in a
 sandbox) turns .debs into the base's tar and the facts the image checks need; oci/rules.py compresses the tar
 into the base layer.
@@ -10,7 +12,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.engine.fs import (
@@ -32,6 +34,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from pants_oci.debian import index, lockfile
+from pants_oci.debian.release import ArchiveVerificationError
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.subsystem import DebianSubsystem
 from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
@@ -93,6 +96,7 @@ class DebianArchiveConfig:
     security_url: str
     unsigned: Tuple[str, ...]
     verification_time: Optional[int]
+    max_release_age: Optional[int] = None  # seconds; None: no limit
 
     @property
     def urls(self) -> Tuple[str, ...]:
@@ -101,6 +105,11 @@ class DebianArchiveConfig:
     def index_sources(self, suite: str) -> Tuple[Tuple[str, str], ...]:
         """(archive URL, suite) of every index a lock of `suite` is resolved against, in precedence order."""
         return ((self.main_url, suite), (self.main_url, f"{suite}-updates"), (self.security_url, f"{suite}-security"))
+
+    def max_age(self, suite: str, release_suite: str) -> Optional[int]:
+        """The maximum age of `suite`'s Release file when it has no Valid-Until: none for the release suite itself,
+        which Debian re-dates only at point releases (see [debian].max_release_age)."""
+        return None if suite == release_suite else self.max_release_age
 
 
 @rule(desc="Find the Debian archives")
@@ -120,7 +129,16 @@ async def choose_debian_archives(subsystem: DebianSubsystem, machine: DebianArch
         security.rstrip("/"),
         tuple(u.rstrip("/") for u in subsystem.unsigned_archives),
         subsystem.verification_time,
+        _max_release_age_seconds(subsystem.max_release_age),
     )
+
+
+def _max_release_age_seconds(days: int) -> Optional[int]:
+    if days < 0:
+        raise DebianBaseError(
+            f"[debian].max_release_age is {days}: give a number of days (e.g. 30), or 0 for no limit."
+        )
+    return days * 86400 if days else None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -128,10 +146,28 @@ async def choose_debian_archives(subsystem: DebianSubsystem, machine: DebianArch
 
 
 @dataclass(frozen=True)
+class VerifiedReleaseRequest:
+    archive_url: str
+    suite: str
+    max_age: Optional[int] = None  # seconds, for a Release file without Valid-Until; None: no limit
+
+
+@dataclass(frozen=True)
+class VerifiedRelease:
+    """A suite's InRelease, verified (signature, suite, dates), with no Packages file downloaded yet."""
+
+    archive_url: str
+    inrelease: Digest  # one file: InRelease
+    release: lockfile.LockedRelease
+    signed_by: Tuple[str, ...]  # fingerprints of the keys whose signatures verified (empty: unsigned opt-out)
+
+
+@dataclass(frozen=True)
 class VerifiedIndexRequest:
     archive_url: str
     suite: str
     architecture: str
+    max_age: Optional[int] = None  # as VerifiedReleaseRequest's
 
 
 @dataclass(frozen=True, eq=False)  # holds a big text; memoized per request within a run
@@ -140,39 +176,43 @@ class VerifiedIndex:
     signed_by: Tuple[str, ...]  # fingerprints of the keys whose signatures verified (empty: unsigned opt-out)
 
 
+# Pants prints these errors: a crash's stderr is cut to its end, where Python puts the exception.
+_MAX_CRASH_OUTPUT = 1500
+
+
 def _explained_failure(result: FallibleProcessResult) -> str:
     stderr = result.stderr.decode(errors="replace").strip()
     if result.exit_code == EXIT_EXPLAINED and stderr:
-        return stderr.splitlines()[-1]
-    return f"exit code {result.exit_code}:\n{stderr[-3000:]}"
+        return stderr.splitlines()[-1][:_MAX_CRASH_OUTPUT]
+    return f"exit code {result.exit_code}:\n{stderr[-_MAX_CRASH_OUTPUT:]}"
 
 
-@rule(desc="Fetch and verify a Debian Packages index", level=LogLevel.DEBUG)
-async def fetch_verified_index(
-    request: VerifiedIndexRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
-) -> VerifiedIndex:
-    tool = await Get(Digest, CreateDigest(plugin_modules(*_FETCH_INDEX_MODULES)))
-    argv = [
-        python.path,
-        "-s",
-        "-m",
-        "pants_oci.debian.fetch_index",
-        request.archive_url,
-        request.suite,
-        request.architecture,
-        "out",
-    ]
+def _fetch_index_argv(
+    python: PythonBuildStandaloneBinary,
+    config: DebianArchiveConfig,
+    url: str,
+    suite: str,
+    arch: str,
+    max_age: Optional[int],
+) -> List[str]:
+    argv = [python.path, "-s", "-m", "pants_oci.debian.fetch_index", url, suite, arch, "out"]
     if config.verification_time is not None:
         argv += ["--now", str(config.verification_time)]
-    if request.archive_url in config.unsigned:
+    if max_age is not None:
+        argv += ["--max-age", str(max_age)]
+    if url in config.unsigned:
         argv.append("--unsigned")
+    return argv
+
+
+async def _run_fetch_index(argv: List[str], input_digest: Digest, description: str) -> Dict[str, bytes]:
     result = await Get(
         FallibleProcessResult,
         Process(
             argv,
-            input_digest=tool,
+            input_digest=input_digest,
             output_directories=("out",),
-            description=f"Fetch and verify the {request.suite} {request.architecture} index of {request.archive_url}",
+            description=description,
             level=LogLevel.INFO,
             # The archive moves as Debian publishes updates: read it fresh in every run that locks.
             cache_scope=ProcessCacheScope.PER_SESSION,
@@ -180,7 +220,41 @@ async def fetch_verified_index(
     )
     if result.exit_code != 0:
         raise DebianBaseError(f"Cannot use a Debian index: {_explained_failure(result)}")
-    contents = {fc.path: fc.content for fc in await Get(DigestContents, Digest, result.output_digest)}
+    return {fc.path: fc.content for fc in await Get(DigestContents, Digest, result.output_digest)}
+
+
+@rule(desc="Fetch and verify a Debian InRelease", level=LogLevel.DEBUG)
+async def fetch_verified_release(
+    request: VerifiedReleaseRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
+) -> VerifiedRelease:
+    # The architecture argument is unused with --release-only: the InRelease covers them all.
+    argv = _fetch_index_argv(python, config, request.archive_url, request.suite, "all", request.max_age)
+    contents = await _run_fetch_index(
+        argv + ["--release-only"],
+        await Get(Digest, CreateDigest(plugin_modules(*_FETCH_INDEX_MODULES))),
+        f"Fetch and verify the {request.suite} InRelease of {request.archive_url}",
+    )
+    record = json.loads(contents["out/release.json"])
+    inrelease = await Get(Digest, CreateDigest([FileContent("in/InRelease", contents["out/InRelease"])]))
+    label = index.archive_label(request.archive_url)
+    release = lockfile.LockedRelease(label, request.suite, record["date"], record["valid_until"])
+    return VerifiedRelease(request.archive_url, inrelease, release, tuple(record.get("signed_by", ())))
+
+
+@rule(desc="Fetch and verify a Debian Packages index", level=LogLevel.DEBUG)
+async def fetch_verified_index(
+    request: VerifiedIndexRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
+) -> VerifiedIndex:
+    # The InRelease the caller already checked (against the lock's dates, say): the index is verified against
+    # those very bytes, not against whatever the mirror serves a moment later.
+    verified = await Get(VerifiedRelease, VerifiedReleaseRequest(request.archive_url, request.suite, request.max_age))
+    tool = await Get(Digest, CreateDigest(plugin_modules(*_FETCH_INDEX_MODULES)))
+    argv = _fetch_index_argv(python, config, request.archive_url, request.suite, request.architecture, request.max_age)
+    contents = await _run_fetch_index(
+        argv + ["--inrelease", "in/InRelease"],
+        await Get(Digest, MergeDigests([tool, verified.inrelease])),
+        f"Fetch and verify the {request.suite} {request.architecture} index of {request.archive_url}",
+    )
     release = json.loads(contents["out/release.json"])
     source = index.IndexSource.from_url(request.archive_url, request.suite)
     packages = index.parse_packages_index(contents["out/Packages"].decode(errors="replace"), source)
@@ -188,9 +262,18 @@ async def fetch_verified_index(
 
 
 @dataclass(frozen=True)
+class LockDates:
+    """The Release dates a lock was made from, which the archives must not go back behind."""
+
+    lock_path: str
+    lock: lockfile.DebianLock
+
+
+@dataclass(frozen=True)
 class DebianAvailableRequest:
     suite: str
     architecture: str
+    not_older_than: Optional[LockDates] = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -199,15 +282,32 @@ class DebianAvailable:
 
     packages: Dict[str, index.DebianPackage]
     suites: Tuple[str, ...]
+    releases: Tuple[lockfile.LockedRelease, ...] = ()  # the Release files the indexes were verified against
 
 
 @rule(desc="Merge a suite's verified Debian indexes", level=LogLevel.DEBUG)
 async def available_debian_packages(request: DebianAvailableRequest, config: DebianArchiveConfig) -> DebianAvailable:
-    sources = config.index_sources(request.suite)
+    sources = [(url, suite, config.max_age(suite, request.suite)) for url, suite in config.index_sources(request.suite)]
+    # Every InRelease first, and their dates checked, before any Packages file is downloaded.
+    releases = await MultiGet(Get(VerifiedRelease, VerifiedReleaseRequest(*source)) for source in sources)
+    if request.not_older_than is not None:
+        _check_not_rolled_back(request.not_older_than, releases)
     indexes = await MultiGet(
-        Get(VerifiedIndex, VerifiedIndexRequest(url, suite, request.architecture)) for url, suite in sources
+        Get(VerifiedIndex, VerifiedIndexRequest(url, suite, request.architecture, max_age))
+        for url, suite, max_age in sources
     )
-    return DebianAvailable(index.merge_indexes([i.packages for i in indexes]), tuple(s for _, s in sources))
+    return DebianAvailable(
+        index.merge_indexes([i.packages for i in indexes]),
+        tuple(suite for _, suite, _ in sources),
+        tuple(r.release for r in releases),
+    )
+
+
+def _check_not_rolled_back(dates: LockDates, releases: Tuple[VerifiedRelease, ...]) -> None:
+    try:
+        lockfile.check_releases_not_older(dates.lock, dates.lock_path, [(r.archive_url, r.release) for r in releases])
+    except ArchiveVerificationError as e:
+        raise DebianBaseError(f"Cannot use a Debian index: {e}")
 
 
 @dataclass(frozen=True)
@@ -219,6 +319,11 @@ class DebianLockRequest:
 class DebianLockResult:
     text: str
     changes: str  # the diff against the lock on disk, one line per package
+
+
+def lock_dates(lock: Optional[lockfile.DebianLock], lock_path: str) -> Optional[LockDates]:
+    """What a lock's Release dates hold the archives to; None for no lock, or one from before dates were recorded."""
+    return LockDates(lock_path, lock) if lock is not None and lock.releases else None
 
 
 async def _existing_lock(spec: DebianBaseSpec) -> Optional[lockfile.DebianLock]:
@@ -235,7 +340,13 @@ async def _existing_lock(spec: DebianBaseSpec) -> Optional[lockfile.DebianLock]:
 async def lock_debian_base(request: DebianLockRequest) -> DebianLockResult:
     spec = request.spec
     by_architecture = index.requested_by_architecture(spec.packages, spec.architecture)
-    availables = await MultiGet(Get(DebianAvailable, DebianAvailableRequest(spec.suite, a)) for a in by_architecture)
+    # The lock on disk, read before it is replaced: the archives must not be older than what it was made from,
+    # and the readable diff of what this regeneration changes.
+    previous = await _existing_lock(spec)
+    dates = lock_dates(previous, spec.lock_path)
+    availables = await MultiGet(
+        Get(DebianAvailable, DebianAvailableRequest(spec.suite, a, dates)) for a in by_architecture
+    )
     resolved: Dict[Tuple[str, str], index.DebianPackage] = {}
     satisfied: Tuple[str, ...] = ()
     for (architecture, names), available in zip(by_architecture.items(), availables):
@@ -250,10 +361,14 @@ async def lock_debian_base(request: DebianLockRequest) -> DebianLockResult:
         for package in closure:  # an `all` package both closures need is locked once
             resolved.setdefault((package.name, package.architecture), package)
     text = lockfile.render_lock(
-        spec.address, spec.suite, spec.architecture, spec.packages, list(resolved.values()), suites=availables[0].suites
+        spec.address,
+        spec.suite,
+        spec.architecture,
+        spec.packages,
+        list(resolved.values()),
+        suites=availables[0].suites,
+        releases=availables[0].releases,
     )
-    # The lock on disk, read before it is replaced, for the readable diff of what this regeneration changes.
-    previous = await _existing_lock(spec)
     changes = lockfile.format_diff(lockfile.diff_locks(previous, lockfile.parse_lock(text, spec.lock_path)))
     return DebianLockResult(text, changes)
 

@@ -15,8 +15,9 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
-from typing import Iterator, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -293,6 +294,11 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass  # Keep pytest's output to the test's own.
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        pass  # A client that stops reading (a refused download) is expected: no traceback in the test's stderr.
+
+
 @pytest.fixture
 def http_root(tmp_path: Path, monkeypatch) -> Iterator[Tuple[Path, str]]:
     """A directory served over loopback HTTP, and its URL."""
@@ -300,7 +306,7 @@ def http_root(tmp_path: Path, monkeypatch) -> Iterator[Tuple[Path, str]]:
         monkeypatch.delenv(name, raising=False)  # urllib would send even a loopback request to a proxy.
     root = tmp_path / "http"
     root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    server = _QuietServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -349,6 +355,125 @@ def test_a_server_that_does_not_answer_is_a_download_error(tmp_path: Path, capsy
         f"could not download {archive_url}/dists/",
         "Check the network and [debian].archive_url, or retry later",
     )
+
+
+class _StreamingHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with 20 MB of InRelease-looking junk in 1 MB chunks and no Content-Length (a mirror that
+    streams, or lies by leaving it out), counting what it managed to send."""
+
+    sent: List[int] = []
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        chunk = b"-----BEGIN PGP SIGNED MESSAGE-----\n" + b"A" * (1024 * 1024 - 36) + b"\n"
+        try:
+            for _ in range(20):
+                self.wfile.write(chunk)
+                self.sent.append(len(chunk))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+
+def _serve(handler) -> Iterator[str]:
+    server = _QuietServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _assert_20_mb_refused_quickly(capsys, archive_url: str, tmp_path: Path) -> str:
+    out_dir = _empty_out_dir(tmp_path)
+    start = time.monotonic()
+    code, stderr = _fetch(capsys, archive_url, UPDATES, out_dir, "--now", str(UPDATES_DATE + 3600))
+    elapsed = time.monotonic() - start
+    _assert_refused(code, stderr, out_dir, archive_url, UPDATES, f"more than the {10 * 1024 * 1024} bytes expected")
+    assert "No Debian InRelease file is that large" in stderr
+    assert elapsed < 5 and len(stderr) < 2000, (elapsed, len(stderr))
+    return stderr
+
+
+def test_a_20_mb_inrelease_with_its_length_is_refused_within_seconds(
+    http_root: Tuple[Path, str], tmp_path: Path, capsys
+) -> None:
+    root, url = http_root
+    junk = _updates_inrelease() + b"A" * (20 * 1024 * 1024)
+    _make_archive(root / "debian", UPDATES, junk, _updates_packages_xz())
+    assert "(Content-Length: " in _assert_20_mb_refused_quickly(capsys, f"{url}/debian", tmp_path)
+
+
+def test_a_20_mb_inrelease_without_a_length_is_refused_after_10_mb(tmp_path: Path, capsys, monkeypatch) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    _StreamingHandler.sent = []
+    for url in _serve(_StreamingHandler):
+        _assert_20_mb_refused_quickly(capsys, f"{url}/debian", tmp_path)
+    assert sum(_StreamingHandler.sent) < 20 * 1024 * 1024, "the download stopped before the end"
+
+
+def test_a_packages_xz_larger_than_listed_is_not_read_past_its_size(tmp_path: Path, capsys) -> None:
+    archive_url = _make_archive(tmp_path / "debian", UPDATES, _updates_inrelease(), _updates_packages_xz() + b"x")
+    out_dir = _empty_out_dir(tmp_path)
+    code, stderr = _fetch(capsys, archive_url, UPDATES, out_dir, "--now", str(UPDATES_DATE + 3600))
+    _assert_refused(code, stderr, out_dir, archive_url, UPDATES, "Packages.xz has more than the", "bytes expected")
+
+
+def test_max_age_refuses_a_release_without_valid_until_that_is_too_old(tmp_path: Path, capsys) -> None:
+    archive_url = _make_archive(tmp_path / "debian", UPDATES, _updates_inrelease(), _updates_packages_xz())
+    week, day = str(7 * 86400), 86400
+    out_dir = _empty_out_dir(tmp_path)
+    code, stderr = _fetch(
+        capsys, archive_url, UPDATES, out_dir, "--now", str(UPDATES_DATE + 8 * day), "--max-age", week
+    )
+    _assert_refused(
+        code,
+        stderr,
+        out_dir,
+        archive_url,
+        UPDATES,
+        "the Release file is dated Sat, 21 Nov 2026 02:10:46 UTC, 8 days before",
+        "older than [debian].max_release_age (7 days)",
+        "raise [debian].max_release_age",
+    )
+    fresh = _fetch(
+        capsys, archive_url, UPDATES, tmp_path / "ok", "--now", str(UPDATES_DATE + 6 * day), "--max-age", week
+    )
+    assert fresh == (0, "")
+
+
+def test_release_only_writes_the_inrelease_and_downloads_no_packages(tmp_path: Path, capsys) -> None:
+    # No Packages.xz in the archive: a download of it would fail the run.
+    archive_url = _make_archive(tmp_path / "debian", UPDATES, _updates_inrelease())
+    out_dir = tmp_path / "release"
+    assert _fetch(capsys, archive_url, UPDATES, out_dir, "--now", str(UPDATES_DATE + 3600), "--release-only") == (0, "")
+    assert sorted(p.name for p in out_dir.iterdir()) == ["InRelease", "release.json"]
+    assert (out_dir / "InRelease").read_bytes() == _updates_inrelease()
+    record = json.loads((out_dir / "release.json").read_text())
+    assert (record["date"], record["valid_until"], record["signed_by"]) == (UPDATES_DATE, None, UPDATES_SIGNERS)
+
+    # The second step reads that InRelease, not the mirror's current one, and checks it again.
+    (tmp_path / "debian" / "dists" / UPDATES / "InRelease").write_bytes(b"changed since")
+    (tmp_path / "debian" / "dists" / UPDATES / PACKAGES_XZ_PATH).write_bytes(_updates_packages_xz())
+    inrelease = str(out_dir / "InRelease")
+    fetched = tmp_path / "out"
+    assert _fetch(
+        capsys, archive_url, UPDATES, fetched, "--now", str(UPDATES_DATE + 3600), "--inrelease", inrelease
+    ) == (0, "")
+    assert _assert_fetched(fetched)["date"] == UPDATES_DATE
+    (out_dir / "InRelease").write_bytes(_tamper_signature_packet(_updates_inrelease()))
+    refused_dir = tmp_path / "refused"
+    code, stderr = _fetch(capsys, archive_url, UPDATES, refused_dir, "--inrelease", inrelease)
+    assert code == fetch_index.EXIT_VERIFICATION_FAILED and "signature does not verify" in stderr
+    assert not refused_dir.exists()
 
 
 # --- As the rule runs it ------------------------------------------------------------------------------------------

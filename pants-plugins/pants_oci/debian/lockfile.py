@@ -16,12 +16,23 @@ A package's `filename` is relative to the archive it came from, and `archive` is
 last path component of the archive URL), never a URL: the repository names no mirror. A build maps each label to a
 base URL from its configuration (`url_for_archive`). Version 1 locks, from before the merge, have no per-package
 provenance: every package is read as coming from archive "debian" and the lock's suite.
+
+A lock also records, per suite, the Date (and Valid-Until, or null) of the signed Release file it was made from:
+
+    "releases": [{"archive": "debian", "suite": "bookworm", "date": "Sat, 11 Jul 2026 10:16:37 UTC",
+                  "valid_until": null}, ...]
+
+so that relocking or checking for updates against a mirror that serves an older Release file (rolled back or
+frozen, hiding the updates since) fails instead of silently going back (`check_not_rolled_back`). The key is
+optional within lock version 2: a lock written before it has no dates, loads as before, and is simply not checked
+for rollback until it is regenerated (which records them).
 """
 import json
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from pants_oci.debian.index import DebianPackage, archive_label, is_security_suite
+from pants_oci.debian.release import check_not_rolled_back, format_release_date, parse_release_date
 from pants_oci.debian.version import compare_versions
 
 LOCK_VERSION = 2
@@ -47,6 +58,16 @@ class LockedPackage:
 
 
 @dataclass(frozen=True)
+class LockedRelease:
+    """The signed Release file a lock was made from, for one suite."""
+
+    archive: str  # label (archive_label)
+    suite: str
+    date: Optional[int]  # epoch seconds; None for an (unsigned) Release file without Date, never written to a lock
+    valid_until: Optional[int] = None
+
+
+@dataclass(frozen=True)
 class DebianLock:
     suite: str
     architecture: str
@@ -54,6 +75,8 @@ class DebianLock:
     packages: Tuple[LockedPackage, ...]
     # Every suite the lock was resolved against, in order; the first is `suite`. Empty means just `suite`.
     suites: Tuple[str, ...] = ()
+    # The Release files it was made from; empty for locks written before they were recorded.
+    releases: Tuple[LockedRelease, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.suites:
@@ -96,13 +119,16 @@ def render_lock(
     requested: Sequence[str],
     closure: Sequence[DebianPackage],
     suites: Optional[Sequence[str]] = None,
+    releases: Sequence[LockedRelease] = (),
 ) -> str:
     """The lock text: stable key order, packages sorted by name, trailing newline, the same bytes every time.
 
     `suites` are the suites the closure was resolved against, `suite` first; it defaults to just `suite`. A
-    package parsed without an IndexSource is recorded as coming from archive "debian" and `suite`.
+    package parsed without an IndexSource is recorded as coming from archive "debian" and `suite`. `releases`, the
+    Release files the indexes were checked against, are written in the order given (none: no "releases" key).
     """
     suites = list(suites) if suites else [suite]
+    dated = [r for r in releases if r.date is not None]
     if suites[0] != suite:
         raise ValueError(f"The first locked suite must be {suite!r}, not {suites[0]!r}.")
     document = {
@@ -110,11 +136,29 @@ def render_lock(
         "lock_version": LOCK_VERSION,
         "suite": suite,
         "suites": suites,
+        **({"releases": [_release_entry(r) for r in dated]} if dated else {}),
         "architecture": architecture,
         "requested": sorted(set(requested)),
         "packages": [_package_entry(p, suite) for p in sorted(closure, key=lambda p: (p.name, p.architecture))],
     }
     return json.dumps(document, indent=2, sort_keys=False) + "\n"
+
+
+def _release_entry(release: LockedRelease) -> Dict[str, object]:
+    # Dates as Release files write them: a reviewer compares them with the archive at a glance.
+    date = format_release_date(release.date) if release.date is not None else None
+    until = format_release_date(release.valid_until) if release.valid_until is not None else None
+    return {"archive": release.archive, "suite": release.suite, "date": date, "valid_until": until}
+
+
+def _locked_release(entry: Dict[str, object]) -> LockedRelease:
+    until = entry["valid_until"]
+    return LockedRelease(
+        str(entry["archive"]),
+        str(entry["suite"]),
+        parse_release_date(str(entry["date"])),
+        parse_release_date(str(until)) if until is not None else None,
+    )
 
 
 def _package_entry(package: DebianPackage, default_suite: str) -> Dict[str, object]:
@@ -139,7 +183,8 @@ def parse_lock(text: str, path: str) -> DebianLock:
         suite = document["suite"]
         packages = tuple(_locked_package(p, version, suite) for p in document["packages"])
         suites = tuple(document["suites"]) if version >= 2 else (suite,)
-        return DebianLock(suite, document["architecture"], tuple(document["requested"]), packages, suites)
+        releases = tuple(_locked_release(r) for r in document.get("releases", ()))
+        return DebianLock(suite, document["architecture"], tuple(document["requested"]), packages, suites, releases)
     except DebianLockError:
         raise  # already says what is wrong (it is a ValueError too)
     except (ValueError, KeyError, TypeError) as e:
@@ -186,6 +231,16 @@ def check_lock_matches(
             f"The Debian lock {path} no longer matches target {target}: {'; '.join(differences)}. "
             f"Regenerate it with `./pants generate-lockfiles --resolve={target}`."
         )
+
+
+def check_releases_not_older(lock: DebianLock, lock_path: str, served: Sequence[Tuple[str, LockedRelease]]) -> None:
+    """ArchiveVerificationError if a Release file an archive serves now is older than the one `lock` was made
+    from. `served`: (archive URL, the Release file's record) per suite; suites the lock has no date for pass."""
+    locked = {(r.archive, r.suite): r.date for r in lock.releases if r.date is not None}
+    for url, release in served:
+        floor = locked.get((release.archive, release.suite))
+        if floor is not None:
+            check_not_rolled_back(release.date, floor, url, release.suite, lock_path)
 
 
 def libc_version(lock: DebianLock) -> str:

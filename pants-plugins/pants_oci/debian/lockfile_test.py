@@ -1,3 +1,4 @@
+import calendar
 import json
 
 import pytest
@@ -12,8 +13,10 @@ from pants_oci.debian.lockfile import (
     DebianLockError,
     LockChange,
     LockedPackage,
+    LockedRelease,
     behind,
     check_lock_matches,
+    check_releases_not_older,
     diff_locks,
     format_diff,
     halves_problem,
@@ -22,6 +25,7 @@ from pants_oci.debian.lockfile import (
     render_lock,
     url_for_archive,
 )
+from pants_oci.debian.release import ArchiveVerificationError
 
 SUITES = ["bookworm", "bookworm-updates", "bookworm-security"]
 
@@ -393,3 +397,65 @@ def test_halves_of_a_cross_build_root_compare_the_targets_packages() -> None:
     assert halves_problem(root, "r", arm64_base, "b") is None
     amd64_base = DebianLock("bookworm", "amd64", ("libc6",), (native_libc,), tuple(SUITES))
     assert "compiled for arm64" in halves_problem(root, "r", amd64_base, "b")
+
+
+# --- Release dates: recorded, read back, and what an older mirror meets ----------------------------------------
+
+BOOKWORM_DATE = calendar.timegm((2026, 7, 11, 10, 16, 37))
+UPDATES_DATE = calendar.timegm((2026, 11, 30, 2, 21, 41))
+RELEASES = (
+    LockedRelease("debian", "bookworm", BOOKWORM_DATE),
+    LockedRelease("debian", "bookworm-updates", UPDATES_DATE),
+    LockedRelease("debian-security", "bookworm-security", UPDATES_DATE - 3600, UPDATES_DATE + 7 * 86400),
+)
+
+
+def _dated_lock() -> DebianLock:
+    text = render_lock("src:base", "bookworm", "amd64", ["libc6"], [LIBC6], SUITES, releases=RELEASES)
+    return parse_lock(text, "l.json")
+
+
+def test_release_dates_are_written_as_release_files_write_them_and_read_back() -> None:
+    text = render_lock("src:base", "bookworm", "amd64", ["libc6"], [LIBC6], SUITES, releases=RELEASES)
+    document = json.loads(text)
+    assert document["releases"][0] == {
+        "archive": "debian",
+        "suite": "bookworm",
+        "date": "Sat, 11 Jul 2026 10:16:37 UTC",
+        "valid_until": None,
+    }
+    assert document["releases"][2]["valid_until"] is not None
+    assert list(document)[:6] == ["//", "lock_version", "suite", "suites", "releases", "architecture"]
+    assert parse_lock(text, "l.json").releases == RELEASES
+
+
+def test_a_lock_without_release_dates_still_loads_and_is_not_held_to_any() -> None:
+    text = render_lock("src:base", "bookworm", "amd64", ["libc6"], [LIBC6], SUITES)
+    assert "releases" not in json.loads(text)
+    lock = parse_lock(text, "l.json")
+    assert lock.releases == ()
+    check_releases_not_older(lock, "l.json", [("http://m/debian", LockedRelease("debian", "bookworm", 0))])
+
+
+def test_an_undated_release_is_not_recorded() -> None:
+    releases = (LockedRelease("private", "bookworm", None), RELEASES[0])
+    text = render_lock("src:base", "bookworm", "amd64", ["libc6"], [LIBC6], SUITES, releases=releases)
+    assert [r["archive"] for r in json.loads(text)["releases"]] == ["debian"]
+
+
+def test_an_older_release_than_the_locks_is_refused_naming_both_dates() -> None:
+    lock = _dated_lock()
+    same = [("http://m/debian", r) for r in RELEASES]
+    check_releases_not_older(lock, "l.json", same)
+    newer = [("http://m/debian", LockedRelease(r.archive, r.suite, (r.date or 0) + 1)) for r in RELEASES]
+    check_releases_not_older(lock, "l.json", newer)
+    older = LockedRelease("debian", "bookworm-updates", UPDATES_DATE - 86400)
+    with pytest.raises(ArchiveVerificationError) as e:
+        check_releases_not_older(lock, "l.json", [("http://m/debian", RELEASES[0]), ("http://m/debian", older)])
+    message = str(e.value)
+    assert message.startswith(
+        "Debian archive http://m/debian, suite bookworm-updates: the mirror's Release file is dated "
+    )
+    assert "older than the one the lock l.json was made from" in message and "Use an up-to-date mirror" in message
+    # Another archive's suite of the same name is another Release file.
+    check_releases_not_older(lock, "l.json", [("http://m/other", LockedRelease("other", "bookworm-updates", 0))])

@@ -12,12 +12,18 @@ OpenPGP (RFC 4880, RFC 9580) that checking an archive's InRelease needs:
   expiry, key flags and revocations come from those signatures only, never from third-party certifications;
 - the cleartext signature framework: dash-escaping, trailing whitespace, CRLF canonical text.
 
+Inputs come from mirrors, so every one is bounded (the LIMITS below): a clearsigned message's size (apt's cap on
+Release files), its signature block's size and number of signature packets, a detached signature's size; and every
+error message is cut to MAX_ERROR_CHARS, so no input costs more than a few seconds, a few times its size in memory,
+or a long Pants error.
+
 Every failure is a SignatureError whose `reason` says which kind of failure it is (see the REASON constants), so
 callers can say what to do about it.
 """
 import base64
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -32,15 +38,35 @@ NO_TRUSTED_KEY = "no-trusted-key"  # No signature was made by a key of the keyri
 EXPIRED_KEY = "expired-key"  # Only keys past their expiry signed.
 EXPIRED_SIGNATURE = "expired-signature"  # The signature itself states an expiry that has passed.
 REVOKED_KEY = "revoked-key"  # Only revoked keys signed.
+FUTURE_SIGNATURE = "future-signature"  # The signature says it was made after the time of verification.
 UNSUPPORTED = "unsupported"  # An algorithm or a packet version this verifier refuses.
+TOO_LARGE = "too-large"  # The input exceeds one of the limits below.
+
+# Limits. apt refuses Release files over 10 MB (Acquire::MaxReleaseFileSize); Debian's InRelease files are 50-160 kB.
+MAX_CLEARSIGNED_BYTES = 10 * 1024 * 1024
+# Debian signs each InRelease with two or three keys (about 2 kB of armor); a CPython .asc is under 1 kB.
+MAX_SIGNATURE_PACKETS = 16
+MAX_SIGNATURE_BLOCK_BYTES = 64 * 1024
+# Errors end up in Pants' output: a signature detail is ~200 characters, and 16 of them would be too many.
+MAX_ERROR_CHARS = 1500
 
 
 class SignatureError(ValueError):
     """A message or keyring that does not verify; `reason` is one of the REASON constants above."""
 
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(shorten(message, MAX_ERROR_CHARS))
         self.reason = reason
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text`, cut in the middle to at most `limit` characters: the start says what failed, the end often why."""
+    if len(text) <= limit:
+        return text
+    marker = f" [... {len(text) - limit} characters cut ...] "
+    head = (limit - len(marker)) * 2 // 3
+    tail = limit - len(marker) - head
+    return text[:head] + marker + text[len(text) - tail :]
 
 
 def _malformed(message: str) -> SignatureError:
@@ -392,6 +418,10 @@ def _read_ed25519_public_key(reader: _Reader) -> Optional[bytes]:
     # Legacy EdDSA prefixes the native 32-byte key with 0x40 ("native point format").
     if encoded[:1] != b"\x40":
         raise _malformed("malformed OpenPGP public key: an Ed25519 key must be 0x40 followed by 32 bytes")
+    if ed25519_has_small_order(encoded[1:]):
+        # For such a key, R = identity and S = 0 is a valid signature of every message: anyone can "sign" with it,
+        # its own self-signatures included. gpgv refuses these keys too.
+        raise SignatureError(UNSUPPORTED, "weak Ed25519 public key: a point of small order signs any message")
     return encoded[1:]
 
 
@@ -695,9 +725,18 @@ _BASE_X = _recover_x(_BASE_Y, 0)
 _BASE: _Point = (_BASE_X, _BASE_Y, 1, _BASE_X * _BASE_Y % _P)  # type: ignore[operator]
 
 
+_IDENTITY: _Point = (0, 1, 1, 0)
+
+
+def ed25519_has_small_order(public_key: bytes) -> bool:
+    """Whether a 32-byte Ed25519 public key is a point whose order divides the cofactor 8 (identity included)."""
+    point = _point_decompress(public_key) if len(public_key) == 32 else None
+    return point is not None and _points_equal(_point_multiply(8, point), _IDENTITY)
+
+
 def ed25519_verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """RFC 8032 Ed25519 verification of a 64-byte signature by a 32-byte public key."""
-    if len(public_key) != 32 or len(signature) != 64:
+    """RFC 8032 Ed25519 verification of a 64-byte signature by a 32-byte public key; small-order keys never verify."""
+    if len(public_key) != 32 or len(signature) != 64 or ed25519_has_small_order(public_key):
         return False
     a = _point_decompress(public_key)
     r = _point_decompress(signature[:32])
@@ -854,11 +893,23 @@ def _split_certificates(packets: Sequence[Packet]) -> List[_CertificatePackets]:
             groups[-1].user_ids.append((packet, []))
         elif packet.tag == TAG_PUBLIC_SUBKEY:
             groups[-1].subkeys.append((packet, []))
+        elif packet.tag == TAG_SIGNATURE and _signature_type(packet) == _SIG_KEY_REVOCATION:
+            # A key revocation is about the whole key wherever it sits: appended after the subkeys (as merging a
+            # revocation certificate into a keyring puts it), it must not be read as a subkey's signature and lost.
+            groups[-1].direct_signatures.append(packet)
         elif packet.tag == TAG_SIGNATURE:
             _signatures_of_last_component(groups[-1]).append(packet)
         else:
             raise _malformed(f"malformed keyring: unexpected packet with tag {packet.tag} in a public key")
     return groups
+
+
+def _signature_type(packet: Packet) -> Optional[int]:
+    """The type of a signature packet without parsing the rest (version 3 has it at offset 2, 4 and later at 1)."""
+    body = packet.body
+    if len(body) > 2 and body[0] == 3:
+        return body[2]
+    return body[1] if len(body) > 1 and body[0] >= 4 else None
 
 
 def _signatures_of_last_component(group: _CertificatePackets) -> List[Packet]:
@@ -1005,91 +1056,134 @@ _END_SIGNATURE = b"-----END PGP SIGNATURE-----"
 @dataclass(frozen=True)
 class ClearsignedMessage:
     hash_names: Tuple[str, ...]  # From the "Hash:" armor headers; empty when there are none.
-    lines: Tuple[bytes, ...]  # Dash-unescaped, trailing whitespace removed, without line endings.
+    # The signed lines, dash-unescaped and without trailing whitespace, each ended by LF (b"" when there are none).
+    text: bytes
     signatures: Tuple[Packet, ...]
+
+    @property
+    def lines(self) -> Tuple[bytes, ...]:
+        """The signed lines, without line endings."""
+        return tuple(self.text[:-1].split(b"\n")) if self.text else ()
 
     @property
     def signed_data(self) -> bytes:
         """The canonical text the signatures cover: lines joined with CRLF, no line break after the last."""
-        return b"\r\n".join(self.lines)
+        return self.text[:-1].replace(b"\n", b"\r\n")
 
-    @property
-    def text(self) -> bytes:
-        """The signed lines as a Unix text file (LF line endings, a final newline)."""
-        return b"".join(line + b"\n" for line in self.lines)
+
+# The message is handled as one bytes object with C-speed searches and substitutions, never as a list of lines:
+# 10 MB of two-byte lines would be five million objects (over 500 MB, seconds of Python loops).
+_WHITESPACE = b" \t\n\r\x0b\x0c"  # What bytes.strip() strips.
+_UNESCAPED_DASH_LINE = re.compile(rb"^-(?! )", re.MULTILINE)  # A line starting with '-' but not with "- ".
+_END_SIGNATURE_LINE = re.compile(rb"^-----END PGP SIGNATURE-----[ \t\r\x0b\x0c]*$", re.MULTILINE)
+_TRAILING_BLANKS = re.compile(rb"[ \t]+$", re.MULTILINE)
+_MAX_HEADER_LINES = 64
+# Substitutions build a piece per match: done a chunk of lines at a time, they never hold millions at once.
+_CHUNK_BYTES = 1024 * 1024
 
 
 def parse_clearsigned(text: bytes) -> ClearsignedMessage:
     """Split a clearsigned message into its signed lines and signature packets.
 
     Anything but blank lines before the BEGIN line or after the END line is refused: apt refuses it too, since a
-    reader that parsed the file without the signature framing would see unsigned content.
+    reader that parsed the file without the signature framing would see unsigned content. So is a message over
+    MAX_CLEARSIGNED_BYTES, before anything else is done with it.
     """
-    lines = [line[:-1] if line.endswith(b"\r") else line for line in text.split(b"\n")]
-    index = _skip_blank_lines(lines, 0)
-    if index >= len(lines) or lines[index].rstrip() != _BEGIN_MESSAGE:
+    _check_size(len(text), MAX_CLEARSIGNED_BYTES, "clearsigned message")
+    # Skip the blank lines: the BEGIN line starts on the line of the first non-blank byte.
+    first = len(text) - len(text.lstrip(_WHITESPACE))
+    line, position = _line_at(text, text.rfind(b"\n", 0, first) + 1)
+    if line is None or line.rstrip() != _BEGIN_MESSAGE:
         raise _malformed("malformed clearsigned message: it does not start with -----BEGIN PGP SIGNED MESSAGE-----")
-    hash_names, index = _read_hash_headers(lines, index + 1)
-    signed_lines, index = _read_signed_lines(lines, index)
-    signatures, index = _read_signature_block(lines, index)
-    if _skip_blank_lines(lines, index) < len(lines):
+    hash_names, position = _read_hash_headers(text, position)
+    signed_text, position = _read_signed_text(text, position)
+    signatures, position = _read_signature_block(text, position)
+    if text[position:].strip():
         raise _malformed("malformed clearsigned message: unsigned data after -----END PGP SIGNATURE-----")
-    return ClearsignedMessage(hash_names, tuple(signed_lines), tuple(signatures))
+    return ClearsignedMessage(hash_names, signed_text, tuple(signatures))
 
 
-def _skip_blank_lines(lines: Sequence[bytes], index: int) -> int:
-    while index < len(lines) and not lines[index].strip():
-        index += 1
-    return index
+def _line_at(text: bytes, position: int) -> Tuple[Optional[bytes], int]:
+    """The line starting at `position` without its line ending (LF, or CR LF), and where the next one starts; None
+    past the end. Like text.split(b"\n"): a text ending in LF has a last, empty line."""
+    if position > len(text):
+        return None, position
+    end = text.find(b"\n", position)
+    end = len(text) if end < 0 else end
+    line = text[position:end]
+    return (line[:-1] if line.endswith(b"\r") else line), end + 1
 
 
-def _read_hash_headers(lines: Sequence[bytes], index: int) -> Tuple[Tuple[str, ...], int]:
+def _check_size(size: int, limit: int, what: str) -> None:
+    if size > limit:
+        raise SignatureError(TOO_LARGE, f"the {what} is {size} bytes, more than the {limit} bytes this verifier reads")
+
+
+def _check_signature_count(packets: Sequence[Packet]) -> None:
+    # Each signature by a trusted key costs a verification (tens of milliseconds for Ed25519 in pure Python).
+    if len(packets) > MAX_SIGNATURE_PACKETS:
+        raise SignatureError(
+            TOO_LARGE, f"{len(packets)} signature packets, more than the {MAX_SIGNATURE_PACKETS} this verifier reads"
+        )
+
+
+def _read_hash_headers(text: bytes, position: int) -> Tuple[Tuple[str, ...], int]:
     names: List[str] = []
-    while index < len(lines) and lines[index].strip():
-        name, colon, value = lines[index].rstrip().partition(b": ")
+    for _ in range(_MAX_HEADER_LINES + 1):
+        line, position = _line_at(text, position)
+        if line is None:
+            raise _malformed("malformed clearsigned message: no blank line after the armor headers")
+        if not line.strip():
+            return tuple(names), position
+        name, colon, value = line.rstrip().partition(b": ")
         # "Hash" is the only header a cleartext signature may carry; anything else would be unsigned text.
         if name != b"Hash" or not colon:
-            raise _malformed(f"malformed clearsigned message: unexpected armor header {lines[index][:60]!r}")
+            raise _malformed(f"malformed clearsigned message: unexpected armor header {line[:60]!r}")
         names += [n.strip().decode("ascii", "replace").upper() for n in value.split(b",")]
-        index += 1
-    if index >= len(lines):
-        raise _malformed("malformed clearsigned message: no blank line after the armor headers")
-    return tuple(names), index + 1
+    raise _malformed(f"malformed clearsigned message: more than {_MAX_HEADER_LINES} armor header lines")
 
 
-def _read_signed_lines(lines: Sequence[bytes], index: int) -> Tuple[List[bytes], int]:
-    signed = []
-    while index < len(lines) and lines[index].rstrip() != _BEGIN_SIGNATURE:
-        line = lines[index]
-        if line.startswith(b"- "):
-            line = line[2:]  # Dash-escaped: the text line starts with the rest.
-        elif line.startswith(b"-"):
-            raise _malformed(
-                f"malformed clearsigned message: line {index + 1} starts with '-' but is not " f"dash-escaped"
-            )
-        # Trailing spaces and tabs are not part of the signed text (RFC 9580, section 7.2).
-        signed.append(line.rstrip(b" \t"))
-        index += 1
-    if index >= len(lines):
+def _read_signed_text(text: bytes, position: int) -> Tuple[bytes, int]:
+    """The signed lines from `position` up to the BEGIN PGP SIGNATURE line, each ended by LF, and where that line
+    starts. The first line that starts with '-' and is not dash-escaped must be that line."""
+    match = _UNESCAPED_DASH_LINE.search(text, position)
+    if match is None:
         raise _malformed("malformed clearsigned message: no -----BEGIN PGP SIGNATURE----- line")
-    return signed, index
+    begin = match.start()
+    line, _ = _line_at(text, begin)
+    if line is None or line.rstrip() != _BEGIN_SIGNATURE:
+        number = text.count(b"\n", 0, begin) + 1
+        raise _malformed(f"malformed clearsigned message: line {number} starts with '-' but is not dash-escaped")
+    chunks = []
+    while position < begin:  # Each line ended by LF; none when the BEGIN line follows the headers at once.
+        end = text.find(b"\n", min(position + _CHUNK_BYTES, begin - 1)) + 1
+        chunks.append(_canonical_lines(text[position:end]))
+        position = end
+    return b"".join(chunks), begin
 
 
-def _read_signature_block(lines: Sequence[bytes], index: int) -> Tuple[List[Packet], int]:
-    end = index
-    while end < len(lines) and lines[end].rstrip() != _END_SIGNATURE:
-        end += 1
-    if end >= len(lines):
+def _canonical_lines(lines: bytes) -> bytes:
+    """Whole lines, each ended by LF, as signed: one CR before the LF dropped, dash-escapes undone, trailing spaces
+    and tabs removed (RFC 9580, section 7.2)."""
+    lines = (b"\n" + lines).replace(b"\r\n", b"\n").replace(b"\n- ", b"\n")[1:]
+    return _TRAILING_BLANKS.sub(b"", lines)
+
+
+def _read_signature_block(text: bytes, begin: int) -> Tuple[List[Packet], int]:
+    match = _END_SIGNATURE_LINE.search(text, begin)
+    if match is None:
         raise _malformed("malformed clearsigned message: no -----END PGP SIGNATURE----- line")
+    _check_size(match.end() - begin + 1, MAX_SIGNATURE_BLOCK_BYTES, "signature block")
     try:
-        armor_lines = [line.decode("ascii").rstrip() for line in lines[index : end + 1]]
+        armor_lines = [line.rstrip() for line in text[begin : match.end()].decode("ascii").split("\n")]
     except UnicodeDecodeError:
         raise _malformed("malformed clearsigned message: the signature block is not ASCII") from None
     block, _ = _read_armor_block(armor_lines, 0)
     packets = parse_packets(block.data)
     if not packets or any(p.tag != TAG_SIGNATURE for p in packets):
         raise _malformed("malformed clearsigned message: the signature block must hold signature packets only")
-    return packets, end + 1
+    _check_signature_count(packets)
+    return packets, match.end()
 
 
 @dataclass(frozen=True)
@@ -1146,7 +1240,9 @@ def _unique(values: Iterable[str]) -> Tuple[str, ...]:
 
 
 def _check_message_signature(packet: Packet, message: ClearsignedMessage, keyring: Keyring, now: int) -> _Outcome:
-    return _check_signature_packet(packet, SIG_CANONICAL_TEXT, message.signed_data, keyring, now, message.hash_names)
+    return _check_signature_packet(
+        packet, SIG_CANONICAL_TEXT, message.signed_data, keyring, now, False, message.hash_names
+    )
 
 
 def _check_signature_packet(
@@ -1154,11 +1250,13 @@ def _check_signature_packet(
     signature_type: int,
     signed_data: bytes,
     keyring: Keyring,
-    now: Optional[int],
+    now: int,
+    keys_at_signing: bool,
     announced_hashes: Tuple[str, ...] = (),
 ) -> _Outcome:
-    """One signature packet over `signed_data`. `now` None: keys and the signature are judged at the signature's
-    own creation time (a release signed while its key was valid stays verifiable after the key expires)."""
+    """One signature packet over `signed_data`, at time `now`. With `keys_at_signing`, key expiry is judged at the
+    signature's own creation time (a release signed while its key was valid stays verifiable after the key
+    expires); revocations, the signature's expiry and a creation time after `now` are judged at `now` always."""
     try:
         signature = parse_signature(packet.body)
     except SignatureError as e:
@@ -1187,7 +1285,8 @@ def _check_signature_packet(
             detail = str(e) if e.reason == BAD_SIGNATURE else f"signature by {_key_name(key, certificate)}: {e}"
             outcome = _Outcome(e.reason, detail)
             continue
-        return _check_key_validity(key, certificate, signature, signature.created or 0 if now is None else now)
+        key_time = (signature.created or 0) if keys_at_signing else now
+        return _check_key_validity(key, certificate, signature, key_time, now)
     return outcome
 
 
@@ -1198,10 +1297,12 @@ class VerifiedFile:
     signed_at: Tuple[int, ...]  # creation times of the good signatures
 
 
-def verify_detached(data: bytes, signature_file: bytes, keyring: Keyring) -> VerifiedFile:
-    """Verify a detached signature (armored `.asc` or binary `.sig`) over a file's bytes; SignatureError unless a
-    key of the keyring made a good binary-document signature. Keys are judged at the signature's creation time:
-    an expired key's old release signatures still count, a revoked key's never do."""
+def verify_detached(data: bytes, signature_file: bytes, keyring: Keyring, now: int) -> VerifiedFile:
+    """Verify a detached signature (armored `.asc` or binary `.sig`) over a file's bytes at time `now` (epoch
+    seconds); SignatureError unless a key of the keyring made a good binary-document signature. Key expiry is judged
+    at the signature's creation time: an expired key's old release signatures still count, a revoked key's never
+    do; a signature past its own expiry, or made after `now`, does not count (as for gpgv and sqv)."""
+    _check_size(len(signature_file), MAX_SIGNATURE_BLOCK_BYTES, "signature file")
     text = signature_file.lstrip()
     if text.startswith(b"-----BEGIN PGP SIGNATURE-----"):
         blocks = [b for b in dearmor_all(signature_file.decode("ascii", "replace")) if b.kind == "SIGNATURE"]
@@ -1213,7 +1314,8 @@ def verify_detached(data: bytes, signature_file: bytes, keyring: Keyring) -> Ver
     signatures = [p for p in packets if p.tag == TAG_SIGNATURE]
     if not signatures:
         raise _malformed("malformed signature file: no signature packet")
-    outcomes = [_check_signature_packet(p, SIG_BINARY_DOCUMENT, data, keyring, None) for p in signatures]
+    _check_signature_count(signatures)
+    outcomes = [_check_signature_packet(p, SIG_BINARY_DOCUMENT, data, keyring, now, True) for p in signatures]
     good = _good_outcomes(outcomes)
     return VerifiedFile(
         signer_fingerprints=_unique(o.key.primary_fingerprint for o in good if o.key),
@@ -1229,13 +1331,15 @@ def _unknown_issuer_detail(signature: Signature, keyring: Keyring) -> str:
     return f"signature by {signature.issuer}: not a key of the trusted keyring"
 
 
-def _check_key_validity(key: BoundKey, certificate: Certificate, signature: Signature, now: int) -> _Outcome:
-    """Given a signature that verifies, whether its key and the signature were valid at `now`."""
+def _check_key_validity(
+    key: BoundKey, certificate: Certificate, signature: Signature, key_time: int, now: int
+) -> _Outcome:
+    """Given a signature that verifies, whether its key was valid at `key_time` and the signature at `now`."""
     name = _key_name(key, certificate)
     for bound in (key, certificate.primary):
         if bound.revoked:
             return _Outcome(REVOKED_KEY, f"signature by {name}: key {bound.fingerprint} is revoked")
-        if bound.expires is not None and now >= bound.expires:
+        if bound.expires is not None and key_time >= bound.expires:
             return _Outcome(
                 EXPIRED_KEY, f"signature by {name}: key {bound.fingerprint} expired on " f"{_utc(bound.expires)}"
             )
@@ -1245,6 +1349,11 @@ def _check_key_validity(key: BoundKey, certificate: Certificate, signature: Sign
     if created is None or created < key.key.created:
         return _Outcome(
             BAD_SIGNATURE, f"bad signature by {name}: its creation time is missing or before the " f"key's creation"
+        )
+    if created > now:
+        # A signature from the future means a wrong clock, here or at the signer: nothing about it can be judged.
+        return _Outcome(
+            FUTURE_SIGNATURE, f"signature by {name} is dated {_utc(created)}, after the time of checking {_utc(now)}"
         )
     if signature.expires is not None and now >= signature.expires:
         return _Outcome(EXPIRED_SIGNATURE, f"signature by {name} expired on {_utc(signature.expires)}")
@@ -1263,13 +1372,23 @@ def _utc(timestamp: int) -> str:
 
 
 # Which failure to report when no signature counts: the most specific one about a key the keyring trusts.
-_REASON_PRIORITY = (EXPIRED_KEY, REVOKED_KEY, EXPIRED_SIGNATURE, UNSUPPORTED, MALFORMED, NO_TRUSTED_KEY)
+_REASON_PRIORITY = (
+    EXPIRED_KEY,
+    REVOKED_KEY,
+    EXPIRED_SIGNATURE,
+    FUTURE_SIGNATURE,
+    UNSUPPORTED,
+    MALFORMED,
+    NO_TRUSTED_KEY,
+)
 
 
 def _no_valid_signature_error(outcomes: Sequence[_Outcome]) -> SignatureError:
     reasons = {o.reason for o in outcomes}
     reason = next((r for r in _REASON_PRIORITY if r in reasons), NO_TRUSTED_KEY)
-    details = "; ".join(o.detail for o in outcomes)
+    # The specific reason first: with many signatures, the message is cut (SignatureError) after the first ones.
+    ordered = sorted(outcomes, key=lambda o: o.reason != reason)
+    details = "; ".join(o.detail for o in ordered)
     if reason == NO_TRUSTED_KEY:
         return SignatureError(reason, f"no signature by a trusted key ({details})")
     return SignatureError(reason, f"no valid signature by a trusted key ({details})")

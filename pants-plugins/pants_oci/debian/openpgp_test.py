@@ -1,10 +1,12 @@
 """Tests against real data: Debian's InRelease files and the machine's Debian archive keyrings, cross-checked with
-gpgv where it is installed; small gpg-made fixtures cover Ed25519 messages, SHA384 and SHA1."""
+gpgv from the test-tools Debian lock; small gpg-made fixtures cover Ed25519 messages, SHA384 and SHA1, and crafted
+keys and signatures (openpgp_testing.py) the limits and the time checks. openpgp_crosscheck_test.py sets the
+verdicts beside gpgv's and sqv's."""
 import functools
 import re
-import shutil
 import subprocess
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Set, Tuple
 
@@ -13,8 +15,16 @@ import pytest
 from pants_oci.debian.openpgp import (
     BAD_SIGNATURE,
     EXPIRED_KEY,
+    EXPIRED_SIGNATURE,
+    FUTURE_SIGNATURE,
     MALFORMED,
+    MAX_CLEARSIGNED_BYTES,
+    MAX_ERROR_CHARS,
+    MAX_SIGNATURE_BLOCK_BYTES,
+    MAX_SIGNATURE_PACKETS,
     NO_TRUSTED_KEY,
+    REVOKED_KEY,
+    TOO_LARGE,
     UNSUPPORTED,
     Keyring,
     Packet,
@@ -22,12 +32,22 @@ from pants_oci.debian.openpgp import (
     armor,
     crc24,
     dearmor_all,
+    ed25519_has_small_order,
     ed25519_verify,
     load_keyring,
     parse_clearsigned,
     parse_packets,
+    shorten,
     verify_clearsigned,
     verify_detached,
+)
+from pants_oci.debian.openpgp_testing import (
+    IDENTITY_ENCODING,
+    CraftedKey,
+    certificate,
+    clearsign,
+    detached,
+    locked_tool,
 )
 from pants_oci.debian.release import parse_release_date
 
@@ -83,10 +103,10 @@ def _an_hour_after_signing(inrelease: bytes) -> int:
 
 def _gpgv(keyring: Path, message: Path) -> Tuple[int, Set[Tuple[str, str]], str]:
     """gpgv's exit code, its VALIDSIG (signing key, primary key) pairs and its status lines."""
-    if shutil.which("gpgv") is None:
-        pytest.skip("gpgv is not installed: no cross-check against GnuPG")
     result = subprocess.run(
-        ["gpgv", "--status-fd", "1", "--keyring", str(keyring), str(message)], capture_output=True, text=True
+        [locked_tool("gpgv"), "--status-fd", "1", "--keyring", str(keyring), str(message)],
+        capture_output=True,
+        text=True,
     )
     valid = set()
     for line in result.stdout.splitlines():
@@ -455,6 +475,8 @@ def test_ed25519_rfc8032_test_vectors() -> None:
 
 TEST_RELEASE_PRIMARY = "26F7389AFBE92FB71DD3631BCB5B0CB1E6150C3E"
 TEST_RELEASE_SUBKEY = "5FCF6178EFC793C10156521036C1010B06B7AE28"
+# When the detached signature tests check: after the test release key expired (2026-01-01).
+CHECKED_AT = 1796169600  # 2026-12-02 00:00:00 UTC
 
 
 def _release_keyring() -> Keyring:
@@ -463,7 +485,10 @@ def _release_keyring() -> Keyring:
 
 def test_a_detached_signature_verifies_after_its_key_expired() -> None:
     verified = verify_detached(
-        _fixture("test-release-tarball.bin"), _fixture("test-release-tarball.bin.asc"), _release_keyring()
+        _fixture("test-release-tarball.bin"),
+        _fixture("test-release-tarball.bin.asc"),
+        _release_keyring(),
+        now=CHECKED_AT,
     )
     assert verified.signer_fingerprints == (TEST_RELEASE_PRIMARY,)
     assert verified.signing_key_fingerprints == (TEST_RELEASE_SUBKEY,)
@@ -472,7 +497,7 @@ def test_a_detached_signature_verifies_after_its_key_expired() -> None:
 
 def test_a_detached_signature_in_binary_form_verifies() -> None:
     binary = dearmor_all(_fixture("test-release-tarball.bin.asc").decode())[0].data
-    verified = verify_detached(_fixture("test-release-tarball.bin"), binary, _release_keyring())
+    verified = verify_detached(_fixture("test-release-tarball.bin"), binary, _release_keyring(), now=CHECKED_AT)
     assert verified.signer_fingerprints == (TEST_RELEASE_PRIMARY,)
 
 
@@ -480,7 +505,7 @@ def test_a_tampered_file_fails_its_detached_signature() -> None:
     data = bytearray(_fixture("test-release-tarball.bin"))
     data[100] ^= 1
     with pytest.raises(SignatureError) as e:
-        verify_detached(bytes(data), _fixture("test-release-tarball.bin.asc"), _release_keyring())
+        verify_detached(bytes(data), _fixture("test-release-tarball.bin.asc"), _release_keyring(), now=CHECKED_AT)
     assert e.value.reason == BAD_SIGNATURE
 
 
@@ -488,7 +513,7 @@ def test_a_tampered_detached_signature_fails() -> None:
     packet = bytearray(dearmor_all(_fixture("test-release-tarball.bin.asc").decode())[0].data)
     packet[-10] ^= 0x40  # inside the RSA signature value
     with pytest.raises(SignatureError) as e:
-        verify_detached(_fixture("test-release-tarball.bin"), bytes(packet), _release_keyring())
+        verify_detached(_fixture("test-release-tarball.bin"), bytes(packet), _release_keyring(), now=CHECKED_AT)
     assert e.value.reason == BAD_SIGNATURE
 
 
@@ -498,11 +523,166 @@ def test_a_detached_signature_by_another_key_is_not_trusted() -> None:
             _fixture("test-release-tarball.bin"),
             _fixture("test-release-tarball.bin.asc"),
             load_keyring(_fixture("test-rsa-key.asc")),
+            now=CHECKED_AT,
         )
     assert e.value.reason == NO_TRUSTED_KEY and TEST_RELEASE_SUBKEY in str(e.value)
 
 
 def test_a_clearsigned_message_is_not_a_detached_signature() -> None:
     with pytest.raises(SignatureError) as e:
-        verify_detached(b"x", _fixture("test-rsa-clearsigned-sha384.txt"), load_keyring(_fixture("test-rsa-key.asc")))
+        verify_detached(
+            b"x",
+            _fixture("test-rsa-clearsigned-sha384.txt"),
+            load_keyring(_fixture("test-rsa-key.asc")),
+            now=CHECKED_AT,
+        )
     assert e.value.reason == MALFORMED
+
+
+# --- Time checks, revocations, weak keys and limits, on crafted keys (openpgp_testing.py) -------------------------
+
+CRAFTED_AT = 1767225600  # 2026-01-01 00:00:00 UTC: the crafted keys' creation.
+SIGNER = CraftedKey(b"unit primary", CRAFTED_AT)
+SIGNING_SUBKEY = CraftedKey(b"unit signing subkey", CRAFTED_AT)
+DAY = 86400
+
+
+def _crafted_keyring(**options) -> Keyring:
+    return load_keyring(certificate(SIGNER, subkeys=[SIGNING_SUBKEY], **options))
+
+
+def _detached_reason(signature: bytes, keyring: Keyring, now: int) -> str:
+    try:
+        verify_detached(b"data", signature, keyring, now=now)
+    except SignatureError as e:
+        return e.reason
+    return "good"
+
+
+def test_a_detached_signature_past_its_expiry_fails_at_the_time_of_checking() -> None:
+    signature = detached(SIGNING_SUBKEY, b"data", CHECKED_AT - 2 * DAY, expires_after=DAY)
+    assert _detached_reason(signature, _crafted_keyring(), now=CHECKED_AT - 2 * DAY + 60) == "good"
+    assert _detached_reason(signature, _crafted_keyring(), now=CHECKED_AT) == EXPIRED_SIGNATURE
+
+
+def test_signatures_dated_after_the_time_of_checking_fail() -> None:
+    keyring = _crafted_keyring()
+    assert _detached_reason(detached(SIGNING_SUBKEY, b"data", CHECKED_AT + 1), keyring, now=CHECKED_AT) == (
+        FUTURE_SIGNATURE
+    )
+    message = clearsign(SIGNING_SUBKEY, b"Suite: test\n", CHECKED_AT + DAY)
+    with pytest.raises(SignatureError) as e:
+        verify_clearsigned(message, keyring, CHECKED_AT)
+    assert e.value.reason == FUTURE_SIGNATURE and "after the time of checking" in str(e.value)
+    assert verify_clearsigned(message, keyring, CHECKED_AT + DAY).signer_fingerprints == (SIGNER.fingerprint,)
+
+
+@pytest.mark.parametrize("revocation_last", [True, False])
+def test_a_key_revocation_counts_wherever_it_sits_in_the_certificate(revocation_last: bool) -> None:
+    keyring = _crafted_keyring(revoked_at=CHECKED_AT - DAY, revocation_last=revocation_last)
+    assert keyring.certificates[0].primary.revoked and keyring.certificates[0].subkeys
+    signature = detached(SIGNING_SUBKEY, b"data", CHECKED_AT - 3600)
+    assert _detached_reason(signature, keyring, now=CHECKED_AT) == REVOKED_KEY
+
+
+def test_a_revocation_by_another_key_after_the_subkeys_does_not_revoke() -> None:
+    other = CraftedKey(b"someone else", CRAFTED_AT)
+    stray = certificate(other, revoked_at=CHECKED_AT - DAY)
+    revocation = stray[stray.rindex(b"\xc2") :]  # the last packet: other's key revocation
+    keyring = load_keyring(certificate(SIGNER, subkeys=[SIGNING_SUBKEY]) + revocation)
+    assert not keyring.certificates[0].primary.revoked
+
+
+def _order_two_point() -> bytes:
+    # (0, -1) has order 2.
+    return ((2**255 - 19) - 1).to_bytes(32, "little")
+
+
+def test_small_order_ed25519_keys_are_refused() -> None:
+    assert ed25519_has_small_order(IDENTITY_ENCODING) and ed25519_has_small_order(_order_two_point())
+    assert not ed25519_has_small_order(SIGNER.public)
+    forged_key = CraftedKey(b"no secret", CRAFTED_AT, public_override=IDENTITY_ENCODING)
+    keyring = load_keyring(certificate(forged_key, forge=True))
+    assert not keyring.certificates and "small order" in keyring.rejected[0].reason
+    forged = detached(forged_key, b"any data at all", CHECKED_AT - 3600, forge=True)
+    assert _detached_reason(forged, keyring, now=CHECKED_AT) == NO_TRUSTED_KEY
+    # The forgery itself (R = identity, S = 0) no longer verifies, whatever key object is passed.
+    assert not ed25519_verify(IDENTITY_ENCODING, b"any message", IDENTITY_ENCODING + bytes(32))
+
+
+def test_a_huge_clearsigned_message_is_refused_quickly_with_a_short_message() -> None:
+    start = time.monotonic()
+    with pytest.raises(SignatureError) as e:
+        verify_clearsigned(b"-----BEGIN PGP SIGNED MESSAGE-----\n" + b"A" * (20 * 1024 * 1024), _crafted_keyring(), 0)
+    assert e.value.reason == TOO_LARGE and str(MAX_CLEARSIGNED_BYTES) in str(e.value)
+    assert time.monotonic() - start < 1 and len(str(e.value)) < 2000
+
+
+def _worst_case_message(line: bytes) -> bytes:
+    """10 MB of `line`, clearsigned by an empty (well-armored) signature block."""
+    body = line * ((MAX_CLEARSIGNED_BYTES - 200) // len(line))
+    signature = b"-----BEGIN PGP SIGNATURE-----\n\n=twTO\n-----END PGP SIGNATURE-----\n"  # CRC24 of nothing
+    return b"-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\n" + body + signature
+
+
+@pytest.mark.parametrize("line", [b"a\n", b"- \n"])
+def test_a_10_mb_message_of_tiny_lines_is_parsed_in_bounded_memory(line: bytes) -> None:
+    # As a list of lines, 10 MB of two-byte lines took over 500 MB (five million objects) and seconds.
+    message = _worst_case_message(line)
+    assert len(message) <= MAX_CLEARSIGNED_BYTES
+    tracemalloc.start()
+    try:
+        start = time.monotonic()
+        with pytest.raises(SignatureError, match="signature packets only"):
+            parse_clearsigned(message)
+        elapsed = time.monotonic() - start
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20 and elapsed < 5, (peak, elapsed)
+
+
+def test_a_10_mb_message_of_lines_with_trailing_blanks_is_parsed_in_seconds() -> None:
+    start = time.monotonic()
+    with pytest.raises(SignatureError, match="signature packets only"):
+        parse_clearsigned(_worst_case_message(b"a \n"))
+    assert time.monotonic() - start < 5
+
+
+def test_too_many_signature_packets_are_refused_before_verifying_any() -> None:
+    message = clearsign(SIGNING_SUBKEY, b"Suite: test\n", CHECKED_AT, copies=MAX_SIGNATURE_PACKETS + 1)
+    with pytest.raises(SignatureError) as e:
+        verify_clearsigned(message, _crafted_keyring(), CHECKED_AT)
+    assert e.value.reason == TOO_LARGE and f"{MAX_SIGNATURE_PACKETS + 1} signature packets" in str(e.value)
+    message = clearsign(SIGNING_SUBKEY, b"Suite: test\n", CHECKED_AT, copies=MAX_SIGNATURE_PACKETS)
+    assert verify_clearsigned(message, _crafted_keyring(), CHECKED_AT).signer_fingerprints == (SIGNER.fingerprint,)
+
+
+def test_an_oversized_signature_block_or_file_is_refused() -> None:
+    message = clearsign(SIGNING_SUBKEY, b"Suite: test\n", CHECKED_AT)
+    padded = message.replace(
+        b"-----BEGIN PGP SIGNATURE-----\n",
+        b"-----BEGIN PGP SIGNATURE-----\nComment: " + b"x" * MAX_SIGNATURE_BLOCK_BYTES + b"\n",
+    )
+    with pytest.raises(SignatureError) as e:
+        verify_clearsigned(padded, _crafted_keyring(), CHECKED_AT)
+    assert e.value.reason == TOO_LARGE and "signature block" in str(e.value)
+    assert _detached_reason(b" " * (MAX_SIGNATURE_BLOCK_BYTES + 1), _crafted_keyring(), CHECKED_AT) == TOO_LARGE
+
+
+def test_errors_are_cut_to_a_sane_length() -> None:
+    # A bad armor header is quoted in the error: 30 kB of it would make a 30 kB Pants error.
+    message = clearsign(SIGNING_SUBKEY, b"Suite: test\n", CHECKED_AT)
+    bad = message.replace(b"-----BEGIN PGP SIGNATURE-----\n", b"-----BEGIN PGP SIGNATURE-----\n" + b"x" * 30000 + b"\n")
+    with pytest.raises(SignatureError) as e:
+        verify_clearsigned(bad, _crafted_keyring(), CHECKED_AT)
+    assert e.value.reason == MALFORMED and len(str(e.value)) <= MAX_ERROR_CHARS
+    assert str(e.value).startswith("malformed OpenPGP armor: bad armor header line") and "characters cut" in str(
+        e.value
+    )
+
+
+def test_shorten_keeps_both_ends() -> None:
+    assert shorten("short", 10) == "short"
+    cut = shorten("a" * 500 + "b" * 500, 100)
+    assert len(cut) == 100 and cut.startswith("a") and cut.endswith("b") and "900 characters cut" in cut

@@ -1,8 +1,10 @@
 """A Debian suite's Release file, from its signed InRelease: what to trust about the archive before using it.
 
 The chain apt follows, and this module reproduces for the lock generator: the InRelease file is signed by a
-pinned Debian archive key (openpgp.py, keyring.py); it is still fresh (Valid-Until); and it lists the SHA256 and
-size of every index file, so a Packages index downloaded over plain HTTP is trusted only when it matches.
+pinned Debian archive key (openpgp.py, keyring.py); it is still fresh (Valid-Until, or for a suite without one, a
+maximum age); it is not older than the one the lock was made from (a mirror serving yesterday's signed index
+would hide every update since: apt refuses that too); and it lists the SHA256 and size of every index file, so a
+Packages index downloaded over plain HTTP is trusted only when it matches.
 
 Every failure is an ArchiveVerificationError naming the archive, the suite, the cause and what to do about it.
 """
@@ -12,16 +14,20 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from pants_oci.debian import openpgp
 from pants_oci.debian.openpgp import Keyring, SignatureError, verify_clearsigned
+
+# Errors end up in Pants' output; the cause may quote what a mirror served.
+MAX_CAUSE_CHARS = 1200
 
 
 class ArchiveVerificationError(ValueError):
     """The archive's metadata cannot be trusted; the message names archive, suite, cause and fix."""
 
     def __init__(self, archive: str, suite: str, cause: str, fix: str = "") -> None:
+        cause = openpgp.shorten(cause, MAX_CAUSE_CHARS)
         message = f"Debian archive {archive}, suite {suite}: {cause}"
         super().__init__(f"{message}. {fix}" if fix else message)
         self.archive, self.suite, self.cause, self.fix = archive, suite, cause, fix
@@ -35,6 +41,8 @@ _SIGNATURE_FIXES = {
     openpgp.EXPIRED_KEY: f"Debian's signing keys have expired since the plugin was released: {_UPDATE_KEYRING}",
     openpgp.REVOKED_KEY: f"Debian revoked a signing key: {_UPDATE_KEYRING}",
     openpgp.EXPIRED_SIGNATURE: f"The mirror serves a stale or replayed Release file: {_ANOTHER_MIRROR}",
+    openpgp.FUTURE_SIGNATURE: "Check this machine's clock (or [debian].verification_time)",
+    openpgp.TOO_LARGE: f"No Debian InRelease file is that large: {_ANOTHER_MIRROR}",
     openpgp.BAD_SIGNATURE: f"The file was altered after Debian signed it (a broken or tampering mirror or proxy): "
     f"{_ANOTHER_MIRROR}",
     openpgp.MALFORMED: f"The mirror did not serve a clearsigned InRelease file (a proxy error page?): "
@@ -122,14 +130,16 @@ def parse_release(text: bytes, archive: str, suite: str) -> Release:
 
 def _parse_paragraph(text: str) -> Dict[str, str]:
     """The fields of a deb822 paragraph; continuation lines (starting with a blank) are kept, one per line."""
-    fields: Dict[str, str] = {}
+    # Values are collected as lists of lines and joined once: `+=` on a dict value copies the whole value for
+    # every continuation line, quadratic in a long SHA256 list.
+    fields: Dict[str, List[str]] = {}
     name: Optional[str] = None
     lines = text.rstrip("\n").split("\n")
     for number, line in enumerate(lines, start=1):
         if line[:1] in (" ", "\t"):
             if name is None:
                 raise ValueError(f"line {number} continues no field")
-            fields[name] += "\n" + line.strip()
+            fields[name].append(line.strip())
         elif not line.strip():
             raise ValueError(f"line {number} is blank: a Release file is one paragraph")
         else:
@@ -138,8 +148,8 @@ def _parse_paragraph(text: str) -> Dict[str, str]:
                 raise ValueError(f"line {number} is not a 'Field: value' line: {line[:80]!r}")
             if name in fields:
                 raise ValueError(f"field {name} appears twice")
-            fields[name] = value.strip()
-    return fields
+            fields[name] = [value.strip()]
+    return {name: "\n".join(values) for name, values in fields.items()}
 
 
 def _optional_date(fields: Dict[str, str], name: str) -> Optional[int]:
@@ -171,7 +181,8 @@ def check_date(release: Release, now: int, archive: str, suite: str) -> None:
         raise ArchiveVerificationError(
             archive,
             suite,
-            f"the Release file is dated {_utc(release.date)}, after the current time {_utc(now)}",
+            f"the Release file is dated {format_release_date(release.date)}, after the current time "
+            f"{format_release_date(now)}",
             "Check this machine's clock",
         )
 
@@ -182,9 +193,57 @@ def check_valid_until(release: Release, now: int, archive: str, suite: str) -> N
         raise ArchiveVerificationError(
             archive,
             suite,
-            f"the Release file expired on {_utc(release.valid_until)} (Valid-Until; it is now {_utc(now)})",
+            f"the Release file expired on {format_release_date(release.valid_until)} (Valid-Until; it is now "
+            f"{format_release_date(now)})",
             "The mirror serves a stale or replayed Release file: use an up-to-date mirror ([debian].archive_url)",
         )
+
+
+# The default of [debian].max_release_age, in days (see subsystem.py for why 30).
+DEFAULT_MAX_RELEASE_AGE_DAYS = 30
+_DAY = 86400
+
+
+def check_max_age(release: Release, now: int, max_age: Optional[int], archive: str, suite: str) -> None:
+    """Refuse a Release file without Valid-Until whose Date is more than `max_age` seconds before `now` (None: no
+    limit): for such a suite nothing else stops a mirror from serving an old index forever (a freeze attack)."""
+    if max_age is None or release.valid_until is not None:
+        return
+    if release.date is None:
+        raise ArchiveVerificationError(
+            archive,
+            suite,
+            "the Release file has neither Date nor Valid-Until, so its age cannot be checked",
+            f"{_ANOTHER_MIRROR}, or set [debian].max_release_age = 0 for a private archive that writes no Date",
+        )
+    if now - release.date > max_age:
+        raise ArchiveVerificationError(
+            archive,
+            suite,
+            f"the Release file is dated {format_release_date(release.date)}, {(now - release.date) // _DAY} days "
+            f"before {format_release_date(now)}; it has no Valid-Until and is older than [debian].max_release_age "
+            f"({max_age // _DAY} days)",
+            "The mirror may have stopped syncing or be replaying an old index: use an up-to-date mirror "
+            "([debian].archive_url, [debian].security_archive_url); if Debian itself has not re-dated the suite "
+            "since (compare with another mirror), raise [debian].max_release_age",
+        )
+
+
+def check_not_rolled_back(date: Optional[int], locked_date: int, archive: str, suite: str, lock: str) -> None:
+    """Refuse a Release file older than the one the lock `lock` (a path, and the resolve to regenerate) was made
+    from: a mirror rolled back or frozen, hiding what Debian published since. The same date is fine."""
+    if date is not None and date >= locked_date:
+        return
+    served = format_release_date(date) if date is not None else "undated"
+    raise ArchiveVerificationError(
+        archive,
+        suite,
+        f"the mirror's Release file is dated {served}, older than the one the lock {lock} was made from "
+        f"({format_release_date(locked_date)}): an older index (a rolled-back or frozen mirror) would hide every "
+        f"update published since",
+        "Nothing was downloaded from it and the lock is unchanged. Use an up-to-date mirror "
+        "([debian].archive_url, [debian].security_archive_url) or retry once this one has synced",
+    )
 
 
 def check_suite(release: Release, archive: str, suite: str) -> None:
@@ -233,8 +292,11 @@ def check_index(release: Release, path: str, data: bytes, archive: str, suite: s
         )
 
 
-def verify_inrelease(inrelease: bytes, keyring: Keyring, now: int, archive: str, suite: str) -> Release:
-    """Verify an InRelease file's signature, suite, Date and Valid-Until; the Release it vouches for.
+def verify_inrelease(
+    inrelease: bytes, keyring: Keyring, now: int, archive: str, suite: str, max_age: Optional[int] = None
+) -> Release:
+    """Verify an InRelease file's signature, suite, Date and Valid-Until (or, without one, its age against
+    `max_age` seconds; None: no limit); the Release it vouches for.
 
     `archive` is the archive's URL and `suite` the dists/ directory it was fetched from; both only name the
     archive in errors and check that the Release file is the one asked for.
@@ -249,13 +311,14 @@ def verify_inrelease(inrelease: bytes, keyring: Keyring, now: int, archive: str,
     check_suite(release, archive, suite)
     check_date(release, now, archive, suite)
     check_valid_until(release, now, archive, suite)
+    check_max_age(release, now, max_age, archive, suite)
     return dataclasses.replace(release, signer_fingerprints=verified.signer_fingerprints)
 
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def _utc(timestamp: int) -> str:
+def format_release_date(timestamp: int) -> str:
     """A date the way Release files write them; spelled out by hand because strftime's names follow the locale."""
     t = time.gmtime(timestamp)
     return (

@@ -1,6 +1,7 @@
 import calendar
 import hashlib
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from pants_oci.debian.release import (
     IndexFile,
     check_date,
     check_index,
+    check_max_age,
+    check_not_rolled_back,
     check_suite,
     check_valid_until,
     expected_index,
@@ -297,3 +300,66 @@ def test_parse_release_date(text: str, expected: int) -> None:
 def test_parse_release_date_refuses_other_forms(text: str) -> None:
     with pytest.raises(ValueError):
         parse_release_date(text)
+
+
+# --- Freshness: maximum age without Valid-Until, and rollback against the lock ------------------------------------
+
+TODAY = calendar.timegm((2026, 12, 2, 0, 0, 0))
+DAY = 86400
+
+
+def test_the_real_bookworm_updates_is_within_the_default_max_age_today_but_not_a_week_later() -> None:
+    # The testdata file is 11 days old today; the default maximum age (30 days) accepts it, 7 days would not.
+    inrelease = _fixture("bookworm-updates.InRelease")
+    release = verify_inrelease(inrelease, pinned_keyring(), TODAY, ARCHIVE, "bookworm-updates", max_age=30 * DAY)
+    assert release.valid_until is None
+    with pytest.raises(ArchiveVerificationError) as e:
+        verify_inrelease(inrelease, pinned_keyring(), TODAY, ARCHIVE, "bookworm-updates", max_age=7 * DAY)
+    _assert_names_archive_and_suite(e.value, ARCHIVE, "bookworm-updates")
+    assert "dated Sat, 21 Nov 2026 02:10:46 UTC, 10 days before Wed, 02 Dec 2026 00:00:00 UTC" in str(e.value)
+    assert "older than [debian].max_release_age (7 days)" in str(e.value)
+
+
+def test_max_age_does_not_apply_with_valid_until_or_without_a_limit() -> None:
+    with_limit = parse_release(
+        b"Suite: s\nDate: Sat, 01 Nov 2025 00:00:00 UTC\nValid-Until: Sat, 08 Nov 2025 00:00:00 UTC\n", ARCHIVE, "s"
+    )
+    check_max_age(with_limit, TODAY, DAY, ARCHIVE, "s")  # Valid-Until decides (check_valid_until)
+    without = parse_release(b"Suite: s\nDate: Sat, 01 Nov 2025 00:00:00 UTC\n", ARCHIVE, "s")
+    check_max_age(without, TODAY, None, ARCHIVE, "s")
+    check_max_age(without, without.date + DAY, DAY, ARCHIVE, "s")  # exactly the maximum age
+    with pytest.raises(ArchiveVerificationError, match="older than"):
+        check_max_age(without, without.date + DAY + 1, DAY, ARCHIVE, "s")
+    undated = parse_release(b"Suite: s\n", ARCHIVE, "s")
+    with pytest.raises(ArchiveVerificationError, match="neither Date nor Valid-Until"):
+        check_max_age(undated, TODAY, DAY, ARCHIVE, "s")
+
+
+def test_a_release_older_than_the_locks_is_a_rollback() -> None:
+    lock = "3rdparty/debian/base.lock.json (./pants generate-lockfiles --resolve=src:base)"
+    check_not_rolled_back(UPDATES_DATE, UPDATES_DATE, ARCHIVE, "bookworm-updates", lock)  # the same file
+    check_not_rolled_back(UPDATES_DATE + 1, UPDATES_DATE, ARCHIVE, "bookworm-updates", lock)
+    with pytest.raises(ArchiveVerificationError) as e:
+        check_not_rolled_back(UPDATES_DATE, UPDATES_DATE + DAY, ARCHIVE, "bookworm-updates", lock)
+    _assert_names_archive_and_suite(e.value, ARCHIVE, "bookworm-updates")
+    assert (
+        "the mirror's Release file is dated Sat, 21 Nov 2026 02:10:46 UTC, older than the one the lock "
+        f"{lock} was made from (Sun, 22 Nov 2026 02:10:46 UTC)"
+    ) in str(e.value)
+    assert "Use an up-to-date mirror" in str(e.value) and len(str(e.value)) < 2000
+    with pytest.raises(ArchiveVerificationError, match="dated undated"):
+        check_not_rolled_back(None, UPDATES_DATE, ARCHIVE, "bookworm-updates", lock)
+
+
+def test_a_release_with_a_long_field_parses_in_linear_time() -> None:
+    # 100,000 continuation lines (8 MB): building the value with += took about a minute (12 s for half as many).
+    lines = b"".join(b" %064x 1 main/f%d\n" % (i, i) for i in range(100000))
+    text = b"Suite: s\nSHA256:\n" + lines
+    start = time.monotonic()
+    release = parse_release(text, ARCHIVE, "s")
+    assert len(release.sha256) == 100000 and time.monotonic() - start < 5
+
+
+def test_long_causes_are_cut() -> None:
+    error = ArchiveVerificationError(ARCHIVE, "s", "x" * 100000, "Fix it")
+    assert len(str(error)) < 2000 and str(error).endswith(". Fix it") and "characters cut" in str(error)

@@ -48,6 +48,22 @@ class DebianSubsystem(Subsystem):
         ),
         advanced=True,
     )
+    max_release_age = IntOption(
+        default=30,
+        help=softwrap(
+            """
+            Refuse the signed Release file of `<suite>-updates` or `<suite>-security` when it has no `Valid-Until`
+            and its `Date` is more than this many days old (default: 30; 0 disables). Without it, a mirror (or
+            anyone between it and you) could serve an old but validly signed index forever and hide every update
+            published since; apt has no limit by default. Debian's `bookworm-updates` carries no `Valid-Until` and
+            is re-dated whenever updates land (days to a few weeks apart); suites that carry one (the security
+            archive, `trixie-updates`) are checked against it instead. The release suite itself (`bookworm`) is
+            exempt: Debian re-dates it only at point releases, months apart, and never again once the release
+            is archived. Rollback behind a lock's own Release dates is refused whatever this says. Example: `45`.
+            """
+        ),
+        advanced=True,
+    )
     verification_time = IntOption(
         default=None,
         help=softwrap(

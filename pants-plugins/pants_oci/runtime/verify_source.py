@@ -3,9 +3,10 @@
     python -m pants_oci.runtime.verify_source TARBALL MAJOR_MINOR SIGNATURE_URL...
 
 Fetches the first reachable signature (`.asc`) of the URLs, in order (http(s):// or file://), and checks it over
-the tarball's bytes against the release manager key that signs MAJOR_MINOR's releases (release_keys.py), judged
-at the signature's creation time. Prints one JSON line: {"signer": fingerprint, "name": ..., "signed_at": epoch,
-"url": where the signature came from}.
+the tarball's bytes against the release manager key that signs MAJOR_MINOR's releases (release_keys.py): the
+key's expiry judged at the signature's creation time, the signature's own expiry and creation time at the current
+time (read here, not passed in, so the process stays cacheable: a tarball verified once stays verified). Prints
+one JSON line: {"signer": fingerprint, "name": ..., "signed_at": epoch, "url": where the signature came from}.
 
 Exit codes, so that only a verified tarball is ever cached (Pants caches only exit 0):
 0 verified; 2 the signature does not verify or is not the release manager's (one line on stderr: the tarball or
@@ -14,6 +15,7 @@ each URL's error: the rule builds on the sha256 pin alone and says so); 1 a bad 
 """
 import json
 import sys
+import time
 import urllib.request
 from typing import List, Optional, Tuple
 
@@ -59,7 +61,7 @@ def main(argv: List[str]) -> int:
         data = f.read()
     keyring = load_keyring(keyring_bytes()).restricted_to([manager.fingerprint])
     try:
-        verified = verify_detached(data, signature, keyring)
+        verified = verify_detached(data, signature, keyring, now=int(time.time()))
     except SignatureError as e:
         print(
             f"the signature {url} does not verify against {manager.name}'s key {manager.fingerprint} "
