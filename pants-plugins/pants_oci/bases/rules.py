@@ -80,8 +80,9 @@ from pants_oci.tools.subsystem import CONTAINER_TOOLS_RESOLVE
 logger = logging.getLogger(__name__)
 
 # What every container wants besides the runtime's libraries: CA certificates, time zones, /etc/services & co.,
-# and tini, the init images run their app under (python_oci_image's `init` field).
-DEFAULT_BASE_PACKAGES = ("ca-certificates", "tzdata", "netbase", "tini")
+# tini, the init images run their app under (python_oci_image's `init` field), and base-files, whose
+# /etc/os-release tells scanners (Trivy, Grype) which Debian release to match advisories against.
+DEFAULT_BASE_PACKAGES = ("base-files", "ca-certificates", "tzdata", "netbase", "tini")
 # A runtime's default base lock: 3rdparty/debian/<dir>/<runtime name>.base.lock.json.
 DEFAULT_BASE_LOCK_SUFFIX = ".base"
 

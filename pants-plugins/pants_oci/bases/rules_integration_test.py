@@ -82,7 +82,7 @@ def _runner(*options: str) -> RuleRunner:
 
 
 def _field_set(runner: RuleRunner, packages: str = PACKAGES) -> DebianPackagesFieldSet:
-    runner.write_files({"src/BUILD": f'debian_packages(name="base", packages={packages})'})
+    runner.write_files({"src/BUILD": f'debian_packages(name="base", suite="bookworm", packages={packages})'})
     return DebianPackagesFieldSet.create(runner.get_target(Address("src", target_name="base")))
 
 
@@ -240,8 +240,8 @@ def test_locking_a_base_for_a_runtime_compiles_nothing() -> None:
     runner = _runner("--cpython-build-source-url-templates=['file:///nonexistent/{filename}']")
     runner.write_files(
         {
-            "src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none")\n'
-            'debian_packages(name="base", packages=["netbase"], runtimes=[":py313"])\n'
+            "src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none", build_root_suite="bookworm")\n'
+            'debian_packages(name="base", suite="bookworm", packages=["netbase"], runtimes=[":py313"])\n'
         }
     )
     names = {p["name"] for p in json.loads(_generate(runner, Address("src", target_name="base")))["packages"]}
@@ -250,7 +250,11 @@ def test_locking_a_base_for_a_runtime_compiles_nothing() -> None:
 
 def test_a_runtime_without_a_base_target_gets_a_default_base_lock() -> None:
     runner = _runner("--cpython-build-source-url-templates=['file:///nonexistent/{filename}']")
-    runner.write_files({"src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none")\n'})
+    runner.write_files(
+        {
+            "src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none", build_root_suite="bookworm")\n'
+        }
+    )
     spec = runner.request(
         BaseOfTarget, [DebianBaseSpecRequest(runner.get_target(Address("src", target_name="py313")))]
     ).spec

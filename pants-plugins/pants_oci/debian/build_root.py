@@ -13,7 +13,7 @@ the same way on every machine:
 import posixpath
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-from pants_oci.debian.base import merge_entry
+from pants_oci.debian.base import MERGED_USR_DIRS, merge_entry
 from pants_oci.debian.deb import data_entries
 from pants_oci.oci.tarball import Entry
 
@@ -22,8 +22,6 @@ from pants_oci.oci.tarball import Entry
 SANDBOX_MOUNT_POINT = "pants-oci-build"
 MOUNT_POINTS = ("proc", "dev", "tmp", SANDBOX_MOUNT_POINT)
 
-# Top-level directories that merged /usr turns into links into usr/.
-MERGED_USR_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
 # (link, target): what maintainer scripts and update-alternatives would have made for these packages.
 ALTERNATIVES = (

@@ -19,8 +19,9 @@ from pants_oci.debian.version import compare_versions
 # Dependencies needed only by maintainer scripts at install time, never by a program at run time; distroless
 # drops the same. `openssl` (the command) is what ca-certificates' postinst runs to build the CA bundle, which
 # this plugin builds itself. Asked for by name, any of them is still installed.
+# `awk`: base-files pre-depends on it for its maintainer script alone (a build root asks for mawk by name).
 INSTALL_TIME_ONLY = frozenset(
-    {"debconf", "debconf-2.0", "cdebconf", "dpkg", "perl-base", "perl", "install-info", "openssl"}
+    {"debconf", "debconf-2.0", "cdebconf", "dpkg", "perl-base", "perl", "install-info", "openssl", "awk"}
 )
 
 

@@ -49,9 +49,10 @@ def main() -> int:
 """
 PROJECT = {
     "rt/BUILD": (
-        'python_runtime(name="py313", version="3.13.5")\n'
-        'debian_packages(name="base", packages=["ca-certificates", "netbase", "tini"], runtimes=[":py313"])\n'
-        'debian_packages(name="bare", packages=["libc6", "netbase"])\n'
+        'python_runtime(name="py313", version="3.13.5", build_root_suite="bookworm")\n'
+        'debian_packages(name="base", suite="bookworm", packages=["ca-certificates", "netbase", "tini"],\n'
+        '                runtimes=[":py313"])\n'
+        'debian_packages(name="bare", suite="bookworm", packages=["libc6", "netbase"])\n'
     ),
     "app/BUILD": (
         'python_requirement(name="humanize", requirements=["humanize==4.9.0"])\n'
@@ -584,8 +585,9 @@ def test_a_pinned_pgo_profile_gives_the_same_runtime(first: dict) -> None:
         {
             "rt/frozen.pgo-profile.tar.gz": profile.content,
             "rt/BUILD": PROJECT["rt/BUILD"]
-            + f'python_runtime(name="frozen", version="3.13.5", pgo_profile="frozen.pgo-profile.tar.gz",\n'
-            f'               pgo_profile_sha256="{built[".pgo-profile.tar.gz"]}")\n',
+            + 'python_runtime(name="frozen", version="3.13.5", build_root_suite="bookworm",\n'
+            + '               pgo_profile="frozen.pgo-profile.tar.gz",\n'
+            + f'               pgo_profile_sha256="{built[".pgo-profile.tar.gz"]}")\n',
         }
     )
     lock_build_root(runner, Address("rt", target_name="frozen"))

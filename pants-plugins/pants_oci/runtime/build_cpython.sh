@@ -189,6 +189,7 @@ step "checking stdlib modules"
 set +e
 run_target "${python}" -I -B "${sandbox}/check_modules.py" \
   --required "${CPYTHON_REQUIRED_MODULES:-}" --optional "${CPYTHON_OPTIONAL_MODULES:-}" \
+  --may-be-missing "${CPYTHON_MAY_BE_MISSING:-}" --make-log "${logs}/make.log" \
   --report "${destdir}/report.json" >&2
 check_status=$?
 set -e

@@ -11,6 +11,7 @@ from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.runtime import configure_flags, cross
 from pants_oci.runtime.known_versions import KNOWN_RELEASES, SourceRelease, known_release
 from pants_oci.runtime.modules import (
+    NOT_REQUIRED_BY_DEFAULT,
     default_required_modules,
     known_module,
     modules_for,
@@ -310,6 +311,9 @@ def build_env(
         "CPYTHON_KEEP": _kept_components(spec.include),
         "CPYTHON_REQUIRED_MODULES": " ".join(spec.required_modules),
         "CPYTHON_OPTIONAL_MODULES": " ".join(spec.optional_modules),
+        # What CPython may report as not built without failing the build: the modules the plugin leaves out of
+        # every runtime unless asked (tkinter, nis). Any other module it reports must be listed by the target.
+        "CPYTHON_MAY_BE_MISSING": " ".join(sorted(NOT_REQUIRED_BY_DEFAULT - set(spec.required_modules))),
         # Unused by the script: here so that another compiler, linker or -dev library is another cache key.
         **({"CPYTHON_TOOLCHAIN_FINGERPRINT": toolchain_fingerprint} if toolchain_fingerprint is not None else {}),
     }

@@ -143,6 +143,12 @@ def missing_modules_message(missing: Dict[str, str], version: str, build_root_re
         if module and module.dev_package:
             lines.append(f"  {name}: needs the headers from {module.dev_package} ({missing[name]})")
             packages.append(module.dev_package)
+        elif module is None:
+            # A module this plugin's table does not know yet (a new CPython version's): CPython named it.
+            lines.append(
+                f"  {name}: {missing[name]}. The plugin does not know which Debian -dev package it needs: "
+                f"config.log names the header configure looked for; add its package to `build_root_packages`"
+            )
         else:
             lines.append(f"  {name}: not built ({missing[name]}); it needs no outside library, see the make log")
     fix = []

@@ -1,5 +1,8 @@
 """Real CPython builds through the python_runtime rules (optimizations="none": about 2 minutes each).
 
+On Debian 12 build roots: the trees run on this (Debian 12) host below. Debian 13 runtimes, which need a newer
+glibc than the host's, are built and run in their image by tests/python/plugin_wheel.
+
 Each RuleRunner gets an isolated local store, so each build below is a fresh compile in a fresh sandbox,
 never a cache hit.
 """
@@ -23,6 +26,7 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci.elf.elf import read_hardening
 from pants_oci.runtime import rules as runtime_rules
+from pants_oci.runtime.modules import default_required_modules
 from pants_oci.runtime.rules import PythonRuntimeFieldSet
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
@@ -101,7 +105,9 @@ def _package(build_file: str) -> Dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def built() -> Dict[str, bytes]:
-    return _package(f'python_runtime(name="rt", version="{VERSION}", optimizations="none")')
+    return _package(
+        f'python_runtime(name="rt", version="{VERSION}", optimizations="none", build_root_suite="bookworm")'
+    )
 
 
 @pytest.fixture(scope="module")
@@ -194,14 +200,16 @@ def test_complete_platform_describes_this_interpreter(built: Dict[str, bytes]) -
 
 
 def test_a_second_build_in_a_fresh_sandbox_is_identical(built: Dict[str, bytes]) -> None:
-    again = _package(f'python_runtime(name="rt", version="{VERSION}", optimizations="none")')
+    again = _package(
+        f'python_runtime(name="rt", version="{VERSION}", optimizations="none", build_root_suite="bookworm")'
+    )
     first, second = (hashlib.sha256(b["src/rt.tar.gz"]).hexdigest() for b in (built, again))
     assert first == second
 
 
 def test_a_missing_required_module_fails_the_build_naming_the_dev_package() -> None:
     build = (
-        f'python_runtime(name="rt", version="{VERSION}", optimizations="none", '
+        f'python_runtime(name="rt", version="{VERSION}", optimizations="none", build_root_suite="bookworm", '
         'extra_configure_args=["--with-readline=no"])'
     )
     with pytest.raises(ExecutionError) as e:
@@ -210,4 +218,20 @@ def test_a_missing_required_module_fails_the_build_naming_the_dev_package() -> N
     assert "Building src:rt failed: CPython 3.13.5 was built without 1 required stdlib module(s)" in message
     assert "readline: needs the headers from libreadline-dev" in message
     assert "build_root_packages" in message and "--resolve=src:rt#build-root" in message
+    assert "optional_modules" in message
+
+
+def test_a_module_cpython_did_not_build_that_the_runtime_does_not_list_fails_the_build() -> None:
+    """CPython's own report of what it did not build is read, not only the table's list: here _uuid is left out of
+    `required_modules`, so its -dev package is not in the build root, and the build names it instead of shipping
+    a runtime without it. A module a new CPython version adds (3.14's _zstd) is caught the same way."""
+    required = [m for m in default_required_modules(VERSION) if m != "_uuid"]
+    with pytest.raises(ExecutionError) as e:
+        _package(
+            f'python_runtime(name="rt", version="{VERSION}", optimizations="none", build_root_suite="bookworm", '
+            f"required_modules={required!r})"
+        )
+    message = str(e.value)
+    assert "was built without 1 required stdlib module(s)" in message
+    assert "_uuid: needs the headers from uuid-dev (CPython's build reports that its headers were not found" in message
     assert "optional_modules" in message

@@ -16,9 +16,9 @@ import pytest
 from scratch_repos.repo import create, run_pants
 
 BUILD = """\
-python_runtime(name="py313", version="3.13.5", optimizations="none")
-python_runtime(name="py311", version="3.11.2", optimizations="none")
-debian_packages(name="base", packages=["netbase", "tini"], runtimes=[":py313", ":py311"])
+python_runtime(name="py313", version="3.13.5", optimizations="none", build_root_suite="bookworm")
+python_runtime(name="py311", version="3.11.2", optimizations="none", build_root_suite="bookworm")
+debian_packages(name="base", suite="bookworm", packages=["netbase", "tini"], runtimes=[":py313", ":py311"])
 
 python_requirement(name="pydantic", requirements=["pydantic==2.9.2"])
 # orjson 3.9.10 ships native wheels for CPython 3.8-3.12 only.

@@ -17,6 +17,7 @@ import pytest
 
 from pants_oci.tools.testing import docker_registry, skopeo
 from scratch_repos.repo import PLUGIN_VERSION as VERSION
+from pants_oci.runtime.modules import default_required_modules
 from scratch_repos.repo import create, plugin_wheel, run_pants, without_host_tools
 
 
@@ -51,7 +52,8 @@ def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
 
 
 # The two targets the product is about (a runtime and an image) and the app: no debian_packages target, so the
-# image gets the runtime's default base.
+# image gets the runtime's default base. Every suite is the default, Debian 13 (trixie): the build root, the base,
+# the container tools `run` uses.
 BUILD = """\
 python_runtime(name="py313", version="3.13.5", optimizations="none")
 python_sources(name="app")
@@ -59,16 +61,22 @@ pex_binary(name="greet", entry_point="greet.py")
 python_oci_image(name="img", runtime=":py313", binary=":greet", repository="scratch/greet")
 """
 
+# What the image reports about itself: its Debian release, its OpenSSL, and that every module of the runtime's
+# module check imports in the container (not only in the build root).
+GREET = f"""\
+import importlib, os, ssl, sys
+release = dict(line.split("=", 1) for line in open("/etc/os-release").read().split() if "=" in line)
+modules = {default_required_modules("3.13.5")!r}
+for name in modules:
+    importlib.import_module(name)
+print(release["VERSION_CODENAME"], ssl.OPENSSL_VERSION.split()[1], len(modules), "modules import")
+print(f"greetings from {{sys.version.split()[0]}} as uid {{os.getuid()}}")
+"""
+
 
 @pytest.fixture(scope="module")
 def scratch_repo(tmp_path_factory) -> Path:
-    return create(
-        tmp_path_factory.mktemp("scratch"),
-        {
-            "src/BUILD": BUILD,
-            "src/greet.py": "import os, sys\nprint(f'greetings from {sys.version.split()[0]} as uid {os.getuid()}')\n",
-        },
-    )
+    return create(tmp_path_factory.mktemp("scratch"), {"src/BUILD": BUILD, "src/greet.py": GREET})
 
 
 def test_help_shows_the_plugin_targets(scratch_repo: Path) -> None:
@@ -100,6 +108,13 @@ def test_package_builds_an_image_that_runs(scratch_repo: Path) -> None:
     # umoci and runc come from the container-tools lock: the host's, if any, are hidden.
     run = run_pants(scratch_repo, ["run", "src:img"], host_tools=False)
     assert run.stdout.strip().endswith("greetings from 3.13.5 as uid 65532")
+    codename, openssl, count, *_ = run.stdout.strip().splitlines()[-2].split()
+    assert (codename, openssl.rsplit(".", 1)[0]) == ("trixie", "3.5") and int(count) > 40
+    sbom = json.loads((scratch_repo / "dist/src/img.spdx.json").read_text())
+    purls = [r["referenceLocator"] for p in sbom["packages"] for r in p.get("externalRefs", [])]
+    debs = [purl for purl in purls if purl.startswith("pkg:deb/debian/")]
+    assert debs and all("distro=debian-13" in purl for purl in debs)
+    assert any(purl.startswith("pkg:deb/debian/libssl3t64@") for purl in debs)
 
 
 def test_runtime_is_the_same_with_the_host_compiler_hidden(scratch_repo: Path, tmp_path: Path) -> None:
