@@ -53,7 +53,6 @@ from pants_oci.debian.base_rules import (
 )
 from pants_oci.debian.target_types import (
     DEFAULT_ARCHITECTURE,
-    DEFAULT_SUITE,
     DebianArchitectureField,
     DebianDependenciesField,
     DebianKeepDocsField,

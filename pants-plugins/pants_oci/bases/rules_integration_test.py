@@ -240,7 +240,8 @@ def test_locking_a_base_for_a_runtime_compiles_nothing() -> None:
     runner = _runner("--cpython-build-source-url-templates=['file:///nonexistent/{filename}']")
     runner.write_files(
         {
-            "src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none", build_root_suite="bookworm")\n'
+            "src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none",\n'
+            '               build_root_suite="bookworm")\n'
             'debian_packages(name="base", suite="bookworm", packages=["netbase"], runtimes=[":py313"])\n'
         }
     )
@@ -252,7 +253,8 @@ def test_a_runtime_without_a_base_target_gets_a_default_base_lock() -> None:
     runner = _runner("--cpython-build-source-url-templates=['file:///nonexistent/{filename}']")
     runner.write_files(
         {
-            "src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none", build_root_suite="bookworm")\n'
+            "src/BUILD": 'python_runtime(name="py313", version="3.13.5", optimizations="none",\n'
+            '               build_root_suite="bookworm")\n'
         }
     )
     spec = runner.request(

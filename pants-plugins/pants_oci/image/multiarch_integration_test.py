@@ -42,7 +42,8 @@ PROJECT = {
         'python_runtime(name="py313", version="3.13.5", optimizations="none", architectures=["amd64", "arm64"],\n'
         '               build_root_suite="bookworm")\n'
         'debian_packages(name="base", suite="bookworm", packages=["ca-certificates", "tini"], runtimes=[":py313"])\n'
-        'debian_packages(name="base-arm64", suite="bookworm", architecture="arm64", packages=["ca-certificates", "tini"],\n'
+        'debian_packages(name="base-arm64", suite="bookworm", architecture="arm64",\n'
+        '                packages=["ca-certificates", "tini"],\n'
         '                runtimes=[":py313"])\n'
     ),
     "app/BUILD": (

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from pants_oci.runtime.modules import default_required_modules
 from pants_oci.tools.testing import docker_registry, skopeo
 from scratch_repos.repo import PLUGIN_VERSION as VERSION
-from pants_oci.runtime.modules import default_required_modules
 from scratch_repos.repo import create, plugin_wheel, run_pants, without_host_tools
 
 
