@@ -1063,6 +1063,48 @@ def bench_cross(levels: List[str], runs: int) -> None:
     print(json.dumps(rows, indent=2))
 
 
+def bench_suites(suites: List[str], runs: int) -> None:
+    """hello-cli's kind of image (a 3.13 runtime at `none`, a pex_binary with humanize, the runtime's default base)
+    on each Debian suite, in alternating rounds: the compile process's time from Pants' log (no local cache), and
+    the image's compressed and unpacked sizes per layer."""
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    (SCRATCH / "hello.py").write_text("import humanize\nprint(humanize.naturalsize(3072))\n")
+    build = ['python_sources(name="src")', 'pex_binary(name="hello", entry_point="hello.py")']
+    for suite in suites:
+        build.append(
+            f'python_runtime(name="rt_{suite}", version="{VERSION}", optimizations="none", '
+            f'build_root_suite="{suite}")'
+        )
+        build.append(f'python_oci_image(name="img_{suite}", runtime=":rt_{suite}", binary=":hello")')
+    (SCRATCH / "BUILD").write_text("\n".join(build) + "\n")
+    where = SCRATCH.relative_to(REPO)
+    resolves = [f"--resolve={where}:rt_{s}{suffix}" for s in suites for suffix in ("", "#build-root")]
+    run([str(REPO / "pants"), "--no-pantsd", "generate-lockfiles", *resolves], cwd=REPO)
+    compile_s: Dict[str, List[float]] = {s: [] for s in suites}
+    for _ in range(runs):
+        for suite in suites:  # alternating, so drift on a shared machine falls on both
+            log = run(
+                [str(REPO / "pants"), "--no-pantsd", "--no-local-cache", "package", f"{where}:img_{suite}"], cwd=REPO
+            ).stderr
+            compile_s[suite].append(process_seconds("\n".join(ln for ln in log.splitlines() if "Compiling" in ln)))
+    rows = []
+    for suite in suites:
+        layers = image_layers(REPO / "dist" / str(where).replace("/", ".") / f"img_{suite}")
+        rows.append(
+            {
+                "suite": suite,
+                "runs": runs,
+                "compile_s": statistics.median(compile_s[suite]),
+                "compressed_mb": round(sum(la["compressed"] for la in layers) / 1e6, 1),
+                "unpacked_mb": round(sum(la["files_bytes"] for la in layers) / 1e6, 1),
+                "layers": layers,
+            }
+        )
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    shutil.rmtree(REPO / "3rdparty" / "debian" / where, ignore_errors=True)
+    print(json.dumps(rows, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="suite", required=True)
@@ -1103,6 +1145,9 @@ def main() -> None:
     publish.add_argument("--services", type=int, default=10)
     publish.add_argument("--before", default="ea7c233", help="the commit whose registry client is the before row")
     publish.add_argument("--runs", type=int, default=3, help="second publishes (the median is reported)")
+    suites_suite = sub.add_parser("suites", help="hello-cli's image on each Debian suite: compile time and sizes")
+    suites_suite.add_argument("--suites", nargs="+", default=["bookworm", "trixie"])
+    suites_suite.add_argument("--runs", type=int, default=3)
     pgo = sub.add_parser("pgo", help="none against pgo+lto (and older builds): compile time and micro-benchmarks")
     pgo.add_argument(
         "--baseline", action="append", default=[], metavar="NAME=ARCHIVE", help="another runtime's .tar.gz to compare"
@@ -1130,6 +1175,8 @@ def main() -> None:
         bench_build_root(args.runs)
     elif args.suite == "cross":
         bench_cross(args.levels, args.runs)
+    elif args.suite == "suites":
+        bench_suites(args.suites, args.runs)
     elif args.suite == "publish":
         bench_publish(args.layer_mb, args.services, args.before, args.runs)
     elif args.suite == "pgo":
