@@ -41,12 +41,19 @@ from pants_oci.debian import base as base_fs
 from pants_oci.debian import base_rules as debian_base_rules
 from pants_oci.debian import lockfile, release
 from pants_oci.debian import rules as debian_rules
-from pants_oci.debian.base_rules import DebianArchiveConfig, VerifiedIndex, VerifiedIndexRequest
+from pants_oci.debian.base_rules import (
+    DebianArchiveConfig,
+    DebianAvailable,
+    DebianAvailableRequest,
+    VerifiedIndex,
+    VerifiedIndexRequest,
+)
 from pants_oci.debian.release import parse_release_date
 from pants_oci.debian.target_types import DebianPackagesTarget
 from pants_oci.debian.version import compare_versions
 from pants_oci.elf import closure
 from pants_oci.oci.tarball import Entry
+from pants_oci.runtime import modules
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 from pants_oci.tools import rules as tools_rules
@@ -71,6 +78,7 @@ def _runner(*options: str) -> RuleRunner:
             QueryRule(GenerateLockfileResult, [GenerateDebianLockfile]),
             QueryRule(BaseOfTarget, [DebianBaseSpecRequest]),
             QueryRule(VerifiedIndex, [VerifiedIndexRequest]),
+            QueryRule(DebianAvailable, [DebianAvailableRequest]),
             QueryRule(DebianArchiveConfig, []),
         ],
         target_types=[DebianPackagesTarget, PythonRuntimeTarget],
@@ -479,3 +487,23 @@ def test_a_20_mb_inrelease_is_refused_within_seconds_with_a_short_message(mirror
     # What Pants prints for it (the engine traceback above it is RuleRunner's, shown with --print-stacktrace only).
     error = message[message.index("DebianBaseError: ") :].strip()
     assert len(error) < 2000 and elapsed < 30, (len(error), elapsed)
+
+
+@pytest.mark.parametrize("suite", ["bookworm", "trixie"])
+def test_each_modules_runtime_library_is_what_the_suites_archive_says(suite: str) -> None:
+    """The per-suite names of runtime/modules.py against the suite's real, verified index: a module's runtime
+    package is a library its -dev package depends on at exactly its own version (a meta -dev package, such as
+    tk-dev, through the versioned -dev package it depends on)."""
+    available = _runner().request(DebianAvailable, [DebianAvailableRequest(suite, "amd64")]).packages
+    checked = []
+    for module in modules.EXTENSION_MODULES:
+        if not module.dev_package or not module.runtime_package:
+            continue
+        dev = available[module.dev_package]
+        libraries = dev.exact_depends or next(
+            available[d[0]].exact_depends for d in dev.depends if d[0].endswith("-dev") and d[0] in available
+        )
+        name = modules.runtime_package_in(module, suite)
+        assert name in libraries, f"{module.name} on {suite}: {name} is not one of {libraries} ({dev.name})"
+        checked.append(module.name)
+    assert {"_ssl", "readline", "_gdbm", "_dbm", "_tkinter", "_uuid", "zlib"} <= set(checked)

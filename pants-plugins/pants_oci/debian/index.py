@@ -75,6 +75,9 @@ class DebianPackage:
     archive: str = ""
     suite: str = ""
     multi_arch: str = ""  # Multi-Arch: "same", "foreign", "allowed" or "" (not in locks: resolution only)
+    # Depends pinned to one exact version (`libssl3t64 (= 3.5.4-1)`): for a -dev package, the runtime libraries
+    # built from its source, which is how a suite names the library a module loads (runtime/modules.py).
+    exact_depends: Tuple[str, ...] = ()
 
     def to_json(self) -> Dict[str, object]:
         return {
@@ -145,7 +148,14 @@ def _package_from_fields(fields: Dict[str, str], source: Optional[IndexSource]) 
         archive=source.archive if source else "",
         suite=source.suite if source else "",
         multi_arch=fields.get("Multi-Arch", ""),
+        exact_depends=_exact_relations(fields.get("Depends", "")),
     )
+
+
+def _exact_relations(value: str) -> Tuple[str, ...]:
+    """'libssl3t64 (= 3.5.4-1), libc6 (>= 2.34)' -> ('libssl3t64',): clauses of one name pinned with `=`."""
+    exact = (re.fullmatch(r"([a-z0-9][a-z0-9+.-]*)(?::\S+)?\s*\(=\s*[^)]+\)", c.strip()) for c in value.split(","))
+    return tuple(m.group(1) for m in exact if m)
 
 
 def _parse_stanza(stanza: str) -> Dict[str, str]:

@@ -283,3 +283,11 @@ def test_a_foreign_closure_uses_the_native_multi_arch_foreign_tool() -> None:
     # Without the native closure, the foreign one takes its own make.
     alone = resolve_closure(["libfoo-dev"], parse_packages_index(MULTIARCH_ARM64))
     assert "make" in [p.name for p in alone]
+
+
+def test_exact_version_dependencies_name_a_dev_packages_libraries() -> None:
+    index = parse_packages_index(
+        "Package: libssl-dev\nVersion: 3.5.4-1\nFilename: pool/x.deb\nSHA256: 00\nSize: 1\n"
+        "Depends: libssl3t64 (= 3.5.4-1), libc6 (>= 2.34) | libc-dev, zlib1g:amd64 (= 1:1.3)\n"
+    )
+    assert index["libssl-dev"].exact_depends == ("libssl3t64", "zlib1g")
