@@ -15,7 +15,7 @@ from typing import List
 
 import pytest
 
-from scratch_repos.repo import PEX_VERSION, create, pants_toml, run_pants
+from scratch_repos.repo import PEX_VERSION, create, pants_toml, pex_cli_section, run_pants
 
 BUILD = """\
 python_runtime(name="py313", version="3.13.5", optimizations="none")
@@ -95,10 +95,11 @@ def test_machine_wide_pip_configuration_does_not_break_locked_downloads(repo: Pa
 
 
 def test_an_image_on_313_with_pants_default_pex_is_refused_before_anything_is_built(repo: Path) -> None:
-    # Pants 2.17's default pex CLI, chosen explicitly: the launcher leaves a pants.toml with [pex-cli] alone.
+    # Pants 2.17's default pex CLI, 2.1.137, chosen explicitly (built from PyPI: its release page is not reachable
+    # here): the launcher leaves a pants.toml with [pex-cli] alone.
     _set_pants_toml(repo, pex_cli=False)
     toml = repo / "pants.toml"
-    toml.write_text(toml.read_text() + '\n[pex-cli]\nversion = "v2.1.137"\n')
+    toml.write_text(toml.read_text() + "\n" + pex_cli_section("2.1.137"))
     try:
         result = run_pants(repo, ["package", "src:img"], check=False)
     finally:
