@@ -42,7 +42,7 @@ def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
         "register.py",
     ):
         assert f"pants_oci/{data_file}" in names
-    assert not [n for n in names if n.endswith("_test.py") or "conftest" in n], "no tests in the wheel"
+    assert not [n for n in names if n.endswith(("_test.py", "testing.py")) or "conftest" in n], "no tests in the wheel"
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".orig", ".rej")) or "/BUILD" in n]
     assert {n.split("/")[0] for n in names} == {"pants_oci", f"pants_oci-{VERSION}.dist-info"}
     metadata = zipfile.ZipFile(plugin_wheel()).read(f"pants_oci-{VERSION}.dist-info/METADATA").decode()
