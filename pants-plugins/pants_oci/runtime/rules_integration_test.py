@@ -222,16 +222,19 @@ def test_a_missing_required_module_fails_the_build_naming_the_dev_package() -> N
 
 
 def test_a_module_cpython_did_not_build_that_the_runtime_does_not_list_fails_the_build() -> None:
-    """CPython's own report of what it did not build is read, not only the table's list: here _uuid is left out of
-    `required_modules`, so its -dev package is not in the build root, and the build names it instead of shipping
-    a runtime without it. A module a new CPython version adds (3.14's _zstd) is caught the same way."""
-    required = [m for m in default_required_modules(VERSION) if m != "_uuid"]
+    """CPython's own report of what it did not build is read, not only the runtime's lists: here configure is told
+    that gdbm.h is missing and `_gdbm` is left out of `required_modules`, so no list names it, and the build fails
+    naming it instead of shipping a runtime without it. A module a new CPython version adds (3.14's _zstd), which
+    no list of the plugin names either, is caught the same way."""
+    required = [m for m in default_required_modules(VERSION) if m != "_gdbm"]
     with pytest.raises(ExecutionError) as e:
         _package(
             f'python_runtime(name="rt", version="{VERSION}", optimizations="none", build_root_suite="bookworm", '
-            f"required_modules={required!r})"
+            f'required_modules={required!r}, extra_configure_args=["ac_cv_header_gdbm_h=no"])'
         )
     message = str(e.value)
     assert "was built without 1 required stdlib module(s)" in message
-    assert "_uuid: needs the headers from uuid-dev (CPython's build reports that its headers were not found" in message
+    assert "_gdbm: needs the headers from libgdbm-dev (CPython's build reports that its headers were not found" in (
+        message
+    )
     assert "optional_modules" in message
