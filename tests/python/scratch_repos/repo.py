@@ -41,14 +41,18 @@ def built_pex_cli(version: str = PEX_VERSION) -> Path:
 
 def _build_pex_cli(version: str, out: Path) -> None:
     python = _launcher_python()
+    # pip as the machine configures it (index, CA bundle), not as this repository's Pants tells its processes to
+    # (PIP_CONFIG_FILE=/dev/null, inherited by this test).
+    env = {k: v for k, v in os.environ.items() if k != "PIP_CONFIG_FILE"}
     with tempfile.TemporaryDirectory() as tmp:
         venv = Path(tmp) / "venv"
-        subprocess.run([python, "-m", "venv", str(venv)], check=True)
-        subprocess.run([venv / "bin/pip", "install", "-q", f"pex=={version}"], check=True)
+        subprocess.run([python, "-m", "venv", str(venv)], check=True, env=env)
+        subprocess.run([venv / "bin/pip", "install", "-q", f"pex=={version}"], check=True, env=env)
         built = Path(tmp) / "pex"
         subprocess.run(
             [venv / "bin/pex", f"pex=={version}", "-c", "pex", "-o", built, "--python", venv / "bin/python"],
             check=True,
+            env=env,
         )
         shutil.move(str(built), out)  # complete: moved in last
 
