@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import tarfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -57,6 +56,7 @@ from pants_oci.runtime import modules
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 from pants_oci.tools import rules as tools_rules
+from pants_oci.tools.testing import serving
 
 PACKAGES = '["libc6", "netbase", "ca-certificates"]'
 LOCK = "3rdparty/debian/src/base.lock.json"
@@ -389,17 +389,9 @@ class _RecordingHandler(http.server.SimpleHTTPRequestHandler):
 def _served(root: Path) -> Iterator[str]:
     """`root` over HTTP on 127.0.0.1 (recording the paths asked for in _RecordingHandler.requested); its URL."""
     _RecordingHandler.requested = []
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_RecordingHandler, directory=str(root))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    handler = functools.partial(_RecordingHandler, directory=str(root))
+    with serving(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as url:
+        yield url
 
 
 def _release_date(inrelease: bytes) -> int:

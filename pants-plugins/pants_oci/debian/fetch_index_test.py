@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
@@ -23,6 +22,7 @@ import pytest
 
 from pants_oci.debian import fetch_index
 from pants_oci.debian.openpgp import armor, dearmor_all
+from pants_oci.tools.testing import serving
 
 TESTDATA = Path(__file__).parent / "testdata"
 UPDATES = "bookworm-updates"
@@ -306,15 +306,8 @@ def http_root(tmp_path: Path, monkeypatch) -> Iterator[Tuple[Path, str]]:
         monkeypatch.delenv(name, raising=False)  # urllib would send even a loopback request to a proxy.
     root = tmp_path / "http"
     root.mkdir()
-    server = _QuietServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield root, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(_QuietServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))) as url:
+        yield root, url
 
 
 def test_a_verified_fetch_over_http(http_root: Tuple[Path, str], tmp_path: Path, capsys) -> None:
@@ -380,15 +373,8 @@ class _StreamingHandler(http.server.BaseHTTPRequestHandler):
 
 
 def _serve(handler) -> Iterator[str]:
-    server = _QuietServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(_QuietServer(("127.0.0.1", 0), handler)) as url:
+        yield url
 
 
 def _assert_20_mb_refused_quickly(capsys, archive_url: str, tmp_path: Path) -> str:

@@ -2,9 +2,11 @@
 target `3rdparty/debian:test-tools`: a test target lists it in `runtime_package_dependencies`, and Pants puts the
 unpacked tools in the test's sandbox. Nothing is taken from the host."""
 import contextlib
+import http.server
 import os
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -80,3 +82,16 @@ def docker_registry(workdir: Path, htpasswd: str = "", token: Optional[Dict[str,
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def serving(server: http.server.HTTPServer) -> Iterator[str]:
+    """Run `server` (bound to 127.0.0.1) on a thread while the block runs; yields its base URL."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
