@@ -98,7 +98,7 @@ MERGED_USR_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 
 
 def merged_usr_links(merged: Dict[str, Entry]) -> List[Entry]:
-    """`lib64 -> usr/lib64` and the like, where packages put files under usr/<dir> and none ships /<dir>. Debian 13
+    """`lib64 -> usr/lib64` and the like, for each usr/<dir> a tree has where no package ships /<dir>. Debian 13
     packages install under /usr only (libc6's loader is /usr/lib64/ld-linux-x86-64.so.2) and base-files ships the
     links; without them no program would find /lib64/ld-linux-x86-64.so.2, the interpreter every x86-64 ELF
     program names. Debian 12 packages ship /lib and /lib64 as directories: such a base is left as its packages
@@ -106,7 +106,7 @@ def merged_usr_links(merged: Dict[str, Entry]) -> List[Entry]:
     directories = {path.split("/", 1)[0] for path, entry in merged.items() if "/" in path or entry.is_dir}
     if directories & set(MERGED_USR_DIRS):
         return []
-    under_usr = {path.split("/")[1] for path in merged if path.startswith("usr/") and path.count("/") >= 2}
+    under_usr = {path.split("/")[1] for path in merged if path.startswith("usr/") and path.count("/") >= 1}
     return [Entry(top, link_target=f"usr/{top}") for top in MERGED_USR_DIRS if top in under_usr and top not in merged]
 
 

@@ -13,7 +13,7 @@ the same way on every machine:
 import posixpath
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-from pants_oci.debian.base import MERGED_USR_DIRS, merge_entry
+from pants_oci.debian.base import MERGED_USR_DIRS, merge_entry, merged_usr_links
 from pants_oci.debian.deb import data_entries
 from pants_oci.oci.tarball import Entry
 
@@ -83,10 +83,8 @@ def build_root_entries(debs: Sequence[Tuple[str, bytes]]) -> List[Entry]:
                 merge_entry(owner, merged, _moved(entry), name)
     for entry in _alternatives(merged):
         merged[entry.path] = entry
-    present = {path.split("/")[1] for path in merged if path.startswith("usr/") and path.count("/") >= 1}
-    for top in MERGED_USR_DIRS:
-        if top in present:
-            merged[top] = Entry(top, link_target=f"usr/{top}")
+    for link in merged_usr_links(merged):  # every package's /bin, /lib ... was moved under usr/ above
+        merged[link.path] = link
     for entry in _root_files():
         merged.setdefault(entry.path, entry)
     return [merged[p] for p in sorted(merged)]

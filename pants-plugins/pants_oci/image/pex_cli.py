@@ -27,13 +27,15 @@ def _release(version: str) -> Tuple[int, ...]:
     return tuple(int(part) for part in version.lstrip("v").split("."))
 
 
-def pants_toml_lines(sha256: str, size: int) -> str:
-    """The `[pex-cli]` section that selects MINIMUM, whose published `pex` file has this sha256 and size."""
+def pants_toml_lines(sha256: str, size: int, version: str = MINIMUM, url_template: str = "") -> str:
+    """The `[pex-cli]` section that selects pex `version` (MINIMUM: its published `pex` file), whose file has this
+    sha256 and size; `url_template` where that file is not the published one (built from PyPI, offline)."""
     known = ",\n".join(
-        f'  "v{MINIMUM}|{platform}|{sha256}|{size}"'
+        f'  "v{version}|{platform}|{sha256}|{size}"'
         for platform in ("linux_x86_64", "linux_arm64", "macos_x86_64", "macos_arm64")
     )
-    return f'[pex-cli]\nversion = "v{MINIMUM}"\nknown_versions = [\n{known},\n]'
+    url = f'url_template = "{url_template}"\n' if url_template else ""
+    return f'[pex-cli]\nversion = "v{version}"\n{url}known_versions = [\n{known},\n]'
 
 
 def pex_cli_problem(image: str, runtime: str, runtime_version: str, pex_cli_version: str, fix: str) -> Optional[str]:

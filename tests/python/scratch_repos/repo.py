@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Dict, List
 
+from pants_oci.image import pex_cli
+
 PLUGIN_VERSION = "0.1.0"
 # The pex CLI release the README tells adopters to select (pants_oci/image/pex_cli.py MINIMUM). This repository's
 # own launcher runs a newer one; scratch repositories run this one, so the README's choice is what they test.
@@ -29,7 +31,7 @@ def built_pex_cli(version: str = PEX_VERSION) -> Path:
     """A release of the pex CLI built from PyPI as the README's offline recipe says (`pex pex==X -c pex -o FILE`),
     once per machine under the test cache: the published file's host is not reachable from these machines. Built
     with the launcher's CPython 3.9, under a lock, and trusted only once complete."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pants-oci-tests"
+    cache = _cache_dir("pants-oci-tests")
     pex = cache / f"pex-{version}"
     cache.mkdir(parents=True, exist_ok=True)
     with open(cache / ".lock", "w") as lock:
@@ -57,9 +59,13 @@ def _build_pex_cli(version: str, out: Path) -> None:
         shutil.move(str(built), out)  # complete: moved in last
 
 
+def _cache_dir(name: str) -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / name
+
+
 def _launcher_python() -> str:
     """The CPython 3.9 the `./pants` launcher installed Pants with (its venv's interpreter)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pants-oci-bootstrap"
+    cache = _cache_dir("pants-oci-bootstrap")
     venvs = sorted(cache.glob("pants-2.17.1-*/venv/bin/python"))
     assert venvs, f"the ./pants launcher has not installed Pants under {cache} yet"
     return str(venvs[-1])
@@ -68,13 +74,8 @@ def _launcher_python() -> str:
 def pex_cli_section(version: str = PEX_VERSION) -> str:
     """The README's `[pex-cli]` lines (offline variant): a pex CLI release, from a local file."""
     pex = built_pex_cli(version)
-    digest = hashlib.sha256(pex.read_bytes()).hexdigest()
-    size = pex.stat().st_size
-    known = ", ".join(
-        f'"v{version}|{platform}|{digest}|{size}"'
-        for platform in ("linux_x86_64", "linux_arm64", "macos_x86_64", "macos_arm64")
-    )
-    return f'[pex-cli]\nversion = "v{version}"\nurl_template = "file://{pex}"\nknown_versions = [{known}]\n'
+    digest, size = hashlib.sha256(pex.read_bytes()).hexdigest(), pex.stat().st_size
+    return pex_cli.pants_toml_lines(digest, size, version, url_template=f"file://{pex}") + "\n"
 
 
 # The README's "Use it in your repository" section, literally: the plugin from a find-links directory, the pex CLI
@@ -89,19 +90,19 @@ backend_packages = ["pants.backend.python", "pants_oci"]
 find_links = ["file://{find_links}"]
 
 {pex_cli}
-[subprocess-environment]
-env_vars = ["PIP_CONFIG_FILE=/dev/null"]
-"""
+{pip_isolation}"""
+PIP_ISOLATION = '[subprocess-environment]\nenv_vars = ["PIP_CONFIG_FILE=/dev/null"]\n'
 
 
 def pants_toml(find_links: Path, extra: str = "", pex_cli: bool = True, pip_isolation: bool = True) -> str:
     """README_PANTS_TOML, then this test suite's own settings; `pex_cli`/`pip_isolation` False leave out those
     sections, to show what they are for."""
     readme = README_PANTS_TOML.format(
-        version=PLUGIN_VERSION, find_links=find_links, pex_cli=pex_cli_section() if pex_cli else ""
+        version=PLUGIN_VERSION,
+        find_links=find_links,
+        pex_cli=pex_cli_section() if pex_cli else "",
+        pip_isolation=PIP_ISOLATION if pip_isolation else "",
     )
-    if not pip_isolation:
-        readme = readme.replace('[subprocess-environment]\nenv_vars = ["PIP_CONFIG_FILE=/dev/null"]\n', "")
     return f"""\
 {readme}
 [python]
