@@ -1,7 +1,7 @@
 """The `debian_packages` target: a base root filesystem from pinned Debian packages."""
 import posixpath
 import re
-from typing import Optional
+from typing import Iterable, Optional
 
 from pants.core.goals.package import OutputPathField
 from pants.engine.addresses import Address
@@ -25,7 +25,7 @@ class PackageNamesField(StringSequenceField):
     own alias and help (not one another, so that a field set of one never applies to the other's targets)."""
 
     @classmethod
-    def compute_value(cls, raw_value: Optional[list], address: Address):
+    def compute_value(cls, raw_value: Optional[Iterable[str]], address: Address):
         value = super().compute_value(raw_value, address)
         bad = [name for name in value or () if not PACKAGE_NAME.match(name)]
         if bad:
@@ -57,6 +57,7 @@ DEFAULT_ARCHITECTURE = "amd64"
 class DebianSuiteField(StringField):
     alias = "suite"
     default = DEFAULT_SUITE
+    value: str
     help = softwrap(
         f"""
         The Debian release the packages come from. The lock takes each package's highest version from the suite,
@@ -70,6 +71,7 @@ class DebianSuiteField(StringField):
 class DebianArchitectureField(StringField):
     alias = "architecture"
     default = DEFAULT_ARCHITECTURE
+    value: str
     valid_choices = ("amd64", "arm64")
     help = "The Debian architecture of the packages: `amd64` (default) or `arm64`."
 

@@ -1,5 +1,5 @@
 """The `python_oci_image` target: an OCI image of a `pex_binary` on a compiled `python_runtime`."""
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 from pants.core.goals.package import OutputPathField
 from pants.engine.addresses import Address
@@ -27,6 +27,7 @@ def _invalid(field: Any, address: Address, problem: str) -> InvalidFieldExceptio
 class ImageRuntimeField(StringField):
     alias = "runtime"
     required = True
+    value: str
     help = softwrap(
         """
         The address of the `python_runtime` the app runs on, e.g. `runtime="src/python/runtimes:py313"`. Its
@@ -39,6 +40,7 @@ class ImageRuntimeField(StringField):
 class ImageBinaryField(StringField):
     alias = "binary"
     required = True
+    value: str
     help = softwrap(
         """
         The address of the `pex_binary` to ship, e.g. `binary=":hello-cli"`. Its interpreter constraints must
@@ -85,6 +87,7 @@ class ImageTagsField(StringSequenceField):
     # docker backend, whose field is `image_tags` for the same reason.
     alias = "image_tags"
     default = ("latest",)
+    value: Tuple[str, ...]  # compute_value refuses an empty list
     help = softwrap(
         """
         The image's tags. Each becomes a ref name in the OCI layout and archive, and `./pants publish` pushes
@@ -94,7 +97,7 @@ class ImageTagsField(StringSequenceField):
     )
 
     @classmethod
-    def compute_value(cls, raw_value: Optional[list], address: Address):
+    def compute_value(cls, raw_value: Optional[Iterable[str]], address: Address):
         value = super().compute_value(raw_value, address)
         if not value:
             raise _invalid(cls, address, "give at least one tag, e.g. image_tags=['latest']")
@@ -141,6 +144,7 @@ class ImageEnvField(DictStringToStringField):
 class ImageUserField(StringField):
     alias = "user"
     default = plan.DEFAULT_USER
+    value: str
     help = softwrap(
         f"""
         The user the container runs as: `uid[:gid]` or names defined in the base's `/etc/passwd` and
@@ -153,11 +157,13 @@ class ImageUserField(StringField):
 class ImageWorkdirField(StringField):
     alias = "workdir"
     default = plan.APP_DIR
+    value: str
     help = f"The working directory of the container, an absolute path. Default: `{plan.APP_DIR}`."
 
     @classmethod
     def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
         value = super().compute_value(raw_value, address)
+        assert value is not None, "a field with a default"
         problem = plan.workdir_problem(value)
         if problem:
             raise _invalid(cls, address, problem)
@@ -221,7 +227,7 @@ class ImagePlatformsField(StringSequenceField):
     )
 
     @classmethod
-    def compute_value(cls, raw_value: Optional[list], address: Address):
+    def compute_value(cls, raw_value: Optional[Iterable[str]], address: Address):
         value = super().compute_value(raw_value, address)
         if value is None:
             return value
@@ -257,7 +263,7 @@ class ImageExposeField(StringSequenceField):
     help = "Ports the app listens on, recorded as `ExposedPorts`: `8080`, `8080/tcp`, `53/udp`."
 
     @classmethod
-    def compute_value(cls, raw_value: Optional[list], address: Address):
+    def compute_value(cls, raw_value: Optional[Iterable[str]], address: Address):
         value = super().compute_value(raw_value, address)
         try:
             return tuple(plan.normalize_port(p) for p in value) if value is not None else None

@@ -29,6 +29,7 @@ DEFAULT_PREFIX = "/opt/python"
 class PythonRuntimeVersionField(StringField):
     alias = "version"
     required = True
+    value: str
     help = softwrap(
         f"""
         The CPython release to build, as a full version: `version="3.13.5"`.
@@ -41,6 +42,7 @@ class PythonRuntimeVersionField(StringField):
     @classmethod
     def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
         value = super().compute_value(raw_value, address)
+        assert value is not None, "a required field"
         if not VERSION_PATTERN.match(value):
             raise InvalidFieldException(
                 f"The {repr(cls.alias)} field in target {address} must be a full CPython 3 version like "
@@ -104,6 +106,7 @@ class PythonRuntimeOptimizationsField(StringField):
     alias = "optimizations"
     valid_choices = OPTIMIZATIONS
     default = "pgo+lto"
+    value: str
     help = softwrap(
         """
         How hard the compiler works: `none`, `lto` (link-time optimization), `pgo` (profile-guided
@@ -193,6 +196,7 @@ class PythonRuntimeBytecodeField(StringField):
     alias = "bytecode"
     valid_choices = BYTECODE_POLICIES
     default = "unchecked-hash"
+    value: str
     help = softwrap(
         """
         Which stdlib bytecode ships in the tree: `none` (like the official image) or `unchecked-hash`:
@@ -209,6 +213,7 @@ class PythonRuntimeBytecodeField(StringField):
 class PythonRuntimePrefixField(StringField):
     alias = "prefix"
     default = DEFAULT_PREFIX
+    value: str
     help = softwrap(
         f"""
         The absolute path the runtime is installed under in images, e.g. `{DEFAULT_PREFIX}` (the default):
@@ -220,6 +225,7 @@ class PythonRuntimePrefixField(StringField):
     @classmethod
     def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
         value = super().compute_value(raw_value, address)
+        assert value is not None, "a field with a default"
         if not value.startswith("/") or value.rstrip("/") != value or "//" in value or " " in value:
             raise InvalidFieldException(
                 f"The {repr(cls.alias)} field in target {address} must be an absolute path without a trailing "
@@ -281,6 +287,7 @@ class PythonRuntimeBuildRootPackagesField(StringSequenceField):
 class PythonRuntimeBuildRootSuiteField(StringField):
     alias = "build_root_suite"
     default = DEFAULT_SUITE
+    value: str
     help = softwrap(
         f"""
         The Debian release the build root's packages come from (default `{DEFAULT_SUITE}`, Debian 13; e.g.
