@@ -63,6 +63,7 @@ from pants_oci.debian.target_types import (
     DebianSuiteField,
     default_lock_path,
 )
+from pants_oci.digests import first_file_digest
 from pants_oci.elf import closure
 from pants_oci.elf.elf import ElfFacts
 from pants_oci.oci.rules import GZIP, BuiltLayer, LayerCompression, LayerRequest
@@ -414,7 +415,7 @@ async def package_debian_base(field_set: DebianPackagesFieldSet) -> BuiltPackage
     path = field_set.output_path.value_or_default(file_ending="tar.gz")
     layer = await Get(BuiltLayer, LayerRequest, base_layer_request(base))
     entries = await Get(DigestEntries, Digest, layer.blob)
-    digest = await Get(Digest, CreateDigest([FileEntry(path, entries[0].file_digest)]))
+    digest = await Get(Digest, CreateDigest([FileEntry(path, first_file_digest(entries))]))
     log = (
         f"Debian base ({len(base.packages)} packages, libc6 {base.libc_version}): "
         f"{layer.uncompressed_size / 1e6:.1f} MB uncompressed, {layer.layer.descriptor.size / 1e6:.1f} MB gzipped",

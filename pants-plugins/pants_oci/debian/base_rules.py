@@ -37,6 +37,7 @@ from pants_oci.debian import index, lockfile
 from pants_oci.debian.release import ArchiveVerificationError
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.subsystem import DebianSubsystem
+from pants_oci.digests import first_file_digest
 from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
 from pants_oci.errors import engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
@@ -448,7 +449,7 @@ async def fetch_debian_deb(request: DebianDebRequest) -> DebianDeb:
             f"and [debian].security_archive_url."
         )
     entries = await Get(DigestEntries, Digest, downloaded)
-    return DebianDeb(FileEntry(f"debs/{request.name.replace(':', '_')}.deb", entries[0].file_digest))
+    return DebianDeb(FileEntry(f"debs/{request.name.replace(':', '_')}.deb", first_file_digest(entries)))
 
 
 def _deb_url(config: DebianArchiveConfig, package: lockfile.LockedPackage) -> str:

@@ -12,6 +12,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
+from pants_oci.digests import first_file_digest
 from pants_oci.image import plan
 from pants_oci.image.assemble import BuiltPythonOciImage, PythonOciImageRequest
 from pants_oci.image.inputs import PythonOciImageFieldSet
@@ -38,7 +39,7 @@ async def _oci_archive(image: BuiltPythonOciImage, path: str, python: PythonBuil
     )
     # Renamed by its file digest: the archive's bytes are never read here.
     entries = await Get(DigestEntries, Digest, result.output_digest)
-    return await Get(Digest, CreateDigest([FileEntry(path, entries[0].file_digest)]))
+    return await Get(Digest, CreateDigest([FileEntry(path, first_file_digest(entries))]))
 
 
 @rule(desc="Package a python_oci_image", level=LogLevel.DEBUG)

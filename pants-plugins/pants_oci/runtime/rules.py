@@ -41,6 +41,7 @@ from pants_oci.debian.base_rules import rules as base_rules
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.rules import rules as debian_rules
 from pants_oci.debian.target_types import DEFAULT_ARCHITECTURE, default_lock_path
+from pants_oci.digests import first_file_digest
 from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
 from pants_oci.errors import engine_error_detail
 from pants_oci.oci.rules import BuiltLayer, LayerInterpreter, LayerRequest, interpreter_command, interpreter_inputs
@@ -539,7 +540,7 @@ async def generate_pgo_profile(request: CPythonProfileRequest, bash: BashBinary)
     profile = await Get(Digest, DigestSubset(result.output_digest, PathGlobs([f"out/{pgo_profile.PROFILE_FILE}"])))
     profile = await Get(Digest, RemovePrefix(profile, "out"))
     entries = await Get(DigestEntries, Digest, profile)
-    return CPythonProfile(profile, entries[0].file_digest.fingerprint)
+    return CPythonProfile(profile, first_file_digest(entries).fingerprint)
 
 
 @rule(desc="Check a pinned PGO profile", level=LogLevel.DEBUG)
@@ -548,7 +549,7 @@ async def pinned_pgo_profile(request: PinnedProfileRequest) -> CPythonProfile:
     sources = await Get(HydratedSources, HydrateSourcesRequest(request.field))
     path = sources.snapshot.files[0]  # relative to the repository, as the messages name it
     entries = await Get(DigestEntries, Digest, sources.snapshot.digest)
-    found = entries[0].file_digest
+    found = first_file_digest(entries)
     # The pin's fields name a file that does not fit: Pants' own error for a bad field value.
     if found.fingerprint != request.sha256:
         raise InvalidFieldException(pgo_profile.digest_mismatch(spec.address, path, request.sha256, found.fingerprint))
@@ -766,14 +767,14 @@ async def _packaged_runtime(built: BuiltPythonRuntime, archive_path: str) -> Tup
         Get(DigestEntries, Digest, archive.blob), Get(DigestEntries, Digest, built.complete_platform)
     )
     files = [
-        FileEntry(archive_path, archive_entries[0].file_digest),
-        FileEntry(platform_path, platform_entries[0].file_digest),
+        FileEntry(archive_path, first_file_digest(archive_entries)),
+        FileEntry(platform_path, first_file_digest(platform_entries)),
     ]
     profile_artifacts: Tuple[BuiltPackageArtifact, ...] = ()
     if built.pgo_profile is not None:
         profile_path = stem + ".pgo-profile.tar.gz"
         profile_entries = await Get(DigestEntries, Digest, built.pgo_profile.digest)
-        files.append(FileEntry(profile_path, profile_entries[0].file_digest))
+        files.append(FileEntry(profile_path, first_file_digest(profile_entries)))
         profile_artifacts = (
             BuiltPackageArtifact(
                 profile_path,
