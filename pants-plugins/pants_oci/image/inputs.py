@@ -275,10 +275,11 @@ async def plan_app(request: AppPlanRequest, python_setup: PythonSetup, pex_cli_s
         Get(StrippedPythonSourceFiles, PythonSourceFilesRequest(transitive.closure, include_resources=True)),
     )
     entry = None
+    script = binary[PexScriptField].value
     if resolved.val is not None:
         entry = plan.EntryPointSpec(module=resolved.val.module, function=resolved.val.function)
-    elif binary[PexScriptField].value:
-        entry = plan.EntryPointSpec(script=binary[PexScriptField].value)
+    elif script:
+        entry = plan.EntryPointSpec(script=script.name)
     if entry is None and not field_set.entry_point.value:
         raise InvalidFieldException(
             f"The 'binary' of target {field_set.address}, {binary.address}, has neither `entry_point` nor `script`, "

@@ -14,8 +14,8 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci import register
-from pants_oci.image import pex_cli
-from pants_oci.image.inputs import PythonOciImageFieldSet
+from pants_oci.image import pex_cli, plan
+from pants_oci.image.inputs import AppPlan, AppPlanRequest, PythonOciImageFieldSet
 from pants_oci.image.layers import ImageCompressionRequest
 from pants_oci.oci.rules import GZIP, LayerCompression
 
@@ -43,6 +43,7 @@ def rule_runner() -> RuleRunner:
             *python_backend.rules(),
             QueryRule(BuiltPackage, [PythonOciImageFieldSet]),
             QueryRule(LayerCompression, [ImageCompressionRequest]),
+            QueryRule(AppPlan, [AppPlanRequest]),
         ],
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
     )
@@ -131,6 +132,23 @@ def test_binary_without_entry_point(rule_runner: RuleRunner) -> None:
         {"app/BUILD": 'python_sources(name="lib")\npex_binary(name="app")'},
     )
     assert "has neither `entry_point` nor `script`" in message and "set 'entry_point' on img:img" in message
+
+
+def test_a_binary_with_a_script_runs_the_console_script_of_that_name(rule_runner: RuleRunner) -> None:
+    """Pants holds `script` as a ConsoleScript: the launcher needs its name (it once got the object's repr)."""
+    rule_runner.write_files(
+        {
+            "rt/BUILD": RUNTIMES,
+            "app/BUILD": 'pex_binary(name="app", script="gunicorn")',
+            "img/BUILD": 'python_oci_image(name="img", runtime="rt:py313", binary="app:app")',
+        }
+    )
+    image, binary, runtime = (
+        rule_runner.get_target(Address(path, target_name=name))
+        for path, name in (("img", "img"), ("app", "app"), ("rt", "py313"))
+    )
+    request = AppPlanRequest(PythonOciImageFieldSet.create(image), binary, runtime)
+    assert rule_runner.request(AppPlan, [request]).entry == plan.EntryPointSpec(script="gunicorn")
 
 
 @pytest.mark.parametrize(
