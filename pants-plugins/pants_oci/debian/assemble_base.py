@@ -145,8 +145,8 @@ def first_unreadable_package(debs: Sequence[Tuple[str, bytes]], spec: BaseSpec) 
 
 def text_of(members: Sequence[Entry], path: str) -> Optional[str]:
     """A file's text, decoded as the image rules decode /etc/passwd today (bad bytes replaced, never fatal)."""
-    found = next((m for m in members if m.path == path and m.content is not None), None)
-    return found.content.decode(errors="replace") if found else None
+    found = next((m.content for m in members if m.path == path and m.content is not None), None)
+    return found.decode(errors="replace") if found is not None else None
 
 
 def base_facts(package_names: Sequence[str], members: Sequence[Entry]) -> dict:

@@ -43,7 +43,8 @@ def ca_bundle(entries: Iterable[Entry]) -> Entry:
         (e for e in entries if e.path.startswith("usr/share/ca-certificates/") and e.path.endswith(".crt")),
         key=lambda e: e.path,
     )
-    return Entry(CA_BUNDLE, b"".join(c.content if c.content.endswith(b"\n") else c.content + b"\n" for c in certs))
+    contents = [c.content for c in certs if c.content is not None]  # files (a link has no content)
+    return Entry(CA_BUNDLE, b"".join(c if c.endswith(b"\n") else c + b"\n" for c in contents))
 
 
 def openssl_default_paths() -> List[Entry]:

@@ -125,6 +125,7 @@ async def choose_debian_archives(subsystem: DebianSubsystem, machine: DebianArch
             f"Set them (the directories with dists/ and pool/, e.g. https://mirror.example/debian and "
             f"https://mirror.example/debian-security)."
         )
+    assert main and security  # `missing` named whichever is not set
     return DebianArchiveConfig(
         main.rstrip("/"),
         security.rstrip("/"),

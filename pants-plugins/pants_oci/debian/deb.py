@@ -53,7 +53,7 @@ def _decompress(member: str, payload: bytes, name: str) -> bytes:
         return gzip.decompress(payload)
     if member.endswith(".zst"):
         try:
-            import zstandard  # type: ignore[import]
+            import zstandard  # type: ignore[import-not-found]
         except ImportError:
             raise DebError(f"{name} uses zstd compression ({member}); add `zstandard` to [GLOBAL].plugins to read it")
         return zstandard.ZstdDecompressor().decompressobj().decompress(payload)
@@ -74,8 +74,9 @@ def control_fields(deb: bytes, name: str) -> str:
     control_tar = _tar_member(read_ar(deb, name), "control.tar", name)
     with tarfile.open(fileobj=io.BytesIO(control_tar)) as tar:
         for member in tar.getmembers():
-            if member.name.lstrip("./") == "control":
-                return tar.extractfile(member).read().decode()
+            control = tar.extractfile(member) if member.name.lstrip("./") == "control" else None
+            if control is not None:
+                return control.read().decode()
     raise DebError(f"{name} has no control file")
 
 
@@ -97,7 +98,8 @@ def data_entries(deb: bytes, name: str, keep_docs: bool = False, keep_gconv: boo
     none that matter for size).
     """
     data_tar = _tar_member(read_ar(deb, name), "data.tar", name)
-    entries, contents = [], {}
+    entries: List[Entry] = []
+    contents: Dict[str, bytes] = {}
     with tarfile.open(fileobj=io.BytesIO(data_tar)) as tar:
         for member in tar.getmembers():
             path = posixpath.normpath(member.name.lstrip("./")) if member.name not in (".", "./") else ""
@@ -111,7 +113,8 @@ def data_entries(deb: bytes, name: str, keep_docs: bool = False, keep_gconv: boo
                 target = posixpath.normpath(member.linkname.lstrip("./"))
                 entries.append(Entry(path, content=contents[target], mode=member.mode & 0o7777))
             elif member.isfile():
-                content = tar.extractfile(member).read()
+                extracted = tar.extractfile(member)
+                content = extracted.read() if extracted else b""
                 contents[path] = content
                 entries.append(Entry(path, content=content, mode=member.mode & 0o7777))
     return entries

@@ -31,7 +31,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, NoReturn, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 from pants_oci.debian.keyring import pinned_keyring
 from pants_oci.debian.openpgp import MAX_CLEARSIGNED_BYTES, SignatureError, parse_clearsigned
@@ -86,7 +86,8 @@ def _read_at_most(url: str, limit: int) -> bytes:
         length = response.headers.get("Content-Length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise _TooLarge(f" (Content-Length: {length})")
-        chunks, size = [], 0
+        chunks: List[bytes] = []
+        size = 0
         while size <= limit:
             chunk = response.read(min(_CHUNK_BYTES, limit + 1 - size))
             if not chunk:

@@ -29,7 +29,7 @@ for rollback until it is regenerated (which records them).
 """
 import json
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from pants_oci.debian.index import DebianPackage, archive_label, is_security_suite
 from pants_oci.debian.release import check_not_rolled_back, format_release_date, parse_release_date
@@ -193,7 +193,7 @@ def parse_lock(text: str, path: str) -> DebianLock:
         )
 
 
-def _locked_package(entry: Dict[str, object], version: int, lock_suite: str) -> LockedPackage:
+def _locked_package(entry: Dict[str, Any], version: int, lock_suite: str) -> LockedPackage:
     pins = {k: entry[k] for k in ("name", "version", "architecture", "filename", "sha256", "size")}
     if version == 1:
         # Version 1 locks were resolved against the lock's one suite in the main archive.

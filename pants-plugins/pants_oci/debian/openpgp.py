@@ -286,6 +286,7 @@ def parse_packets(data: bytes) -> List[Packet]:
 def _packet_header(data: bytes, offset: int) -> Tuple[int, int, int]:
     """The tag, body start and body end of the packet at `offset`."""
     first = data[offset]
+    length: Optional[int]
     if not first & 0x80:
         raise _malformed(f"malformed OpenPGP packet: byte {first:#04x} at offset {offset} is not a packet header")
     if first & 0x40:
@@ -367,7 +368,7 @@ class PublicKey:
     algorithm: int
     created: int
     # RSA: (n, e). Ed25519: the 32-byte public key. Other algorithms: None (kept to name them in errors).
-    material: object
+    material: Any
     body: bytes  # The packet body: fingerprints and self-signatures hash it.
 
     @property
@@ -722,7 +723,8 @@ def _point_decompress(encoded: bytes) -> Optional[_Point]:
 
 _BASE_Y = 4 * pow(5, _P - 2, _P) % _P
 _BASE_X = _recover_x(_BASE_Y, 0)
-_BASE: _Point = (_BASE_X, _BASE_Y, 1, _BASE_X * _BASE_Y % _P)  # type: ignore[operator]
+assert _BASE_X is not None
+_BASE: _Point = (_BASE_X, _BASE_Y, 1, _BASE_X * _BASE_Y % _P)
 
 
 _IDENTITY: _Point = (0, 1, 1, 0)

@@ -8,7 +8,7 @@ lock generator picks the same "newest" version apt would install.
 """
 import functools
 from dataclasses import dataclass
-from typing import Callable, Tuple
+from typing import Tuple
 
 # dpkg keeps epochs in a C int.
 _MAX_EPOCH = 2**31 - 1
@@ -118,4 +118,4 @@ def _digit_run_end(text: str, start: int) -> int:
 
 
 # For sorted(), min() and max(): `max(versions, key=version_key)` is the version apt would call newest.
-version_key: Callable[[str], object] = functools.cmp_to_key(compare_versions)
+version_key = functools.cmp_to_key(compare_versions)

@@ -83,7 +83,7 @@ async def check_entry_module(
     missing = plan.missing_entry_module(
         app.entry, (*deps_files.files, *app_files.files), (plan.APP_DIR, runtime.site_packages)
     )
-    if missing:
+    if missing and app.entry:  # only a module entry point can be missing
         raise PythonOciImageError(
             f"The 'binary' of target {field_set.address}, {binary}, runs {app.entry.describe()}, but no file in "
             f"the image provides the module {missing}: it is neither among the first-party sources of {binary} "

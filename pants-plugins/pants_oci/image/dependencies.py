@@ -5,8 +5,9 @@ what Pants' graph goals follow: `dependencies`, `dependents`, `paths`, and `--ch
 `--changed-dependents`, so CI can build and push only the images a change affects.
 """
 from dataclasses import dataclass
+from typing import Tuple
 
-from pants.engine.addresses import Addresses, UnparsedAddressInputs
+from pants.engine.addresses import Address, Addresses, UnparsedAddressInputs
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import FieldSet, InferDependenciesRequest, InferredDependencies
 from pants.engine.unions import UnionRule
@@ -40,6 +41,7 @@ async def infer_image_dependencies(request: InferImageDependencies) -> InferredD
             description_of_origin=f"the `runtime` and `binary` fields of {field_set.address}",
         ),
     )
+    bases: Tuple[Address, ...]
     if field_set.base.value:
         bases = await Get(Addresses, UnparsedAddressInputs, field_set.base.to_unparsed_address_inputs())
     else:

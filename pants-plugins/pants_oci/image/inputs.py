@@ -197,7 +197,9 @@ async def binary_lock(binary: Target, python_setup: PythonSetup) -> Optional[Bin
         return None  # without a lock, Pex resolves for the runtime's complete platform directly
     resolve = binary[PythonResolveField].normalized_value(python_setup)
     path = python_setup.resolves.get(resolve)
-    contents = await Get(DigestContents, PathGlobs([path])) if path else ()
+    if not path:
+        return None
+    contents = await Get(DigestContents, PathGlobs([path]))
     # Without its lockfile, Pants itself reports the resolve.
     return BinaryLock(resolve, path, contents[0].content.decode()) if contents else None
 

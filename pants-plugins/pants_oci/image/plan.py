@@ -152,6 +152,7 @@ def constraints_admit(constraints: Iterable[str], version: str) -> bool:
     """Whether any of the (OR-ed) interpreter constraints, e.g. 'CPython>=3.11,<3.14', admits `version`."""
     for constraint in constraints:
         match = re.match(r"^\s*([A-Za-z]*)\s*(.*)$", constraint)
+        assert match is not None  # any one-line string matches (both groups may be empty)
         implementation, specifier = match.group(1), match.group(2)
         if implementation not in ("", "CPython", "cpython"):
             continue

@@ -132,10 +132,16 @@ async def publish_python_oci_image(
         a.relpath
         for pkg in request.packages
         for a in pkg.artifacts
-        if not a.relpath.endswith((".tar", plan.deploy_info_path(""), plan.sbom_path("")))
+        if a.relpath and not a.relpath.endswith((".tar", plan.deploy_info_path(""), plan.sbom_path("")))
     )
     sbom = next(
-        (a.relpath for pkg in request.packages for a in pkg.artifacts if a.relpath.endswith(plan.sbom_path(""))), None
+        (
+            a.relpath
+            for pkg in request.packages
+            for a in pkg.artifacts
+            if a.relpath and a.relpath.endswith(plan.sbom_path(""))
+        ),
+        None,
     )
     tool, env = await MultiGet(
         Get(Digest, CreateDigest(plugin_modules(*REGISTRY_MODULES))),

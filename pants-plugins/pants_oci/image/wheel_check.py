@@ -99,7 +99,7 @@ class RuntimePlatform:
 def parse_pex_lock(text: str) -> PythonLock:
     """A Pex lock as Pants writes it: a `//` comment header, then JSON."""
     document = json.loads("\n".join(line for line in text.splitlines() if not line.startswith("//")))
-    projects = {}
+    projects: Dict[str, LockedProject] = {}
     for resolve in document.get("locked_resolves", []):
         for locked in resolve.get("locked_requirements", []):
             name = canonicalize_name(locked["project_name"])

@@ -165,7 +165,7 @@ def find_credential(
         return lookup
     for path in (docker_config_path(env), podman_auth_path(env, lambda p: read_file(p) is not None)):
         text = read_file(path) if path else None
-        if text is None:
+        if not path or text is None:
             continue
         try:
             config = json.loads(text)

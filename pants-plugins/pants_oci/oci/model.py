@@ -128,7 +128,7 @@ class Descriptor:
     platform: Optional[Tuple[Tuple[str, str], ...]] = None
 
     @classmethod
-    def of(cls, media_type: str, blob: bytes, annotations: Mapping[str, str] = None) -> "Descriptor":
+    def of(cls, media_type: str, blob: bytes, annotations: Optional[Mapping[str, str]] = None) -> "Descriptor":
         return cls(media_type, sha256_digest(blob), len(blob), tuple(sorted((annotations or {}).items())))
 
     def to_json(self) -> Dict[str, object]:
@@ -246,7 +246,7 @@ class Image:
         return sum(layer.descriptor.size for layer in self.layers) + len(self.config_blob) + len(self.manifest_blob)
 
 
-def build_image(config: ImageConfig, layers: Sequence[Layer], annotations: Mapping[str, str] = None) -> Image:
+def build_image(config: ImageConfig, layers: Sequence[Layer], annotations: Optional[Mapping[str, str]] = None) -> Image:
     config_blob = canonical_json(config.to_json(layers))
     manifest: Dict[str, object] = {
         "schemaVersion": 2,
@@ -307,7 +307,9 @@ class ImageIndex:
         return layers + sum(len(blob) for blob in self.json_blobs().values())
 
 
-def build_image_index(entries: Sequence[Tuple[Platform, Image]], annotations: Mapping[str, str] = None) -> ImageIndex:
+def build_image_index(
+    entries: Sequence[Tuple[Platform, Image]], annotations: Optional[Mapping[str, str]] = None
+) -> ImageIndex:
     """The image index of one image per platform, its manifests in the given order. The platforms are stated as
     given (validate.py checks each against its image's config); ValueError for none or a platform twice."""
     if not entries:

@@ -236,7 +236,9 @@ class RegistryClient:
             hint = " For a local registry that speaks plain HTTP, set `[oci-image].plain_http_localhost = true`."
         return f"Cannot reach the registry {self.host} ({self.url}): {reason}.{hint}"
 
-    def request(self, method: str, path_or_url: str, data: Body = None, headers: Mapping[str, str] = None) -> Response:
+    def request(
+        self, method: str, path_or_url: str, data: Body = None, headers: Optional[Mapping[str, str]] = None
+    ) -> Response:
         url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.url + path_or_url
         response = self._send(method, url, data, headers or {}, self._authorization)
         # A 401 at any point (the first request, an expired token, a scope the token lacks) gets a fresh answer to
@@ -441,7 +443,7 @@ class RegistryClient:
             if response.status == 200
             else self.get_manifest(referrers_tag(subject_digest), MEDIA_TYPE_INDEX)
         )
-        return bool(index) and any(m.get("digest") == digest for m in json.loads(index).get("manifests", []))
+        return any(m.get("digest") == digest for m in json.loads(index).get("manifests", [])) if index else False
 
     def get_manifest(self, reference: str, media_type: str) -> Optional[bytes]:
         response = self.request("GET", f"/v2/{self.repository}/manifests/{reference}", None, {"Accept": media_type})

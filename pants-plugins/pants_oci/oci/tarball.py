@@ -8,7 +8,7 @@ import io
 import os
 import tarfile
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, List, Optional
+from typing import BinaryIO, Dict, Iterable, List, Optional
 
 from pants_oci.oci import determinism as D
 
@@ -42,7 +42,7 @@ def _parents(path: str) -> List[str]:
 
 def with_parent_directories(entries: Iterable[Entry]) -> List[Entry]:
     """Every entry, plus an explicit entry for each parent directory, sorted by path, one entry per path."""
-    by_path = {}
+    by_path: Dict[str, Entry] = {}
     for entry in entries:
         path = _normalize(entry.path)
         if path in by_path and by_path[path] != Entry(
@@ -67,6 +67,7 @@ def _tarinfo(entry: Entry, mtime: int) -> tarfile.TarInfo:
     elif entry.is_dir:
         info.type, info.mode = tarfile.DIRTYPE, D.DIR_MODE
     else:
+        assert entry.content is not None  # neither a link nor a directory
         info.size = len(entry.content)
         info.mode = D.EXECUTABLE_MODE if entry.is_executable else D.FILE_MODE
     if entry.mode is not None:

@@ -157,7 +157,7 @@ def exchange(
 ) -> Response:
     """One request. HTTP errors come back as a Response; connection failures raise (see is_transient)."""
     reader = _RangeReader(body) if isinstance(body, FileRange) else None
-    data = reader if reader is not None else body
+    data = reader if isinstance(body, FileRange) else body
     all_headers = dict(headers)
     if body is not None:
         all_headers.setdefault("Content-Length", str(body_length(body)))

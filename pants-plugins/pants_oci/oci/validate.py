@@ -16,7 +16,7 @@ import gzip
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from pants_oci.oci.model import (
     LAYER_MEDIA_TYPES,
@@ -120,9 +120,7 @@ class _RecordedBlobs(_Blobs):
             problems.append(f"{where}: diff_id {diff_id} is not the sha256 of the uncompressed layer")
 
 
-def _check_manifest(
-    blobs: _Blobs, manifest: Dict[str, object], where: str, problems: List[str]
-) -> Mapping[str, object]:
+def _check_manifest(blobs: _Blobs, manifest: Dict[str, Any], where: str, problems: List[str]) -> Mapping[str, object]:
     """Check an image manifest and its blobs; returns its config ({} when unreadable)."""
     if manifest.get("schemaVersion") != 2 or manifest.get("mediaType") != MEDIA_TYPE_MANIFEST:
         problems.append(f"{where}: not an OCI image manifest (schemaVersion 2, {MEDIA_TYPE_MANIFEST})")
@@ -157,7 +155,7 @@ def _platform_name(key: Tuple[str, str, str]) -> str:
 
 
 def _check_platform(
-    descriptor: Mapping[str, object], config: Mapping[str, object], where: str, problems: List[str]
+    descriptor: Mapping[str, Any], config: Mapping[str, object], where: str, problems: List[str]
 ) -> None:
     """A runtime picks a manifest by the platform the index states, then runs what the config says it is: a
     mismatch runs an image on the wrong machine (`exec format error`)."""
@@ -170,7 +168,7 @@ def _check_platform(
         problems.append(f"{where}: the index states platform {stated} but the config is {actual}")
 
 
-def _check_image_index(blobs: _Blobs, index: Dict[str, object], where: str, problems: List[str]) -> None:
+def _check_image_index(blobs: _Blobs, index: Dict[str, Any], where: str, problems: List[str]) -> None:
     """A nested image index (a multi-platform image): one image manifest per platform, each checked."""
     if index.get("schemaVersion") != 2 or index.get("mediaType") != MEDIA_TYPE_INDEX:
         problems.append(f"{where}: not an OCI image index (schemaVersion 2, {MEDIA_TYPE_INDEX})")
@@ -223,7 +221,7 @@ def _validate(files: Mapping[str, bytes], blobs: _Blobs) -> List[str]:
     return problems
 
 
-def validate_layout(files: Mapping[str, bytes], decompressors: Mapping[str, Decompress] = None) -> List[str]:
+def validate_layout(files: Mapping[str, bytes], decompressors: Optional[Mapping[str, Decompress]] = None) -> List[str]:
     """Every problem found in a whole OCI layout given as {relative path: bytes}; empty when it conforms. gzip
     layers are decompressed with the standard library; pass a decompressor for zstd layers."""
     return _validate(files, _FileBlobs(files, {MEDIA_TYPE_LAYER_GZIP: gzip.decompress, **(decompressors or {})}))

@@ -169,9 +169,10 @@ def make_spec(
             )
     managed = [a for a in extra_configure_args if configure_flags.managed_argument(a)]
     if managed:
+        reasons = filter(None, map(configure_flags.managed_argument, managed))
         raise RuntimeConfigError(
             f"The 'extra_configure_args' field in target {address} has {', '.join(repr(a) for a in managed)}, which "
-            f"the plugin sets itself: {'; '.join(configure_flags.managed_argument(a) for a in managed)}. Remove "
+            f"the plugin sets itself: {'; '.join(reasons)}. Remove "
             f"{'it' if len(managed) == 1 else 'them'}."
         )
     required_modules, optional_modules = resolve_module_sets(version, required, optional)

@@ -677,6 +677,7 @@ async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBin
     profile = None
     if field_set.pgo_profile.value is not None:
         # Checked before anything is fetched or compiled: a profile for another build fails in seconds.
+        assert field_set.pgo_profile_sha256.value is not None  # pin_problem requires it with pgo_profile
         pinned = PinnedProfileRequest(spec, field_set.pgo_profile, field_set.pgo_profile_sha256.value)
         profile = await Get(CPythonProfile, PinnedProfileRequest, pinned)
     if field_set.uses_build_root:
