@@ -167,7 +167,9 @@ def test_base_has_scanner_entries_accounts_tmp_and_certificates(base_archive: by
     assert not any(name.startswith("usr/share/man/") for name in members)
     assert not any(name.startswith(("bin/", "usr/bin/dpkg", "usr/bin/apt")) for name in members if "sh" in name)
     with tarfile.open(fileobj=io.BytesIO(base_archive)) as tar:
-        passwd = tar.extractfile("etc/passwd").read().decode()
+        passwd_file = tar.extractfile("etc/passwd")
+        assert passwd_file is not None
+        passwd = passwd_file.read().decode()
     assert "nonroot:x:65532:65532:nonroot:/home/nonroot:" in passwd
 
 
@@ -179,8 +181,9 @@ def test_closure_check_catches_a_missing_library_in_a_real_base(base_archive: by
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(base_archive))) as tar:
         entries: List[Entry] = []
         for m in tar.getmembers():
-            if m.isfile():
-                entries.append(Entry(m.name, tar.extractfile(m).read()))
+            extracted = tar.extractfile(m) if m.isfile() else None
+            if extracted is not None:
+                entries.append(Entry(m.name, extracted.read()))
             elif m.issym():
                 entries.append(Entry(m.name, link_target=m.linkname))
     # A real ELF file that needs libcrypto.so.3, which a libc6-only base does not have.

@@ -250,7 +250,7 @@ def test_conflicting_files_exit_2_naming_both_packages(tmp_path: Path) -> None:
 
 
 def test_failure_while_writing_leaves_nothing(tmp_path: Path, monkeypatch) -> None:
-    written = []
+    written: List[str] = []
 
     def write_then_fail(path: str, data: bytes) -> None:
         if written:

@@ -326,6 +326,7 @@ def test_max_age_does_not_apply_with_valid_until_or_without_a_limit() -> None:
     )
     check_max_age(with_limit, TODAY, DAY, ARCHIVE, "s")  # Valid-Until decides (check_valid_until)
     without = parse_release(b"Suite: s\nDate: Sat, 01 Nov 2025 00:00:00 UTC\n", ARCHIVE, "s")
+    assert without.date is not None
     check_max_age(without, TODAY, None, ARCHIVE, "s")
     check_max_age(without, without.date + DAY, DAY, ARCHIVE, "s")  # exactly the maximum age
     with pytest.raises(ArchiveVerificationError, match="older than"):

@@ -25,6 +25,7 @@ def test_non_elf_is_none() -> None:
 
 def test_interpreter_needs_libc_versions() -> None:
     info = read_elf(open(os.path.realpath(sys.executable), "rb").read())
+    assert info is not None
     assert "libc.so.6" in info.needed
     assert any(v.startswith("GLIBC_2.") for v in info.version_needs["libc.so.6"])
 
@@ -33,6 +34,7 @@ def test_libc_defines_its_versions_and_soname() -> None:
     if not os.path.exists(LIBC):
         pytest.skip(f"{LIBC} is absent: not a Debian x86_64 host")
     info = read_elf(open(LIBC, "rb").read())
+    assert info is not None
     assert info.soname == "libc.so.6"
     assert {"GLIBC_2.2.5", "GLIBC_2.34"} <= info.version_defs
 
@@ -46,7 +48,9 @@ def _real_elf(path: str) -> ElfInfo:
     if not os.path.exists(path):
         pytest.skip(f"{path} is not on this machine")
     with open(path, "rb") as f:
-        return read_elf(f.read())
+        info = read_elf(f.read())
+    assert info is not None, f"{path} is not an ELF file"
+    return info
 
 
 def _through_json(doc: dict) -> dict:
@@ -103,11 +107,13 @@ def test_the_machine_is_read_from_the_header() -> None:
     expected = {"x86_64": "x86-64", "aarch64": "aarch64"}.get(os.uname().machine)
     if expected is None:
         pytest.skip(f"no expectation for a {os.uname().machine} host")
-    assert read_elf(data).machine == expected
+    native = read_elf(data)
+    assert native is not None and native.machine == expected
     arm64 = bytearray(data)
     arm64[18:20] = (183).to_bytes(2, "little")  # EM_AARCH64
-    assert read_elf(bytes(arm64)).machine == "aarch64"
-    assert elf_info_from_json(elf_info_to_json(read_elf(bytes(arm64)))).machine == "aarch64"
+    info = read_elf(bytes(arm64))
+    assert info is not None and info.machine == "aarch64"
+    assert elf_info_from_json(elf_info_to_json(info)).machine == "aarch64"
 
 
 # Hardening (read_hardening), against Debian's hardening-check where it is installed

@@ -181,9 +181,11 @@ def test_the_arm64_image_runs_its_app_under_qemu_user(
     libraries and /app)."""
     root = _unpack_platform(_layout(image, "app/img", tmp_path / "layout"), "arm64", tmp_path / "root")
     interpreter = (root / "opt/python/bin/python3.13").read_bytes()
-    assert read_elf(interpreter).machine == "aarch64"
-    assert read_hardening(interpreter).problems(stack_protector=False, fortify=False) == ()
-    assert read_hardening((root / "opt/python/lib/libpython3.13.so.1.0").read_bytes()).problems() == ()
+    info, hardening = read_elf(interpreter), read_hardening(interpreter)
+    assert info is not None and info.machine == "aarch64"
+    assert hardening is not None and hardening.problems(stack_protector=False, fortify=False) == ()
+    library = read_hardening((root / "opt/python/lib/libpython3.13.so.1.0").read_bytes())
+    assert library is not None and library.problems() == ()
     assert list((root / "opt/python/lib/python3.13").rglob("*.cpython-313.pyc")), "bytecode by the native build"
     spec = PythonRuntimeFieldSet.create(checkout.get_target(RUNTIME)).build_root_spec("arm64")
     build_root = checkout.request(DebianBuildRoot, [DebianBuildRootRequest(spec)])

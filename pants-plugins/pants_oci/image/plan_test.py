@@ -41,12 +41,12 @@ def test_ports_are_normalized_and_checked() -> None:
 
 def test_workdir_must_be_absolute() -> None:
     assert plan.workdir_problem("/app") is None
-    assert "relative" in plan.workdir_problem("app")
+    assert "relative" in (plan.workdir_problem("app") or "")
 
 
 def test_env_names() -> None:
     assert plan.env_problem({"PYTHONUNBUFFERED": "1"}) is None
-    assert "'1BAD'" in plan.env_problem({"1BAD": "x", "OK": "y"})
+    assert "'1BAD'" in (plan.env_problem({"1BAD": "x", "OK": "y"}) or "")
 
 
 def test_numeric_and_known_users_pass() -> None:
@@ -184,6 +184,7 @@ def test_init_needs_tini_in_a_base() -> None:
     assert plan.init_problem("src:img", True, {"rt:base": ["libc6", "tini"]}) is None
     assert plan.init_problem("src:img", False, {"rt:base": ["libc6"]}) is None
     problem = plan.init_problem("src:img", True, {"rt:base": ["libc6"]})
+    assert problem is not None
     assert "its base rt:base has no `tini` package" in problem and "init=False" in problem
 
 

@@ -15,7 +15,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Set, Tuple
+from typing import IO, Dict, List, Optional, Set, Tuple
 
 import pytest
 from pants.backend.python import register as python_backend
@@ -167,6 +167,12 @@ def _manifest(files: Dict[str, bytes]) -> dict:
     return json.loads(layout[f"blobs/sha256/{digest.split(':')[1]}"])
 
 
+def _file(member: Optional[IO[bytes]]) -> IO[bytes]:
+    """What `TarFile.extractfile` opened: None only for a member that is not a file."""
+    assert member is not None
+    return member
+
+
 @pytest.fixture(scope="module")
 def first(tmp_path_factory) -> dict:
     runner = _runner()
@@ -176,7 +182,7 @@ def first(tmp_path_factory) -> dict:
     return {"runner": runner, "files": files, "layout": _layout(files, tmp_path_factory.mktemp("first"))}
 
 
-def _run_container(layout: Path, workdir: Path, args: List[str] = None) -> subprocess.CompletedProcess:
+def _run_container(layout: Path, workdir: Path, args: Optional[List[str]] = None) -> subprocess.CompletedProcess:
     """umoci unpack, then runc run as the image's user with a read-only root and a tmpfs /tmp."""
     bundle = workdir / "bundle"
     subprocess.run(
@@ -214,6 +220,7 @@ def _start_container(layout: Path, workdir: Path, tag: str, args: List[str], nam
     container = subprocess.Popen(
         [tool("runc"), "run", "--bundle", str(bundle), name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    assert container.stdout is not None and container.stderr is not None  # both PIPE
     assert container.stdout.readline().strip() == "ready", container.stderr.read()
     return container
 
@@ -385,9 +392,9 @@ def test_archive_copies_with_skopeo_to_a_layout_and_a_docker_archive(first: dict
         capture_output=True,
     )
     with tarfile.open(docker_archive) as tar:
-        manifest = json.load(tar.extractfile("manifest.json"))
+        manifest = json.load(_file(tar.extractfile("manifest.json")))
         assert manifest[0]["RepoTags"] == ["docker.io/acme/hello:1.0"] and len(manifest[0]["Layers"]) == 4
-        config = json.load(tar.extractfile(manifest[0]["Config"]))
+        config = json.load(_file(tar.extractfile(manifest[0]["Config"])))
     assert config["config"]["User"] == "65532:65532"
 
 

@@ -3,7 +3,7 @@ comes before anything is compiled or downloaded (these tests would take minutes 
 
 Real images are built in rules_integration_test.py.
 """
-from typing import Dict
+from typing import Dict, Optional
 
 import pytest
 from pants.backend.python import register as python_backend
@@ -52,7 +52,7 @@ def rule_runner() -> RuleRunner:
     return runner
 
 
-def _error(rule_runner: RuleRunner, image: str, files: Dict[str, str] = None) -> str:
+def _error(rule_runner: RuleRunner, image: str, files: Optional[Dict[str, str]] = None) -> str:
     rule_runner.write_files(
         {"rt/BUILD": RUNTIMES, "app/BUILD": APP, "app/main.py": "print('hi')\n", "img/BUILD": image, **(files or {})}
     )

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Optional
 
 from pants_oci.oci import layer_tool
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
@@ -64,7 +65,12 @@ def test_same_bytes_as_the_in_memory_writer(tmp_path: Path) -> None:
 
 def _members(archive: bytes):
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(archive))) as tar:
-        return {m.name.rstrip("/"): (m, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers()}
+        return {m.name.rstrip("/"): (m, _content(tar, m)) for m in tar.getmembers()}
+
+
+def _content(tar: tarfile.TarFile, member: tarfile.TarInfo) -> Optional[bytes]:
+    extracted = tar.extractfile(member) if member.isfile() else None
+    return extracted.read() if extracted else None
 
 
 def test_compile_names_the_final_path_and_uses_unchecked_hash_pycs(tmp_path: Path) -> None:

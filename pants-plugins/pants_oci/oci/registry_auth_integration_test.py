@@ -6,7 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -64,12 +64,14 @@ def _small_layout(root: Path, seed: str) -> Path:
 
 @pytest.mark.parametrize("setting", ["credHelpers", "credsStore"])
 def test_basic_auth_from_a_credential_helper_on_path(auth_registry: str, tmp_path: Path, setting: str) -> None:
-    config = {"credHelpers": {auth_registry: "test"}} if setting == "credHelpers" else {"credsStore": "test"}
+    config: Dict[str, Any] = (
+        {"credHelpers": {auth_registry: "test"}} if setting == "credHelpers" else {"credsStore": "test"}
+    )
     # A password in `auths` too: the helper must win (the docker CLI's order).
     config["auths"] = {auth_registry: {"auth": base64.b64encode(b"alice:wrong").decode()}}
     env = _helper_env(tmp_path, "test", auth_registry, config)
     layout = _small_layout(tmp_path / "layout", setting)
-    lines = []
+    lines: List[str] = []
     registry.push(
         str(layout), f"{auth_registry}/acme/app", ["1.0"], env, plain_http_localhost=True, log=lines.append, debug=True
     )

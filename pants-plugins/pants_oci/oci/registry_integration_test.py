@@ -9,7 +9,7 @@ import subprocess
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List
 from unittest import mock
 
 import pytest
@@ -116,7 +116,7 @@ def test_a_multi_platform_image_pushes_as_an_index_and_copies_back_whole(open_re
     layout = write_files(tmp_path / "layout", files)
     repository = f"{open_registry}/acme/multi"
     sbom = b'{"spdxVersion": "SPDX-2.3", "name": "multi"}\n'
-    lines = []
+    lines: List[str] = []
     stats = registry.push(
         str(layout), repository, ["1.0", "latest"], {}, plain_http_localhost=True, log=lines.append, sbom=sbom
     )

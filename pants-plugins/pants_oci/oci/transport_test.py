@@ -66,7 +66,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        port = self.server.server_address[1]
+        port = self.connection.getsockname()[1]  # the server's port (typeshed types server_address loosely)
         self.seen.append((port, self.path, self.headers.get("Authorization", ""), len(body)))
         if self.path in ("/away", "/here"):
             target = self.other_port if self.path == "/away" else port

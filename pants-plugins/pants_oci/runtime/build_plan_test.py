@@ -1,3 +1,5 @@
+from typing import Any, Dict
+
 import pytest
 
 from pants_oci.runtime.build_plan import (
@@ -21,7 +23,7 @@ from pants_oci.runtime.subsystem import DEBIAN_SOURCE_TEMPLATE, PYTHON_ORG_TEMPL
 
 
 def _spec(**overrides):
-    fields = dict(
+    fields: Dict[str, Any] = dict(
         address="src:rt",
         version="3.13.5",
         optimizations="none",
@@ -115,6 +117,7 @@ def test_include_pip_and_tests_change_the_flags() -> None:
 def test_missing_compiler_is_a_clear_error() -> None:
     probe = "tool make GNU Make 4.3\nmissing-tool cc\nmissing-tool pkg-config\n"
     problem = toolchain_problem(probe, ["/usr/bin"])
+    assert problem is not None
     assert problem.startswith("Cannot build CPython: cc not found on the build PATH /usr/bin")
     assert "build-essential" in problem
     assert toolchain_problem("missing-tool pkg-config\n", ["/usr/bin"]) is None
@@ -235,11 +238,15 @@ def test_sandbox_problem_names_the_cause_and_the_fixes() -> None:
         "sysctl /proc/sys/kernel/apparmor_restrict_unprivileged_userns 1\n"
         "unshare-failed unshare: write failed /proc/self/uid_map: Operation not permitted",
     )
+    assert apparmor is not None
     assert "Cannot compile src:rt in its build root: AppArmor forbids" in apparmor
     assert "kernel.apparmor_restrict_unprivileged_userns=0" in apparmor and 'toolchain="host"' in apparmor
     disabled = sandbox_problem("src:rt", "sysctl /proc/sys/user/max_user_namespaces 0\nunshare-failed no space")
+    assert disabled is not None
     assert "user.max_user_namespaces=0" in disabled and "sysctl -w user.max_user_namespaces=15000" in disabled
     seccomp = sandbox_problem("src:rt", "unshare-failed unshare: unshare failed: Operation not permitted")
+    assert seccomp is not None
     assert "unshare failed: Operation not permitted" in seccomp and "seccomp" in seccomp
     missing = sandbox_problem("src:rt", "missing-tool unshare\nunshare-failed sh: unshare: not found")
+    assert missing is not None
     assert "unshare not found" in missing and "util-linux" in missing

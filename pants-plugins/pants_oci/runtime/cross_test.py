@@ -9,7 +9,8 @@ def _spec(optimizations: str = "pgo+lto") -> build_plan.RuntimeSpec:
 
 def test_the_build_machine_is_native_and_unknown_architectures_are_named() -> None:
     assert cross.cross_target("amd64") is None
-    assert cross.cross_target("arm64").triplet == "aarch64-linux-gnu"
+    arm64 = cross.cross_target("arm64")
+    assert arm64 is not None and arm64.triplet == "aarch64-linux-gnu"
     with pytest.raises(ValueError, match="'riscv64' is not one the plugin builds runtimes for: amd64, arm64"):
         cross.cross_target("riscv64")
 

@@ -26,7 +26,7 @@ from pants_oci.runtime.diagnostics import (
     ],
 )
 def test_known_causes_are_named(log: str, expected: str) -> None:
-    assert expected in diagnose_log(log)
+    assert expected in (diagnose_log(log) or "")
 
 
 def test_unknown_cause_shows_the_log_tail() -> None:

@@ -51,6 +51,7 @@ def test_a_profile_fits_the_build_it_was_made_for() -> None:
 def test_a_profile_for_another_version_is_named_with_the_fix() -> None:
     found = json.loads(pgo_profile.manifest(_spec("3.13.4"), "ab"))
     message = pgo_profile.mismatch("src:rt", "p.tar", found, _spec())
+    assert message is not None
     assert "made for CPython 3.13.4, and this runtime is 3.13.5" in message
     assert "./pants package src:rt" in message
 
@@ -58,6 +59,7 @@ def test_a_profile_for_another_version_is_named_with_the_fix() -> None:
 def test_a_profile_made_with_other_configure_arguments_lists_the_difference() -> None:
     found = json.loads(pgo_profile.manifest(_spec(extra=("--with-pydebug",)), "ab"))
     message = pgo_profile.mismatch("src:rt", "p.tar", found, _spec())
+    assert message is not None
     assert "only in the profile: ['--with-pydebug']; only in this runtime: none" in message
 
 
@@ -88,7 +90,7 @@ def test_a_file_that_is_not_a_profile_is_named(archive: bytes, reason: str) -> N
 )
 def test_pin_fields_must_work_together(optimizations, profile, sha256, expected) -> None:
     problem = pgo_profile.pin_problem("src:rt", optimizations, profile, sha256)
-    assert problem is None if expected is None else expected in problem
+    assert problem is None if expected is None else problem is not None and expected in problem
 
 
 def test_a_digest_mismatch_names_both_digests_and_the_fix() -> None:

@@ -171,8 +171,10 @@ def test_interpreter_and_libpython_are_hardened(tree: Path) -> None:
     protector and fortified calls of the executable alone: a 3-line main() calling into libpython, with no buffer
     for gcc to guard and no libc call to fortify (hardening-check says "unknown" there)."""
     interpreter = read_hardening((tree / "bin" / "python3.13").read_bytes())
+    assert interpreter is not None
     assert interpreter.executable and interpreter.problems(stack_protector=False, fortify=False) == ()
     library = read_hardening((tree / "lib" / "libpython3.13.so.1.0").read_bytes())
+    assert library is not None
     assert not library.executable and library.problems() == ()
 
 
