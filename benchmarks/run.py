@@ -59,9 +59,10 @@ an empty store given the host-toolchain build alone.
 level, and takes from Pants' log the native compile (with its PGO step) and the arm64 cross compile of the same
 run, side by side: medians and the median ratio.
 
-`remote-cache` starts BuildGrid on 127.0.0.1 and packages the example image twice, each time with an empty
+`remote-cache` starts BuildGrid on 127.0.0.1 and packages the example image three times, each time with an empty
 local store and the local cache off: once writing to the remote cache (every process runs), once reading from
-it (as a second CI machine would), with Pants' own counters for each.
+it with the same home directory, and once as a second machine would (another HOME and XDG_CACHE_HOME, so another
+launcher bootstrap, Pants interpreter path and named caches; another checkout path), with Pants' own counters.
 
 `publish` pushes synthetic OCI layouts (built with the plugin's model code; random, incompressible layers) to
 docker-registry from the test tools' Debian lock on 127.0.0.1, running the registry client as `./pants publish`
@@ -666,6 +667,20 @@ def bench_scale(counts: List[int], shared_store: bool, warm_runs: int) -> None:
     )
 
 
+# The three builds of `remote-cache`: (role, another home and checkout path?, writes to the cache?).
+REMOTE_CACHE_ROLES = (
+    ("write (cold, every process runs)", False, True),
+    ("read, same home (empty local store)", False, False),
+    ("read, other home and checkout (empty stores)", True, False),
+)
+REMOTE_CACHE_COUNTERS = (
+    "remote_cache_requests_cached",
+    "remote_cache_requests_uncached",
+    "remote_cache_write_successes",
+    "local_execution_requests",
+)
+
+
 def bench_remote_cache() -> None:
     clone = scratch_clone()
     bgd = packaged_tool(clone, "bgd")
@@ -681,18 +696,26 @@ def bench_remote_cache() -> None:
     rows = []
     try:
         time.sleep(5)
-        for role in ("write (cold, every process runs)", "read (empty local store)"):
+        for number, (role, elsewhere, write) in enumerate(REMOTE_CACHE_ROLES):
+            checkout, env = clone, dict(os.environ)
+            if elsewhere:
+                # A second machine: another home (so another launcher bootstrap and Pants interpreter path, and
+                # empty named caches) and another checkout path.
+                home = work / "other-home"
+                checkout = work / "elsewhere" / "checkout"
+                shutil.copytree(clone, checkout, ignore=shutil.ignore_patterns("dist", ".pants.d", ".pids"))
+                env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
             flags = [
                 "--no-pantsd",
-                f"--local-store-dir={work / role.split()[0]}",
+                f"--local-store-dir={work / f'store-{number}'}",
                 "--no-local-cache",
                 f"--remote-store-address=grpc://127.0.0.1:{port}",
                 "--remote-cache-read",
-                "--remote-cache-write",
+                *(["--remote-cache-write"] if write else []),
                 "--stats-log",
             ]
             start = time.monotonic()
-            result = run([str(clone / "pants"), *flags, "package", IMAGE_TARGET], cwd=clone)
+            result = run([str(checkout / "pants"), *flags, "package", IMAGE_TARGET], cwd=checkout, env=env)
             seconds = time.monotonic() - start
             counters = dict(re.findall(r"^\s*(\w+): (\d+)$", result.stderr, re.M))
             digest = re.search(r"digest (sha256:[0-9a-f]{12})", result.stderr).group(1)
@@ -703,14 +726,7 @@ def bench_remote_cache() -> None:
                         "role": role,
                         "seconds": seconds,
                         "digest": digest,
-                        **{
-                            k: counters.get(k)
-                            for k in (
-                                "remote_cache_requests_cached",
-                                "remote_cache_write_successes",
-                                "local_execution_requests",
-                            )
-                        },
+                        **{k: counters.get(k) for k in REMOTE_CACHE_COUNTERS},
                     }
                 ),
                 flush=True,
@@ -719,11 +735,12 @@ def bench_remote_cache() -> None:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
-    print("\n| build | seconds | remote cache hits | remote writes | image digest |")
-    print("|---|---|---|---|---|")
+    print("\n| build | seconds | remote cache hits | remote cache misses | remote writes | image digest |")
+    print("|---|---|---|---|---|---|")
     for role, seconds, counters, digest in rows:
         print(
             f"| {role} | {seconds:.0f} | {counters.get('remote_cache_requests_cached', '0')} | "
+            f"{counters.get('remote_cache_requests_uncached', '0')} | "
             f"{counters.get('remote_cache_write_successes', '0')} | {digest}... |"
         )
 

@@ -55,6 +55,7 @@ from pants_oci.oci.tarball import Entry
 from pants_oci.runtime import modules
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.target_types import PythonRuntimeTarget
+from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_container_tools
 from pants_oci.tools import rules as tools_rules
 from pants_oci.tools.testing import serving
 
@@ -80,6 +81,7 @@ def _runner(*options: str) -> RuleRunner:
             QueryRule(VerifiedIndex, [VerifiedIndexRequest]),
             QueryRule(DebianAvailable, [DebianAvailableRequest]),
             QueryRule(DebianArchiveConfig, []),
+            *BUILD_ROOT_LOCK_RULES,
         ],
         target_types=[DebianPackagesTarget, PythonRuntimeTarget],
         isolated_local_store=True,
@@ -107,6 +109,7 @@ def _generate_lock(runner: RuleRunner, packages: str = PACKAGES) -> str:
 
 
 def _package(runner: RuleRunner, lock: str, packages: str = PACKAGES) -> bytes:
+    lock_container_tools(runner)  # its python3 assembles the base
     runner.write_files({LOCK: lock})
     package = runner.request(BuiltPackage, [_field_set(runner, packages)])
     return runner.request(DigestContents, [package.digest])[0].content

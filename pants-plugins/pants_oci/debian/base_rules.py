@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Tuple
 
 from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.engine.fs import (
+    EMPTY_DIGEST,
     CreateDigest,
     Digest,
     DigestContents,
@@ -41,35 +42,22 @@ from pants_oci.digests import first_file_digest
 from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
 from pants_oci.errors import engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
-from pants_oci.sandbox import plugin_modules
+from pants_oci.sandbox import (
+    SandboxPython,
+    SandboxPythonRequest,
+    SandboxTool,
+    explained_failure,
+    host_python,
+    tool_process,
+)
 
 logger = logging.getLogger(__name__)
 
-# The sandbox tools and what they import, shipped into their processes (standard library only).
-_FETCH_INDEX_MODULES = (
-    "debian/fetch_index.py",
-    "debian/openpgp.py",
-    "debian/release.py",
-    "debian/keyring.py",
-    "debian/debian-archive-keyring.pgp",
-)
+# The sandbox tools of this module (sandbox.py ships what they import).
+FETCH_INDEX = SandboxTool("pants_oci.debian.fetch_index", data=("debian/debian-archive-keyring.pgp",))
+ASSEMBLE_BASE = SandboxTool("pants_oci.debian.assemble_base")
+ASSEMBLE_ROOT = SandboxTool("pants_oci.debian.assemble_root")
 BASE_TAR = "base.tar"  # what assemble_base.py writes (its ARCHIVE_FILE)
-_ASSEMBLE_BASE_MODULES = (
-    "debian/assemble_base.py",
-    "debian/base.py",
-    "debian/deb.py",
-    "elf/elf.py",
-    "oci/tarball.py",
-    "oci/determinism.py",
-)
-_ASSEMBLE_ROOT_MODULES = (
-    *_ASSEMBLE_BASE_MODULES,
-    "debian/assemble_root.py",
-    "debian/build_root.py",
-    "debian/host_tools.py",
-)
-# fetch_index.py and assemble_base.py exit with this code for a problem they explain in one line on stderr.
-EXIT_EXPLAINED = 2
 
 
 class DebianBaseError(Exception):
@@ -178,26 +166,14 @@ class VerifiedIndex:
     signed_by: Tuple[str, ...]  # fingerprints of the keys whose signatures verified (empty: unsigned opt-out)
 
 
-# Pants prints these errors: a crash's stderr is cut to its end, where Python puts the exception.
-_MAX_CRASH_OUTPUT = 1500
-
-
-def _explained_failure(result: FallibleProcessResult) -> str:
-    stderr = result.stderr.decode(errors="replace").strip()
-    if result.exit_code == EXIT_EXPLAINED and stderr:
-        return stderr.splitlines()[-1][:_MAX_CRASH_OUTPUT]
-    return f"exit code {result.exit_code}:\n{stderr[-_MAX_CRASH_OUTPUT:]}"
-
-
-def _fetch_index_argv(
-    python: PythonBuildStandaloneBinary,
+def _fetch_index_args(
     config: DebianArchiveConfig,
     url: str,
     suite: str,
     arch: str,
     max_age: Optional[int],
 ) -> List[str]:
-    argv = [python.path, "-s", "-m", "pants_oci.debian.fetch_index", url, suite, arch, "out"]
+    argv = [url, suite, arch, "out"]
     if config.verification_time is not None:
         argv += ["--now", str(config.verification_time)]
     if max_age is not None:
@@ -207,21 +183,23 @@ def _fetch_index_argv(
     return argv
 
 
-async def _run_fetch_index(argv: List[str], input_digest: Digest, description: str) -> Dict[str, bytes]:
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            argv,
-            input_digest=input_digest,
-            output_directories=("out",),
-            description=description,
-            level=LogLevel.INFO,
-            # The archive moves as Debian publishes updates: read it fresh in every run that locks.
-            cache_scope=ProcessCacheScope.PER_SESSION,
-        ),
+async def _run_fetch_index(
+    python: PythonBuildStandaloneBinary, args: List[str], inputs: Digest, description: str
+) -> Dict[str, bytes]:
+    process = await tool_process(
+        host_python(python.path),
+        FETCH_INDEX,
+        args,
+        inputs=inputs,
+        output_directories=("out",),
+        description=description,
+        level=LogLevel.INFO,
+        # The archive moves as Debian publishes updates: read it fresh in every run that locks.
+        cache_scope=ProcessCacheScope.PER_SESSION,
     )
+    result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
-        raise DebianBaseError(f"Cannot use a Debian index: {_explained_failure(result)}")
+        raise DebianBaseError(f"Cannot use a Debian index: {explained_failure(result)}")
     return {fc.path: fc.content for fc in await Get(DigestContents, Digest, result.output_digest)}
 
 
@@ -230,10 +208,11 @@ async def fetch_verified_release(
     request: VerifiedReleaseRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
 ) -> VerifiedRelease:
     # The architecture argument is unused with --release-only: the InRelease covers them all.
-    argv = _fetch_index_argv(python, config, request.archive_url, request.suite, "all", request.max_age)
+    args = _fetch_index_args(config, request.archive_url, request.suite, "all", request.max_age)
     contents = await _run_fetch_index(
-        argv + ["--release-only"],
-        await Get(Digest, CreateDigest(plugin_modules(*_FETCH_INDEX_MODULES))),
+        python,
+        args + ["--release-only"],
+        EMPTY_DIGEST,
         f"Fetch and verify the {request.suite} InRelease of {request.archive_url}",
     )
     record = json.loads(contents["out/release.json"])
@@ -250,11 +229,11 @@ async def fetch_verified_index(
     # The InRelease the caller already checked (against the lock's dates, say): the index is verified against
     # those very bytes, not against whatever the mirror serves a moment later.
     verified = await Get(VerifiedRelease, VerifiedReleaseRequest(request.archive_url, request.suite, request.max_age))
-    tool = await Get(Digest, CreateDigest(plugin_modules(*_FETCH_INDEX_MODULES)))
-    argv = _fetch_index_argv(python, config, request.archive_url, request.suite, request.architecture, request.max_age)
+    args = _fetch_index_args(config, request.archive_url, request.suite, request.architecture, request.max_age)
     contents = await _run_fetch_index(
-        argv + ["--inrelease", "in/InRelease"],
-        await Get(Digest, MergeDigests([tool, verified.inrelease])),
+        python,
+        args + ["--inrelease", "in/InRelease"],
+        verified.inrelease,
         f"Fetch and verify the {request.suite} {request.architecture} index of {request.archive_url}",
     )
     release = json.loads(contents["out/release.json"])
@@ -457,7 +436,7 @@ def _deb_url(config: DebianArchiveConfig, package: lockfile.LockedPackage) -> st
     return f"{lockfile.url_for_archive(package.archive, config.urls)}/{package.filename}"
 
 
-async def _locked_debs(
+async def locked_debs(
     spec: DebianBaseSpec, config: DebianArchiveConfig
 ) -> Tuple[lockfile.DebianLock, Tuple[DebianDeb, ...]]:
     """The lock of `spec`, checked, and its .debs, each checked against the lock's sha256 and size before it is
@@ -474,40 +453,35 @@ async def _locked_debs(
     return lock, tuple(debs)
 
 
-async def _deb_tool_inputs(
-    lock: lockfile.DebianLock, debs: Tuple[DebianDeb, ...], options: dict, modules: Tuple[str, ...]
-) -> Digest:
-    """The sandbox of a tool that unpacks a lock's .debs: the .debs, assembly.json (the .debs by package, plus the
-    tool's `options`) and the tool's modules."""
+async def _deb_tool_inputs(lock: lockfile.DebianLock, debs: Tuple[DebianDeb, ...], options: dict) -> Digest:
+    """The sandbox of a tool that unpacks a lock's .debs: the .debs and assembly.json (the .debs by package, plus the
+    tool's `options`)."""
     names = [lockfile.qualified_name(p, lock.architecture) for p in lock.packages]
     assembly = {"debs": [[name, d.entry.path] for name, d in zip(names, debs)], **options}
     inputs = await MultiGet(
         Get(Digest, CreateDigest([d.entry for d in debs])),
         Get(Digest, CreateDigest([FileContent("assembly.json", json.dumps(assembly, sort_keys=True).encode())])),
-        Get(Digest, CreateDigest(plugin_modules(*modules))),
     )
     return await Get(Digest, MergeDigests(inputs))
 
 
 @rule(desc="Build a Debian base", level=LogLevel.DEBUG)
-async def build_debian_base(
-    request: DebianBaseRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
-) -> DebianBase:
+async def build_debian_base(request: DebianBaseRequest, config: DebianArchiveConfig) -> DebianBase:
     spec = request.spec
-    lock, debs = await _locked_debs(spec, config)
+    lock, debs = await locked_debs(spec, config)
     assembly = {"keep_docs": spec.keep_docs, "keep_gconv": spec.keep_gconv, "mtime": request.mtime}
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            [python.path, "-s", "-B", "-m", "pants_oci.debian.assemble_base", "assembly.json", "out"],
-            input_digest=await _deb_tool_inputs(lock, debs, assembly, _ASSEMBLE_BASE_MODULES),
-            output_directories=("out",),
-            description=f"Assemble the Debian base {spec.address} ({len(lock.packages)} packages)",
-            level=LogLevel.DEBUG,
-        ),
+    python = await Get(SandboxPython, SandboxPythonRequest())
+    process = await tool_process(
+        python,
+        ASSEMBLE_BASE,
+        ["assembly.json", "out"],
+        inputs=await _deb_tool_inputs(lock, debs, assembly),
+        output_directories=("out",),
+        description=f"Assemble the Debian base {spec.address} ({len(lock.packages)} packages)",
     )
+    result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
-        raise DebianBaseError(f"Cannot assemble the base {spec.address}: {_explained_failure(result)}")
+        raise DebianBaseError(f"Cannot assemble the base {spec.address}: {explained_failure(result)}")
     tar, meta = await MultiGet(
         Get(Digest, DigestSubset(result.output_digest, PathGlobs([f"out/{BASE_TAR}"]))),
         Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["out/facts.json"]))),
@@ -548,28 +522,27 @@ class DebianBuildRootRequest:
 
 
 @rule(desc="Unpack a build root", level=LogLevel.DEBUG)
-async def build_debian_root(
-    request: DebianBuildRootRequest, config: DebianArchiveConfig, python: PythonBuildStandaloneBinary
-) -> DebianBuildRoot:
+async def build_debian_root(request: DebianBuildRootRequest, config: DebianArchiveConfig) -> DebianBuildRoot:
     spec = request.spec
     what = "host tools" if request.host_tools else "build root"
-    lock, debs = await _locked_debs(spec, config)
+    lock, debs = await locked_debs(spec, config)
     options = {}
     if request.host_tools:
         options["host_tools"] = {"architecture": spec.architecture, "requested": list(lock.requested)}
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            [python.path, "-s", "-B", "-m", "pants_oci.debian.assemble_root", "assembly.json", "root"],
-            input_digest=await _deb_tool_inputs(lock, debs, options, _ASSEMBLE_ROOT_MODULES),
-            output_directories=("root",),
-            description=f"Unpack the {what} {spec.address} ({len(lock.packages)} packages)",
-            level=LogLevel.INFO,
-        ),
+    python = await Get(SandboxPython, SandboxPythonRequest())
+    process = await tool_process(
+        python,
+        ASSEMBLE_ROOT,
+        ["assembly.json", "root"],
+        inputs=await _deb_tool_inputs(lock, debs, options),
+        output_directories=("root",),
+        description=f"Unpack the {what} {spec.address} ({len(lock.packages)} packages)",
+        level=LogLevel.INFO,
     )
+    result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
         relock = f" (then `./pants generate-lockfiles --resolve={spec.address}`)" if request.host_tools else ""
-        raise DebianBaseError(f"Cannot unpack the {what} {spec.address}: {_explained_failure(result)}{relock}")
+        raise DebianBaseError(f"Cannot unpack the {what} {spec.address}: {explained_failure(result)}{relock}")
     # The output is the tree alone: never a DigestSubset of it (see assemble_root.py).
     tree, lock_file = await MultiGet(
         Get(Digest, RemovePrefix(result.output_digest, "root")), Get(DigestContents, PathGlobs([spec.lock_path]))

@@ -12,6 +12,7 @@ and library path name the tree's absolute location, made with patchelf (from the
 tree is used at that location. The copy goes to $PANTS_OCI_PATCHED_TOOLS, or next to the launchers.
 """
 import posixpath
+import re
 import shlex
 from typing import Dict, Iterable, List, Sequence, Tuple
 
@@ -54,9 +55,12 @@ def _relocatable(entry: Entry) -> Entry:
     return Entry(path, link_target=relative_link(entry.path, entry.link_target))
 
 
+def is_executable(entry: Entry) -> bool:
+    return entry.is_executable or bool((entry.mode or 0) & 0o111)
+
+
 def is_elf_executable(entry: Entry) -> bool:
-    executable = entry.is_executable or bool((entry.mode or 0) & 0o111)
-    return executable and entry.content is not None and entry.content[:4] == b"\x7fELF"
+    return is_executable(entry) and entry.content is not None and entry.content[:4] == b"\x7fELF"
 
 
 def programs(entries: Iterable[Entry]) -> List[str]:
@@ -157,3 +161,29 @@ def host_tools_entries(
     entries = [_relocatable(e) for e in tree]
     entries += [Entry(path, script.encode(), is_executable=True) for path, script in launchers.items()]
     return sorted(entries, key=lambda e: e.path), sorted(posixpath.basename(p) for p in launchers)
+
+
+def python_command(entries: Iterable[Entry], architecture: str, mount: str) -> Tuple[Tuple[str, ...], str]:
+    """The argv prefix that runs the Python of a host tools tree mounted at `mount` (relative paths: the loader,
+    its library path, the interpreter), and the interpreter's version ("3.11"). The interpreter is the one
+    `usr/bin/python3.N` ELF file the tree has (python3-minimal of any suite)."""
+    lib, loader = _loader(architecture)
+    found = sorted(
+        e.path
+        for e in entries
+        if posixpath.dirname(e.path) == f"{ROOT_DIR}/usr/bin"
+        and _PYTHON_NAME.fullmatch(posixpath.basename(e.path))
+        and e.content is not None
+        and e.content[:4] == b"\x7fELF"
+    )
+    if len(found) != 1:
+        raise HostToolsError(
+            f"the tree has {len(found) or 'no'} Python interpreters ({', '.join(found) or 'usr/bin/python3.N'}): "
+            f"lock exactly one (the packages python3-minimal and libpython3-stdlib)"
+        )
+    root = f"{mount}/{ROOT_DIR}"
+    command = (f"{root}/{loader}", "--library-path", f"{root}/{lib}", f"{mount}/{found[0]}")
+    return command, posixpath.basename(found[0])[len("python") :]
+
+
+_PYTHON_NAME = re.compile(r"python3\.[0-9]+")

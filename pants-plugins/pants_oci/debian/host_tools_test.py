@@ -5,7 +5,14 @@ from pathlib import Path
 import pytest
 
 from pants_oci.debian.build_root_test import _deb
-from pants_oci.debian.host_tools import HostToolsError, host_tools_entries, launcher, programs, relative_link
+from pants_oci.debian.host_tools import (
+    HostToolsError,
+    host_tools_entries,
+    launcher,
+    programs,
+    python_command,
+    relative_link,
+)
 from pants_oci.oci.tarball import Entry
 
 ELF = b"\x7fELF" + b"\0" * 60
@@ -122,3 +129,29 @@ def test_self_reexecuting_program_runs_from_a_copy_patched_once(tmp_path: Path) 
     )
     copies = list((tmp_path / "patched").glob("*/runc"))
     assert len(copies) == 1 and copies[0].stat().st_mode & 0o200, "a writable copy, for patchelf, of a read-only tree"
+
+
+def _python_tree(*names: str) -> list:
+    elf = b"\x7fELF" + b"\0" * 12
+    return [Entry(f"root/usr/bin/{name}", elf, is_executable=True) for name in names] + [
+        Entry("root/usr/bin/python3", link_target="python3.11"),
+        Entry("root/usr/bin/python3.11-config", b"#!/bin/sh\n", is_executable=True),
+    ]
+
+
+def test_python_command_runs_the_trees_interpreter_with_its_loader_by_relative_paths() -> None:
+    command, version = python_command(_python_tree("python3.11"), "amd64", "__py")
+    assert version == "3.11"
+    assert command == (
+        "__py/root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+        "--library-path",
+        "__py/root/usr/lib/x86_64-linux-gnu",
+        "__py/root/usr/bin/python3.11",
+    )
+
+
+def test_python_command_needs_exactly_one_interpreter() -> None:
+    with pytest.raises(HostToolsError, match="no Python interpreters.*python3-minimal"):
+        python_command(_python_tree(), "amd64", "__py")
+    with pytest.raises(HostToolsError, match="2 Python interpreters"):
+        python_command(_python_tree("python3.11", "python3.13"), "amd64", "__py")

@@ -6,14 +6,13 @@ import pytest
 
 from pants_oci.elf.elf import (
     ElfInfo,
-    Hardening,
     elf_facts_from_json,
     elf_facts_to_json,
     elf_info_from_json,
     elf_info_to_json,
     read_elf,
-    read_hardening,
 )
+from pants_oci.elf.hardening import Hardening, read_hardening
 
 LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 

@@ -7,9 +7,6 @@ output is a blob Digest and a record; no layer byte enters the Pants process.
 """
 from dataclasses import dataclass
 
-from pants.backend.python.util_rules.pex import CompletePlatforms, Pex
-from pants.backend.python.util_rules.pex_cli import PexCliProcess
-from pants.backend.python.util_rules.pex_from_targets import PexFromTargetsRequest
 from pants.engine.addresses import Address
 from pants.engine.fs import (
     AddPrefix,
@@ -20,9 +17,7 @@ from pants.engine.fs import (
     FileContent,
     MergeDigests,
     PathGlobs,
-    RemovePrefix,
 )
-from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import InvalidFieldException, Target
 from pants.util.logging import LogLevel
@@ -31,6 +26,7 @@ from pants_oci.bases.rules import BaseOfTarget, DebianBaseSpecRequest, base_laye
 from pants_oci.debian.base_rules import DebianBase, DebianBaseRequest
 from pants_oci.image import plan
 from pants_oci.image.inputs import AppPlan, PythonOciImageError, PythonOciImageFieldSet
+from pants_oci.image.requirements import InstalledRequirements, InstalledRequirementsRequest
 from pants_oci.image.subsystem import PythonOciImageSubsystem
 from pants_oci.oci.rules import GZIP, BuiltLayer, LayerCompression, LayerRequest
 from pants_oci.runtime.rules import BuiltPythonRuntime
@@ -152,59 +148,19 @@ class DepsLayerRequest:
 @rule(desc="Install third-party requirements for an image", level=LogLevel.DEBUG)
 async def build_deps_layer(request: DepsLayerRequest) -> TreeLayer:
     runtime = request.runtime
-    platform = CompletePlatforms(["complete_platform.json"], digest=runtime.complete_platform)
-    pex = await Get(
-        Pex,
-        PexFromTargetsRequest(
-            [request.binary],
-            output_filename="deps.pex",
-            internal_only=False,
-            complete_platforms=platform,
-            include_source_files=False,
-            include_local_dists=True,
-            description=(
-                f"Resolve the requirements of {request.binary} for CPython {runtime.version} ({runtime.address})"
-            ),
+    installed = await Get(
+        InstalledRequirements,
+        InstalledRequirementsRequest(
+            request.binary, runtime.complete_platform, f"CPython {runtime.version} ({runtime.address})"
         ),
     )
-    # Pex installs the wheels the resolve picked for the runtime's complete platform into a flat directory
-    # (what `pip install --target` would make): no interpreter of that version is needed on the host.
-    install = await Get(
-        Process,
-        PexCliProcess(
-            subcommand=("venv", "create"),
-            extra_args=(
-                "--layout",
-                "flat",
-                "--scope",
-                "deps",
-                "--dest-dir",
-                "flat",
-                "--pex-repository",
-                "deps.pex",
-                "--complete-platform",
-                "complete_platform.json",
-            ),
-            additional_input_digest=await Get(Digest, MergeDigests([pex.digest, runtime.complete_platform])),
-            output_directories=("flat",),
-            description=f"Install the requirements of {request.binary} for CPython {runtime.version}",
-            level=LogLevel.DEBUG,
-        ),
-    )
-    result = await Get(FallibleProcessResult, Process, install)
-    if result.exit_code != 0:
-        raise PythonOciImageError(
-            f"Installing the requirements of {request.binary} for CPython {runtime.version} failed:\n"
-            f"{result.stderr.decode(errors='replace')}"
-        )
     installed, scripts = await MultiGet(
-        Get(Digest, RemovePrefix(result.output_digest, "flat")),
-        Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["flat/bin/*"]))),
+        Get(Digest, DigestSubset(installed.flat, PathGlobs(["**", "!bin/**"]))),
+        Get(DigestContents, DigestSubset(installed.flat, PathGlobs(["bin/*"]))),
     )
     site_packages = runtime.site_packages.lstrip("/")
-    installed = await Get(Digest, DigestSubset(installed, PathGlobs(["**", "!bin/**"])))
     relocated = plan.relocate_console_scripts(
-        {fc.path[len("flat/bin/") :]: fc.content for fc in scripts}, runtime.interpreter_path
+        {fc.path[len("bin/") :]: fc.content for fc in scripts}, runtime.interpreter_path
     )
     installed, extras = await MultiGet(
         Get(Digest, AddPrefix(installed, site_packages)),

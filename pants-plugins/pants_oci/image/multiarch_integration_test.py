@@ -27,7 +27,8 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 from pants_oci import register
 from pants_oci.bases.rules import BaseOfTarget, DebianBaseSpecRequest, GenerateDebianLockfile
 from pants_oci.debian.base_rules import DebianBuildRoot, DebianBuildRootRequest
-from pants_oci.elf.elf import read_elf, read_hardening
+from pants_oci.elf.elf import read_elf
+from pants_oci.elf.hardening import read_hardening
 from pants_oci.image.inputs import PythonOciImageFieldSet
 from pants_oci.oci import registry
 from pants_oci.oci.model import MEDIA_TYPE_INDEX

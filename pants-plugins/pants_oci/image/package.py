@@ -5,7 +5,6 @@ process (`oci/layout_archive.py`) from the same blobs, so a warm build finds it 
 passes through the Pants process.
 """
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.engine.fs import AddPrefix, CreateDigest, Digest, DigestEntries, FileContent, FileEntry, MergeDigests
 from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -16,27 +15,25 @@ from pants_oci.digests import first_file_digest
 from pants_oci.image import plan
 from pants_oci.image.assemble import BuiltPythonOciImage, PythonOciImageRequest
 from pants_oci.image.inputs import PythonOciImageFieldSet
-from pants_oci.sandbox import plugin_modules
+from pants_oci.sandbox import SandboxPython, SandboxPythonRequest, SandboxTool, tool_process
 
-_ARCHIVE_TOOL_MODULES = ("oci/determinism.py", "oci/tarball.py", "oci/layout_archive.py")
+LAYOUT_ARCHIVE = SandboxTool("pants_oci.oci.layout_archive")
 
 
-async def _oci_archive(image: BuiltPythonOciImage, path: str, python: PythonBuildStandaloneBinary) -> Digest:
+async def _oci_archive(image: BuiltPythonOciImage, path: str) -> Digest:
     """The OCI archive of the image at `path`, written by a cacheable process from the image's blobs."""
-    tool, layout = await MultiGet(
-        Get(Digest, CreateDigest(plugin_modules(*_ARCHIVE_TOOL_MODULES))),
-        Get(Digest, AddPrefix(image.archive_layout, "layout")),
+    python, layout = await MultiGet(
+        Get(SandboxPython, SandboxPythonRequest()), Get(Digest, AddPrefix(image.archive_layout, "layout"))
     )
-    result = await Get(
-        ProcessResult,
-        Process(
-            [python.path, "-s", "-B", "-m", "pants_oci.oci.layout_archive", "layout", "image.tar"],
-            input_digest=await Get(Digest, MergeDigests([tool, layout])),
-            output_files=("image.tar",),
-            description=f"Write the OCI archive of {image.address}",
-            level=LogLevel.DEBUG,
-        ),
+    process = await tool_process(
+        python,
+        LAYOUT_ARCHIVE,
+        ["layout", "image.tar"],
+        inputs=layout,
+        output_files=("image.tar",),
+        description=f"Write the OCI archive of {image.address}",
     )
+    result = await Get(ProcessResult, Process, process)
     # Renamed by its file digest: the archive's bytes are never read here.
     entries = await Get(DigestEntries, Digest, result.output_digest)
     return await Get(Digest, CreateDigest([FileEntry(path, first_file_digest(entries))]))
@@ -44,7 +41,7 @@ async def _oci_archive(image: BuiltPythonOciImage, path: str, python: PythonBuil
 
 @rule(desc="Package a python_oci_image", level=LogLevel.DEBUG)
 async def package_python_oci_image(
-    field_set: PythonOciImageFieldSet, python: PythonBuildStandaloneBinary
+    field_set: PythonOciImageFieldSet,
 ) -> BuiltPackage:
     image = await Get(BuiltPythonOciImage, PythonOciImageRequest(field_set))
     layout_dir = field_set.output_path.value_or_default(file_ending=None)
@@ -77,7 +74,7 @@ async def package_python_oci_image(
             ),
         ),
     )
-    digest = await Get(Digest, MergeDigests([*parts, await _oci_archive(image, archive_path, python)]))
+    digest = await Get(Digest, MergeDigests([*parts, await _oci_archive(image, archive_path)]))
     log_lines = (
         f"image {image.repository}:{image.tags[0]} digest {image.digest}"
         + (f" (the layout directory also has the tags {', '.join(image.tags[1:])})" if image.tags[1:] else ""),

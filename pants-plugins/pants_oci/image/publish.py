@@ -25,10 +25,12 @@ from pants_oci.image import plan
 from pants_oci.image.registries import Destination, RegistryConfigError, destinations, parse_registries
 from pants_oci.image.subsystem import PythonOciImageSubsystem
 from pants_oci.image.target_types import ImageRegistriesField, ImageRepositoryField, ImageSkipPushField, ImageTagsField
-from pants_oci.sandbox import plugin_modules
+from pants_oci.sandbox import SandboxTool, shipped_files
 
 # The client and the modules it imports, shipped into the push's sandbox.
-REGISTRY_MODULES = ("oci/registry.py", "oci/credentials.py", "oci/reference.py", "oci/transport.py")
+# Run by Pants' own interpreter, as the one interactive step: it reads the machine's trust store and credential
+# helpers, and is never cached.
+REGISTRY_TOOL = SandboxTool("pants_oci.oci.registry")
 # Where blobs were pushed before, kept between publishes so a second repository mounts shared layers.
 MOUNT_CACHE = {"pants_oci_publish": ".cache/pants_oci_publish"}
 MOUNT_RECORD = ".cache/pants_oci_publish/mounts.json"
@@ -144,7 +146,7 @@ async def publish_python_oci_image(
         None,
     )
     tool, env = await MultiGet(
-        Get(Digest, CreateDigest(plugin_modules(*REGISTRY_MODULES))),
+        Get(Digest, CreateDigest(shipped_files(REGISTRY_TOOL))),
         Get(EnvironmentVars, EnvironmentVarsRequest((*PUSH_ENV_VARS, *subsystem.publish_env_vars))),
     )
     inputs = await Get(Digest, MergeDigests([tool, *(pkg.digest for pkg in request.packages)]))

@@ -2,9 +2,10 @@
 
     python -m pants_oci.oci.layer_tool SOURCE OUT_DIR
         [--from-tar] [--mtime SECONDS] [--compile DIR=FINAL_PATH ...] [--forbid TEXT]
-        [--compression gzip|zstd] [--zstd PROGRAM] [--zstd-level N] [--elf-facts]
+        [--compression gzip|zstd] [--zstd PROGRAM] [--zstd-level N] [--elf-facts] [--gzip-python ARG ...]
 
-Standard library only (it runs under the freshly built runtime or Pants' own interpreter). SOURCE is a directory
+Standard library only (it runs under the freshly built runtime, to byte-compile with its version, or under the
+sandbox Python of the [container-tools] lock). SOURCE is a directory
 tree, walked in sorted order, taking content, symlinks and the executable bit from the files (owner, times and
 other mode bits are normalized by tarball.py); or, with `--from-tar`, an uncompressed tar that is already the
 layer (the Debian base, whose modes a directory in a Pants digest cannot carry).
@@ -23,6 +24,10 @@ order. `--forbid` fails if any file contains TEXT (the sandbox directory prefix)
 
 zstd layers are written by the `zstd` program given (from a Debian lock: the standard library has no zstd before
 3.14), single-threaded at a fixed level, without the file name or time: the same tar gives the same bytes.
+gzip layers are deflated by the zlib of the sandbox Python (the lock's zlib1g, loaded by the lock's own loader):
+in this process when that Python runs it, else piped through it (`--gzip-python`, the argv that runs it). So no
+gzip byte depends on the host's zlib (zlib-ng on Fedora writes other streams) or on which build root a runtime came
+from.
 """
 import argparse
 import compileall
@@ -43,6 +48,7 @@ from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
 EXIT_FORBIDDEN_TEXT = 3
 EXIT_UNVERIFIED = 4
 EXIT_COMPRESSOR = 5
+GZIP_STDIN = "--gzip-stdin"  # gzip stdin to stdout, and nothing else (see gzip_with)
 
 RECORD_FILE = "layer.json"
 FACTS_FILE = "facts.json"
@@ -92,9 +98,11 @@ class CompressorError(Exception):
     pass
 
 
-def compress(tar: bytes, compression: str, zstd: Optional[str], zstd_level: int) -> bytes:
+def compress(
+    tar: bytes, compression: str, zstd: Optional[str], zstd_level: int, gzip_python: Sequence[str] = ()
+) -> bytes:
     if compression == "gzip":
-        return gzip_bytes(tar)
+        return gzip_with(gzip_python, tar) if gzip_python else gzip_bytes(tar)
     if not zstd:
         raise CompressorError("zstd compression needs --zstd PROGRAM")
     argv = [zstd, f"-{zstd_level}", "--single-thread", "--no-progress", "-q", "-c"]
@@ -103,6 +111,19 @@ def compress(tar: bytes, compression: str, zstd: Optional[str], zstd_level: int)
     result = subprocess.run(argv, input=tar, capture_output=True)
     if result.returncode != 0:
         raise CompressorError(f"{zstd} exited {result.returncode}: {result.stderr.decode(errors='replace')}")
+    return result.stdout
+
+
+def gzip_with(python: Sequence[str], data: bytes) -> bytes:
+    """gzip `data` in another Python (this module's --gzip-stdin): the deflate bytes are that Python's zlib's, so
+    a layer written by a runtime is compressed by the same pinned zlib as every other layer."""
+    result = subprocess.run(
+        [*python, "-s", "-B", "-m", "pants_oci.oci.layer_tool", GZIP_STDIN], input=data, capture_output=True
+    )
+    if result.returncode != 0:
+        raise CompressorError(
+            f"gzip in {python[-1]} exited {result.returncode}: {result.stderr.decode(errors='replace')}"
+        )
     return result.stdout
 
 
@@ -122,7 +143,7 @@ def sha256(data: bytes) -> str:
 def write_layer(tar: bytes, entries: int, out_dir: str, args: argparse.Namespace) -> int:
     """Compress, prove the blob decompresses to the tar, then write the blob and its record."""
     try:
-        blob = compress(tar, args.compression, args.zstd, args.zstd_level)
+        blob = compress(tar, args.compression, args.zstd, args.zstd_level, args.gzip_python)
         round_trip = decompress(blob, args.compression, args.zstd)
     except CompressorError as e:
         print(f"Cannot compress the layer: {e}", file=sys.stderr)
@@ -174,10 +195,16 @@ def _parse(argv: List[str]) -> argparse.Namespace:
     parser.add_argument("--zstd", default=None, metavar="PROGRAM")
     parser.add_argument("--zstd-level", type=int, default=19)
     parser.add_argument("--elf-facts", action="store_true")
+    parser.add_argument(
+        "--gzip-python", action="append", default=[], metavar="ARG", help="the argv of the Python that gzips (repeat)"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: List[str]) -> int:
+    if argv == [GZIP_STDIN]:
+        sys.stdout.buffer.write(gzip_bytes(sys.stdin.buffer.read()))
+        return 0
     args = _parse(argv)
     os.makedirs(args.out_dir, exist_ok=True)
     if args.from_tar:

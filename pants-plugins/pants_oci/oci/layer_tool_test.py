@@ -142,3 +142,47 @@ def test_a_compressor_that_fails_is_reported(tmp_path: Path, capsys) -> None:
     _tree(tmp_path / "tree", 1)
     code = layer_tool.main([str(tmp_path / "tree"), str(tmp_path / "out"), "--compression=zstd", "--zstd=/bin/false"])
     assert code == layer_tool.EXIT_COMPRESSOR and "/bin/false exited 1" in capsys.readouterr().err
+
+
+# Runs layer_tool under this interpreter with a zlib that writes other deflate streams (as zlib-ng, Fedora's
+# system zlib, does): every compressor it makes uses level 1. Decompression is the real zlib's.
+_OTHER_ZLIB = """
+import runpy, sys, zlib
+real = zlib.compressobj
+zlib.compressobj = lambda level=-1, *args, **kwargs: real(1, *args, **kwargs)
+sys.argv = ["layer_tool", *sys.argv[1:]]
+runpy.run_module("pants_oci.oci.layer_tool", run_name="__main__")
+"""
+
+
+def _layer_under_other_zlib(tmp_path: Path, name: str, *options: str) -> bytes:
+    tree = _prepared(tmp_path)
+    out = tmp_path / name
+    plugin_root = Path(layer_tool.__file__).parents[2]
+    subprocess.run(
+        [sys.executable, "-c", _OTHER_ZLIB, str(tree), str(out), *options],
+        check=True,
+        cwd=plugin_root,
+        env={**os.environ, "PYTHONPATH": str(plugin_root)},
+    )
+    return _written(out)[0]
+
+
+def test_gzip_bytes_come_from_the_gzip_python_not_the_running_interpreter(tmp_path: Path) -> None:
+    """A runtime writes its layers with the zlib of its build root; with --gzip-python, the bytes are the given
+    Python's (the sandbox Python's pinned zlib) whatever zlib the running interpreter loads."""
+    assert layer_tool.main([str(_prepared(tmp_path)), str(tmp_path / "reference")]) == 0
+    reference = _written(tmp_path / "reference")[0]
+    unpinned = _layer_under_other_zlib(tmp_path, "unpinned")
+    # The stand-in zlib does write other bytes (else this test could not fail) ...
+    assert unpinned != reference and gzip.decompress(unpinned) == gzip.decompress(reference)
+    # ... and piping through a Python with the reference zlib gives the reference bytes.
+    pinned = _layer_under_other_zlib(tmp_path, "pinned", f"--gzip-python={sys.executable}")
+    assert pinned == reference
+
+
+def _prepared(tmp_path: Path) -> Path:
+    tree = tmp_path / "tree"
+    (tree / "app").mkdir(parents=True, exist_ok=True)
+    (tree / "app/data.txt").write_bytes(b"the same text, many times over. " * 4000)
+    return tree

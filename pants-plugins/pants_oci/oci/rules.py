@@ -6,24 +6,15 @@ of its digest, size and diff_id. Only that record enters the Pants process; the 
 directory and the archive place by merging digests ("build without the bytes", as rules_img does it).
 
 This module imports nothing of debian/, runtime/ or image/: callers say which interpreter runs the tool (a
-runtime's own, for byte-compiling with its version, or Pants' own) and where zstd comes from.
+runtime's own, for byte-compiling with its version, or by default the sandbox Python) and where zstd comes from.
+gzip is always the sandbox Python's zlib (layer_tool.py), so a layer's bytes do not depend on the interpreter.
 """
 import json
 import logging
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
-from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
-from pants.engine.fs import (
-    AddPrefix,
-    CreateDigest,
-    Digest,
-    DigestContents,
-    DigestSubset,
-    MergeDigests,
-    PathGlobs,
-    RemovePrefix,
-)
+from pants.engine.fs import AddPrefix, Digest, DigestContents, DigestSubset, MergeDigests, PathGlobs, RemovePrefix
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
@@ -32,17 +23,14 @@ from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
 from pants_oci.oci import layer_tool, model
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.oci.validate import LayerRecord
-from pants_oci.sandbox import plugin_modules
+from pants_oci.sandbox import SandboxPython, SandboxPythonRequest, SandboxTool, tool_process
 
 logger = logging.getLogger(__name__)
 
 # A directory name every Pants sandbox has in its path: no layer may ship a file that names one.
 SANDBOX_DIR_PREFIX = "pants-sandbox-"
 
-# The layer writer and what it imports (standard library only), shipped into the sandbox to run with -m; the ELF
-# reader only for layers whose facts are read, so an edit to it re-keys only those layers.
-_LAYER_TOOL_MODULES = ("oci/determinism.py", "oci/tarball.py", "oci/layer_tool.py")
-_ELF_FACTS_MODULES = ("elf/elf.py", "elf/elf_facts.py")
+LAYER_TOOL = SandboxTool("pants_oci.oci.layer_tool")
 _TOOLS_DIR = "zstd-tools"
 
 
@@ -122,7 +110,7 @@ class LayerRequest:
     source: Digest
     description: str
     created_by: str
-    interpreter: Optional[LayerInterpreter] = None  # None: Pants' own Python
+    interpreter: Optional[LayerInterpreter] = None  # None: the sandbox Python
     tar_name: str = ""
     mtime: int = DEFAULT_EPOCH
     compile: Tuple[str, ...] = ()
@@ -145,11 +133,10 @@ class BuiltLayer:
         return LayerRecord(descriptor.media_type, descriptor.size, self.layer.diff_id)
 
 
-def _argv(request: LayerRequest, python: PythonBuildStandaloneBinary) -> Tuple[str, ...]:
+def _args(request: LayerRequest, python: SandboxPython) -> Tuple[str, ...]:
     if request.tar_name and (request.compile or request.forbid_sandbox_paths or request.elf_facts):
         # A tar is compressed as it is: there is no tree to compile, search or read facts from.
         raise ValueError(f"{request.description}: compile, forbid_sandbox_paths and elf_facts need a tree, not a tar")
-    interpreter = interpreter_command(request.interpreter, "runtime") if request.interpreter else (python.path,)
     source = f"tree/{request.tar_name}" if request.tar_name else "tree"
     options = [f"--mtime={request.mtime}", *request.compression.options()]
     if request.tar_name:
@@ -159,25 +146,15 @@ def _argv(request: LayerRequest, python: PythonBuildStandaloneBinary) -> Tuple[s
         options.append(f"--forbid={SANDBOX_DIR_PREFIX}")
     if request.elf_facts:
         options.append("--elf-facts")
-    return (*interpreter, "-s", "-B", "-m", "pants_oci.oci.layer_tool", source, "out", *options)
-
-
-def _env(request: LayerRequest) -> Dict[str, str]:
-    # Bytecode must not depend on a random string-hash seed (frozenset constants).
-    env = {"PYTHONHASHSEED": "0"}
-    if request.compression.zstd_tools:
-        # The tools' launchers are /bin/sh scripts that find their tree with dirname: a fixed PATH, not the host's.
-        env["PATH"] = "/usr/bin:/bin"
-    return env
+    if request.interpreter and request.compression.kind == "gzip":
+        options += [f"--gzip-python={arg}" for arg in python.command]
+    return (source, "out", *options)
 
 
 @rule(desc="Write an image layer", level=LogLevel.DEBUG)
-async def build_layer(request: LayerRequest, python: PythonBuildStandaloneBinary) -> BuiltLayer:
-    modules = _LAYER_TOOL_MODULES + (_ELF_FACTS_MODULES if request.elf_facts else ())
-    digests = [
-        Get(Digest, CreateDigest(plugin_modules(*modules))),
-        Get(Digest, AddPrefix(request.source, "tree")),
-    ]
+async def build_layer(request: LayerRequest) -> BuiltLayer:
+    python = await Get(SandboxPython, SandboxPythonRequest())
+    digests = [Get(Digest, AddPrefix(request.source, "tree"))]
     if request.interpreter:
         digests.append(Get(Digest, AddPrefix(request.interpreter.tree, "runtime")))
     inputs = await Get(Digest, MergeDigests(await MultiGet(digests)))
@@ -186,18 +163,17 @@ async def build_layer(request: LayerRequest, python: PythonBuildStandaloneBinary
         **({_TOOLS_DIR: tools} if tools else {}),
         **(interpreter_inputs(request.interpreter) if request.interpreter else {}),
     }
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            _argv(request, python),
-            input_digest=inputs,
-            immutable_input_digests=immutable or None,
-            env=_env(request),
-            output_directories=("out",),
-            description=request.description,
-            level=LogLevel.DEBUG,
-        ),
+    process = await tool_process(
+        python,
+        LAYER_TOOL,
+        _args(request, python),
+        inputs=inputs,
+        immutable_inputs=immutable,
+        output_directories=("out",),
+        description=request.description,
+        interpreter=interpreter_command(request.interpreter, "runtime") if request.interpreter else (),
     )
+    result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
         raise LayerError(
             f"{request.description} failed (exit code {result.exit_code}):\n{result.stderr.decode(errors='replace')}"

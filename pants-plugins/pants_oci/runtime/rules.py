@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
-from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.core.util_rules.system_binaries import BashBinary
 from pants.engine.fs import (
     AddPrefix,
@@ -69,7 +68,8 @@ from pants_oci.runtime.target_types import (
     PythonRuntimeToolchainField,
     PythonRuntimeVersionField,
 )
-from pants_oci.sandbox import plugin_modules
+from pants_oci.sandbox import SandboxPython, SandboxPythonRequest, SandboxTool, tool_process
+from pants_oci.tools.rules import rules as tools_rules
 
 logger = logging.getLogger(__name__)
 
@@ -189,13 +189,8 @@ class SourceSignatureRequest:
     urls: Tuple[str, ...]  # where the signature may be, in order
 
 
-# The signature checker and what it imports, shipped into its sandbox (standard library only).
-_VERIFY_SOURCE_MODULES = (
-    "runtime/verify_source.py",
-    "runtime/release_keys.py",
-    "runtime/cpython-release-keys.asc",
-    "debian/openpgp.py",
-)
+VERIFY_SOURCE = SandboxTool("pants_oci.runtime.verify_source", data=("runtime/cpython-release-keys.asc",))
+ELF_FACTS = SandboxTool("pants_oci.elf.elf_facts")
 EXIT_BAD_SIGNATURE, EXIT_NO_SIGNATURE = 2, 3
 
 
@@ -333,29 +328,19 @@ async def fetch_cpython_source(
 
 
 @rule(desc="Verify a CPython source tarball's signature", level=LogLevel.DEBUG)
-async def verify_source_signature(request: SourceSignatureRequest, python: PythonBuildStandaloneBinary) -> str:
+async def verify_source_signature(request: SourceSignatureRequest) -> str:
     """How the tarball was checked (for the SBOM). A signature that does not verify is an error; no reachable
     signature (or none published: 3.14+ signs with Sigstore) leaves the sha256 pin, with a warning."""
     release = request.release
-    tool = await Get(Digest, CreateDigest(plugin_modules(*_VERIFY_SOURCE_MODULES)))
-    result = await Get(
-        FallibleProcessResult,
-        Process(
-            [
-                python.path,
-                "-s",
-                "-B",
-                "-m",
-                "pants_oci.runtime.verify_source",
-                request.path,
-                release.major_minor,
-                *request.urls,
-            ],
-            input_digest=await Get(Digest, MergeDigests([tool, request.source])),
-            description=f"Verify the OpenPGP signature of {release.filename} for {request.address}",
-            level=LogLevel.DEBUG,
-        ),
+    python = await Get(SandboxPython, SandboxPythonRequest())
+    process = await tool_process(
+        python,
+        VERIFY_SOURCE,
+        [request.path, release.major_minor, *request.urls],
+        inputs=request.source,
+        description=f"Verify the OpenPGP signature of {release.filename} for {request.address}",
     )
+    result = await Get(FallibleProcessResult, Process, process)
     detail = " ".join(result.stderr.decode(errors="replace").split())
     if result.exit_code == 0:
         verified = json.loads(result.stdout)
@@ -709,39 +694,27 @@ async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBin
 async def runtime_elves(runtime: BuiltPythonRuntime) -> ElfFacts:
     """Once per runtime, in a cacheable process run by the runtime's own interpreter (a relative path, so the key
     is the same on every machine): only the small facts file enters the Pants process, never the tree's bytes."""
-    tool, tree = await MultiGet(
-        Get(Digest, CreateDigest(plugin_modules(*_ELF_FACTS_MODULES))), Get(Digest, AddPrefix(runtime.tree, "tree"))
+    python, tree = await MultiGet(
+        Get(SandboxPython, SandboxPythonRequest()), Get(Digest, AddPrefix(runtime.tree, "tree"))
     )
-    inputs = [tool, tree]
+    inputs = [tree]
     interpreter, tree_dir = runtime.layer_interpreter, "tree"
     if runtime.build_python is not None:  # a cross-built tree is read by its native build
         inputs.append(await Get(Digest, AddPrefix(runtime.build_python.tree, BUILD_PYTHON_DIR)))
         tree_dir = BUILD_PYTHON_DIR
-    result = await Get(
-        ProcessResult,
-        Process(
-            [
-                *interpreter_command(interpreter, tree_dir),
-                "-s",
-                "-B",
-                "-m",
-                "pants_oci.elf.elf_facts",
-                "tree",
-                "facts.json",
-            ],
-            input_digest=await Get(Digest, MergeDigests(inputs)),
-            immutable_input_digests=interpreter_inputs(interpreter) or None,
-            output_files=("facts.json",),
-            description=f"Read the ELF facts of the CPython {runtime.version} tree of {runtime.address}",
-            level=LogLevel.DEBUG,
-        ),
+    process = await tool_process(
+        python,
+        ELF_FACTS,
+        ["tree", "facts.json"],
+        inputs=await Get(Digest, MergeDigests(inputs)),
+        immutable_inputs=interpreter_inputs(interpreter),
+        output_files=("facts.json",),
+        description=f"Read the ELF facts of the CPython {runtime.version} tree of {runtime.address}",
+        interpreter=interpreter_command(interpreter, tree_dir),
     )
+    result = await Get(ProcessResult, Process, process)
     contents = await Get(DigestContents, Digest, result.output_digest)
     return ElfFacts(*elf_facts_from_json(json.loads(contents[0].content)))
-
-
-# The ELF facts reader (standard library only), run by the runtime's own interpreter.
-_ELF_FACTS_MODULES = ("elf/elf.py", "elf/elf_facts.py")
 
 
 def _mib(n: int) -> str:
@@ -831,5 +804,6 @@ def rules():
         *debian_rules(),
         *base_rules(),
         *layer_rules(),
+        *tools_rules(),  # the sandbox tools' Python
         UnionRule(PackageFieldSet, PythonRuntimeFieldSet),
     )

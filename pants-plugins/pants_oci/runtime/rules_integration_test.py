@@ -24,7 +24,7 @@ from pants.engine.fs import DigestContents
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
-from pants_oci.elf.elf import read_hardening
+from pants_oci.elf.hardening import read_hardening
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.modules import default_required_modules
 from pants_oci.runtime.rules import PythonRuntimeFieldSet

@@ -21,7 +21,7 @@ from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.build_plan import make_spec
 from pants_oci.runtime.rules import PythonRuntimeFieldSet, _check_architecture
 from pants_oci.runtime.target_types import PythonRuntimeTarget
-from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
+from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, lock_container_tools
 
 
 @pytest.fixture
@@ -40,6 +40,7 @@ def rule_runner() -> RuleRunner:
 def _package(rule_runner: RuleRunner, build: str, templates) -> BuiltPackage:
     """Package src:rt; `templates` is a list, or an option string ("" keeps the defaults)."""
     rule_runner.write_files({"src/BUILD": build})
+    lock_container_tools(rule_runner)  # its python3 verifies the source's signature
     value = templates if isinstance(templates, str) else repr(templates)
     options = [f"--cpython-build-source-url-templates={value}"] if value else []
     rule_runner.set_options(options, env_inherit={"PATH"})
@@ -148,6 +149,7 @@ def test_missing_compiler_is_diagnosed_for_a_host_toolchain(rule_runner: RuleRun
     if templates:
         options.append(f"--cpython-build-source-url-templates={templates}")
     rule_runner.set_options(options, env_inherit={"PATH"})
+    lock_container_tools(rule_runner)
     target = rule_runner.get_target(Address("src", target_name="rt"))
     with pytest.raises(ExecutionError) as e:
         rule_runner.request(BuiltPackage, [PythonRuntimeFieldSet.create(target)])

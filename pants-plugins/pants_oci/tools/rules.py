@@ -1,20 +1,34 @@
 """Host tools from Debian locks: `debian_tools` targets (`./pants package` writes their launchers and tree) and the
-container tools `./pants run` starts images with (`[container-tools]`). The locking and unpacking are the Debian
-machinery's (`DebianBuildRootRequest(host_tools=True)`); this module only says which locks exist and how to name
-them."""
+`[container-tools]` lock: the tools `./pants run` starts images with, the zstd of zstd layers, and the Python every
+sandbox tool of the plugin runs with (`SandboxPython`, see sandbox.py). The locking is the Debian machinery's.
+
+The `[container-tools]` tree is the bootstrap: it is unpacked here, in the rule, from its pinned .debs (pure code,
+host_tools.py), because every process that could unpack it would need an interpreter, and the interpreter is in it.
+Other host tools are unpacked by a sandbox tool run with that interpreter (`DebianBuildRootRequest(host_tools=True)`).
+"""
 from dataclasses import dataclass
 from typing import Iterable, List, Tuple
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
-from pants.engine.fs import AddPrefix, Digest
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, DigestContents, Directory, FileContent, SymlinkEntry
 from pants.engine.platform import Platform
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import Target
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
-from pants_oci.debian.base_rules import DebianBaseError, DebianBaseSpec, DebianBuildRoot, DebianBuildRootRequest
+from pants_oci.debian import host_tools, lockfile
+from pants_oci.debian.base_rules import (
+    DebianArchiveConfig,
+    DebianBaseError,
+    DebianBaseSpec,
+    DebianBuildRoot,
+    DebianBuildRootRequest,
+    locked_debs,
+)
 from pants_oci.debian.target_types import DebianArchitectureField, DebianLockfileField, DebianSuiteField
+from pants_oci.oci.tarball import Entry
+from pants_oci.sandbox import PYTHON_DIR, SandboxPython, SandboxPythonRequest
 from pants_oci.tools.subsystem import CONTAINER_TOOLS_RESOLVE, REQUIRED_PROGRAMS, ContainerToolsSubsystem
 from pants_oci.tools.target_types import DebianToolsPackagesField
 
@@ -70,12 +84,14 @@ async def container_tools_spec(subsystem: ContainerToolsSubsystem) -> ContainerT
 
 @dataclass(frozen=True)
 class ContainerTools:
-    """umoci and runc (and what they load), unpacked for this machine: run `bin/umoci` and `bin/runc`; and zstd
-    (`bin/zstd`) where the lock has it, for zstd layers."""
+    """The [container-tools] lock unpacked for this machine (root/ and bin/): umoci and runc for `./pants run`
+    (`bin/umoci`, `bin/runc`), zstd (`bin/zstd`) where the lock has it, and the sandbox tools' Python."""
 
     tree: Digest  # root/ and bin/
     launchers: Tuple[str, ...]  # the programs in bin/
     packages: Tuple[str, ...]  # what the lock was asked for, for error messages
+    python: Tuple[str, ...]  # the argv prefix running its Python, the tree mounted at sandbox.PYTHON_DIR
+    python_version: str
 
 
 @dataclass(frozen=True)
@@ -83,17 +99,53 @@ class ContainerToolsRequest:
     pass
 
 
+def _digest_entries(entries: List[Entry]) -> List[object]:
+    """A host tools tree as CreateDigest entries (files, symlinks, empty directories)."""
+    made: List[object] = []
+    for e in entries:
+        if e.link_target is not None:
+            made.append(SymlinkEntry(e.path, e.link_target))
+        elif e.content is not None:
+            made.append(FileContent(e.path, e.content, is_executable=host_tools.is_executable(e)))
+        else:
+            made.append(Directory(e.path))
+    return made
+
+
 @rule(desc="Unpack the container tools", level=LogLevel.DEBUG)
-async def container_tools(_: ContainerToolsRequest, wanted: ContainerToolsSpec) -> ContainerTools:
-    tools = await Get(DebianBuildRoot, DebianBuildRootRequest(wanted.spec, host_tools=True))
-    missing = [p for p in REQUIRED_PROGRAMS if p not in tools.launchers]
+async def container_tools(
+    _: ContainerToolsRequest, wanted: ContainerToolsSpec, config: DebianArchiveConfig
+) -> ContainerTools:
+    spec = wanted.spec
+    lock, debs = await locked_debs(spec, config)
+    contents = await Get(DigestContents, CreateDigest([d.entry for d in debs]))
+    by_path = {fc.path: fc.content for fc in contents}
+    pairs = [
+        (lockfile.qualified_name(p, lock.architecture), by_path[d.entry.path]) for p, d in zip(lock.packages, debs)
+    ]
+    try:
+        entries, launchers = host_tools.host_tools_entries(pairs, spec.architecture, lock.requested)
+        python, version = host_tools.python_command(entries, spec.architecture, PYTHON_DIR)
+    except host_tools.HostToolsError as e:
+        raise DebianBaseError(
+            f"Cannot unpack the [container-tools] lock {spec.lock_path}: {e}. Set [container-tools].packages and run "
+            f"`./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`."
+        )
+    missing = [p for p in REQUIRED_PROGRAMS if p not in launchers]
     if missing:
         raise DebianBaseError(
-            f"[container-tools].packages ({', '.join(wanted.spec.packages)}) provide no {' and '.join(missing)}: "
+            f"[container-tools].packages ({', '.join(spec.packages)}) provide no {' and '.join(missing)}: "
             f"`./pants run` on a python_oci_image needs both. Add the packages that ship them (umoci, runc) and "
             f"run `./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`."
         )
-    return ContainerTools(tools.tree, tools.launchers, wanted.spec.packages)
+    tree = await Get(Digest, CreateDigest(_digest_entries(entries)))  # type: ignore[arg-type]
+    return ContainerTools(tree, tuple(launchers), spec.packages, python, version)
+
+
+@rule(desc="Find the sandbox tools' Python", level=LogLevel.DEBUG)
+async def sandbox_python(_: SandboxPythonRequest) -> SandboxPython:
+    tools = await Get(ContainerTools, ContainerToolsRequest())
+    return SandboxPython(tools.tree, tools.python, tools.python_version)
 
 
 @rule(desc="Package Debian tools", level=LogLevel.DEBUG)

@@ -1,4 +1,5 @@
-"""`[container-tools]`: the container tools `./pants run` starts images with, from a Debian lock."""
+"""`[container-tools]`: the container tools `./pants run` starts images with, and the Python the plugin's sandbox
+tools run with, from a Debian lock."""
 from pants.option.option_types import StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
@@ -7,27 +8,32 @@ from pants_oci.debian.target_types import DEFAULT_SUITE
 
 CONTAINER_TOOLS_RESOLVE = "container-tools"
 REQUIRED_PROGRAMS = ("umoci", "runc")
+DEFAULT_PACKAGES = ("libpython3-stdlib", "patchelf", "python3-minimal", "runc", "umoci", "zstd")
 
 
 class ContainerToolsSubsystem(Subsystem):
     options_scope = "container-tools"
     help = softwrap(
         f"""
-        The container tools `./pants run` uses on a `python_oci_image`: umoci unpacks the image and runc runs it
-        (rootless when Pants runs as a non-root user); and zstd, which writes the layers of images whose
-        `layer_compression` is zstd. They come from Debian packages pinned in a lock, like a
-        `debian_tools` target, and run with the lock's own loader and libraries, so nothing is installed on the
-        host. Lock them with `./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`.
+        The plugin's own tools, from Debian packages pinned in a lock, like a `debian_tools` target, run with the
+        lock's own loader and libraries, so nothing is installed on the host: the Python that runs every step
+        of the plugin that Pants caches (assembling bases, unpacking build roots, writing layers and archives,
+        resolving and installing an image's requirements), whose bytes and path are the same on every machine,
+        so a laptop and a CI runner compute the same cache keys; its zlib writes every gzip layer. And the
+        container tools `./pants run` uses on a `python_oci_image` (umoci unpacks the image and runc runs it,
+        rootless when Pants runs as a non-root user), and zstd for zstd layers. Lock them with `./pants
+        generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`.
         """
     )
 
     packages = StrListOption(
-        default=["umoci", "runc", "patchelf", "zstd"],
+        default=list(DEFAULT_PACKAGES),
         help=softwrap(
             """
-            The Debian packages to lock. They must provide the programs umoci and runc; patchelf makes the copy
-            of runc that runs from the unpacked tree (runc re-executes itself through /proc/self/exe); zstd
-            compresses zstd layers (`[oci-image].layer_compression`), and can be dropped where no image uses them.
+            The Debian packages to lock. They must provide one Python (python3-minimal and libpython3-stdlib:
+            the sandbox tools' interpreter) and the programs umoci and runc; patchelf makes the copy of runc that
+            runs from the unpacked tree (runc re-executes itself through /proc/self/exe); zstd compresses zstd
+            layers (`[oci-image].layer_compression`), and can be dropped where no image uses them.
             """
         ),
         advanced=True,

@@ -18,7 +18,7 @@ import pytest
 from pants_oci.runtime.modules import default_required_modules
 from pants_oci.tools.testing import docker_registry, skopeo
 from scratch_repos.repo import PLUGIN_VERSION as VERSION
-from scratch_repos.repo import create, plugin_wheel, run_pants, without_host_tools
+from scratch_repos.repo import copy_repo, create, plugin_wheel, run_pants, without_host_tools
 
 
 def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
@@ -188,9 +188,11 @@ def _counters(output: str) -> dict:
     return {name: int(value) for name, value in re.findall(r"^\s*(\w+): (\d+)$", output, re.M)}
 
 
-def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_path: Path) -> None:
-    """BuildGrid on 127.0.0.1 as a REAPI cache: build with remote writes, build again from an empty local store,
-    and read from Pants' counters and log that the compile and the layers came from the remote cache."""
+def test_remote_cache_shares_every_process_with_another_machine(scratch_repo: Path, tmp_path: Path) -> None:
+    """BuildGrid on 127.0.0.1 as a REAPI cache: build with remote writes; build again from an empty local store,
+    and read from Pants' counters and log that the compile and the layers came from the remote cache; then build
+    as a second machine would (another home directory, so another launcher bootstrap and Pants interpreter path;
+    another checkout path; empty stores), which runs no cacheable process itself."""
     bgd = _unpacked_bgd(tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -241,6 +243,7 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
         digest_a = re.search(r"digest (sha256:[0-9a-f]{64})", writer.stderr).group(1)
         digest_b = re.search(r"digest (sha256:[0-9a-f]{64})", reader.stderr).group(1)
         assert digest_a == digest_b
+        _second_machine_reads_everything(scratch_repo, tmp_path, remote, digest_a)
     finally:
         server.terminate()
         server.wait(timeout=20)
@@ -250,6 +253,25 @@ def test_remote_cache_shares_the_compile_and_the_layers(scratch_repo: Path, tmp_
     )
     assert (scratch_repo / "dist/src/greet.pex").is_file()
     assert down.returncode == 0
+
+
+def _second_machine_reads_everything(repo: Path, tmp_path: Path, remote: list, digest: str) -> None:
+    """A laptop beside the CI runner that wrote the cache: another HOME and XDG_CACHE_HOME (the launcher installs
+    Pants again there, so Pants' interpreter has another path, and named caches are empty), another checkout
+    path, an empty local store and no local cache. Every cacheable process must come from the cache."""
+    home = tmp_path / "other-home"
+    elsewhere = copy_repo(repo, tmp_path / "elsewhere" / "checkout")
+    reader = run_pants(
+        elsewhere,
+        [f"--local-store-dir={home / 'store'}", "--no-local-cache", "-ldebug", *remote, "package", "src:img"],
+        env_overrides={"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")},
+    )
+    assert (home / ".cache" / "pants-oci-bootstrap").is_dir(), "the launcher bootstrapped into the other home"
+    read = _counters(reader.stderr)
+    misses = re.findall(r'remote cache miss for: "([^"]+)"', reader.stderr)
+    assert read.get("remote_cache_requests_uncached", -1) == 0 and not misses, (read, misses)
+    assert read.get("remote_cache_requests_cached", 0) >= 8, read
+    assert re.search(r"digest (sha256:[0-9a-f]{64})", reader.stderr).group(1) == digest
 
 
 def _host_toolchain_probe(host_tools: bool) -> str:

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 from pants_oci.image import pex_cli
 
@@ -140,10 +140,13 @@ def run_pants(
     timeout: int = 1500,
     host_tools: bool = True,
     wrap: Callable[[List[str]], List[str]] = lambda argv: argv,
+    env_overrides: Optional[Dict[str, str]] = None,
 ) -> subprocess.CompletedProcess:
     """`./pants --no-pantsd ARGS` in `repo`; with host_tools=False, where the host's compiler and container tools
-    are hidden; `wrap` runs the command through another (a namespace that changes the machine)."""
+    are hidden; `wrap` runs the command through another (a namespace that changes the machine); `env_overrides`
+    (HOME, XDG_CACHE_HOME: another user's machine) replace variables of the test's environment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PANTS_") or k in PASSED_PANTS_VARIABLES}
+    env.update(env_overrides or {})
     argv = wrap(["bash", "./pants", "--no-pantsd", *args])
     result = subprocess.run(
         argv if host_tools else without_host_tools(argv),
@@ -196,3 +199,10 @@ def without_host_tools(argv: List[str]) -> List[str]:
     unusable (a private mount namespace; as a non-root user, inside a user namespace of its own as well)."""
     unshare = ["unshare", "--mount"] if os.geteuid() == 0 else ["unshare", "--user", "--map-root-user", "--mount"]
     return [*unshare, "sh", "-c", _HIDE_HOST_TOOLS, "hide-host-tools", *argv]
+
+
+def copy_repo(repo: Path, to: Path) -> Path:
+    """The repository's own files (no dist/, no Pants work directories) at another path: a second checkout."""
+    ignored = shutil.ignore_patterns("dist", ".pants.d", ".pids", ".pants.workdir.file_lock*")
+    shutil.copytree(repo, to, ignore=ignored, symlinks=True)
+    return to
