@@ -148,21 +148,21 @@ class DepsLayerRequest:
 @rule(desc="Install third-party requirements for an image", level=LogLevel.DEBUG)
 async def build_deps_layer(request: DepsLayerRequest) -> TreeLayer:
     runtime = request.runtime
-    installed = await Get(
+    requirements = await Get(
         InstalledRequirements,
         InstalledRequirementsRequest(
             request.binary, runtime.complete_platform, f"CPython {runtime.version} ({runtime.address})"
         ),
     )
     installed, scripts = await MultiGet(
-        Get(Digest, DigestSubset(installed.flat, PathGlobs(["**", "!bin/**"]))),
-        Get(DigestContents, DigestSubset(installed.flat, PathGlobs(["bin/*"]))),
+        Get(Digest, DigestSubset(requirements.flat, PathGlobs(["**", "!bin/**"]))),
+        Get(DigestContents, DigestSubset(requirements.flat, PathGlobs(["bin/*"]))),
     )
     site_packages = runtime.site_packages.lstrip("/")
     relocated = plan.relocate_console_scripts(
         {fc.path[len("bin/") :]: fc.content for fc in scripts}, runtime.interpreter_path
     )
-    installed, extras = await MultiGet(
+    in_site_packages, extras = await MultiGet(
         Get(Digest, AddPrefix(installed, site_packages)),
         Get(
             Digest,
@@ -177,7 +177,7 @@ async def build_deps_layer(request: DepsLayerRequest) -> TreeLayer:
             ),
         ),
     )
-    tree = await Get(Digest, MergeDigests([installed, extras]))
+    tree = await Get(Digest, MergeDigests([in_site_packages, extras]))
     layer = await Get(
         BuiltLayer,
         LayerRequest(
