@@ -163,10 +163,23 @@ def host_tools_entries(
     return sorted(entries, key=lambda e: e.path), sorted(posixpath.basename(p) for p in launchers)
 
 
-def python_command(entries: Iterable[Entry], architecture: str, mount: str) -> Tuple[Tuple[str, ...], str]:
-    """The argv prefix that runs the Python of a host tools tree mounted at `mount` (relative paths: the loader,
-    its library path, the interpreter), and the interpreter's version ("3.11"). The interpreter is the one
-    `usr/bin/python3.N` ELF file the tree has (python3-minimal of any suite)."""
+# The Python of a host tools tree is started through this script, beside the interpreter (so the interpreter finds
+# its standard library from the script's own directory).
+PYTHON_WRAPPER = f"{ROOT_DIR}/usr/bin/python3-sandbox"
+
+_PYTHON_WRAPPER_SCRIPT = """\
+#!/bin/sh
+# {program} of this tree (pants_oci/debian/host_tools.py), run by the tree's own dynamic loader with the tree's
+# libraries. --argv0 gives the interpreter this script's path as its name, so sys.executable is this script and a
+# subprocess the interpreter starts with sys.executable (pex, pip) runs the same way, never on the host's libc.
+here="${{0%/*}}"
+exec "$here/../../{loader}" --library-path "$here/../../{lib}" --argv0 "$0" "$here/{program}" "$@"
+"""
+
+
+def python_wrapper(entries: Iterable[Entry], architecture: str) -> Tuple[Entry, str]:
+    """The wrapper script (at PYTHON_WRAPPER) that runs the one `usr/bin/python3.N` ELF interpreter a host tools
+    tree has (python3-minimal of any suite), and the interpreter's version ("3.11")."""
     lib, loader = _loader(architecture)
     found = sorted(
         e.path
@@ -181,9 +194,9 @@ def python_command(entries: Iterable[Entry], architecture: str, mount: str) -> T
             f"the tree has {len(found) or 'no'} Python interpreters ({', '.join(found) or 'usr/bin/python3.N'}): "
             f"lock exactly one (the packages python3-minimal and libpython3-stdlib)"
         )
-    root = f"{mount}/{ROOT_DIR}"
-    command = (f"{root}/{loader}", "--library-path", f"{root}/{lib}", f"{mount}/{found[0]}")
-    return command, posixpath.basename(found[0])[len("python") :]
+    program = posixpath.basename(found[0])
+    script = _PYTHON_WRAPPER_SCRIPT.format(program=program, loader=loader, lib=lib)
+    return Entry(PYTHON_WRAPPER, script.encode(), is_executable=True), program[len("python") :]
 
 
 _PYTHON_NAME = re.compile(r"python3\.[0-9]+")

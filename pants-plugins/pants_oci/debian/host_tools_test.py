@@ -10,7 +10,7 @@ from pants_oci.debian.host_tools import (
     host_tools_entries,
     launcher,
     programs,
-    python_command,
+    python_wrapper,
     relative_link,
 )
 from pants_oci.oci.tarball import Entry
@@ -139,19 +139,18 @@ def _python_tree(*names: str) -> list:
     ]
 
 
-def test_python_command_runs_the_trees_interpreter_with_its_loader_by_relative_paths() -> None:
-    command, version = python_command(_python_tree("python3.11"), "amd64", "__py")
-    assert version == "3.11"
-    assert command == (
-        "__py/root/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
-        "--library-path",
-        "__py/root/usr/lib/x86_64-linux-gnu",
-        "__py/root/usr/bin/python3.11",
-    )
+def test_python_wrapper_runs_the_trees_interpreter_with_its_loader_and_names_itself() -> None:
+    wrapper, version = python_wrapper(_python_tree("python3.11"), "amd64")
+    assert version == "3.11" and wrapper.path == "root/usr/bin/python3-sandbox" and wrapper.is_executable
+    script = (wrapper.content or b"").decode()
+    assert (
+        'exec "$here/../../usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path '
+        '"$here/../../usr/lib/x86_64-linux-gnu" --argv0 "$0" "$here/python3.11" "$@"'
+    ) in script
 
 
-def test_python_command_needs_exactly_one_interpreter() -> None:
+def test_python_wrapper_needs_exactly_one_interpreter() -> None:
     with pytest.raises(HostToolsError, match="no Python interpreters.*python3-minimal"):
-        python_command(_python_tree(), "amd64", "__py")
+        python_wrapper(_python_tree(), "amd64")
     with pytest.raises(HostToolsError, match="2 Python interpreters"):
-        python_command(_python_tree("python3.11", "python3.13"), "amd64", "__py")
+        python_wrapper(_python_tree("python3.11", "python3.13"), "amd64")

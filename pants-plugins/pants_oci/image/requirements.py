@@ -1,5 +1,6 @@
-"""An image's third-party requirements: resolved from the binary's lockfile for the runtime's complete platform, then
-installed flat (what `pip install --target` would make), by the pex that Pants is configured with.
+"""An image's third-party requirements: resolved for the runtime's complete platform (from the binary's lockfile, or
+with pip in a repository without resolves), then installed flat (what `pip install --target` would make), by the
+pex that Pants is configured with.
 
 Pants' own pex processes (`PexFromTargetsRequest`, `PexCliProcess`) run pex with Pants' interpreter, whose path lies
 under the home directory the launcher bootstrapped into, and pass the machine's interpreter search path
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from typing import List, Tuple
 
 from pants.backend.python.subsystems.setup import PipVersion, PythonSetup
-from pants.backend.python.util_rules.pex import CompletePlatforms, PexRequest, ReqStrings
+from pants.backend.python.util_rules.pex import CompletePlatforms, Pex, PexRequest, ReqStrings
 from pants.backend.python.util_rules.pex_cli import PexPEX
 from pants.backend.python.util_rules.pex_from_targets import PexFromTargetsRequest
 from pants.backend.python.util_rules.pex_requirements import (
@@ -25,7 +26,7 @@ from pants.backend.python.util_rules.pex_requirements import (
 )
 from pants.core.util_rules.subprocess_environment import SubprocessEnvironmentVars
 from pants.engine.addresses import Address
-from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, Directory, MergeDigests, RemovePrefix
+from pants.engine.fs import EMPTY_DIGEST, CreateDigest, Digest, Directory, FileContent, MergeDigests, RemovePrefix
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.option.global_options import GlobalOptions, ca_certs_path_to_file_content
@@ -36,6 +37,7 @@ from pants_oci.sandbox import SandboxPython, SandboxPythonRequest, python_proces
 
 COMPLETE_PLATFORM = "complete_platform.json"
 _DEPS_PEX = "deps.pex"
+_CONSTRAINTS = "__constraints.txt"
 _TMPDIR = ".tmp"
 # Pants' own named cache for pex downloads: the two share it. A named cache's location is not part of a key.
 _PEX_ROOT_CACHE = {"pex_root": ".cache/pex_root"}
@@ -63,22 +65,27 @@ class _PexSetup:
     inputs: Digest  # pex itself, the CA bundle, the tmpdir
 
 
-async def _lock_args(binary: Address, requirements: object) -> Tuple[List[str], Digest]:
-    """The requirement strings and `--lock` arguments of `binary`'s closure; none for an app without any."""
-    if not isinstance(requirements, PexRequirements) or not isinstance(requirements.from_superset, Resolve):
-        raise PythonOciImageError(
-            f"The requirements of {binary} do not come from a lockfile: a python_oci_image installs them from its "
-            f"resolve's lock. Set [python].enable_resolves = true and run `./pants generate-lockfiles`."
-        )
+async def _resolve_args(binary: Address, requirements: object) -> Tuple[List[str], Digest]:
+    """The requirement strings of `binary`'s closure and how pex resolves them: from the resolve's lockfile
+    (`--lock`), or, in a repository without resolves, with pip against the configured indexes (and
+    `[python].requirement_constraints`), as Pants' own pex processes do. None for an app without any."""
+    if not isinstance(requirements, PexRequirements) or isinstance(requirements.from_superset, Pex):
+        raise PythonOciImageError(f"The requirements of {binary} are of a kind an image cannot install: {requirements}")
     req_strings = (await Get(ReqStrings, PexRequirements, requirements)).req_strings
     if not req_strings:
         return [], EMPTY_DIGEST
     resolve = requirements.from_superset
-    lockfile = await Get(Lockfile, Resolve, resolve)
-    loaded, config = await MultiGet(
-        Get(LoadedLockfile, LoadedLockfileRequest(lockfile)),
-        Get(ResolvePexConfig, ResolvePexConfigRequest(resolve.name)),
+    config = await Get(
+        ResolvePexConfig, ResolvePexConfigRequest(resolve.name if isinstance(resolve, Resolve) else None)
     )
+    if not isinstance(resolve, Resolve):
+        args = [*req_strings, *config.pex_args(), "--resolver-version", "pip-2020-resolver"]
+        if not requirements.constraints_strings:
+            return args, EMPTY_DIGEST
+        constraints = FileContent(_CONSTRAINTS, "\n".join(requirements.constraints_strings).encode())
+        return [*args, "--constraints", _CONSTRAINTS], await Get(Digest, CreateDigest([constraints]))
+    lockfile = await Get(Lockfile, Resolve, resolve)
+    loaded = await Get(LoadedLockfile, LoadedLockfileRequest(lockfile))
     if not loaded.is_pex_native:
         raise PythonOciImageError(
             f"The resolve `{resolve.name}` of {binary} has a lockfile that is not Pex's ({lockfile.url}): regenerate "
@@ -147,7 +154,7 @@ async def install_requirements(
         Get(SandboxPython, SandboxPythonRequest()),
         Get(_PexSetup, _PexSetupRequest()),
     )
-    lock_args, lockfile = await _lock_args(request.binary, pex_request.requirements)
+    resolve_args, resolve_inputs = await _resolve_args(request.binary, pex_request.requirements)
     pip = python_setup.pip_version
     pip_version = _PIP_FOR_OLD_DEFAULT if pip == PipVersion.V20_3_4 else pip.value
     resolved = await _run_pex(
@@ -164,9 +171,9 @@ async def install_requirements(
             "--no-emit-warnings",
             "--complete-platform",
             COMPLETE_PLATFORM,
-            *lock_args,
+            *resolve_args,
         ],
-        await Get(Digest, MergeDigests([request.complete_platform, lockfile])),
+        await Get(Digest, MergeDigests([request.complete_platform, resolve_inputs])),
         output_files=(_DEPS_PEX,),
         description=f"Resolve the requirements of {request.binary} for {request.runtime}",
         level=LogLevel.INFO,

@@ -7,7 +7,7 @@ host_tools.py), because every process that could unpack it would need an interpr
 Other host tools are unpacked by a sandbox tool run with that interpreter (`DebianBuildRootRequest(host_tools=True)`).
 """
 from dataclasses import dataclass
-from typing import Iterable, List, Tuple
+from typing import Iterable, List, Tuple, Union
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, OutputPathField, PackageFieldSet
 from pants.engine.fs import AddPrefix, CreateDigest, Digest, DigestContents, Directory, FileContent, SymlinkEntry
@@ -99,9 +99,9 @@ class ContainerToolsRequest:
     pass
 
 
-def _digest_entries(entries: List[Entry]) -> List[object]:
+def _digest_entries(entries: List[Entry]) -> List[Union[FileContent, SymlinkEntry, Directory]]:
     """A host tools tree as CreateDigest entries (files, symlinks, empty directories)."""
-    made: List[object] = []
+    made: List[Union[FileContent, SymlinkEntry, Directory]] = []
     for e in entries:
         if e.link_target is not None:
             made.append(SymlinkEntry(e.path, e.link_target))
@@ -125,7 +125,7 @@ async def container_tools(
     ]
     try:
         entries, launchers = host_tools.host_tools_entries(pairs, spec.architecture, lock.requested)
-        python, version = host_tools.python_command(entries, spec.architecture, PYTHON_DIR)
+        wrapper, version = host_tools.python_wrapper(entries, spec.architecture)
     except host_tools.HostToolsError as e:
         raise DebianBaseError(
             f"Cannot unpack the [container-tools] lock {spec.lock_path}: {e}. Set [container-tools].packages and run "
@@ -138,8 +138,8 @@ async def container_tools(
             f"`./pants run` on a python_oci_image needs both. Add the packages that ship them (umoci, runc) and "
             f"run `./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`."
         )
-    tree = await Get(Digest, CreateDigest(_digest_entries(entries)))  # type: ignore[arg-type]
-    return ContainerTools(tree, tuple(launchers), spec.packages, python, version)
+    tree = await Get(Digest, CreateDigest(_digest_entries([*entries, wrapper])))
+    return ContainerTools(tree, tuple(launchers), spec.packages, (f"{PYTHON_DIR}/{wrapper.path}",), version)
 
 
 @rule(desc="Find the sandbox tools' Python", level=LogLevel.DEBUG)

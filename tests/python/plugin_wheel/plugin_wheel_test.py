@@ -53,9 +53,11 @@ def test_wheel_has_the_plugin_and_its_data_files_and_nothing_else() -> None:
 
 # The two targets the product is about (a runtime and an image) and the app: no debian_packages target, so the
 # image gets the runtime's default base. Every suite is the default, Debian 13 (trixie): the build root, the base,
-# the container tools `run` uses.
+# the container tools `run` uses. No resolves, as the README's pants.toml: the app's one requirement is resolved
+# by pip from the index, for the runtime's complete platform.
 BUILD = """\
 python_runtime(name="py313", version="3.13.5", optimizations="none")
+python_requirement(name="humanize", requirements=["humanize==4.9.0"])
 python_sources(name="app")
 pex_binary(name="greet", entry_point="greet.py")
 python_oci_image(name="img", runtime=":py313", binary=":greet", repository="scratch/greet")
@@ -65,6 +67,8 @@ python_oci_image(name="img", runtime=":py313", binary=":greet", repository="scra
 # module check imports in the container (not only in the build root).
 GREET = f"""\
 import importlib, os, ssl, sys
+import humanize
+assert humanize.intcomma(1000000) == "1,000,000"
 release = dict(line.split("=", 1) for line in open("/etc/os-release").read().split() if "=" in line)
 modules = {default_required_modules("3.13.5")!r}
 for name in modules:
