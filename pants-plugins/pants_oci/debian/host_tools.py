@@ -170,9 +170,11 @@ PYTHON_WRAPPER = f"{ROOT_DIR}/usr/bin/python3-sandbox"
 _PYTHON_WRAPPER_SCRIPT = """\
 #!/bin/sh
 # {program} of this tree (pants_oci/debian/host_tools.py), run by the tree's own dynamic loader with the tree's
-# libraries. --argv0 gives the interpreter this script's path as its name, so sys.executable is this script and a
-# subprocess the interpreter starts with sys.executable (pex, pip) runs the same way, never on the host's libc.
-here="${{0%/*}}"
+# libraries. --argv0 gives the interpreter the name it was started by, so sys.executable is this script (or a
+# venv's link to it) and a subprocess the interpreter starts with sys.executable (pex, pip) runs the same way,
+# never on the host's libc. The tree is found from the script's real location: a venv links to it from elsewhere.
+real="$(readlink -f -- "$0")"
+here="${{real%/*}}"
 exec "$here/../../{loader}" --library-path "$here/../../{lib}" --argv0 "$0" "$here/{program}" "$@"
 """
 
