@@ -56,7 +56,6 @@ class SandboxPython:
 
     tree: Digest
     command: Tuple[str, ...]
-    version: str  # e.g. "3.11", for messages
     cacheable: bool = True  # False: the host's interpreter (see host_python)
 
 
@@ -64,7 +63,7 @@ def host_python(path: str) -> SandboxPython:
     """Pants' own interpreter, for the one kind of tool that cannot wait for the lock and is never cached: the
     index fetch, which locking (the [container-tools] lock's own included) needs first. Its path names the machine,
     so tool_process refuses to put it in a cacheable process."""
-    return SandboxPython(EMPTY_DIGEST, (path,), "", cacheable=False)
+    return SandboxPython(EMPTY_DIGEST, (path,), cacheable=False)
 
 
 @dataclass(frozen=True)

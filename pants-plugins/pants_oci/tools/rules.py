@@ -91,7 +91,6 @@ class ContainerTools:
     launchers: Tuple[str, ...]  # the programs in bin/
     packages: Tuple[str, ...]  # what the lock was asked for, for error messages
     python: Tuple[str, ...]  # the argv prefix running its Python, the tree mounted at sandbox.PYTHON_DIR
-    python_version: str
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ async def container_tools(
     ]
     try:
         entries, launchers = host_tools.host_tools_entries(pairs, spec.architecture, lock.requested)
-        wrapper, version = host_tools.python_wrapper(entries, spec.architecture)
+        wrapper, _version = host_tools.python_wrapper(entries, spec.architecture)
     except host_tools.HostToolsError as e:
         raise DebianBaseError(
             f"Cannot unpack the [container-tools] lock {spec.lock_path}: {e}. Set [container-tools].packages and run "
@@ -139,13 +138,13 @@ async def container_tools(
             f"run `./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`."
         )
     tree = await Get(Digest, CreateDigest(_digest_entries([*entries, wrapper])))
-    return ContainerTools(tree, tuple(launchers), spec.packages, (f"{PYTHON_DIR}/{wrapper.path}",), version)
+    return ContainerTools(tree, tuple(launchers), spec.packages, (f"{PYTHON_DIR}/{wrapper.path}",))
 
 
 @rule(desc="Find the sandbox tools' Python", level=LogLevel.DEBUG)
 async def sandbox_python(_: SandboxPythonRequest) -> SandboxPython:
     tools = await Get(ContainerTools, ContainerToolsRequest())
-    return SandboxPython(tools.tree, tools.python, tools.python_version)
+    return SandboxPython(tools.tree, tools.python)
 
 
 @rule(desc="Package Debian tools", level=LogLevel.DEBUG)
