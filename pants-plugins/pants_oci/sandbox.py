@@ -56,6 +56,7 @@ class SandboxPython:
 
     tree: Digest
     command: Tuple[str, ...]
+    version: str = ""  # "3.13": the pex CLI must start on it (image/pex_cli.py); "" for the host's
     cacheable: bool = True  # False: the host's interpreter (see host_python)
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tarfile
 import time
 import urllib.request
@@ -57,6 +58,7 @@ from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_container_tools
 from pants_oci.tools import rules as tools_rules
+from pants_oci.tools.rules import ContainerTools, ContainerToolsRequest
 from pants_oci.tools.testing import serving
 
 PACKAGES = '["libc6", "netbase", "ca-certificates"]'
@@ -81,6 +83,7 @@ def _runner(*options: str) -> RuleRunner:
             QueryRule(VerifiedIndex, [VerifiedIndexRequest]),
             QueryRule(DebianAvailable, [DebianAvailableRequest]),
             QueryRule(DebianArchiveConfig, []),
+            QueryRule(ContainerTools, [ContainerToolsRequest]),
             *BUILD_ROOT_LOCK_RULES,
         ],
         target_types=[DebianPackagesTarget, PythonRuntimeTarget],
@@ -505,3 +508,30 @@ def test_each_modules_runtime_library_is_what_the_suites_archive_says(suite: str
         assert name in libraries, f"{module.name} on {suite}: {name} is not one of {libraries} ({dev.name})"
         checked.append(module.name)
     assert {"_ssl", "readline", "_gdbm", "_dbm", "_tkinter", "_uuid", "zlib"} <= set(checked)
+
+
+def test_the_default_container_tools_python_makes_a_venv_with_pip_from_its_own_wheel(tmp_path: Path) -> None:
+    """pex installs its own pip into a venv made by the sandbox Python; on the default suite's Python 3.13 that
+    venv's pip comes from ensurepip, which must take the pip wheel from the unpacked tree, not the host."""
+    runner = _runner()
+    lock_container_tools(runner)
+    tools = runner.request(ContainerTools, [ContainerToolsRequest()])
+    runner.scheduler.write_digest(tools.tree, path_prefix="tools")  # relative to the runner's build root
+    python = Path(runner.build_root) / "tools" / tools.python[0].split("/", 1)[1]
+    venv = tmp_path / "venv"
+    env = {"PATH": "/usr/bin:/bin"}
+    subprocess.run([str(python), "-I", "-m", "venv", str(venv)], check=True, env=env, capture_output=True)
+    pip = subprocess.run(
+        [str(venv / "bin" / "python"), "-I", "-m", "pip", "--version"], check=True, env=env, capture_output=True
+    )
+    assert str(venv) in pip.stdout.decode(), pip.stdout
+    # The tree's wheel (python3-pip-whl of the lock), whatever the host has in its own /usr/share/python-wheels.
+    (wheel,) = (Path(runner.build_root) / "tools/root/usr/share/python-wheels").glob("pip-*.whl")
+    assert pip.stdout.decode().startswith(f"pip {wheel.name.split('-')[1]} "), (wheel.name, pip.stdout)
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import sys; print(sys.version_info[:2] >= (3, 12))"],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    assert version.stdout.decode().strip() == "True", "the default suite's Python needs ensurepip"

@@ -202,3 +202,39 @@ def python_wrapper(entries: Iterable[Entry], architecture: str) -> Tuple[Entry, 
 
 
 _PYTHON_NAME = re.compile(r"python3\.[0-9]+")
+
+# pex installs its own pip into a venv made with `python -m venv`, which bootstraps pip with ensurepip whenever the
+# interpreter is newer than pex's vendored pip supports (3.12+). Debian's ensurepip (python3-venv) installs the pip
+# wheel of python3-pip-whl from WHEEL_PKG_DIR, an absolute path fixed at configure time (/usr/share/python-wheels):
+# the host's directory, not the tree's. The tree's sysconfig data names the tree's own wheel directory instead.
+FIRST_VERSION_NEEDING_ENSUREPIP = (3, 12)
+_SYSCONFIG_DATA = re.compile(r"root/usr/lib/python3\.[0-9]+/_sysconfigdata_[^/]*\.py")
+_WHEEL_DIR_OF_THE_TREE = b"""
+# pants_oci (debian/host_tools.py): ensurepip takes pip's wheel from this tree, never from the host's /usr/share.
+import os as _pants_oci_os
+
+build_time_vars["WHEEL_PKG_DIR"] = _pants_oci_os.path.normpath(
+    _pants_oci_os.path.join(_pants_oci_os.path.dirname(__file__), "..", "..", "share", "python-wheels")
+)
+"""
+
+
+def sandbox_python_entries(entries: Sequence[Entry], architecture: str) -> Tuple[List[Entry], str]:
+    """What a host tools tree needs on top of `entries` to run pex: the wrapper (python_wrapper) and the sysconfig
+    data that points ensurepip at the tree's own wheels; replace same-path entries with these. Also the version.
+    A 3.12+ interpreter without ensurepip (the package python3-venv) is refused: pex could not bootstrap pip."""
+    wrapper, version = python_wrapper(entries, architecture)
+    stdlib = f"{ROOT_DIR}/usr/lib/python{version}"
+    paths = {e.path for e in entries}
+    needs_ensurepip = tuple(int(part) for part in version.split(".")) >= FIRST_VERSION_NEEDING_ENSUREPIP
+    if needs_ensurepip and f"{stdlib}/ensurepip/__init__.py" not in paths:
+        raise HostToolsError(
+            f"its Python {version} has no ensurepip, which pex needs to install pip on Python 3.12 and later: add "
+            f"python3-venv to the packages"
+        )
+    patched = [
+        Entry(e.path, e.content + _WHEEL_DIR_OF_THE_TREE, is_executable=e.is_executable, mode=e.mode)
+        for e in entries
+        if _SYSCONFIG_DATA.fullmatch(e.path) and e.content is not None and b"'WHEEL_PKG_DIR'" in e.content
+    ]
+    return [wrapper, *patched], version

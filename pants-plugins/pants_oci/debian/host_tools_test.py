@@ -12,6 +12,7 @@ from pants_oci.debian.host_tools import (
     programs,
     python_wrapper,
     relative_link,
+    sandbox_python_entries,
 )
 from pants_oci.oci.tarball import Entry
 
@@ -154,3 +155,32 @@ def test_python_wrapper_needs_exactly_one_interpreter() -> None:
         python_wrapper(_python_tree(), "amd64")
     with pytest.raises(HostToolsError, match="2 Python interpreters"):
         python_wrapper(_python_tree("python3.11", "python3.13"), "amd64")
+
+
+_SYSCONFIG = "root/usr/lib/python3.13/_sysconfigdata__x86_64-linux-gnu.py"
+
+
+def test_a_313_tree_needs_ensurepip_for_pex_to_install_pip() -> None:
+    with pytest.raises(HostToolsError, match="Python 3.13 has no ensurepip.*add python3-venv"):
+        sandbox_python_entries(_python_tree("python3.13"), "amd64")
+    added, version = sandbox_python_entries(_python_tree("python3.11"), "amd64")
+    assert version == "3.11" and [e.path for e in added] == ["root/usr/bin/python3-sandbox"]
+
+
+def test_ensurepip_takes_pips_wheel_from_the_tree_not_the_host(tmp_path: Path) -> None:
+    """The patched sysconfig data, imported from where the tree lies, names the tree's own wheel directory."""
+    data = Entry(_SYSCONFIG, b"build_time_vars = {'WHEEL_PKG_DIR': '/usr/share/python-wheels', 'CC': 'gcc'}\n")
+    tree = [
+        *_python_tree("python3.13"),
+        Entry("root/usr/lib/python3.13/ensurepip/__init__.py", b""),
+        data,
+    ]
+    added, _ = sandbox_python_entries(tree, "amd64")
+    (patched,) = [e for e in added if e.path == _SYSCONFIG]
+    module = tmp_path / _SYSCONFIG
+    module.parent.mkdir(parents=True)
+    module.write_bytes(patched.content or b"")
+    namespace: dict = {"__file__": str(module)}
+    exec(compile(module.read_bytes(), str(module), "exec"), namespace)
+    assert namespace["build_time_vars"]["WHEEL_PKG_DIR"] == str(tmp_path / "root/usr/share/python-wheels")
+    assert namespace["build_time_vars"]["CC"] == "gcc"

@@ -51,6 +51,7 @@ from pants_oci.image.target_types import (
 )
 from pants_oci.runtime import cross
 from pants_oci.runtime.rules import PythonRuntimeFieldSet
+from pants_oci.sandbox import SandboxPython, SandboxPythonRequest
 
 
 class PythonOciImageError(Exception):
@@ -240,14 +241,18 @@ async def _check_lock_serves_runtime(
         raise PythonOciImageError(str(e))
 
 
-def check_pex_cli(field_set: PythonOciImageFieldSet, runtime: Target, pex_cli_subsystem: PexCli) -> None:
-    """The pex CLI Pants runs must resolve and install for the runtime's interpreter (pex_cli.py)."""
+def check_pex_cli(
+    field_set: PythonOciImageFieldSet, runtime: Target, pex_cli_subsystem: PexCli, tools_python: str
+) -> None:
+    """The pex CLI Pants runs must resolve and install for the runtime's interpreter, and start on the sandbox
+    Python that runs it (pex_cli.py)."""
     problem = pex_cli.pex_cli_problem(
         str(field_set.address),
         str(runtime.address),
         PythonRuntimeFieldSet.create(runtime).version.value,
         pex_cli_subsystem.version,
         pex_cli.pants_toml_lines(pex_cli.RELEASED_PEX_SHA256, pex_cli.RELEASED_PEX_SIZE),
+        tools_python,
     )
     if problem:
         raise PythonOciImageError(problem)
@@ -256,7 +261,7 @@ def check_pex_cli(field_set: PythonOciImageFieldSet, runtime: Target, pex_cli_su
 @rule(desc="Plan a python_oci_image's app", level=LogLevel.DEBUG)
 async def plan_app(request: AppPlanRequest, python_setup: PythonSetup, pex_cli_subsystem: PexCli) -> AppPlan:
     field_set, binary, runtime = request.field_set, request.binary, request.runtime
-    check_pex_cli(field_set, runtime, pex_cli_subsystem)
+    check_pex_cli(field_set, runtime, pex_cli_subsystem, tools_python="")  # what the targets alone tell
     transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([binary.address]))
     constraints = InterpreterConstraints.create_from_targets(transitive.closure, python_setup)
     constraint_strings = [str(c) for c in (constraints or python_setup.interpreter_constraints)]
@@ -288,6 +293,9 @@ async def plan_app(request: AppPlanRequest, python_setup: PythonSetup, pex_cli_s
             f"so the image would not know what to run. Set one on {binary.address}, or set 'entry_point' on "
             f"{field_set.address}."
         )
+    # Then the Python that starts pex, from the [container-tools] lock (unpacking it needs the lock to exist).
+    sandbox_python = await Get(SandboxPython, SandboxPythonRequest())
+    check_pex_cli(field_set, runtime, pex_cli_subsystem, sandbox_python.version)
     return AppPlan(
         entry=entry,
         args=tuple(binary[PexArgsField].value or ()),

@@ -38,17 +38,34 @@ def pants_toml_lines(sha256: str, size: int, version: str = MINIMUM, url_templat
     return f'[pex-cli]\nversion = "v{version}"\n{url}known_versions = [\n{known},\n]'
 
 
-def pex_cli_problem(image: str, runtime: str, runtime_version: str, pex_cli_version: str, fix: str) -> Optional[str]:
-    """Why the pex CLI `pex_cli_version` cannot build `image` on `runtime` (CPython `runtime_version`), with the
-    `pants.toml` lines (`fix`) that select one that can; None when it can."""
-    major_minor = tuple(int(part) for part in runtime_version.split(".")[:2])
-    if major_minor < FIRST_VERSION_NEEDING_IT:
+def _needs_minimum(python_version: str) -> bool:
+    return bool(python_version) and tuple(int(part) for part in python_version.split(".")[:2]) >= (
+        FIRST_VERSION_NEEDING_IT
+    )
+
+
+def pex_cli_problem(
+    image: str, runtime: str, runtime_version: str, pex_cli_version: str, fix: str, tools_python: str = ""
+) -> Optional[str]:
+    """Why the pex CLI `pex_cli_version` cannot build `image` on `runtime` (CPython `runtime_version`), or run on
+    the [container-tools] Python (`tools_python`, "3.13") that starts it, with the `pants.toml` lines (`fix`) that
+    select one that can; None when it can."""
+    if not _needs_minimum(runtime_version) and not _needs_minimum(tools_python):
         return None
     try:
         if _release(pex_cli_version) >= _release(MINIMUM):
             return None
     except ValueError:
         return None  # not a release number (a custom build): trust the repository's choice
+    if not _needs_minimum(runtime_version):
+        return (
+            f"The requirements of the image {image} are resolved by pex running on the Python of "
+            f"[container-tools] ({tools_python}, from its Debian lock), and pex files before pex {MINIMUM} do not "
+            f"start on Python 3.12 and later, but Pants is configured to run pex {pex_cli_version.lstrip('v')} "
+            f"(`[pex-cli].version`, Pants 2.17's default). Add to pants.toml:\n\n{fix}\n\n(regenerate the Python "
+            f"lockfiles afterwards: `pants generate-lockfiles`), or lock [container-tools] from a suite whose Python "
+            f'is older (`[container-tools].suite = "bookworm"`). Nothing was built.'
+        )
     return (
         f"The image {image} runs CPython {runtime_version} (the runtime {runtime}), whose third-party wheels and "
         f"PEX files need pex {MINIMUM} or newer, but Pants is configured to run pex {pex_cli_version.lstrip('v')} "

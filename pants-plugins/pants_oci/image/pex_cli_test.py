@@ -28,3 +28,11 @@ def test_the_lines_name_every_platform_pants_knows() -> None:
     entries = [line.strip().strip('",') for line in FIX.splitlines() if line.startswith('  "')]
     assert [e.split("|")[1] for e in entries] == ["linux_x86_64", "linux_arm64", "macos_x86_64", "macos_arm64"]
     assert all(len(e.split("|")) == 4 for e in entries)
+
+
+def test_a_pex_that_cannot_start_on_the_container_tools_python_is_refused_for_any_runtime() -> None:
+    problem = pex_cli.pex_cli_problem("src:img", "src:py311", "3.11.2", "v2.1.137", FIX, tools_python="3.13")
+    assert problem and "the Python of [container-tools] (3.13" in problem and FIX in problem
+    assert '[container-tools].suite = "bookworm"' in problem and "Nothing was built." in problem
+    assert pex_cli.pex_cli_problem("i", "r", "3.11.2", "v2.1.137", FIX, tools_python="3.11") is None
+    assert pex_cli.pex_cli_problem("i", "r", "3.11.2", f"v{pex_cli.MINIMUM}", FIX, tools_python="3.13") is None

@@ -91,6 +91,7 @@ class ContainerTools:
     launchers: Tuple[str, ...]  # the programs in bin/
     packages: Tuple[str, ...]  # what the lock was asked for, for error messages
     python: Tuple[str, ...]  # the argv prefix running its Python, the tree mounted at sandbox.PYTHON_DIR
+    python_version: str  # "3.13"
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ async def container_tools(
     ]
     try:
         entries, launchers = host_tools.host_tools_entries(pairs, spec.architecture, lock.requested)
-        wrapper, _version = host_tools.python_wrapper(entries, spec.architecture)
+        python_entries, python_version = host_tools.sandbox_python_entries(entries, spec.architecture)
     except host_tools.HostToolsError as e:
         raise DebianBaseError(
             f"Cannot unpack the [container-tools] lock {spec.lock_path}: {e}. Set [container-tools].packages and run "
@@ -137,14 +138,17 @@ async def container_tools(
             f"`./pants run` on a python_oci_image needs both. Add the packages that ship them (umoci, runc) and "
             f"run `./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`."
         )
-    tree = await Get(Digest, CreateDigest(_digest_entries([*entries, wrapper])))
-    return ContainerTools(tree, tuple(launchers), spec.packages, (f"{PYTHON_DIR}/{wrapper.path}",))
+    replaced = {e.path for e in python_entries}
+    tree_entries = [e for e in entries if e.path not in replaced] + python_entries
+    tree = await Get(Digest, CreateDigest(_digest_entries(tree_entries)))
+    python = (f"{PYTHON_DIR}/{host_tools.PYTHON_WRAPPER}",)
+    return ContainerTools(tree, tuple(launchers), spec.packages, python, python_version)
 
 
 @rule(desc="Find the sandbox tools' Python", level=LogLevel.DEBUG)
 async def sandbox_python(_: SandboxPythonRequest) -> SandboxPython:
     tools = await Get(ContainerTools, ContainerToolsRequest())
-    return SandboxPython(tools.tree, tools.python)
+    return SandboxPython(tools.tree, tools.python, tools.python_version)
 
 
 @rule(desc="Package Debian tools", level=LogLevel.DEBUG)

@@ -8,7 +8,7 @@ from pants_oci.debian.target_types import DEFAULT_SUITE
 
 CONTAINER_TOOLS_RESOLVE = "container-tools"
 REQUIRED_PROGRAMS = ("umoci", "runc")
-DEFAULT_PACKAGES = ("libpython3-stdlib", "patchelf", "python3-minimal", "runc", "umoci", "zstd")
+DEFAULT_PACKAGES = ("libpython3-stdlib", "patchelf", "python3-minimal", "python3-venv", "runc", "umoci", "zstd")
 
 
 class ContainerToolsSubsystem(Subsystem):
@@ -31,7 +31,8 @@ class ContainerToolsSubsystem(Subsystem):
         help=softwrap(
             """
             The Debian packages to lock. They must provide one Python (python3-minimal and libpython3-stdlib:
-            the sandbox tools' interpreter) and the programs umoci and runc; patchelf makes the copy of runc that
+            the sandbox tools' interpreter; python3-venv, whose ensurepip lets pex install its own pip on Python
+            3.12 and later) and the programs umoci and runc; patchelf makes the copy of runc that
             runs from the unpacked tree (runc re-executes itself through /proc/self/exe); zstd compresses zstd
             layers (`[oci-image].layer_compression`), and can be dropped where no image uses them.
             """
