@@ -293,9 +293,11 @@ async def plan_app(request: AppPlanRequest, python_setup: PythonSetup, pex_cli_s
             f"so the image would not know what to run. Set one on {binary.address}, or set 'entry_point' on "
             f"{field_set.address}."
         )
-    # Then the Python that starts pex, from the [container-tools] lock (unpacking it needs the lock to exist).
-    sandbox_python = await Get(SandboxPython, SandboxPythonRequest())
-    check_pex_cli(field_set, runtime, pex_cli_subsystem, sandbox_python.version)
+    if pex_cli.predates_minimum(pex_cli_subsystem.version):
+        # Then the Python that starts pex matters too. It comes from the [container-tools] lock, unpacked only here,
+        # so that planning needs no lock where the pex CLI is new enough.
+        sandbox_python = await Get(SandboxPython, SandboxPythonRequest())
+        check_pex_cli(field_set, runtime, pex_cli_subsystem, sandbox_python.version)
     return AppPlan(
         entry=entry,
         args=tuple(binary[PexArgsField].value or ()),

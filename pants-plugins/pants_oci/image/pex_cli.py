@@ -27,6 +27,15 @@ def _release(version: str) -> Tuple[int, ...]:
     return tuple(int(part) for part in version.lstrip("v").split("."))
 
 
+def predates_minimum(pex_cli_version: str) -> bool:
+    """Is `pex_cli_version` ("v2.1.137") a release older than MINIMUM? A custom build (not a release number) is
+    trusted."""
+    try:
+        return _release(pex_cli_version) < _release(MINIMUM)
+    except ValueError:
+        return False
+
+
 def pants_toml_lines(sha256: str, size: int, version: str = MINIMUM, url_template: str = "") -> str:
     """The `[pex-cli]` section that selects pex `version` (MINIMUM: its published `pex` file), whose file has this
     sha256 and size; `url_template` where that file is not the published one (built from PyPI, offline)."""
@@ -52,11 +61,8 @@ def pex_cli_problem(
     select one that can; None when it can."""
     if not _needs_minimum(runtime_version) and not _needs_minimum(tools_python):
         return None
-    try:
-        if _release(pex_cli_version) >= _release(MINIMUM):
-            return None
-    except ValueError:
-        return None  # not a release number (a custom build): trust the repository's choice
+    if not predates_minimum(pex_cli_version):
+        return None
     if not _needs_minimum(runtime_version):
         return (
             f"The requirements of the image {image} are resolved by pex running on the Python of "

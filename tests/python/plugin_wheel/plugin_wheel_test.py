@@ -11,7 +11,9 @@ import tarfile
 import time
 import urllib.request
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, List
 
 import pytest
 
@@ -121,17 +123,65 @@ def test_package_builds_an_image_that_runs(scratch_repo: Path) -> None:
     assert any(purl.startswith("pkg:deb/debian/libssl3t64@") for purl in debs)
 
 
-def test_runtime_is_the_same_with_the_host_compiler_hidden(scratch_repo: Path, tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class _Written:
+    """The build that wrote the remote cache: `package src:py313 src:img` in a fresh local store, with the host's
+    compiler and container tools hidden, against an empty BuildGrid."""
+
+    remote: List[str]  # the remote-cache options that reach the BuildGrid
+    stderr: str
+    runtime_sha256: str  # of dist/src/py313.tar.gz
+    digest: str  # the image's
+
+
+@pytest.fixture(scope="module")
+def buildgrid(tmp_path_factory) -> Iterator[List[str]]:
+    """BuildGrid on 127.0.0.1 as a REAPI cache, for the module: the options that reach it."""
+    tmp_path = tmp_path_factory.mktemp("buildgrid")
+    bgd = _unpacked_bgd(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "buildgrid.yml").write_text(_buildgrid_config(port, tmp_path))
+    server = subprocess.Popen(
+        [str(bgd.resolve()), "server", "start", str(tmp_path / "buildgrid.yml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port)
+        yield [f"--remote-store-address=grpc://127.0.0.1:{port}", "--remote-cache-read", "--remote-cache-write"]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def written(scratch_repo: Path, buildgrid: List[str], tmp_path_factory) -> _Written:
+    """One fresh compile serves two tests (each compile costs minutes): the hermetic compile below and the remote
+    cache's writer. An empty local store, so every process runs (a local hit is never written remotely)."""
+    store = tmp_path_factory.mktemp("store-a")
+    build = run_pants(
+        scratch_repo,
+        [f"--local-store-dir={store}", "--stats-log", *buildgrid, "package", "src:py313", "src:img"],
+        host_tools=False,
+    )
+    return _Written(
+        buildgrid,
+        build.stderr,
+        hashlib.sha256((scratch_repo / "dist/src/py313.tar.gz").read_bytes()).hexdigest(),
+        re.search(r"digest (sha256:[0-9a-f]{64})", build.stderr).group(1),
+    )
+
+
+def test_runtime_is_the_same_with_the_host_compiler_hidden(scratch_repo: Path, written: _Written) -> None:
     """The compile sees only its build root: with the host's compiler, linker and headers unusable, and a fresh
     local store (so it really compiles), it gives the same bytes as an ordinary build."""
+    assert "Completed: Compiling CPython 3.13.5" in written.stderr, "the build must compile, not hit a cache"
+    assert "build root of" in written.stderr
     run_pants(scratch_repo, ["package", "src:py313"])
     ordinary = hashlib.sha256((scratch_repo / "dist/src/py313.tar.gz").read_bytes()).hexdigest()
-    hidden = run_pants(
-        scratch_repo, [f"--local-store-dir={tmp_path / 'store'}", "package", "src:py313"], host_tools=False
-    )
-    assert "Completed: Compiling CPython 3.13.5" in hidden.stderr, "the build must compile, not hit a cache"
-    assert "build root of" in hidden.stderr
-    assert hashlib.sha256((scratch_repo / "dist/src/py313.tar.gz").read_bytes()).hexdigest() == ordinary
+    assert written.runtime_sha256 == ordinary
 
 
 def test_publish_pushes_to_a_real_registry(scratch_repo: Path, tmp_path: Path) -> None:
@@ -192,68 +242,55 @@ def _counters(output: str) -> dict:
     return {name: int(value) for name, value in re.findall(r"^\s*(\w+): (\d+)$", output, re.M)}
 
 
-def test_remote_cache_shares_every_process_with_another_machine(scratch_repo: Path, tmp_path: Path) -> None:
-    """BuildGrid on 127.0.0.1 as a REAPI cache: build with remote writes; build again from an empty local store,
-    and read from Pants' counters and log that the compile and the layers came from the remote cache; then build
-    as a second machine would (another home directory, so another launcher bootstrap and Pants interpreter path;
-    another checkout path; empty stores), which runs no cacheable process itself."""
-    bgd = _unpacked_bgd(tmp_path)
+def test_remote_cache_shares_every_process_with_another_machine(
+    scratch_repo: Path, written: _Written, tmp_path: Path
+) -> None:
+    """BuildGrid on 127.0.0.1 as a REAPI cache, written by the hermetic build above: build again from an empty local
+    store, and read from Pants' counters and log that the compile and the layers came from the remote cache; then
+    build as a second machine would (another home directory, so another launcher bootstrap and Pants interpreter
+    path; another checkout path; empty stores), which runs no cacheable process itself."""
+    assert _counters(written.stderr).get("remote_cache_write_successes", 0) >= 5, _counters(written.stderr)
+    remote = [*written.remote, "--stats-log"]
+    # A fresh store and no local cache: everything Pants does not run itself must come from BuildGrid. The
+    # reader's host toolchain differs from the writer's (the writer hid the host's compiler and headers, so the
+    # host toolchain probe answered differently): the compile's key holds nothing of the host.
+    assert _host_toolchain_probe(True) != _host_toolchain_probe(False)
+    reader = run_pants(
+        scratch_repo,
+        [f"--local-store-dir={tmp_path / 'store-b'}", "--no-local-cache", "-ldebug", *remote, "package", "src:img"],
+    )
+    read = _counters(reader.stderr)
+    assert read.get("remote_cache_requests_cached", 0) >= 5, read
+    hits = set(re.findall(r'remote cache hit for: "([^"]+)"', reader.stderr))
+    assert any(h.startswith("Compiling CPython 3.13.5") for h in hits), hits
+    assert any(h.startswith("Archive the CPython 3.13.5 tree") for h in hits), hits
+    assert any(h.startswith("Archive the first-party layer") for h in hits), hits
+    assert any(h.startswith("Archive the requirements layer") for h in hits), hits
+    # The base too: assembled from its .debs and compressed by the one layer writer, both cacheable processes.
+    assert any(h.startswith("Assemble the Debian base") for h in hits), hits
+    assert any(h.startswith("Compress the Debian base") for h in hits), hits
+    # Pants also starts the compile locally (speculation) and cancels it when the cache answers first.
+    assert "Completed: Compiling CPython" not in reader.stderr
+    assert re.search(r"digest (sha256:[0-9a-f]{64})", reader.stderr).group(1) == written.digest
+    _second_machine_reads_everything(scratch_repo, tmp_path, remote, written.digest)
+
+
+def test_the_build_succeeds_with_the_remote_cache_down(scratch_repo: Path, tmp_path: Path) -> None:
+    """Processes run locally when the cache does not answer; a cheap target keeps this short."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    (tmp_path / "buildgrid.yml").write_text(_buildgrid_config(port, tmp_path))
-    server = subprocess.Popen(
-        [str(bgd.resolve()), "server", "start", str(tmp_path / "buildgrid.yml")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    remote = [
-        f"--remote-store-address=grpc://127.0.0.1:{port}",
-        "--remote-cache-read",
-        "--remote-cache-write",
-        "--stats-log",
-    ]
-    try:
-        _wait_for_port(port)
-        # --no-local-cache: every process runs (or is found remotely) and so gets written to the remote cache;
-        # a local hit would be returned before the remote cache is ever asked.
-        writer = run_pants(
-            scratch_repo,
-            [f"--local-store-dir={tmp_path / 'store-a'}", "--no-local-cache", *remote, "package", "src:img"],
-        )
-        written = _counters(writer.stderr)
-        assert written.get("remote_cache_write_successes", 0) >= 5, written
-        # A fresh store and no local cache: everything Pants does not run itself must come from BuildGrid. The
-        # reader is a "second machine" whose host toolchain differs (its compiler and headers are hidden, so the
-        # host toolchain probe answers differently): the compile's key holds nothing of the host.
-        assert _host_toolchain_probe(True) != _host_toolchain_probe(False)
-        reader = run_pants(
-            scratch_repo,
-            [f"--local-store-dir={tmp_path / 'store-b'}", "--no-local-cache", "-ldebug", *remote, "package", "src:img"],
-            host_tools=False,
-        )
-        read = _counters(reader.stderr)
-        assert read.get("remote_cache_requests_cached", 0) >= 5, read
-        hits = set(re.findall(r'remote cache hit for: "([^"]+)"', reader.stderr))
-        assert any(h.startswith("Compiling CPython 3.13.5") for h in hits), hits
-        assert any(h.startswith("Archive the CPython 3.13.5 tree") for h in hits), hits
-        assert any(h.startswith("Archive the first-party layer") for h in hits), hits
-        assert any(h.startswith("Archive the requirements layer") for h in hits), hits
-        # The base too: assembled from its .debs and compressed by the one layer writer, both cacheable processes.
-        assert any(h.startswith("Assemble the Debian base") for h in hits), hits
-        assert any(h.startswith("Compress the Debian base") for h in hits), hits
-        # Pants also starts the compile locally (speculation) and cancels it when the cache answers first.
-        assert "Completed: Compiling CPython" not in reader.stderr
-        digest_a = re.search(r"digest (sha256:[0-9a-f]{64})", writer.stderr).group(1)
-        digest_b = re.search(r"digest (sha256:[0-9a-f]{64})", reader.stderr).group(1)
-        assert digest_a == digest_b
-        _second_machine_reads_everything(scratch_repo, tmp_path, remote, digest_a)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-    # With the cache down, the build still succeeds (processes run locally); a cheap target keeps this short.
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
     down = run_pants(
-        scratch_repo, [f"--local-store-dir={tmp_path / 'store-c'}", "--no-local-cache", *remote, "package", "src:greet"]
+        scratch_repo,
+        [
+            f"--local-store-dir={tmp_path / 'store-c'}",
+            "--no-local-cache",
+            f"--remote-store-address=grpc://127.0.0.1:{port}",
+            "--remote-cache-read",
+            "--remote-cache-write",
+            "package",
+            "src:greet",
+        ],
     )
     assert (scratch_repo / "dist/src/greet.pex").is_file()
     assert down.returncode == 0
