@@ -1,9 +1,10 @@
 """Real images of a real app, checked with real container tools: a CPython compile, real .deb downloads, a real
 wheel resolve, then skopeo, umoci and runc (from the test-tools Debian lock) on the result, and podman where installed.
 
-Two "checkouts": two RuleRunners with isolated stores in different temporary build roots, each compiling its
-own runtime from scratch with the default optimizations (pgo+lto: a training run, then the optimized build), must
-produce the same PGO profile, the same runtime archive and the same image digest.
+Two "checkouts" in different temporary build roots, with the default optimizations (pgo+lto: a training run, then
+the optimized build), must produce the same PGO profile, the same runtime archive and the same image digest. The
+second has an empty store of its own, so it compiles from scratch; the first uses the machine's Pants store, where
+an earlier run's compile of the same inputs is a cache hit, as it is for a user.
 """
 import hashlib
 import io
@@ -33,7 +34,7 @@ from pants_oci.image.inputs import PythonOciImageFieldSet
 from pants_oci.oci.model import MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD
 from pants_oci.oci.validate import validate_layout
 from pants_oci.runtime.rules import PythonRuntimeFieldSet
-from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root
+from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, machine_store_args
 from pants_oci.tools.rules import ContainerToolsSpec
 from pants_oci.tools.testing import skopeo, tool
 
@@ -84,7 +85,10 @@ PROJECT = {
 }
 
 
-def _runner() -> RuleRunner:
+def _runner(fresh: bool) -> RuleRunner:
+    """`fresh`: an empty store of its own, so everything compiles again (a second checkout); else the machine's
+    store (runtime/testing.py: machine_store_args)."""
+    store = machine_store_args() if not fresh else []
     runner = RuleRunner(
         rules=[
             *core.rules(),
@@ -98,7 +102,8 @@ def _runner() -> RuleRunner:
             *BUILD_ROOT_LOCK_RULES,
         ],
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
-        isolated_local_store=True,
+        isolated_local_store=not store,
+        bootstrap_args=store,
     )
     # The repository's interpreter constraints. Pants' default (>=3.7) would mix CPython 3.7 with 3.12+ on a host
     # that has both, and no pip that Pex can run supports both (the README says so).
@@ -175,7 +180,7 @@ def _file(member: Optional[IO[bytes]]) -> IO[bytes]:
 
 @pytest.fixture(scope="module")
 def first(tmp_path_factory) -> dict:
-    runner = _runner()
+    runner = _runner(fresh=False)
     _generate_lock(runner, "base")
     lock_build_root(runner, Address("rt", target_name="py313"))
     files = _package(runner)
@@ -569,7 +574,7 @@ def test_app_only_change_rebuilds_only_the_app_layer(first: dict) -> None:
 
 
 def test_two_checkouts_from_empty_caches_give_the_same_digest(first: dict) -> None:
-    second = _runner()  # another temporary build root, another empty store: a second CPython compile
+    second = _runner(fresh=True)  # another temporary build root, another empty store: a second CPython compile
     _generate_lock(second, "base")
     lock_build_root(second, Address("rt", target_name="py313"))
     assert second.build_root != first["runner"].build_root

@@ -1,7 +1,8 @@
 """Test helpers for RuleRunner tests that compile a runtime: its build root must be locked first, as a user does
 with `./pants generate-lockfiles --resolve=<runtime>#build-root`; and so must the [container-tools] lock, whose
 python3 runs every sandboxed step (`--resolve=container-tools`)."""
-from typing import Dict
+import os
+from typing import Dict, List
 
 from pants.engine.addresses import Address
 from pants.testutil.rule_runner import QueryRule, RuleRunner
@@ -14,18 +15,22 @@ from pants_oci.tools.rules import ContainerToolsSpec
 BUILD_ROOT_LOCK_RULES = (QueryRule(DebianLockResult, [DebianLockRequest]), QueryRule(ContainerToolsSpec, []))
 
 
-# One lock per test process and spec: every runner of a module gets the same text without locking again.
-_CONTAINER_TOOLS_LOCKS: Dict[DebianBaseSpec, str] = {}
+# One lock per test process and spec: every runner of a module gets the same text without fetching the archive's
+# index and resolving again (what a second checkout of a repository has: the lock files are committed).
+_LOCKS: Dict[DebianBaseSpec, str] = {}
+
+
+def _locked(runner: RuleRunner, spec: DebianBaseSpec) -> str:
+    if spec not in _LOCKS:
+        _LOCKS[spec] = runner.request(DebianLockResult, [DebianLockRequest(spec)]).text
+    runner.write_files({spec.lock_path: _LOCKS[spec]})
+    return spec.lock_path
 
 
 def lock_container_tools(runner: RuleRunner) -> str:
     """Write the [container-tools] lock (as the runner's options say; locked against the real archives once per
     test process) into the runner's build root; returns the lock's path."""
-    spec = runner.request(ContainerToolsSpec, []).spec
-    if spec not in _CONTAINER_TOOLS_LOCKS:
-        _CONTAINER_TOOLS_LOCKS[spec] = runner.request(DebianLockResult, [DebianLockRequest(spec)]).text
-    runner.write_files({spec.lock_path: _CONTAINER_TOOLS_LOCKS[spec]})
-    return spec.lock_path
+    return _locked(runner, runner.request(ContainerToolsSpec, []).spec)
 
 
 def lock_build_root(runner: RuleRunner, runtime: Address, architecture: str = "amd64") -> str:
@@ -33,7 +38,15 @@ def lock_build_root(runner: RuleRunner, runtime: Address, architecture: str = "a
     against the real archives, and the [container-tools] lock if the runner has none; returns the build root lock's
     path."""
     lock_container_tools(runner)
-    spec = PythonRuntimeFieldSet.create(runner.get_target(runtime)).build_root_spec(architecture)
-    result = runner.request(DebianLockResult, [DebianLockRequest(spec)])
-    runner.write_files({spec.lock_path: result.text})
-    return spec.lock_path
+    return _locked(runner, PythonRuntimeFieldSet.create(runner.get_target(runtime)).build_root_spec(architecture))
+
+
+def machine_store_args() -> List[str]:
+    """RuleRunner bootstrap args for a runner whose compiles are a means, not the point: the machine's own Pants
+    store (where `./pants` keeps its cache), so a compile that ran before with the same inputs, in an earlier run or
+    another test, is a cache hit, as it is for a user. A runner whose point is a fresh compile keeps
+    `isolated_local_store=True` instead. Empty (an isolated store, then) when the test sees no home directory."""
+    cache = os.environ.get("XDG_CACHE_HOME") or (
+        os.path.join(os.environ["HOME"], ".cache") if "HOME" in os.environ else ""
+    )
+    return [f"--local-store-dir={os.path.join(cache, 'pants', 'lmdb_store')}"] if cache else []
