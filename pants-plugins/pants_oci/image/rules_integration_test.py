@@ -3,8 +3,9 @@ wheel resolve, then skopeo, umoci and runc (from the test-tools Debian lock) on 
 
 Two "checkouts" in different temporary build roots, with the default optimizations (pgo+lto: a training run, then
 the optimized build), must produce the same PGO profile, the same runtime archive and the same image digest. The
-second has an empty store of its own, so it compiles from scratch; the first uses the machine's Pants store, where
-an earlier run's compile of the same inputs is a cache hit, as it is for a user.
+second has an empty store of its own, so it compiles from scratch (the slow tier: PANTS_OCI_SLOW_TESTS=1); the
+first uses the machine's Pants store, where an earlier run's compile of the same inputs is a cache hit, as it is
+for a user.
 """
 import hashlib
 import io
@@ -573,6 +574,12 @@ def test_app_only_change_rebuilds_only_the_app_layer(first: dict) -> None:
     assert after["layers"][3]["size"] < 10_000, "the rebuilt layer is the small app layer"
 
 
+@pytest.mark.skipif(
+    os.environ.get("PANTS_OCI_SLOW_TESTS") != "1",
+    reason="the second checkout compiles the pgo+lto runtime again in an empty store (about 20 minutes on 2 cores, "
+    "the suite's longest test); set PANTS_OCI_SLOW_TESTS=1 to run it. `bash .ci/run` leaves it out to stay inside "
+    "CI's time limit; tests/python/plugin_wheel compares two fresh compiles in every run.",
+)
 def test_two_checkouts_from_empty_caches_give_the_same_digest(first: dict) -> None:
     second = _runner(fresh=True)  # another temporary build root, another empty store: a second CPython compile
     _generate_lock(second, "base")
