@@ -220,9 +220,9 @@ build_time_vars["WHEEL_PKG_DIR"] = _pants_oci_os.path.normpath(
 
 
 def sandbox_python_entries(entries: Sequence[Entry], architecture: str) -> Tuple[List[Entry], str]:
-    """What a host tools tree needs on top of `entries` to run pex: the wrapper (python_wrapper) and the sysconfig
-    data that points ensurepip at the tree's own wheels; replace same-path entries with these. Also the version.
-    A 3.12+ interpreter without ensurepip (the package python3-venv) is refused: pex could not bootstrap pip."""
+    """`entries` (a host tools tree) made ready to run pex, and the interpreter's version: with the wrapper
+    (python_wrapper), and the sysconfig data pointing ensurepip at the tree's own wheels. A 3.12+ interpreter
+    without ensurepip (the package python3-venv) is refused: pex could not bootstrap pip."""
     wrapper, version = python_wrapper(entries, architecture)
     stdlib = f"{ROOT_DIR}/usr/lib/python{version}"
     paths = {e.path for e in entries}
@@ -237,4 +237,5 @@ def sandbox_python_entries(entries: Sequence[Entry], architecture: str) -> Tuple
         for e in entries
         if _SYSCONFIG_DATA.fullmatch(e.path) and e.content is not None and b"'WHEEL_PKG_DIR'" in e.content
     ]
-    return [wrapper, *patched], version
+    added = {e.path: e for e in [wrapper, *patched]}
+    return [e for e in entries if e.path not in added] + list(added.values()), version

@@ -163,7 +163,9 @@ _SYSCONFIG = "root/usr/lib/python3.13/_sysconfigdata__x86_64-linux-gnu.py"
 def test_a_313_tree_needs_ensurepip_for_pex_to_install_pip() -> None:
     with pytest.raises(HostToolsError, match="Python 3.13 has no ensurepip.*add python3-venv"):
         sandbox_python_entries(_python_tree("python3.13"), "amd64")
-    added, version = sandbox_python_entries(_python_tree("python3.11"), "amd64")
+    tree = _python_tree("python3.11")
+    made, version = sandbox_python_entries(tree, "amd64")
+    added = [e for e in made if e not in tree]
     assert version == "3.11" and [e.path for e in added] == ["root/usr/bin/python3-sandbox"]
 
 
@@ -175,8 +177,8 @@ def test_ensurepip_takes_pips_wheel_from_the_tree_not_the_host(tmp_path: Path) -
         Entry("root/usr/lib/python3.13/ensurepip/__init__.py", b""),
         data,
     ]
-    added, _ = sandbox_python_entries(tree, "amd64")
-    (patched,) = [e for e in added if e.path == _SYSCONFIG]
+    made, _ = sandbox_python_entries(tree, "amd64")
+    (patched,) = [e for e in made if e.path == _SYSCONFIG]
     module = tmp_path / _SYSCONFIG
     module.parent.mkdir(parents=True)
     module.write_bytes(patched.content or b"")

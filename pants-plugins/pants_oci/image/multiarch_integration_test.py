@@ -34,7 +34,7 @@ from pants_oci.oci import registry
 from pants_oci.oci.model import MEDIA_TYPE_INDEX
 from pants_oci.oci.validate import validate_layout
 from pants_oci.runtime.rules import PythonRuntimeFieldSet
-from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, machine_store_args
+from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, slow_tier, store_kwargs
 from pants_oci.tools.testing import docker_registry, skopeo
 
 RUNTIME = Address("rt", target_name="py313")
@@ -60,11 +60,8 @@ PROJECT = {
 # The slow tier: this module took 34 minutes of a 2-core machine's CI run from an empty cache (2026-12-02,
 # docs/benchmarks.md), which with the rest of the suite comes too near CI's 90. It runs where asked: before a
 # release, and for a change to cross builds (runtime/cross.py) or image platforms.
-SLOW_TESTS_VARIABLE = "PANTS_OCI_SLOW_TESTS"
-pytestmark = pytest.mark.skipif(
-    os.environ.get(SLOW_TESTS_VARIABLE) != "1",
-    reason=f"the multi-arch tests compile CPython natively and for arm64, twice (about 30 minutes on 2 cores); set "
-    f"{SLOW_TESTS_VARIABLE}=1 to run them. `bash .ci/run` leaves them out to stay inside CI's time limit.",
+pytestmark = slow_tier(
+    "the multi-arch tests compile CPython natively and for arm64, twice (about 30 minutes on 2 cores)"
 )
 
 SMOKE = textwrap.dedent(
@@ -81,9 +78,7 @@ SMOKE = textwrap.dedent(
 
 
 def _runner(fresh: bool) -> RuleRunner:
-    """`fresh`: an empty store of its own, so everything compiles again (a second checkout); else the machine's
-    store (runtime/testing.py: machine_store_args)."""
-    store = machine_store_args() if not fresh else []
+    """`fresh`: an empty store of its own (runtime/testing.py: store_kwargs)."""
     runner = RuleRunner(
         rules=[
             *core.rules(),
@@ -98,8 +93,7 @@ def _runner(fresh: bool) -> RuleRunner:
             *BUILD_ROOT_LOCK_RULES,
         ],
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
-        isolated_local_store=not store,
-        bootstrap_args=store,
+        **store_kwargs(fresh),
     )
     options = [
         "--python-infer-use-rust-parser",
@@ -286,7 +280,5 @@ def test_a_second_checkout_compiles_the_same_runtimes(checkout: RuleRunner, runt
     package = second.request(BuiltPackage, [PythonRuntimeFieldSet.create(second.get_target(RUNTIME))])
     again = _contents(second, package)
     assert sorted(again) == sorted(runtime)
-    differing = [
-        path for path in runtime if hashlib.sha256(runtime[path]).digest() != hashlib.sha256(again[path]).digest()
-    ]
+    differing = [path for path in runtime if runtime[path] != again[path]]
     assert not differing, differing

@@ -35,7 +35,7 @@ from pants_oci.image.inputs import PythonOciImageFieldSet
 from pants_oci.oci.model import MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD
 from pants_oci.oci.validate import validate_layout
 from pants_oci.runtime.rules import PythonRuntimeFieldSet
-from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, machine_store_args
+from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, slow_tier, store_kwargs
 from pants_oci.tools.rules import ContainerToolsSpec
 from pants_oci.tools.testing import skopeo, tool
 
@@ -87,9 +87,7 @@ PROJECT = {
 
 
 def _runner(fresh: bool) -> RuleRunner:
-    """`fresh`: an empty store of its own, so everything compiles again (a second checkout); else the machine's
-    store (runtime/testing.py: machine_store_args)."""
-    store = machine_store_args() if not fresh else []
+    """`fresh`: an empty store of its own (runtime/testing.py: store_kwargs)."""
     runner = RuleRunner(
         rules=[
             *core.rules(),
@@ -103,8 +101,7 @@ def _runner(fresh: bool) -> RuleRunner:
             *BUILD_ROOT_LOCK_RULES,
         ],
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
-        isolated_local_store=not store,
-        bootstrap_args=store,
+        **store_kwargs(fresh),
     )
     # The repository's interpreter constraints. Pants' default (>=3.7) would mix CPython 3.7 with 3.12+ on a host
     # that has both, and no pip that Pex can run supports both (the README says so).
@@ -574,11 +571,9 @@ def test_app_only_change_rebuilds_only_the_app_layer(first: dict) -> None:
     assert after["layers"][3]["size"] < 10_000, "the rebuilt layer is the small app layer"
 
 
-@pytest.mark.skipif(
-    os.environ.get("PANTS_OCI_SLOW_TESTS") != "1",
-    reason="the second checkout compiles the pgo+lto runtime again in an empty store (about 20 minutes on 2 cores, "
-    "the suite's longest test); set PANTS_OCI_SLOW_TESTS=1 to run it. `bash .ci/run` leaves it out to stay inside "
-    "CI's time limit; tests/python/plugin_wheel compares two fresh compiles in every run.",
+@slow_tier(
+    "the second checkout compiles the pgo+lto runtime again in an empty store (about 20 minutes on 2 cores, the "
+    "suite's longest test; tests/python/plugin_wheel compares two fresh compiles in every run)"
 )
 def test_two_checkouts_from_empty_caches_give_the_same_digest(first: dict) -> None:
     second = _runner(fresh=True)  # another temporary build root, another empty store: a second CPython compile

@@ -32,7 +32,7 @@ from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.modules import default_required_modules
 from pants_oci.runtime.rules import PythonRuntimeFieldSet
 from pants_oci.runtime.target_types import PythonRuntimeTarget
-from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, machine_store_args
+from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, store_kwargs
 from pants_oci.tools.testing import openssl_env, tool
 
 VERSION = "3.13.5"
@@ -87,8 +87,7 @@ def _rule_runner() -> RuleRunner:
             *BUILD_ROOT_LOCK_RULES,
         ],
         target_types=[PythonRuntimeTarget],
-        isolated_local_store=not machine_store_args(),
-        bootstrap_args=machine_store_args(),
+        **store_kwargs(fresh=False),
     )
     # The mirror .ci/run configures, else the defaults (python.org, then the machine's Debian archive).
     configured = os.environ.get("PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES")

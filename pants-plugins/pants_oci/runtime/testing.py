@@ -2,8 +2,9 @@
 with `./pants generate-lockfiles --resolve=<runtime>#build-root`; and so must the [container-tools] lock, whose
 python3 runs every sandboxed step (`--resolve=container-tools`)."""
 import os
-from typing import Dict, List
+from typing import Any, Dict, List
 
+import pytest
 from pants.engine.addresses import Address
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
@@ -44,9 +45,28 @@ def lock_build_root(runner: RuleRunner, runtime: Address, architecture: str = "a
 def machine_store_args() -> List[str]:
     """RuleRunner bootstrap args for a runner whose compiles are a means, not the point: the machine's own Pants
     store (where `./pants` keeps its cache), so a compile that ran before with the same inputs, in an earlier run or
-    another test, is a cache hit, as it is for a user. A runner whose point is a fresh compile keeps
-    `isolated_local_store=True` instead. Empty (an isolated store, then) when the test sees no home directory."""
+    another test, is a cache hit, as it is for a user. Empty when the test sees no home directory."""
     cache = os.environ.get("XDG_CACHE_HOME") or (
         os.path.join(os.environ["HOME"], ".cache") if "HOME" in os.environ else ""
     )
     return [f"--local-store-dir={os.path.join(cache, 'pants', 'lmdb_store')}"] if cache else []
+
+
+def store_kwargs(fresh: bool) -> Dict[str, Any]:
+    """RuleRunner keyword arguments for its store: `fresh`, an empty store of its own, so everything compiles again
+    (a second checkout); else the machine's (machine_store_args), or an empty one where there is none."""
+    store = [] if fresh else machine_store_args()
+    return {"isolated_local_store": not store, "bootstrap_args": store}
+
+
+# The slow tier: tests left out of `./pants test ::` (and so of CI) unless this is 1. CONTRIBUTING.md says when.
+SLOW_TESTS_VARIABLE = "PANTS_OCI_SLOW_TESTS"
+
+
+def slow_tier(what: str) -> Any:
+    """A skipif mark for a test of the slow tier; `what` says what makes it slow."""
+    return pytest.mark.skipif(
+        os.environ.get(SLOW_TESTS_VARIABLE) != "1",
+        reason=f"{what}; set {SLOW_TESTS_VARIABLE}=1 to run it. `bash .ci/run` leaves it out to stay inside CI's "
+        f"time limit.",
+    )

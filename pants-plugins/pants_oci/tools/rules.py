@@ -125,7 +125,7 @@ async def container_tools(
     ]
     try:
         entries, launchers = host_tools.host_tools_entries(pairs, spec.architecture, lock.requested)
-        python_entries, python_version = host_tools.sandbox_python_entries(entries, spec.architecture)
+        entries, python_version = host_tools.sandbox_python_entries(entries, spec.architecture)
     except host_tools.HostToolsError as e:
         raise DebianBaseError(
             f"Cannot unpack the [container-tools] lock {spec.lock_path}: {e}. Set [container-tools].packages and run "
@@ -138,9 +138,7 @@ async def container_tools(
             f"`./pants run` on a python_oci_image needs both. Add the packages that ship them (umoci, runc) and "
             f"run `./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`."
         )
-    replaced = {e.path for e in python_entries}
-    tree_entries = [e for e in entries if e.path not in replaced] + python_entries
-    tree = await Get(Digest, CreateDigest(_digest_entries(tree_entries)))
+    tree = await Get(Digest, CreateDigest(_digest_entries(entries)))
     python = (f"{PYTHON_DIR}/{host_tools.PYTHON_WRAPPER}",)
     return ContainerTools(tree, tuple(launchers), spec.packages, python, python_version)
 
