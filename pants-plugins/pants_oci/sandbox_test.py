@@ -9,7 +9,8 @@ from pants_oci.debian.base_rules import ASSEMBLE_BASE, ASSEMBLE_ROOT, FETCH_INDE
 from pants_oci.image.package import LAYOUT_ARCHIVE
 from pants_oci.image.publish import REGISTRY_TOOL
 from pants_oci.oci.rules import LAYER_TOOL
-from pants_oci.runtime.rules import ELF_FACTS, VERIFY_SOURCE
+from pants_oci.runtime.package import ELF_FACTS
+from pants_oci.runtime.source import VERIFY_SOURCE
 from pants_oci.sandbox import SandboxTool, module_closure, shipped_files
 
 TOOLS = [ASSEMBLE_BASE, ASSEMBLE_ROOT, FETCH_INDEX, LAYOUT_ARCHIVE, REGISTRY_TOOL, LAYER_TOOL, ELF_FACTS, VERIFY_SOURCE]

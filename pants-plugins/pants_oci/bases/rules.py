@@ -68,12 +68,8 @@ from pants_oci.elf import closure
 from pants_oci.elf.elf import ElfFacts
 from pants_oci.oci.rules import GZIP, BuiltLayer, LayerCompression, LayerRequest
 from pants_oci.runtime import build_plan
-from pants_oci.runtime.rules import (
-    BUILD_ROOT_RESOLVE_SUFFIX,
-    BuildPythonRuntimeRequest,
-    BuiltPythonRuntime,
-    PythonRuntimeFieldSet,
-)
+from pants_oci.runtime.compile import BuildPythonRuntimeRequest, BuiltPythonRuntime
+from pants_oci.runtime.field_set import BUILD_ROOT_RESOLVE_SUFFIX, PythonRuntimeFieldSet
 from pants_oci.tools.rules import ContainerToolsSpec, debian_tools_specs
 from pants_oci.tools.subsystem import CONTAINER_TOOLS_RESOLVE
 

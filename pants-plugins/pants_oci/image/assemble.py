@@ -47,7 +47,8 @@ from pants_oci.oci import model
 from pants_oci.oci.rules import BuiltLayer, LayerCompression
 from pants_oci.oci.validate import LayoutError, validate_image
 from pants_oci.runtime import build_plan, cross
-from pants_oci.runtime.rules import BuildPythonRuntimeRequest, BuiltPythonRuntime, PythonRuntimeFieldSet
+from pants_oci.runtime.compile import BuildPythonRuntimeRequest, BuiltPythonRuntime
+from pants_oci.runtime.field_set import PythonRuntimeFieldSet
 from pants_oci.runtime.subsystem import PYTHON_ORG_TEMPLATE
 
 

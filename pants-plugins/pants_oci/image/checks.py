@@ -24,7 +24,8 @@ from pants_oci.image.layers import ImageBase, TreeLayer
 from pants_oci.image.subsystem import PythonOciImageSubsystem
 from pants_oci.oci import model
 from pants_oci.oci.determinism import DEFAULT_EPOCH
-from pants_oci.runtime.rules import BuiltPythonRuntime, PythonRuntimeFieldSet
+from pants_oci.runtime.compile import BuiltPythonRuntime
+from pants_oci.runtime.field_set import PythonRuntimeFieldSet
 
 
 async def source_date_epoch(subsystem: PythonOciImageSubsystem) -> int:

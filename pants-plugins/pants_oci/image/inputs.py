@@ -50,7 +50,7 @@ from pants_oci.image.target_types import (
     ImageWorkdirField,
 )
 from pants_oci.runtime import cross
-from pants_oci.runtime.rules import PythonRuntimeFieldSet
+from pants_oci.runtime.field_set import PythonRuntimeFieldSet
 from pants_oci.sandbox import SandboxPython, SandboxPythonRequest
 
 

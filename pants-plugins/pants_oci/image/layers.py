@@ -29,7 +29,7 @@ from pants_oci.image.inputs import AppPlan, PythonOciImageError, PythonOciImageF
 from pants_oci.image.requirements import InstalledRequirements, InstalledRequirementsRequest
 from pants_oci.image.subsystem import PythonOciImageSubsystem
 from pants_oci.oci.rules import GZIP, BuiltLayer, LayerCompression, LayerRequest
-from pants_oci.runtime.rules import BuiltPythonRuntime
+from pants_oci.runtime.compile import BuiltPythonRuntime
 from pants_oci.tools.rules import ContainerTools, ContainerToolsRequest
 from pants_oci.tools.subsystem import CONTAINER_TOOLS_RESOLVE
 

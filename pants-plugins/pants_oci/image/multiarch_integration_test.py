@@ -33,7 +33,7 @@ from pants_oci.image.inputs import PythonOciImageFieldSet
 from pants_oci.oci import registry
 from pants_oci.oci.model import MEDIA_TYPE_INDEX
 from pants_oci.oci.validate import validate_layout
-from pants_oci.runtime.rules import PythonRuntimeFieldSet
+from pants_oci.runtime.field_set import PythonRuntimeFieldSet
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, slow_tier, store_kwargs
 from pants_oci.tools.testing import docker_registry, skopeo
 

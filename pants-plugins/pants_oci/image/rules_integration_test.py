@@ -34,7 +34,7 @@ from pants_oci.bases.rules import BaseOfTarget, DebianBaseSpecRequest, GenerateD
 from pants_oci.image.inputs import PythonOciImageFieldSet
 from pants_oci.oci.model import MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD
 from pants_oci.oci.validate import validate_layout
-from pants_oci.runtime.rules import PythonRuntimeFieldSet
+from pants_oci.runtime.field_set import PythonRuntimeFieldSet
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, slow_tier, store_kwargs
 from pants_oci.tools.rules import ContainerToolsSpec
 from pants_oci.tools.testing import skopeo, tool

@@ -29,8 +29,8 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci.elf.hardening import read_hardening
 from pants_oci.runtime import rules as runtime_rules
+from pants_oci.runtime.field_set import PythonRuntimeFieldSet
 from pants_oci.runtime.modules import default_required_modules
-from pants_oci.runtime.rules import PythonRuntimeFieldSet
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, store_kwargs
 from pants_oci.tools.testing import openssl_env, tool

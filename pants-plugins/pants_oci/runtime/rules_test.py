@@ -19,7 +19,8 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 from pants_oci.runtime import pgo_profile
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.build_plan import make_spec
-from pants_oci.runtime.rules import PythonRuntimeFieldSet, _check_architecture
+from pants_oci.runtime.compile import _check_architecture
+from pants_oci.runtime.field_set import PythonRuntimeFieldSet
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, lock_container_tools
 

@@ -9,7 +9,7 @@ from pants.engine.addresses import Address
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci.debian.base_rules import DebianBaseSpec, DebianLockRequest, DebianLockResult
-from pants_oci.runtime.rules import PythonRuntimeFieldSet
+from pants_oci.runtime.field_set import PythonRuntimeFieldSet
 from pants_oci.tools.rules import ContainerToolsSpec
 
 # Add to a RuleRunner's rules to use lock_build_root and lock_container_tools.
