@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 from pants_oci.debian.keyring import pinned_keyring
-from pants_oci.debian.openpgp import MAX_CLEARSIGNED_BYTES, SignatureError, parse_clearsigned
 from pants_oci.debian.release import (
     ArchiveVerificationError,
     Release,
@@ -43,6 +42,7 @@ from pants_oci.debian.release import (
     parse_release,
     verify_inrelease,
 )
+from pants_oci.openpgp.openpgp import MAX_CLEARSIGNED_BYTES, SignatureError, parse_clearsigned
 
 EXIT_VERIFICATION_FAILED = 2
 EXIT_USAGE = 64  # sysexits.h EX_USAGE: argparse's own 2 would read as a verification failure.

@@ -21,7 +21,7 @@ from typing import Iterator, List, Optional, Tuple
 import pytest
 
 from pants_oci.debian import fetch_index
-from pants_oci.debian.openpgp import armor, dearmor_all
+from pants_oci.openpgp.openpgp import armor, dearmor_all
 from pants_oci.tools.testing import serving
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -38,7 +38,8 @@ UPDATES_SIGNERS = ["B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8", "04B54C3CDCA79751
 SANDBOX_FILES = (
     "pants_oci/__init__.py",
     "pants_oci/debian/__init__.py",
-    "pants_oci/debian/openpgp.py",
+    "pants_oci/openpgp/__init__.py",
+    "pants_oci/openpgp/openpgp.py",
     "pants_oci/debian/release.py",
     "pants_oci/debian/keyring.py",
     "pants_oci/debian/fetch_index.py",

@@ -30,7 +30,7 @@ import functools
 import pkgutil
 from typing import Tuple
 
-from pants_oci.debian.openpgp import NO_TRUSTED_KEY, Keyring, SignatureError, load_keyring
+from pants_oci.openpgp.openpgp import NO_TRUSTED_KEY, Keyring, SignatureError, load_keyring
 
 KEYRING_RESOURCE = "debian-archive-keyring.pgp"
 

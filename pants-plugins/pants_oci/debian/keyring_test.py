@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 from pants_oci.debian.keyring import KEYRING_RESOURCE, TRUSTED_FINGERPRINTS, load_pinned_keyring, pinned_keyring
-from pants_oci.debian.openpgp import NO_TRUSTED_KEY, SignatureError, dearmor_all, load_keyring, verify_clearsigned
 from pants_oci.debian.release import parse_release_date
+from pants_oci.openpgp.openpgp import NO_TRUSTED_KEY, SignatureError, dearmor_all, load_keyring, verify_clearsigned
 
 TESTDATA = Path(__file__).parent / "testdata"
 

@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from pants_oci.debian import openpgp
-from pants_oci.debian.openpgp import Keyring, SignatureError, verify_clearsigned
+from pants_oci.openpgp import openpgp
+from pants_oci.openpgp.openpgp import Keyring, SignatureError, verify_clearsigned
 
 # Errors end up in Pants' output; the cause may quote what a mirror served.
 MAX_CAUSE_CHARS = 1200
@@ -48,7 +48,7 @@ _SIGNATURE_FIXES = {
     openpgp.MALFORMED: f"The mirror did not serve a clearsigned InRelease file (a proxy error page?): "
     f"{_ANOTHER_MIRROR}",
     openpgp.UNSUPPORTED: "Debian signs with an algorithm the plugin does not support: extend "
-    "pants_oci/debian/openpgp.py",
+    "pants_oci/openpgp/openpgp.py",
 }
 
 

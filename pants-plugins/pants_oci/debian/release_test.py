@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from pants_oci.debian.keyring import pinned_keyring
-from pants_oci.debian.openpgp import load_keyring
 from pants_oci.debian.release import (
     ArchiveVerificationError,
     IndexFile,
@@ -22,6 +21,7 @@ from pants_oci.debian.release import (
     parse_release_date,
     verify_inrelease,
 )
+from pants_oci.openpgp.openpgp import load_keyring
 
 TESTDATA = Path(__file__).parent / "testdata"
 ARCHIVE = "http://mirror.example/debian"

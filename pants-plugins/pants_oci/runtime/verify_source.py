@@ -19,7 +19,7 @@ import time
 import urllib.request
 from typing import List, Optional, Tuple
 
-from pants_oci.debian.openpgp import SignatureError, load_keyring, verify_detached
+from pants_oci.openpgp.openpgp import SignatureError, load_keyring, verify_detached
 from pants_oci.runtime.release_keys import keyring_bytes, release_manager
 
 EXIT_OK, EXIT_USAGE, EXIT_BAD_SIGNATURE, EXIT_NO_SIGNATURE = 0, 1, 2, 3

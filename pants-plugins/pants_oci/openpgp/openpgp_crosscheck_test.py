@@ -11,10 +11,10 @@ from typing import Callable, Dict, NamedTuple, Optional
 
 import pytest
 
-from pants_oci.debian import openpgp
 from pants_oci.debian.keyring import KEYRING_RESOURCE
-from pants_oci.debian.openpgp import SignatureError, load_keyring, verify_clearsigned, verify_detached
-from pants_oci.debian.openpgp_testing import (
+from pants_oci.openpgp import openpgp
+from pants_oci.openpgp.openpgp import SignatureError, load_keyring, verify_clearsigned, verify_detached
+from pants_oci.openpgp.testing import (
     IDENTITY_ENCODING,
     CraftedKey,
     certificate,
@@ -24,7 +24,8 @@ from pants_oci.debian.openpgp_testing import (
     sqv_accepts,
 )
 
-TESTDATA = Path(__file__).parent / "testdata"
+# The OpenPGP fixtures sit with the Debian ones they share keys and InRelease files with (debian/testdata/README.md).
+TESTDATA = Path(__file__).parent.parent / "debian" / "testdata"
 NOW = int(time.time())  # gpgv and sqv judge at the real clock, so the crafted inputs are dated around it.
 CREATED = NOW - 400 * 86400
 PRIMARY = CraftedKey(b"crosscheck primary", CREATED)

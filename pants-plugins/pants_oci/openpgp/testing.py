@@ -13,8 +13,8 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 import pytest
 
-from pants_oci.debian import openpgp
-from pants_oci.debian.openpgp import _BASE, _L, _P, _point_multiply, armor
+from pants_oci.openpgp import openpgp
+from pants_oci.openpgp.openpgp import _BASE, _L, _P, _point_multiply, armor
 from pants_oci.tools.testing import TEST_TOOLS_ADDRESS, TEST_TOOLS_DIR
 
 SHA512 = 10

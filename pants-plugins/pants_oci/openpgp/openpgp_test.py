@@ -1,6 +1,6 @@
 """Tests against real data: Debian's InRelease files and the machine's Debian archive keyrings, cross-checked with
 gpgv from the test-tools Debian lock; small gpg-made fixtures cover Ed25519 messages, SHA384 and SHA1, and crafted
-keys and signatures (openpgp_testing.py) the limits and the time checks. openpgp_crosscheck_test.py sets the
+keys and signatures (openpgp/testing.py) the limits and the time checks. openpgp_crosscheck_test.py sets the
 verdicts beside gpgv's and sqv's."""
 import functools
 import re
@@ -12,7 +12,8 @@ from typing import Set, Tuple
 
 import pytest
 
-from pants_oci.debian.openpgp import (
+from pants_oci.debian.release import parse_release_date
+from pants_oci.openpgp.openpgp import (
     BAD_SIGNATURE,
     EXPIRED_KEY,
     EXPIRED_SIGNATURE,
@@ -41,17 +42,10 @@ from pants_oci.debian.openpgp import (
     verify_clearsigned,
     verify_detached,
 )
-from pants_oci.debian.openpgp_testing import (
-    IDENTITY_ENCODING,
-    CraftedKey,
-    certificate,
-    clearsign,
-    detached,
-    locked_tool,
-)
-from pants_oci.debian.release import parse_release_date
+from pants_oci.openpgp.testing import IDENTITY_ENCODING, CraftedKey, certificate, clearsign, detached, locked_tool
 
-TESTDATA = Path(__file__).parent / "testdata"
+# The OpenPGP fixtures sit with the Debian ones they share keys and InRelease files with (debian/testdata/README.md).
+TESTDATA = Path(__file__).parent.parent / "debian" / "testdata"
 MACHINE_KEYRINGS = Path("/usr/share/keyrings")
 
 # Who signed the fixtures, as `gpgv --status-fd` reports them in VALIDSIG: (signing subkey, primary key).
@@ -539,7 +533,7 @@ def test_a_clearsigned_message_is_not_a_detached_signature() -> None:
     assert e.value.reason == MALFORMED
 
 
-# --- Time checks, revocations, weak keys and limits, on crafted keys (openpgp_testing.py) -------------------------
+# --- Time checks, revocations, weak keys and limits, on crafted keys (openpgp/testing.py) -------------------------
 
 CRAFTED_AT = 1767225600  # 2026-01-01 00:00:00 UTC: the crafted keys' creation.
 SIGNER = CraftedKey(b"unit primary", CRAFTED_AT)
