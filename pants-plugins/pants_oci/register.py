@@ -10,7 +10,7 @@ from pants_oci.image import dependencies as image_dependencies
 from pants_oci.image import publish as image_publish
 from pants_oci.image import rules as image_rules
 from pants_oci.image.target_types import PythonOciImageTarget
-from pants_oci.oci import rules as layer_rules
+from pants_oci.layer import rules as layer_rules
 from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.target_types import PythonRuntimeTarget
 from pants_oci.tools import rules as tools_rules

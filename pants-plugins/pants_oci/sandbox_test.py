@@ -1,4 +1,3 @@
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -8,10 +7,11 @@ import pytest
 from pants_oci.debian.base_rules import ASSEMBLE_BASE, ASSEMBLE_ROOT, FETCH_INDEX
 from pants_oci.image.package import LAYOUT_ARCHIVE
 from pants_oci.image.publish import REGISTRY_TOOL
-from pants_oci.oci.rules import LAYER_TOOL
+from pants_oci.layer.rules import LAYER_TOOL
 from pants_oci.runtime.package import ELF_FACTS
 from pants_oci.runtime.source import VERIFY_SOURCE
 from pants_oci.sandbox import SandboxTool, module_closure, shipped_files
+from pants_oci.testing import imports_pants
 
 TOOLS = [ASSEMBLE_BASE, ASSEMBLE_ROOT, FETCH_INDEX, LAYOUT_ARCHIVE, REGISTRY_TOOL, LAYER_TOOL, ELF_FACTS, VERIFY_SOURCE]
 
@@ -22,22 +22,12 @@ def test_the_closure_follows_imports_at_any_depth() -> None:
     assert {"oci/layer_tool.py", "oci/tarball.py", "oci/determinism.py", "elf/elf_facts.py", "elf/elf.py"} <= set(
         closure
     )
-    assert "oci/rules.py" not in closure and "sandbox.py" not in closure
+    assert "layer/rules.py" not in closure and "sandbox.py" not in closure
 
 
 def test_unknown_module_is_a_bug() -> None:
     with pytest.raises(ValueError, match="not a module of the plugin"):
         module_closure("pants_oci.oci.no_such_tool")
-
-
-def _imports_pants(source: bytes) -> bool:
-    for node in ast.walk(ast.parse(source)):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-        if isinstance(node, ast.ImportFrom) and node.level == 0:
-            names = [node.module or ""]
-        if any(n == "pants" or n.startswith("pants.") for n in names):
-            return True
-    return False
 
 
 @pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.module)
@@ -47,7 +37,7 @@ def test_every_tool_ships_what_it_imports_and_nothing_of_pants(tool: SandboxTool
     assert not [p for p in module_closure(tool.module) if "testing" in p or p == "elf/hardening.py"]
     for shipped in shipped_files(tool):
         if shipped.path.endswith(".py"):
-            assert not _imports_pants(shipped.content), shipped.path
+            assert not imports_pants(shipped.content), shipped.path
         target = tmp_path / shipped.path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(shipped.content)

@@ -66,7 +66,7 @@ from pants_oci.debian.target_types import (
 from pants_oci.digests import first_file_digest
 from pants_oci.elf import closure
 from pants_oci.elf.elf import ElfFacts
-from pants_oci.oci.rules import GZIP, BuiltLayer, LayerCompression, LayerRequest
+from pants_oci.layer.rules import GZIP, BuiltLayer, LayerCompression, LayerRequest
 from pants_oci.runtime import build_plan
 from pants_oci.runtime.compile import BuildPythonRuntimeRequest, BuiltPythonRuntime
 from pants_oci.runtime.field_set import BUILD_ROOT_RESOLVE_SUFFIX, PythonRuntimeFieldSet

@@ -5,7 +5,7 @@ Thin orchestration: fetch_index.py (run in a sandbox) downloads and verifies ind
 in two steps: every InRelease a lock needs first, compared with the Release dates the lock records (a mirror
 rolled back is refused before any Packages file is downloaded), then each index against that same InRelease;
 index.py merges and resolves them; lockfile.py writes, reads and compares locks; assemble_base.py (run in a
-sandbox) turns .debs into the base's tar and the facts the image checks need; oci/rules.py compresses the tar
+sandbox) turns .debs into the base's tar and the facts the image checks need; layer/rules.py compresses the tar
 into the base layer.
 """
 import hashlib

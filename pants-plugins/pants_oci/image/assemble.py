@@ -43,8 +43,8 @@ from pants_oci.image.layers import (
     TreeLayer,
 )
 from pants_oci.image.subsystem import PythonOciImageSubsystem
+from pants_oci.layer.rules import BuiltLayer, LayerCompression
 from pants_oci.oci import model
-from pants_oci.oci.rules import BuiltLayer, LayerCompression
 from pants_oci.oci.validate import LayoutError, validate_image
 from pants_oci.runtime import build_plan, cross
 from pants_oci.runtime.compile import BuildPythonRuntimeRequest, BuiltPythonRuntime

@@ -1,4 +1,4 @@
-"""The four layers of a python_oci_image, each written by the one layer rule (oci/rules.py).
+"""The four layers of a python_oci_image, each written by the one layer rule (layer/rules.py).
 
 In the order they change, least to most: the Debian base (its assembled tar), the compiled runtime (without the
 files only a compiler uses), the third-party requirements (installed by Pex for the runtime's complete platform,
@@ -28,7 +28,7 @@ from pants_oci.image import plan
 from pants_oci.image.inputs import AppPlan, PythonOciImageError, PythonOciImageFieldSet
 from pants_oci.image.requirements import InstalledRequirements, InstalledRequirementsRequest
 from pants_oci.image.subsystem import PythonOciImageSubsystem
-from pants_oci.oci.rules import GZIP, BuiltLayer, LayerCompression, LayerRequest
+from pants_oci.layer.rules import GZIP, BuiltLayer, LayerCompression, LayerRequest
 from pants_oci.runtime.compile import BuiltPythonRuntime
 from pants_oci.tools.rules import ContainerTools, ContainerToolsRequest
 from pants_oci.tools.subsystem import CONTAINER_TOOLS_RESOLVE

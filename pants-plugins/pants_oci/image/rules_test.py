@@ -17,7 +17,7 @@ from pants_oci import register
 from pants_oci.image import pex_cli, plan
 from pants_oci.image.inputs import AppPlan, AppPlanRequest, PythonOciImageFieldSet
 from pants_oci.image.layers import ImageCompressionRequest
-from pants_oci.oci.rules import GZIP, LayerCompression
+from pants_oci.layer.rules import GZIP, LayerCompression
 
 RUNTIMES = """
 python_runtime(name="py313", version="3.13.5", optimizations="none")

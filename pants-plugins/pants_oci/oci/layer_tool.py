@@ -176,7 +176,7 @@ def tar_member_count(tar: bytes) -> int:
 
 
 def write_elf_facts(root: str, out_dir: str) -> None:
-    # Imported here: only layers whose facts are read ship the ELF reader (oci/rules.py).
+    # Imported here: only layers whose facts are read ship the ELF reader (layer/rules.py).
     from pants_oci.elf.elf_facts import tree_facts
 
     with open(os.path.join(out_dir, FACTS_FILE), "w") as f:

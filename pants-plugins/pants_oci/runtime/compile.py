@@ -21,7 +21,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import InvalidFieldException
 from pants.util.logging import LogLevel
 
-from pants_oci.oci.rules import LayerInterpreter
+from pants_oci.layer.rules import LayerInterpreter
 from pants_oci.runtime import build_plan, cross, pgo_profile
 from pants_oci.runtime.build_process import build_process, checked, sandbox_inputs
 from pants_oci.runtime.field_set import BUILD_ROOT_RESOLVE_SUFFIX, PythonRuntimeFieldSet
@@ -67,7 +67,7 @@ class BuiltPythonRuntime:
     # (bytecode is the same on every machine) and reads its ELF facts.
     build_python: Optional[LayerInterpreter] = None
     # The build root a native runtime was compiled in: its loader and libraries run the runtime on the build
-    # machine (oci/rules.py LayerInterpreter), never the host's. None with the host's toolchain.
+    # machine (layer/rules.py LayerInterpreter), never the host's. None with the host's toolchain.
     build_root: Optional[Digest] = None
 
     @property

@@ -12,7 +12,7 @@ from pants.util.logging import LogLevel
 
 from pants_oci.digests import first_file_digest
 from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
-from pants_oci.oci.rules import BuiltLayer, LayerRequest, interpreter_command, interpreter_inputs
+from pants_oci.layer.rules import BuiltLayer, LayerRequest, interpreter_command, interpreter_inputs
 from pants_oci.runtime import cross
 from pants_oci.runtime.compile import BUILD_PYTHON_DIR, BuildPythonRuntimeRequest, BuiltPythonRuntime
 from pants_oci.runtime.field_set import PythonRuntimeFieldSet

@@ -13,7 +13,7 @@ diagnostics.py, pgo_profile.py, cross.py. The build root's tree comes from debia
 """
 from pants_oci.debian.base_rules import rules as base_rules
 from pants_oci.debian.rules import rules as debian_rules
-from pants_oci.oci.rules import rules as layer_rules
+from pants_oci.layer.rules import rules as layer_rules
 from pants_oci.runtime.compile import rules as compile_rules
 from pants_oci.runtime.package import rules as package_rules
 from pants_oci.runtime.profile import rules as profile_rules

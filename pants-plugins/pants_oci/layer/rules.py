@@ -1,13 +1,16 @@
 """The one layer rule: a tree (or the Debian base's tar) in, a blob Digest and its descriptor out.
 
 Every layer of every image, and the archives `./pants package` writes of runtimes and bases, come from here: a
-cacheable process runs `layer_tool.py`, which writes the compressed blob at `blobs/sha256/<hex>` with a small record
-of its digest, size and diff_id. Only that record enters the Pants process; the blob stays a Digest that the layout
-directory and the archive place by merging digests ("build without the bytes", as rules_img does it).
+cacheable process runs the sandbox tool `oci/layer_tool.py`, which writes the compressed blob at
+`blobs/sha256/<hex>` with a small record of its digest, size and diff_id. Only that record enters the Pants process;
+the blob stays a Digest that the layout directory and the archive place by merging digests ("build without the
+bytes", as rules_img does it).
 
-This module imports nothing of debian/, runtime/ or image/: callers say which interpreter runs the tool (a
-runtime's own, for byte-compiling with its version, or by default the sandbox Python) and where zstd comes from.
-gzip is always the sandbox Python's zlib (layer_tool.py), so a layer's bytes do not depend on the interpreter.
+The rule lives here rather than in oci/, which holds pure code and sandbox tools only, and not in image/ because
+runtime/ and bases/ write layers too (docs/ARCHITECTURE.md, floors). It imports nothing of debian/, runtime/ or
+image/: callers say which interpreter runs the tool (a runtime's own, for byte-compiling with its version, or by
+default the sandbox Python) and where zstd comes from. gzip is always the sandbox Python's zlib (layer_tool.py),
+so a layer's bytes do not depend on the interpreter.
 """
 import json
 import logging
