@@ -112,7 +112,7 @@ def read_spec(path: str) -> BaseSpec:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     except (OSError, ValueError) as e:
-        raise SpecError(f"cannot read the spec {path}: {e}")
+        raise SpecError(f"cannot read the spec {path}: {e}") from e
     return parse_spec(doc)
 
 
@@ -123,7 +123,7 @@ def read_debs(spec: BaseSpec) -> List[Tuple[str, bytes]]:
             with open(path, "rb") as f:
                 debs.append((name, f.read()))
         except OSError as e:
-            raise SpecError(f"cannot read the .deb of package {name} at {path}: {e.strerror or e}")
+            raise SpecError(f"cannot read the .deb of package {name} at {path}: {e.strerror or e}") from e
     return debs
 
 

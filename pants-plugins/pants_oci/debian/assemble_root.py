@@ -38,7 +38,7 @@ def read_spec(path: str) -> Tuple[BaseSpec, Optional[Tuple[str, List[str]]]]:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     except (OSError, ValueError) as e:
-        raise SpecError(f"cannot read the spec {path}: {e}")
+        raise SpecError(f"cannot read the spec {path}: {e}") from e
     if not isinstance(doc, dict) or "debs" not in doc or not set(doc) <= {"debs", "host_tools"}:
         raise SpecError('the spec must be a JSON object with the key "debs" and optionally "host_tools"')
     host_tools = doc.get("host_tools")

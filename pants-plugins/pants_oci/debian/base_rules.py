@@ -40,7 +40,7 @@ from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.subsystem import DebianSubsystem
 from pants_oci.digests import first_file_digest
 from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
-from pants_oci.errors import engine_error_detail
+from pants_oci.errors import PantsOciError, engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.sandbox import (
     SandboxPython,
@@ -60,7 +60,7 @@ ASSEMBLE_ROOT = SandboxTool("pants_oci.debian.assemble_root")
 BASE_TAR = "base.tar"  # what assemble_base.py writes (its ARCHIVE_FILE)
 
 
-class DebianBaseError(Exception):
+class DebianBaseError(PantsOciError):
     """A base that cannot be locked or built; the message names the base, the package or archive, and the fix."""
 
 
@@ -288,7 +288,7 @@ def _check_not_rolled_back(dates: LockDates, releases: Tuple[VerifiedRelease, ..
     try:
         lockfile.check_releases_not_older(dates.lock, dates.lock_path, [(r.archive_url, r.release) for r in releases])
     except ArchiveVerificationError as e:
-        raise DebianBaseError(f"Cannot use a Debian index: {e}")
+        raise DebianBaseError(f"Cannot use a Debian index: {e}") from e
 
 
 @dataclass(frozen=True)
@@ -336,7 +336,7 @@ async def lock_debian_base(request: DebianLockRequest) -> DebianLockResult:
         except index.DebianResolveError as e:
             raise DebianBaseError(
                 f"Cannot lock {spec.address} against {', '.join(available.suites)} ({architecture}): {e}"
-            )
+            ) from e
         if architecture == spec.architecture:
             satisfied = tuple(index.serves_every_architecture(closure))
         for package in closure:  # an `all` package both closures need is locked once
@@ -427,7 +427,7 @@ async def fetch_debian_deb(request: DebianDebRequest) -> DebianDeb:
             f"If the archive no longer serves this version, regenerate the lock with "
             f"`./pants generate-lockfiles --resolve={request.base}`; if it is unreachable, set [debian].archive_url "
             f"and [debian].security_archive_url."
-        )
+        ) from e
     entries = await Get(DigestEntries, Digest, downloaded)
     return DebianDeb(FileEntry(f"debs/{request.name.replace(':', '_')}.deb", first_file_digest(entries)))
 
@@ -445,7 +445,7 @@ async def locked_debs(
     try:
         urls = [_deb_url(config, p) for p in lock.packages]
     except lockfile.DebianLockError as e:
-        raise DebianBaseError(f"Cannot build {spec.address} from {spec.lock_path}: {e}")
+        raise DebianBaseError(f"Cannot build {spec.address} from {spec.lock_path}: {e}") from e
     debs = await MultiGet(
         Get(DebianDeb, DebianDebRequest(url, p, spec.address, lockfile.qualified_name(p, lock.architecture)))
         for url, p in zip(urls, lock.packages)

@@ -55,7 +55,9 @@ def _decompress(member: str, payload: bytes, name: str) -> bytes:
         try:
             import zstandard  # type: ignore[import-not-found]
         except ImportError:
-            raise DebError(f"{name} uses zstd compression ({member}); add `zstandard` to [GLOBAL].plugins to read it")
+            raise DebError(
+                f"{name} uses zstd compression ({member}); add `zstandard` to [GLOBAL].plugins to read it"
+            ) from None
         return zstandard.ZstdDecompressor().decompressobj().decompress(payload)
     if member.endswith(".tar"):
         return payload

@@ -11,7 +11,6 @@ import json
 import lzma
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -21,7 +20,9 @@ from typing import Iterator, List, Optional, Tuple
 import pytest
 
 from pants_oci.debian import fetch_index
+from pants_oci.debian.base_rules import FETCH_INDEX
 from pants_oci.openpgp.openpgp import armor, dearmor_all
+from pants_oci.sandbox import shipped_files
 from pants_oci.tools.testing import serving
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -33,18 +34,6 @@ UPDATES_DATE = calendar.timegm((2026, 11, 21, 2, 10, 46))  # Date of bookworm-up
 SECURITY_VALID_UNTIL = calendar.timegm((2026, 11, 28, 0, 53, 2))  # Valid-Until of bookworm-security.InRelease.
 # Primary keys that signed bookworm-updates.InRelease, in the order of its signatures (12/bookworm, 13/trixie).
 UPDATES_SIGNERS = ["B8B80B5B623EAB6AD8775C45B7C5D7D6350947F8", "04B54C3CDCA79751B16BC6B5225629DF75B188BD"]
-
-# What the rule ships into the sandbox, relative to the directory holding pants_oci/.
-SANDBOX_FILES = (
-    "pants_oci/__init__.py",
-    "pants_oci/debian/__init__.py",
-    "pants_oci/openpgp/__init__.py",
-    "pants_oci/openpgp/openpgp.py",
-    "pants_oci/debian/release.py",
-    "pants_oci/debian/keyring.py",
-    "pants_oci/debian/fetch_index.py",
-    "pants_oci/debian/debian-archive-keyring.pgp",
-)
 
 
 def _fixture(name: str) -> bytes:
@@ -467,12 +456,11 @@ def test_release_only_writes_the_inrelease_and_downloads_no_packages(tmp_path: P
 
 
 def _sandbox(tmp_path: Path) -> Path:
-    """A directory laid out as the rule's sandbox: only the shipped files, so a missing one fails the test."""
-    plugins_root = Path(__file__).resolve().parents[2]
+    """A directory laid out as the rule's sandbox: only the files the seam ships, so a missing one fails the test."""
     sandbox = tmp_path / "sandbox"
-    for name in SANDBOX_FILES:
-        (sandbox / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(plugins_root / name, sandbox / name)
+    for shipped in shipped_files(FETCH_INDEX):
+        (sandbox / shipped.path).parent.mkdir(parents=True, exist_ok=True)
+        (sandbox / shipped.path).write_bytes(shipped.content)
     return sandbox
 
 

@@ -74,7 +74,7 @@ def _loader(architecture: str) -> Tuple[str, str]:
     except KeyError:
         raise HostToolsError(
             f"host tools can be made for {', '.join(sorted(LOADERS))}, not for the architecture {architecture!r}"
-        )
+        ) from None
     return f"usr/lib/{triplet}", f"usr/lib/{triplet}/{loader}"
 
 

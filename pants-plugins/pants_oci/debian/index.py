@@ -15,6 +15,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
 
 from pants_oci.debian.version import compare_versions
+from pants_oci.errors import PantsOciError
 
 # Dependencies needed only by maintainer scripts at install time, never by a program at run time; distroless
 # drops the same. `openssl` (the command) is what ca-certificates' postinst runs to build the CA bundle, which
@@ -25,7 +26,7 @@ INSTALL_TIME_ONLY = frozenset(
 )
 
 
-class DebianResolveError(ValueError):
+class DebianResolveError(PantsOciError, ValueError):
     """A package list that cannot be resolved against the index; the message names the package."""
 
 

@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from pants_oci.debian.index import DebianPackage, archive_label, is_security_suite
 from pants_oci.debian.release import check_not_rolled_back, format_release_date, parse_release_date
 from pants_oci.debian.version import compare_versions
+from pants_oci.errors import PantsOciError
 
 LOCK_VERSION = 2
 READABLE_LOCK_VERSIONS = (1, 2)
@@ -41,7 +42,7 @@ READABLE_LOCK_VERSIONS = (1, 2)
 DEFAULT_ARCHIVE = "debian"
 
 
-class DebianLockError(ValueError):
+class DebianLockError(PantsOciError, ValueError):
     """A lock that is missing, malformed, or no longer matches its target; the message says how to fix it."""
 
 
@@ -190,7 +191,7 @@ def parse_lock(text: str, path: str) -> DebianLock:
     except (ValueError, KeyError, TypeError) as e:
         raise DebianLockError(
             f"The Debian lock {path} is malformed ({e}). Regenerate it with `./pants generate-lockfiles`."
-        )
+        ) from e
 
 
 def _locked_package(entry: Dict[str, Any], version: int, lock_suite: str) -> LockedPackage:

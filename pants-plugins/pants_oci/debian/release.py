@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from pants_oci.errors import PantsOciError
 from pants_oci.openpgp import openpgp
 from pants_oci.openpgp.openpgp import Keyring, SignatureError, verify_clearsigned
 
@@ -23,7 +24,7 @@ from pants_oci.openpgp.openpgp import Keyring, SignatureError, verify_clearsigne
 MAX_CAUSE_CHARS = 1200
 
 
-class ArchiveVerificationError(ValueError):
+class ArchiveVerificationError(PantsOciError, ValueError):
     """The archive's metadata cannot be trusted; the message names archive, suite, cause and fix."""
 
     def __init__(self, archive: str, suite: str, cause: str, fix: str = "") -> None:

@@ -33,7 +33,7 @@ async def source_date_epoch(subsystem: PythonOciImageSubsystem) -> int:
     try:
         return plan.source_date_epoch(subsystem.source_date_epoch, env.get("SOURCE_DATE_EPOCH"), DEFAULT_EPOCH)
     except plan.ImagePlanError as e:
-        raise PythonOciImageError(str(e))
+        raise PythonOciImageError(str(e)) from e
 
 
 async def check_halves_match(
@@ -71,7 +71,7 @@ def checked_user(field_set: PythonOciImageFieldSet, bases: Tuple[ImageBase, ...]
     try:
         return plan.resolve_user(str(field_set.address), field_set.user.value, passwd, group)
     except plan.ImagePlanError as e:
-        raise InvalidFieldException(str(e))
+        raise InvalidFieldException(str(e)) from e
 
 
 async def check_entry_module(
@@ -117,4 +117,4 @@ async def checked_architecture(
     try:
         return model.oci_architecture(machine), model.oci_variant(machine)
     except ValueError as e:
-        raise PythonOciImageError(f"The image {address} cannot be labelled: {e}.")
+        raise PythonOciImageError(f"The image {address} cannot be labelled: {e}.") from e

@@ -30,6 +30,7 @@ from pants.util.logging import LogLevel
 
 from pants_oci.bases.rules import DebianPackagesFieldSet, DefaultBase, DefaultBaseRequest
 from pants_oci.debian.target_types import DebianArchitectureField
+from pants_oci.errors import PantsOciError
 from pants_oci.image import pex_cli, plan, wheel_check
 from pants_oci.image.target_types import (
     ImageBaseField,
@@ -54,7 +55,7 @@ from pants_oci.runtime.field_set import PythonRuntimeFieldSet
 from pants_oci.sandbox import SandboxPython, SandboxPythonRequest
 
 
-class PythonOciImageError(Exception):
+class PythonOciImageError(PantsOciError):
     """An image that cannot be built; the message names the target, the field and the fix."""
 
 
@@ -238,7 +239,7 @@ async def _check_lock_serves_runtime(
     try:
         wheel_check.check_lock_serves_runtime(lock.text, roots, runtime_platform(runtime, architecture), context)
     except wheel_check.LockServesRuntimeError as e:
-        raise PythonOciImageError(str(e))
+        raise PythonOciImageError(str(e)) from e
 
 
 def check_pex_cli(
@@ -274,7 +275,7 @@ async def plan_app(request: AppPlanRequest, python_setup: PythonSetup, pex_cli_s
             PythonRuntimeFieldSet.create(runtime).version.value,
         )
     except plan.ImagePlanError as e:
-        raise PythonOciImageError(str(e))
+        raise PythonOciImageError(str(e)) from e
     for architecture in image_architectures(field_set):  # every platform's wheels, before anything compiles
         await _check_lock_serves_runtime(field_set, binary, runtime, transitive.closure, python_setup, architecture)
     resolved, sources = await MultiGet(

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from pants_oci.errors import PantsOciError
 from pants_oci.oci import model
 
 # The OCI distribution spec's grammar: a repository path of lowercase components, optionally behind a
@@ -31,7 +32,7 @@ INIT = "/usr/bin/tini"
 INIT_PACKAGE = "tini"
 
 
-class ImagePlanError(ValueError):
+class ImagePlanError(PantsOciError, ValueError):
     """Bad input for an image; the message names the target, the field, the value and the fix."""
 
 

@@ -118,7 +118,7 @@ def publish_destinations(field_set: PublishPythonOciImageFieldSet, subsystem: Py
             subsystem.default_repository,
         )
     except RegistryConfigError as e:
-        raise InvalidFieldException(str(e))
+        raise InvalidFieldException(str(e)) from e
 
 
 @rule(desc="Push a python_oci_image to its registries")

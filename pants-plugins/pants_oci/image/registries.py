@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from pants_oci.errors import PantsOciError
 from pants_oci.image import plan
 from pants_oci.oci.reference import has_registry_host
 
@@ -16,7 +17,7 @@ REGISTRY_KEYS = ("address", "default", "skip_push", "repository")
 PLACEHOLDERS = ("name", "directory", "parent_directory", "repository")
 
 
-class RegistryConfigError(ValueError):
+class RegistryConfigError(PantsOciError, ValueError):
     pass
 
 
@@ -107,7 +108,7 @@ def render(template: str, values: Mapping[str, str], where: str) -> str:
         raise RegistryConfigError(
             f"{where}: the repository template {template!r} cannot be filled in ({e!r}); it may use "
             f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)}, e.g. 'team-a/{{name}}'."
-        )
+        ) from e
     problem = plan.repository_problem(rendered)
     if problem:
         raise RegistryConfigError(f"{where}: the repository template {template!r} gave {problem}.")

@@ -236,7 +236,7 @@ class ImagePlatformsField(StringSequenceField):
             try:
                 platform = plan.image_platform(text)
             except ValueError as e:
-                raise _invalid(cls, address, str(e))
+                raise _invalid(cls, address, str(e)) from e
             if platform in parsed:
                 raise _invalid(cls, address, f"{text!r} is listed twice")
             parsed.append(platform)
@@ -268,7 +268,7 @@ class ImageExposeField(StringSequenceField):
         try:
             return tuple(plan.normalize_port(p) for p in value) if value is not None else None
         except ValueError as e:
-            raise _invalid(cls, address, str(e))
+            raise _invalid(cls, address, str(e)) from e
 
 
 class ImageRegistriesField(StringSequenceField):

@@ -22,13 +22,15 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     from packaging.requirements import InvalidRequirement, Requirement  # pants: no-infer-dep
+
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename  # pants: no-infer-dep
 
+from pants_oci.errors import PantsOciError
 from pants_oci.image.plan import constraints_admit
 from pants_oci.runtime.complete_platform import compatible_tags
 
 
-class LockServesRuntimeError(ValueError):
+class LockServesRuntimeError(PantsOciError, ValueError):
     """A lock that cannot provide a runtime's wheels; the message names the runtime, the project and the fix."""
 
 

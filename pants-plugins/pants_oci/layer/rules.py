@@ -23,6 +23,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
+from pants_oci.errors import PantsOciError
 from pants_oci.oci import layer_tool, model
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.oci.validate import LayerRecord
@@ -37,7 +38,7 @@ LAYER_TOOL = SandboxTool("pants_oci.oci.layer_tool")
 _TOOLS_DIR = "zstd-tools"
 
 
-class LayerError(Exception):
+class LayerError(PantsOciError):
     """A layer could not be written; the message says which and why."""
 
 

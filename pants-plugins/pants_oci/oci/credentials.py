@@ -209,9 +209,9 @@ def helper_runner(env: Mapping[str, str]) -> HelperRunner:
             raise HelperError(
                 f"{program} is not on PATH; install it, or remove it from the config (add the variables it needs "
                 f"to `[oci-image].publish_env_vars`)"
-            )
+            ) from None
         except subprocess.TimeoutExpired:
-            raise HelperError(f"{program} did not answer within {HELPER_TIMEOUT_SECONDS} s")
+            raise HelperError(f"{program} did not answer within {HELPER_TIMEOUT_SECONDS} s") from None
         if done.returncode != 0:
             said = (done.stdout + done.stderr).strip()
             if "credentials not found" in said.lower():
@@ -220,6 +220,6 @@ def helper_runner(env: Mapping[str, str]) -> HelperRunner:
         try:
             return json.loads(done.stdout)
         except ValueError:
-            raise HelperError(f"{program} get printed something other than JSON")
+            raise HelperError(f"{program} get printed something other than JSON") from None
 
     return run

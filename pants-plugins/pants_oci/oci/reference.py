@@ -9,12 +9,14 @@ Standard library only: shipped into the publish sandbox with registry.py.
 """
 from dataclasses import dataclass
 
+from pants_oci.errors import PantsOciError
+
 DOCKER_HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io")
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
 DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/"
 
 
-class RepositoryNameError(ValueError):
+class RepositoryNameError(PantsOciError, ValueError):
     """A repository name the client cannot push to; the message says how to write it."""
 
 

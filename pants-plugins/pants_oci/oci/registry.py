@@ -74,7 +74,7 @@ def reference_of(repository: str) -> Reference:
     try:
         return parse_repository(repository)
     except RepositoryNameError as e:
-        raise PushError(str(e))
+        raise PushError(str(e)) from e
 
 
 def is_local(host: str) -> bool:
@@ -215,7 +215,7 @@ class RegistryClient:
                 retry_after = parse_retry_after(response.header("Retry-After"), self.clock.now())
             except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
                 if not is_transient(e):
-                    raise PushError(self._unreachable(e))
+                    raise PushError(self._unreachable(e)) from e
                 problem, retry_after = f"connection failed ({getattr(e, 'reason', e)})", None
             delay = backoff_seconds(attempt, self.retry, retry_after, self.clock.random01())
             if not should_retry(attempt, waited, delay, self.retry):
@@ -737,7 +737,7 @@ def push(
         for manifest in (*image.platform_manifests, image.tagged):
             _put_by_digest(client, manifest, stats)
     except PushError as e:
-        raise PushError(f"{e} No tag was changed; publishing again sends only what is still missing.")
+        raise PushError(f"{e} No tag was changed; publishing again sends only what is still missing.") from e
     finally:
         if record:
             record.save()

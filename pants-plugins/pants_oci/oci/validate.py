@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
+from pants_oci.errors import PantsOciError
 from pants_oci.oci.model import (
     LAYER_MEDIA_TYPES,
     MEDIA_TYPE_CONFIG,
@@ -30,7 +31,7 @@ from pants_oci.oci.model import (
 Decompress = Callable[[bytes], bytes]
 
 
-class LayoutError(ValueError):
+class LayoutError(PantsOciError, ValueError):
     pass
 
 

@@ -7,6 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from pants_oci.errors import PantsOciError
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.runtime import configure_flags, cross
 from pants_oci.runtime.known_versions import KNOWN_RELEASES, SourceRelease, known_release
@@ -21,7 +22,7 @@ from pants_oci.runtime.modules import (
 )
 
 
-class RuntimeConfigError(ValueError):
+class RuntimeConfigError(PantsOciError, ValueError):
     """A `python_runtime` target whose fields cannot describe a build; the message says how to fix it."""
 
 
@@ -96,7 +97,7 @@ def source_urls(templates: Sequence[str], release: SourceRelease, debian_archive
                 raise RuntimeConfigError(
                     f"[cpython-build].source_url_templates has a bad template {template!r} ({e}). Use only "
                     f"{{version}}, {{major_minor}}, {{filename}}, {{debian_filename}} and {{debian_archive}}."
-                )
+                ) from e
             if url not in urls:
                 urls.append(url)
     return urls

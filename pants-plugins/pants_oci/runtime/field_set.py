@@ -7,6 +7,7 @@ from pants.core.goals.package import OutputPathField, PackageFieldSet
 
 from pants_oci.debian.base_rules import DebianBaseSpec
 from pants_oci.debian.target_types import DEFAULT_ARCHITECTURE, default_lock_path
+from pants_oci.errors import PantsOciError
 from pants_oci.runtime import build_plan, cross
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.runtime.target_types import (
@@ -33,7 +34,7 @@ from pants_oci.runtime.target_types import (
 BUILD_ROOT_RESOLVE_SUFFIX = "#build-root"
 
 
-class PythonRuntimeBuildError(Exception):
+class PythonRuntimeBuildError(PantsOciError):
     """A CPython build failed; the message is a diagnosis, not a log dump."""
 
 

@@ -9,6 +9,7 @@ import json
 import tarfile
 from typing import List, Optional
 
+from pants_oci.errors import PantsOciError
 from pants_oci.runtime import build_plan
 
 PROFILE_FILE = "pgo-profile.tar.gz"
@@ -16,7 +17,7 @@ MANIFEST_NAME = "pgo-profile.json"
 FORMAT = 1
 
 
-class PgoProfileError(ValueError):
+class PgoProfileError(PantsOciError, ValueError):
     """A pinned profile that cannot be used; the message names the target, the field and the fix."""
 
 
@@ -76,11 +77,11 @@ def read_manifest(address: str, path: str, archive: bytes) -> dict:
             member = tar.extractfile(f"./{MANIFEST_NAME}")
             data = member.read() if member else b""
     except (tarfile.TarError, KeyError, OSError, EOFError) as e:
-        raise PgoProfileError(not_a_profile.format(f"no readable {MANIFEST_NAME}: {e}"))
+        raise PgoProfileError(not_a_profile.format(f"no readable {MANIFEST_NAME}: {e}")) from e
     try:
         found = json.loads(data)
     except ValueError as e:
-        raise PgoProfileError(not_a_profile.format(f"{MANIFEST_NAME} is not JSON: {e}"))
+        raise PgoProfileError(not_a_profile.format(f"{MANIFEST_NAME} is not JSON: {e}")) from e
     if not isinstance(found, dict) or found.get("format") != FORMAT:
         raise PgoProfileError(not_a_profile.format(f"format {found.get('format') if isinstance(found, dict) else '?'}"))
     return found

@@ -100,7 +100,7 @@ async def pinned_pgo_profile(request: PinnedProfileRequest) -> CPythonProfile:
     try:
         manifest = pgo_profile.read_manifest(spec.address, path, contents[0].content)
     except pgo_profile.PgoProfileError as e:
-        raise InvalidFieldException(str(e))
+        raise InvalidFieldException(str(e)) from e
     problem = pgo_profile.mismatch(spec.address, path, manifest, spec)
     if problem:
         raise InvalidFieldException(problem)

@@ -130,7 +130,7 @@ async def container_tools(
         raise DebianBaseError(
             f"Cannot unpack the [container-tools] lock {spec.lock_path}: {e}. Set [container-tools].packages and run "
             f"`./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`."
-        )
+        ) from e
     missing = [p for p in REQUIRED_PROGRAMS if p not in launchers]
     if missing:
         raise DebianBaseError(
