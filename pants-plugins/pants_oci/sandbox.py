@@ -11,8 +11,9 @@ a relative path, run with that lock's own dynamic loader and libraries (its zlib
 depend on the host). Pants' own interpreter never runs a cacheable tool: its path lies under the home directory the
 launcher bootstrapped into, which differs between a laptop and a CI runner.
 
-Exit protocol of every tool: 0 done; 2 a problem explained in one line, the last of stderr (`explained_failure`
-gives it to the caller's error); anything else is a bug or a crash, reported with the end of stderr.
+Exit protocol of every tool (exits.py): 0 done; 1 a bad command line (a bug in the rule); 2 a problem explained in
+one line, the last of stderr (`explained_failure` gives it to the caller's error); anything else is a bug or a
+crash, reported with the end of stderr.
 """
 import ast
 import functools
@@ -25,8 +26,9 @@ from pants.engine.process import FallibleProcessResult, Process, ProcessCacheSco
 from pants.engine.rules import Get
 from pants.util.logging import LogLevel
 
+from pants_oci.exits import EXIT_EXPLAINED
+
 PACKAGE = "pants_oci"
-EXIT_EXPLAINED = 2
 # Where the interpreter's tree is mounted in every sandbox (an immutable input: materialized once, never copied).
 PYTHON_DIR = "__sandbox_python"
 # The launchers of host tools are /bin/sh scripts that find their tree with dirname: a fixed PATH, not the host's.

@@ -15,9 +15,10 @@
    the xz decoder and the lock generator.
 4. Write OUT_DIR/Packages (decompressed) and OUT_DIR/release.json (what was fetched and who signed it).
 
-Exit status: 0 on success. 2 when a download fails or the archive fails verification: one line on stderr naming
-the archive, the suite, the cause and the fix, and nothing written to OUT_DIR. 64 on bad usage; anything else is
-a crash (a bug). Lock generation is the one step that reads the archive's moving index; builds read only the lock.
+Exit status, the sandbox tools' protocol (exits.py): 0 on success. 2 when a download fails or the archive fails
+verification: one line on stderr naming the archive, the suite, the cause and the fix, and nothing written to
+OUT_DIR. 1 on bad usage (a bug in the rule); anything else is a crash (a bug). Lock generation is the one step that
+reads the archive's moving index; builds read only the lock.
 
 Standard library only, plus the plugin's pure modules that the rule ships next to this file.
 """
@@ -31,7 +32,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, NoReturn, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from pants_oci.debian.keyring import pinned_keyring
 from pants_oci.debian.release import (
@@ -42,10 +43,10 @@ from pants_oci.debian.release import (
     parse_release,
     verify_inrelease,
 )
+from pants_oci.exits import EXIT_EXPLAINED, ToolArgumentParser
 from pants_oci.openpgp.openpgp import MAX_CLEARSIGNED_BYTES, SignatureError, parse_clearsigned
 
-EXIT_VERIFICATION_FAILED = 2
-EXIT_USAGE = 64  # sysexits.h EX_USAGE: argparse's own 2 would read as a verification failure.
+EXIT_VERIFICATION_FAILED = EXIT_EXPLAINED
 DOWNLOAD_TIMEOUT_SECONDS = 120  # per download, in total: a mirror trickling bytes cannot hold a lock run forever
 MAX_INRELEASE_BYTES = MAX_CLEARSIGNED_BYTES  # apt's Acquire::MaxReleaseFileSize, 10 MB
 _CHUNK_BYTES = 1024 * 1024
@@ -239,14 +240,8 @@ def fetch(archive: str, suite: str, arch: str, out_dir: Path, options: FetchOpti
     write_outputs(out_dir, {"Packages": packages}, record)
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    parser = _ArgumentParser(
+    parser = ToolArgumentParser(
         prog="python -m pants_oci.debian.fetch_index",
         description="Fetch a Debian suite's Packages index, verified against its InRelease.",
     )

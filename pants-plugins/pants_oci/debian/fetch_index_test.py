@@ -21,6 +21,7 @@ import pytest
 
 from pants_oci.debian import fetch_index
 from pants_oci.debian.base_rules import FETCH_INDEX
+from pants_oci.exits import EXIT_USAGE
 from pants_oci.openpgp.openpgp import armor, dearmor_all
 from pants_oci.sandbox import shipped_files
 from pants_oci.tools.testing import serving
@@ -493,5 +494,5 @@ def test_runs_as_a_module_in_a_sandbox(tmp_path: Path) -> None:
 
     # A usage error is the rule's bug, not the archive's: it must not look like a verification failure.
     misused = _run_module(sandbox, archive_url, UPDATES)
-    assert misused.returncode == fetch_index.EXIT_USAGE
+    assert misused.returncode == EXIT_USAGE
     assert "the following arguments are required: arch, out_dir" in misused.stderr

@@ -27,7 +27,7 @@ from pants_oci.errors import PantsOciError
 from pants_oci.oci import layer_tool, model
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.oci.validate import LayerRecord
-from pants_oci.sandbox import SandboxPython, SandboxPythonRequest, SandboxTool, tool_process
+from pants_oci.sandbox import SandboxPython, SandboxPythonRequest, SandboxTool, explained_failure, tool_process
 
 logger = logging.getLogger(__name__)
 
@@ -179,9 +179,7 @@ async def build_layer(request: LayerRequest) -> BuiltLayer:
     )
     result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
-        raise LayerError(
-            f"{request.description} failed (exit code {result.exit_code}):\n{result.stderr.decode(errors='replace')}"
-        )
+        raise LayerError(f"{request.description} failed: {explained_failure(result)}")
     blob, records = await MultiGet(
         Get(Digest, DigestSubset(result.output_digest, PathGlobs(["out/blobs/**"]))),
         Get(

@@ -42,12 +42,10 @@ import sys
 import tarfile
 from typing import List, Optional, Sequence
 
+from pants_oci.exits import EXIT_OK, EXIT_USAGE, ToolArgumentParser, explained
 from pants_oci.oci import determinism as D
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
 
-EXIT_FORBIDDEN_TEXT = 3
-EXIT_UNVERIFIED = 4
-EXIT_COMPRESSOR = 5
 GZIP_STDIN = "--gzip-stdin"  # gzip stdin to stdout, and nothing else (see gzip_with)
 
 RECORD_FILE = "layer.json"
@@ -146,12 +144,10 @@ def write_layer(tar: bytes, entries: int, out_dir: str, args: argparse.Namespace
         blob = compress(tar, args.compression, args.zstd, args.zstd_level, args.gzip_python)
         round_trip = decompress(blob, args.compression, args.zstd)
     except CompressorError as e:
-        print(f"Cannot compress the layer: {e}", file=sys.stderr)
-        return EXIT_COMPRESSOR
+        return explained(f"Cannot compress the layer: {e}")
     diff_id = sha256(tar)
     if sha256(round_trip) != diff_id:
-        print(f"The {args.compression} blob does not decompress to the layer's tar ({diff_id})", file=sys.stderr)
-        return EXIT_UNVERIFIED
+        return explained(f"The {args.compression} blob does not decompress to the layer's tar ({diff_id})")
     digest = sha256(blob)
     blob_dir = os.path.join(out_dir, "blobs", "sha256")
     os.makedirs(blob_dir, exist_ok=True)
@@ -167,7 +163,7 @@ def write_layer(tar: bytes, entries: int, out_dir: str, args: argparse.Namespace
     }
     with open(os.path.join(out_dir, RECORD_FILE), "w") as f:
         json.dump(record, f, sort_keys=True)
-    return 0
+    return EXIT_OK
 
 
 def tar_member_count(tar: bytes) -> int:
@@ -184,7 +180,7 @@ def write_elf_facts(root: str, out_dir: str) -> None:
 
 
 def _parse(argv: List[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="layer_tool")
+    parser = ToolArgumentParser(prog="layer_tool")
     parser.add_argument("source", help="a directory tree, or an uncompressed tar with --from-tar")
     parser.add_argument("out_dir")
     parser.add_argument("--from-tar", action="store_true")
@@ -204,13 +200,14 @@ def _parse(argv: List[str]) -> argparse.Namespace:
 def main(argv: List[str]) -> int:
     if argv == [GZIP_STDIN]:
         sys.stdout.buffer.write(gzip_bytes(sys.stdin.buffer.read()))
-        return 0
+        return EXIT_OK
     args = _parse(argv)
     os.makedirs(args.out_dir, exist_ok=True)
     if args.from_tar:
         if args.compile or args.forbid or args.elf_facts:
+            # The rule refuses these before it runs the tool: getting here is a bug in the rule.
             print("--compile, --forbid and --elf-facts need a tree, not --from-tar", file=sys.stderr)
-            return 2
+            return EXIT_USAGE
         with open(args.source, "rb") as f:
             tar = f.read()
         return write_layer(tar, tar_member_count(tar), args.out_dir, args)
@@ -221,8 +218,7 @@ def main(argv: List[str]) -> int:
     if args.forbid:
         offending = files_containing(entries, args.forbid.encode())
         if offending:
-            print(f"These files contain the build path {args.forbid!r}: " + ", ".join(offending[:20]), file=sys.stderr)
-            return EXIT_FORBIDDEN_TEXT
+            return explained(f"These files contain the build path {args.forbid!r}: " + ", ".join(offending[:20]))
     if args.elf_facts:
         write_elf_facts(args.source, args.out_dir)
     return write_layer(write_tar(entries, mtime=args.mtime), len(entries), args.out_dir, args)

@@ -10,6 +10,9 @@ import tarfile
 from pathlib import Path
 from typing import Optional
 
+import pytest
+
+from pants_oci.exits import EXIT_EXPLAINED, EXIT_USAGE
 from pants_oci.oci import layer_tool
 from pants_oci.oci.tarball import Entry, gzip_bytes, write_tar
 from pants_oci.tools.testing import tool
@@ -94,7 +97,7 @@ def test_forbidden_text_fails_the_layer(tmp_path: Path, capsys) -> None:
     (tmp_path / "tree/lib").mkdir(parents=True)
     (tmp_path / "tree/lib/cfg.txt").write_bytes(b"prefix=/tmp/pants-sandbox-Ab12/venv\n")
     code = layer_tool.main([str(tmp_path / "tree"), str(tmp_path / "out"), "--forbid=pants-sandbox-"])
-    assert code == layer_tool.EXIT_FORBIDDEN_TEXT and not (tmp_path / "out/blobs").exists()
+    assert code == EXIT_EXPLAINED and not (tmp_path / "out/blobs").exists()
     assert "lib/cfg.txt" in capsys.readouterr().err
 
 
@@ -106,7 +109,15 @@ def test_from_tar_compresses_the_tar_as_it_is(tmp_path: Path) -> None:
     assert blob == gzip_bytes(tar), "modes a tree could not carry (1777) survive"
     assert record["entries"] == 3 and record["diff_id"] == "sha256:" + hashlib.sha256(tar).hexdigest()
     # A tar is compressed as it is: options that need a tree are refused, not ignored.
-    assert layer_tool.main([str(tmp_path / "base.tar"), str(tmp_path / "bad"), "--from-tar", "--elf-facts"]) == 2
+    assert (
+        layer_tool.main([str(tmp_path / "base.tar"), str(tmp_path / "bad"), "--from-tar", "--elf-facts"]) == EXIT_USAGE
+    )
+
+
+def test_a_bad_command_line_is_the_rules_bug_not_an_explained_problem(capsys) -> None:
+    with pytest.raises(SystemExit) as e:
+        layer_tool.main(["only-the-source"])
+    assert e.value.code == EXIT_USAGE and "the following arguments are required: out_dir" in capsys.readouterr().err
 
 
 def test_elf_facts_are_read_from_the_tree(tmp_path: Path) -> None:
@@ -141,7 +152,7 @@ def test_zstd_layers_are_reproducible_and_checked(tmp_path: Path) -> None:
 def test_a_compressor_that_fails_is_reported(tmp_path: Path, capsys) -> None:
     _tree(tmp_path / "tree", 1)
     code = layer_tool.main([str(tmp_path / "tree"), str(tmp_path / "out"), "--compression=zstd", "--zstd=/bin/false"])
-    assert code == layer_tool.EXIT_COMPRESSOR and "/bin/false exited 1" in capsys.readouterr().err
+    assert code == EXIT_EXPLAINED and "/bin/false exited 1" in capsys.readouterr().err
 
 
 # Runs layer_tool under this interpreter with a zlib that writes other deflate streams (as zlib-ng, Fedora's

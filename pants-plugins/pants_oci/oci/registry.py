@@ -17,7 +17,6 @@ podman's auth.json). Basic and Bearer-token challenges are both answered; a 401 
 token, a scope the token lacks) fetches a new token. Transient failures are retried (transport.py).
 HTTPS always, except for a registry on localhost when --plain-http-localhost is given.
 """
-import argparse
 import base64
 import hashlib
 import http.client
@@ -30,6 +29,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from pants_oci.exits import EXIT_EXPLAINED, ToolArgumentParser
 from pants_oci.oci import transport
 from pants_oci.oci.credentials import Credential, Lookup, find_credential, helper_runner, read_text
 from pants_oci.oci.reference import Reference, RepositoryNameError, parse_repository
@@ -48,7 +48,7 @@ from pants_oci.oci.transport import (
 MANIFEST_TYPES = ("application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024
-EXIT_PUSH_FAILED = 2
+EXIT_PUSH_FAILED = EXIT_EXPLAINED
 # A blob upload whose session the registry lost (404/416 on a PATCH or the final PUT) starts over this many times.
 UPLOAD_RESTARTS = 3
 HASH_BLOCK = 1024 * 1024
@@ -761,7 +761,7 @@ def push(
 
 
 def main(argv: List[str]) -> int:
-    parser = argparse.ArgumentParser(prog="registry")
+    parser = ToolArgumentParser(prog="registry")
     parser.add_argument("layout")
     parser.add_argument("repository")
     parser.add_argument("tags", nargs="+")

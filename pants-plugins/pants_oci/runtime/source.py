@@ -13,12 +13,19 @@ from pants.util.logging import LogLevel
 
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.errors import engine_error_detail
-from pants_oci.runtime import build_plan
+from pants_oci.runtime import build_plan, verify_source
 from pants_oci.runtime.field_set import PythonRuntimeBuildError
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.runtime.release_keys import release_manager
 from pants_oci.runtime.subsystem import PythonRuntimeSubsystem
-from pants_oci.sandbox import SandboxPython, SandboxPythonRequest, SandboxTool, tool_process
+from pants_oci.sandbox import (
+    EXIT_EXPLAINED,
+    SandboxPython,
+    SandboxPythonRequest,
+    SandboxTool,
+    explained_failure,
+    tool_process,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +53,6 @@ class SourceSignatureRequest:
 
 
 VERIFY_SOURCE = SandboxTool("pants_oci.runtime.verify_source", data=("runtime/cpython-release-keys.asc",))
-EXIT_BAD_SIGNATURE, EXIT_NO_SIGNATURE = 2, 3
 
 
 @rule(desc="Fetch a verified CPython source tarball", level=LogLevel.DEBUG)
@@ -90,12 +96,14 @@ async def verify_source_signature(request: SourceSignatureRequest) -> str:
         description=f"Verify the OpenPGP signature of {release.filename} for {request.address}",
     )
     result = await Get(FallibleProcessResult, Process, process)
-    detail = " ".join(result.stderr.decode(errors="replace").split())
     if result.exit_code == 0:
         verified = json.loads(result.stdout)
         signed = time.strftime("%Y-%m-%d", time.gmtime(verified["signed_at"]))
         return build_plan.verified_by_signature(verified["name"], verified["signer"], signed, release.size)
-    if result.exit_code == EXIT_NO_SIGNATURE:
+    detail = explained_failure(result)
+    if result.exit_code != EXIT_EXPLAINED:
+        raise PythonRuntimeBuildError(f"Checking the signature of {release.filename} failed: {detail}")
+    if json.loads(result.stdout)["problem"] == verify_source.NO_SIGNATURE:
         logger.warning(
             f"{request.address}: the CPython {release.version} source is checked by its sha256 pin " f"alone: {detail}"
         )
@@ -107,11 +115,7 @@ async def verify_source_signature(request: SourceSignatureRequest) -> str:
             f"Sigstore)"
         )
         return build_plan.verified_by_pin_only(release.size, why)
-    if result.exit_code == EXIT_BAD_SIGNATURE:
-        raise PythonRuntimeBuildError(build_plan.bad_signature_message(request.address, release, detail))
-    raise PythonRuntimeBuildError(
-        f"Checking the signature of {release.filename} failed (exit code " f"{result.exit_code}): {detail}"
-    )
+    raise PythonRuntimeBuildError(build_plan.bad_signature_message(request.address, release, detail))
 
 
 def rules():

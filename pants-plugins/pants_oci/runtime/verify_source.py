@@ -8,10 +8,12 @@ key's expiry judged at the signature's creation time, the signature's own expiry
 time (read here, not passed in, so the process stays cacheable: a tarball verified once stays verified). Prints
 one JSON line: {"signer": fingerprint, "name": ..., "signed_at": epoch, "url": where the signature came from}.
 
-Exit codes, so that only a verified tarball is ever cached (Pants caches only exit 0):
-0 verified; 2 the signature does not verify or is not the release manager's (one line on stderr: the tarball or
-the signature was altered, or the pin names another file); 3 no signature was reachable (one line on stderr listing
-each URL's error: the rule builds on the sha256 pin alone and says so); 1 a bad command line (a bug in the rule).
+Exit codes, the sandbox tools' protocol (exits.py), so that only a verified tarball is ever cached (Pants caches
+only exit 0): 0 verified; 1 a bad command line (a bug in the rule); 2 not verified, explained in one line on stderr,
+with one JSON line on stdout saying which problem it is, for the rule to tell an error from a warning:
+{"problem": "bad-signature"}: the signature does not verify or is not the release manager's (the tarball or the
+signature was altered, or the pin names another file); {"problem": "no-signature"}: no signature was reachable, or
+no release manager key is known (the rule builds on the sha256 pin alone and says so).
 """
 import json
 import sys
@@ -19,10 +21,12 @@ import time
 import urllib.request
 from typing import List, Optional, Tuple
 
+from pants_oci.exits import EXIT_OK, EXIT_USAGE, explained
 from pants_oci.openpgp.openpgp import SignatureError, load_keyring, verify_detached
 from pants_oci.runtime.release_keys import keyring_bytes, release_manager
 
-EXIT_OK, EXIT_USAGE, EXIT_BAD_SIGNATURE, EXIT_NO_SIGNATURE = 0, 1, 2, 3
+# The problems of exit 2, as stdout names them.
+BAD_SIGNATURE, NO_SIGNATURE = "bad-signature", "no-signature"
 # A signature file is a few hundred bytes; anything much larger is not one.
 MAX_SIGNATURE_BYTES = 64 * 1024
 
@@ -44,6 +48,12 @@ def fetch_first(urls: List[str]) -> Tuple[Optional[bytes], Optional[str], List[s
     return None, None, errors
 
 
+def unverified(problem: str, message: str) -> int:
+    """Say which problem it is on stdout and explain it on stderr; exit 2."""
+    print(json.dumps({"problem": problem}))
+    return explained(message)
+
+
 def main(argv: List[str]) -> int:
     if len(argv) < 3:
         print("usage: python -m pants_oci.runtime.verify_source TARBALL MAJOR_MINOR SIGNATURE_URL...", file=sys.stderr)
@@ -51,24 +61,21 @@ def main(argv: List[str]) -> int:
     tarball_path, major_minor, urls = argv[0], argv[1], argv[2:]
     manager = release_manager(major_minor)
     if manager is None:
-        print(f"no OpenPGP release manager key is known for CPython {major_minor}", file=sys.stderr)
-        return EXIT_NO_SIGNATURE
+        return unverified(NO_SIGNATURE, f"no OpenPGP release manager key is known for CPython {major_minor}")
     signature, url, errors = fetch_first(urls)
     if signature is None:
-        print("no signature was reachable: " + "; ".join(errors), file=sys.stderr)
-        return EXIT_NO_SIGNATURE
+        return unverified(NO_SIGNATURE, "no signature was reachable: " + "; ".join(errors))
     with open(tarball_path, "rb") as f:
         data = f.read()
     keyring = load_keyring(keyring_bytes()).restricted_to([manager.fingerprint])
     try:
         verified = verify_detached(data, signature, keyring, now=int(time.time()))
     except SignatureError as e:
-        print(
+        return unverified(
+            BAD_SIGNATURE,
             f"the signature {url} does not verify against {manager.name}'s key {manager.fingerprint} "
-            f"({e.reason}): {' '.join(str(e).split())}",
-            file=sys.stderr,
+            f"({e.reason}): {e}",
         )
-        return EXIT_BAD_SIGNATURE
     print(
         json.dumps(
             {

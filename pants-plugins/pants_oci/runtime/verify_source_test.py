@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pants_oci.exits import EXIT_EXPLAINED
 from pants_oci.runtime import verify_source
 from pants_oci.runtime.release_keys import THOMAS_WOUTERS
 
@@ -35,6 +36,11 @@ def _run(capsys, tarball: Path, major_minor: str, *urls: str):
     return code, out, " ".join(err.split())
 
 
+def _problem(out: str) -> str:
+    """Which problem an exit 2 names on stdout."""
+    return json.loads(out)["problem"]
+
+
 def test_the_real_signature_verifies(mirror: Path, capsys) -> None:
     code, out, err = _run(
         capsys, mirror / TARBALL, "3.13", f"file://{mirror}/missing.asc", f"file://{mirror}/{TARBALL}.asc"
@@ -53,8 +59,8 @@ def test_a_tampered_tarball_fails(mirror: Path, tmp_path: Path, capsys) -> None:
         byte = f.read(1)
         f.seek(1_000_000)
         f.write(bytes([byte[0] ^ 1]))
-    code, _, err = _run(capsys, tampered, "3.13", f"file://{mirror}/{TARBALL}.asc")
-    assert code == verify_source.EXIT_BAD_SIGNATURE
+    code, out, err = _run(capsys, tampered, "3.13", f"file://{mirror}/{TARBALL}.asc")
+    assert (code, _problem(out)) == (EXIT_EXPLAINED, verify_source.BAD_SIGNATURE)
     assert (
         "does not verify against Thomas Wouters's key 7169605F62C751356D054A26A821E680E5FA6305 (bad-signature)" in err
     )
@@ -66,17 +72,24 @@ def test_a_tampered_signature_fails(mirror: Path, tmp_path: Path, capsys) -> Non
     line = lines[body + 2]
     lines[body + 2] = line[:10] + ("A" if line[10] != "A" else "B") + line[11:]
     (tmp_path / "tampered.asc").write_text("\n".join(lines) + "\n")
-    code, _, err = _run(capsys, mirror / TARBALL, "3.13", f"file://{tmp_path}/tampered.asc")
-    assert code == verify_source.EXIT_BAD_SIGNATURE and "does not verify" in err
+    code, out, err = _run(capsys, mirror / TARBALL, "3.13", f"file://{tmp_path}/tampered.asc")
+    assert (code, _problem(out)) == (EXIT_EXPLAINED, verify_source.BAD_SIGNATURE) and "does not verify" in err
 
 
 def test_another_release_managers_key_is_not_accepted(mirror: Path, capsys) -> None:
-    code, _, err = _run(capsys, mirror / TARBALL, "3.11", f"file://{mirror}/{TARBALL}.asc")
-    assert code == verify_source.EXIT_BAD_SIGNATURE and "Pablo Galindo Salgado" in err and "no-trusted-key" in err
+    code, out, err = _run(capsys, mirror / TARBALL, "3.11", f"file://{mirror}/{TARBALL}.asc")
+    assert (
+        (code, _problem(out)) == (EXIT_EXPLAINED, verify_source.BAD_SIGNATURE)
+        and "Pablo Galindo Salgado" in err
+        and "no-trusted-key" in err
+    )
 
 
 def test_no_reachable_signature_is_reported_not_fatal(mirror: Path, capsys) -> None:
-    code, _, err = _run(capsys, mirror / TARBALL, "3.13", f"file://{mirror}/none.asc")
-    assert code == verify_source.EXIT_NO_SIGNATURE and "none.asc" in err
-    code, _, err = _run(capsys, mirror / TARBALL, "3.14", f"file://{mirror}/{TARBALL}.asc")
-    assert code == verify_source.EXIT_NO_SIGNATURE and "no OpenPGP release manager key is known for CPython 3.14" in err
+    code, out, err = _run(capsys, mirror / TARBALL, "3.13", f"file://{mirror}/none.asc")
+    assert (code, _problem(out)) == (EXIT_EXPLAINED, verify_source.NO_SIGNATURE) and "none.asc" in err
+    code, out, err = _run(capsys, mirror / TARBALL, "3.14", f"file://{mirror}/{TARBALL}.asc")
+    assert (code, _problem(out)) == (
+        EXIT_EXPLAINED,
+        verify_source.NO_SIGNATURE,
+    ) and "no OpenPGP release manager key is known for CPython 3.14" in err
