@@ -302,6 +302,17 @@ def _container_tools_specs(targets: Iterable[Target], container_tools: Container
     return [container_tools.spec] if any(t.alias == IMAGE_TARGET_ALIAS for t in targets) else []
 
 
+async def _debian_lock_specs(
+    targets: Iterable[Target], with_bases: Iterable[Target], container_tools: ContainerToolsSpec
+) -> List[DebianBaseSpec]:
+    """The one list of the Debian locks `targets` need, in this order: the bases of `with_bases` (those of
+    `targets` that have one, AllBaseTargets), the runtimes' build roots, the `debian_tools` targets' and the container
+    tools' (when there is an image to run). A new kind of lock is added here."""
+    of_bases = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in with_bases)
+    specs = [b.spec for b in of_bases] + _build_root_specs(targets) + debian_tools_specs(targets)
+    return specs + _container_tools_specs(targets, container_tools)
+
+
 @dataclass(frozen=True)
 class AllDebianLockSpecs:
     """Every Debian lock of the repository: the bases', the runtimes' build roots', the `debian_tools` targets' and
@@ -314,9 +325,7 @@ class AllDebianLockSpecs:
 async def all_debian_lock_specs(
     bases: AllBaseTargets, all_targets: AllTargets, container_tools: ContainerToolsSpec
 ) -> AllDebianLockSpecs:
-    of_bases = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in bases.targets)
-    specs = [b.spec for b in of_bases] + _build_root_specs(all_targets) + debian_tools_specs(all_targets)
-    specs += _container_tools_specs(all_targets, container_tools)
+    specs = await _debian_lock_specs(all_targets, bases.targets, container_tools)
     _check_lock_paths_differ(specs)
     return AllDebianLockSpecs(tuple(specs))
 
@@ -454,9 +463,7 @@ async def debian_updates(
     console: Console, targets: Targets, bases: AllBaseTargets, container_tools: ContainerToolsSpec
 ) -> DebianUpdates:
     having_bases = {t.address for t in bases.targets}
-    of_bases = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in targets if t.address in having_bases)
-    specs = [b.spec for b in of_bases] + _build_root_specs(targets) + debian_tools_specs(targets)
-    specs += _container_tools_specs(targets, container_tools)
+    specs = await _debian_lock_specs(targets, [t for t in targets if t.address in having_bases], container_tools)
     lock_files = await MultiGet(Get(DigestContents, PathGlobs([s.lock_path])) for s in specs)
     locks = [lockfile.parse_lock(f[0].content.decode(), s.lock_path) if f else None for s, f in zip(specs, lock_files)]
     # Each lock holds the archives to the Release dates it was made from: an older mirror fails the check.
