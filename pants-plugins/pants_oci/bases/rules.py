@@ -46,9 +46,9 @@ from pants_oci.debian.base_rules import (
     DebianBase,
     DebianBaseError,
     DebianBaseRequest,
-    DebianBaseSpec,
     DebianLockRequest,
     DebianLockResult,
+    DebianLockSpec,
     lock_dates,
 )
 from pants_oci.debian.target_types import (
@@ -114,7 +114,7 @@ class DebianBaseSpecRequest:
 
 @dataclass(frozen=True)
 class BaseOfTarget:
-    spec: DebianBaseSpec
+    spec: DebianLockSpec
     runtimes: Tuple[Target, ...]  # the runtimes the base must run (checked when the base is packaged)
 
 
@@ -135,7 +135,7 @@ async def debian_base_spec(request: DebianBaseSpecRequest) -> BaseOfTarget:
     if PythonRuntimeFieldSet.is_applicable(target):
         suite = default_base_suite(target)
         packages = {*DEFAULT_BASE_PACKAGES, *_runtime_packages(target, suite)}
-        spec = DebianBaseSpec(
+        spec = DebianLockSpec(
             str(target.address),
             tuple(sorted(packages)),
             suite,
@@ -146,7 +146,7 @@ async def debian_base_spec(request: DebianBaseSpecRequest) -> BaseOfTarget:
     runtimes = await _listed_runtimes(target)
     suite = target[DebianSuiteField].value
     packages = {*(target[DebianPackagesField].value or ()), *(p for r in runtimes for p in _runtime_packages(r, suite))}
-    spec = DebianBaseSpec(
+    spec = DebianLockSpec(
         str(target.address),
         tuple(sorted(packages)),
         suite,
@@ -258,7 +258,7 @@ class RequestedDebianResolveNames(RequestedUserResolveNames):
 
 @dataclass(frozen=True)
 class GenerateDebianLockfile(GenerateLockfile):
-    spec: DebianBaseSpec
+    spec: DebianLockSpec
 
 
 @dataclass(frozen=True)
@@ -277,7 +277,7 @@ async def all_base_targets(all_targets: AllTargets) -> AllBaseTargets:
     return AllBaseTargets(tuple(debian + unlisted_runtimes))
 
 
-def _check_lock_paths_differ(specs: List[DebianBaseSpec]) -> None:
+def _check_lock_paths_differ(specs: List[DebianLockSpec]) -> None:
     shared = [path for path, count in Counter(s.lock_path for s in specs).items() if count > 1]
     if shared:
         owners = ", ".join(s.address for s in specs if s.lock_path in shared)
@@ -287,7 +287,7 @@ def _check_lock_paths_differ(specs: List[DebianBaseSpec]) -> None:
         )
 
 
-def _build_root_specs(targets: Iterable[Target]) -> List[DebianBaseSpec]:
+def _build_root_specs(targets: Iterable[Target]) -> List[DebianLockSpec]:
     """The build root locks of the runtimes among `targets` (those compiled in a build root)."""
     runtimes = [PythonRuntimeFieldSet.create(t) for t in targets if PythonRuntimeFieldSet.is_applicable(t)]
     return [spec for r in runtimes if r.uses_build_root for spec in r.build_root_specs()]
@@ -297,14 +297,14 @@ def _build_root_specs(targets: Iterable[Target]) -> List[DebianBaseSpec]:
 IMAGE_TARGET_ALIAS = "python_oci_image"
 
 
-def _container_tools_specs(targets: Iterable[Target], container_tools: ContainerToolsSpec) -> List[DebianBaseSpec]:
+def _container_tools_specs(targets: Iterable[Target], container_tools: ContainerToolsSpec) -> List[DebianLockSpec]:
     """The container tools' lock, where `targets` hold an image to run with them."""
     return [container_tools.spec] if any(t.alias == IMAGE_TARGET_ALIAS for t in targets) else []
 
 
 async def _debian_lock_specs(
     targets: Iterable[Target], with_bases: Iterable[Target], container_tools: ContainerToolsSpec
-) -> List[DebianBaseSpec]:
+) -> List[DebianLockSpec]:
     """The one list of the Debian locks `targets` need, in this order: the bases of `with_bases` (those of
     `targets` that have one, AllBaseTargets), the runtimes' build roots, the `debian_tools` targets' and the container
     tools' (when there is an image to run). A new kind of lock is added here."""
@@ -318,7 +318,7 @@ class AllDebianLockSpecs:
     """Every Debian lock of the repository: the bases', the runtimes' build roots', the `debian_tools` targets' and
     the container tools' (when there is an image to run)."""
 
-    specs: Tuple[DebianBaseSpec, ...]
+    specs: Tuple[DebianLockSpec, ...]
 
 
 @rule(desc="Find every Debian lock", level=LogLevel.DEBUG)

@@ -65,15 +65,16 @@ class DebianBaseError(PantsOciError):
 
 
 @dataclass(frozen=True)
-class DebianBaseSpec:
-    """A base to lock and build. Both `debian_packages` targets and runtimes' default bases become one."""
+class DebianLockSpec:
+    """Any Debian lock: a base's (a `debian_packages` target or a runtime's default base), a runtime's build root,
+    a `debian_tools` target's or the container tools'. What to lock, where its lock file is, and its resolve name."""
 
     address: str  # what messages name, and the resolve name of `generate-lockfiles`
     packages: Tuple[str, ...]  # the requested packages (their dependencies are added when locking)
     suite: str
     architecture: str
     lock_path: str
-    keep_docs: bool = False
+    keep_docs: bool = False  # these two: a base's assembly only (DebianBaseRequest)
     keep_gconv: bool = False
 
 
@@ -293,7 +294,7 @@ def _check_not_rolled_back(dates: LockDates, releases: Tuple[VerifiedRelease, ..
 
 @dataclass(frozen=True)
 class DebianLockRequest:
-    spec: DebianBaseSpec
+    spec: DebianLockSpec
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,7 @@ def lock_dates(lock: Optional[lockfile.DebianLock], lock_path: str) -> Optional[
     return LockDates(lock_path, lock) if lock is not None and lock.releases else None
 
 
-async def _existing_lock(spec: DebianBaseSpec) -> Optional[lockfile.DebianLock]:
+async def _existing_lock(spec: DebianLockSpec) -> Optional[lockfile.DebianLock]:
     contents = await Get(DigestContents, PathGlobs([spec.lock_path]))
     if not contents:
         return None
@@ -360,7 +361,7 @@ async def lock_debian_base(request: DebianLockRequest) -> DebianLockResult:
 
 @dataclass(frozen=True)
 class DebianBaseRequest:
-    spec: DebianBaseSpec
+    spec: DebianLockSpec
     mtime: int = DEFAULT_EPOCH  # the timestamp of every entry (images pass their source_date_epoch)
 
 
@@ -390,7 +391,7 @@ class CheckedDebianLock:
 
 
 @rule(desc="Read a Debian lock", level=LogLevel.DEBUG)
-async def read_debian_lock(spec: DebianBaseSpec) -> CheckedDebianLock:
+async def read_debian_lock(spec: DebianLockSpec) -> CheckedDebianLock:
     contents = await Get(DigestContents, PathGlobs([spec.lock_path]))
     if not contents:
         raise DebianBaseError(
@@ -437,11 +438,11 @@ def _deb_url(config: DebianArchiveConfig, package: lockfile.LockedPackage) -> st
 
 
 async def locked_debs(
-    spec: DebianBaseSpec, config: DebianArchiveConfig
+    spec: DebianLockSpec, config: DebianArchiveConfig
 ) -> Tuple[lockfile.DebianLock, Tuple[DebianDeb, ...]]:
     """The lock of `spec`, checked, and its .debs, each checked against the lock's sha256 and size before it is
     stored or used."""
-    lock = (await Get(CheckedDebianLock, DebianBaseSpec, spec)).lock
+    lock = (await Get(CheckedDebianLock, DebianLockSpec, spec)).lock
     try:
         urls = [_deb_url(config, p) for p in lock.packages]
     except lockfile.DebianLockError as e:
@@ -503,7 +504,7 @@ async def build_debian_base(request: DebianBaseRequest, config: DebianArchiveCon
 
 
 @dataclass(frozen=True)
-class DebianBuildRoot:
+class DebianTree:
     """A lock's packages unpacked as a root filesystem (`build_root.py`), for a process to chroot into; or, for host
     tools, as `root/` plus `bin/` launchers that run its programs on the host (`host_tools.py`)."""
 
@@ -516,13 +517,13 @@ class DebianBuildRoot:
 
 
 @dataclass(frozen=True)
-class DebianBuildRootRequest:
-    spec: DebianBaseSpec
+class DebianTreeRequest:
+    spec: DebianLockSpec
     host_tools: bool = False
 
 
 @rule(desc="Unpack a build root", level=LogLevel.DEBUG)
-async def build_debian_root(request: DebianBuildRootRequest, config: DebianArchiveConfig) -> DebianBuildRoot:
+async def build_debian_root(request: DebianTreeRequest, config: DebianArchiveConfig) -> DebianTree:
     spec = request.spec
     what = "host tools" if request.host_tools else "build root"
     lock, debs = await locked_debs(spec, config)
@@ -548,7 +549,7 @@ async def build_debian_root(request: DebianBuildRootRequest, config: DebianArchi
         Get(Digest, RemovePrefix(result.output_digest, "root")), Get(DigestContents, PathGlobs([spec.lock_path]))
     )
     facts = json.loads(result.stdout)
-    return DebianBuildRoot(
+    return DebianTree(
         address=spec.address,
         tree=tree,
         lock_sha256=hashlib.sha256(lock_file[0].content).hexdigest(),

@@ -18,7 +18,7 @@ from pants.util.logging import LogLevel
 
 import pants_oci
 from pants_oci.bases.rules import BaseOfTarget, DebianBaseSpecRequest
-from pants_oci.debian.base_rules import CheckedDebianLock, DebianBaseSpec
+from pants_oci.debian.base_rules import CheckedDebianLock, DebianLockSpec
 from pants_oci.image import checks, plan, sbom, wheel_check
 from pants_oci.image.inputs import (
     AppPlan,
@@ -201,7 +201,7 @@ async def build_platform_image(request: PlatformImageRequest, python_setup: Pyth
     # Everything that can be checked without compiling is checked first: that every base is locked, init, halves.
     base_targets = (await Get(PlatformBases, PlatformBasesRequest(field_set, inputs, architecture))).targets
     base_specs = await MultiGet(Get(BaseOfTarget, DebianBaseSpecRequest(t)) for t in base_targets)
-    locks = await MultiGet(Get(CheckedDebianLock, DebianBaseSpec, b.spec) for b in base_specs)
+    locks = await MultiGet(Get(CheckedDebianLock, DebianLockSpec, b.spec) for b in base_specs)
     checks.check_init(field_set, base_specs, locks)
     await checks.check_halves_match(address, inputs.runtime, base_specs, locks, architecture)
     runtime = await Get(

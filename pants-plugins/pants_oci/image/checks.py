@@ -15,7 +15,7 @@ from pants.engine.target import InvalidFieldException, Target
 
 from pants_oci.bases.rules import BaseOfTarget, closure_problems
 from pants_oci.debian import lockfile
-from pants_oci.debian.base_rules import CheckedDebianLock, DebianBaseSpec
+from pants_oci.debian.base_rules import CheckedDebianLock, DebianLockSpec
 from pants_oci.elf import closure
 from pants_oci.elf.elf import ElfFacts
 from pants_oci.image import plan
@@ -46,7 +46,7 @@ async def check_halves_match(
     if not runtime_fields.uses_build_root or architecture not in (runtime_fields.architectures.value or ()):
         return  # the runtime's own check names a missing architecture
     root_spec = runtime_fields.build_root_spec(architecture)
-    root_lock = (await Get(CheckedDebianLock, DebianBaseSpec, root_spec)).lock
+    root_lock = (await Get(CheckedDebianLock, DebianLockSpec, root_spec)).lock
     for base, lock in zip(base_specs, locks):
         problem = lockfile.halves_problem(root_lock, root_spec.address, lock.lock, base.spec.address)
         if problem:

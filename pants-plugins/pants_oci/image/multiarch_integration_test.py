@@ -26,7 +26,7 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 
 from pants_oci import register
 from pants_oci.bases.rules import BaseOfTarget, DebianBaseSpecRequest, GenerateDebianLockfile
-from pants_oci.debian.base_rules import DebianBuildRoot, DebianBuildRootRequest
+from pants_oci.debian.base_rules import DebianTree, DebianTreeRequest
 from pants_oci.elf.elf import read_elf
 from pants_oci.elf.hardening import read_hardening
 from pants_oci.image.inputs import PythonOciImageFieldSet
@@ -88,7 +88,7 @@ def _runner(fresh: bool) -> RuleRunner:
             QueryRule(BuiltPackage, [PythonRuntimeFieldSet]),
             QueryRule(GenerateLockfileResult, [GenerateDebianLockfile]),
             QueryRule(BaseOfTarget, [DebianBaseSpecRequest]),
-            QueryRule(DebianBuildRoot, [DebianBuildRootRequest]),
+            QueryRule(DebianTree, [DebianTreeRequest]),
             QueryRule(Digest, [DigestSubset]),
             *BUILD_ROOT_LOCK_RULES,
         ],
@@ -197,7 +197,7 @@ def test_the_arm64_image_runs_its_app_under_qemu_user(
     assert library is not None and library.problems() == ()
     assert list((root / "opt/python/lib/python3.13").rglob("*.cpython-313.pyc")), "bytecode by the native build"
     spec = PythonRuntimeFieldSet.create(checkout.get_target(RUNTIME)).build_root_spec("arm64")
-    build_root = checkout.request(DebianBuildRoot, [DebianBuildRootRequest(spec)])
+    build_root = checkout.request(DebianTree, [DebianTreeRequest(spec)])
     qemu = checkout.request(Digest, [DigestSubset(build_root.tree, PathGlobs(["usr/bin/qemu-aarch64-static"]))])
     checkout.write_digest(qemu, path_prefix="qemu")
     emulator = Path(shutil.move(str(Path(checkout.build_root) / "qemu/usr/bin/qemu-aarch64-static"), str(tmp_path)))

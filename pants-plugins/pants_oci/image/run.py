@@ -10,7 +10,7 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import WrappedTarget, WrappedTargetRequest
 from pants.util.logging import LogLevel
 
-from pants_oci.debian.base_rules import CheckedDebianLock, DebianBaseSpec
+from pants_oci.debian.base_rules import CheckedDebianLock, DebianLockSpec
 from pants_oci.image.assemble import BuiltPythonOciImage, PythonOciImageRequest
 from pants_oci.image.inputs import PythonOciImageFieldSet
 from pants_oci.image.target_types import ImageBinaryField, ImageRuntimeField
@@ -34,7 +34,7 @@ async def run_python_oci_image(
     wrapped = await Get(WrappedTarget, WrappedTargetRequest(field_set.address, description_of_origin="the `run` goal"))
     package_field_set = PythonOciImageFieldSet.create(wrapped.target)
     # A missing or stale tools lock is reported before the image is built, not after a compile.
-    await Get(CheckedDebianLock, DebianBaseSpec, tools_lock.spec)
+    await Get(CheckedDebianLock, DebianLockSpec, tools_lock.spec)
     image, tools = await MultiGet(
         # gzip layers whatever the image's compression: umoci 0.4.7 (Debian 12's) cannot unpack zstd ones. The
         # files are the same; only the blobs (and so the digest) differ from a zstd image's.

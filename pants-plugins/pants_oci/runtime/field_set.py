@@ -5,7 +5,7 @@ from typing import List
 
 from pants.core.goals.package import OutputPathField, PackageFieldSet
 
-from pants_oci.debian.base_rules import DebianBaseSpec
+from pants_oci.debian.base_rules import DebianLockSpec
 from pants_oci.debian.target_types import DEFAULT_ARCHITECTURE, default_lock_path
 from pants_oci.errors import PantsOciError
 from pants_oci.runtime import build_plan, cross
@@ -78,7 +78,7 @@ class PythonRuntimeFieldSet(PackageFieldSet):
     def uses_build_root(self) -> bool:
         return self.toolchain.value == "build-root"
 
-    def build_root_spec(self, architecture: str = cross.BUILD_MACHINE) -> DebianBaseSpec:
+    def build_root_spec(self, architecture: str = cross.BUILD_MACHINE) -> DebianLockSpec:
         """The build root's lock: resolve `<address>#build-root`, at <dir>/<name>.build-root.lock.json; for a cross
         build to `arm64`, `<address>#build-root-arm64` at <dir>/<name>.build-root.arm64.lock.json."""
         extra = self.build_root_packages.value or ()
@@ -88,7 +88,7 @@ class PythonRuntimeFieldSet(PackageFieldSet):
         else:
             packages = build_plan.cross_build_root_packages(self.spec(), architecture, extra)
             suffix = f"-{architecture}"
-        return DebianBaseSpec(
+        return DebianLockSpec(
             address=f"{self.address}{BUILD_ROOT_RESOLVE_SUFFIX}{suffix}",
             packages=tuple(packages),
             suite=self.build_root_suite.value,
@@ -96,7 +96,7 @@ class PythonRuntimeFieldSet(PackageFieldSet):
             lock_path=default_lock_path(self.address, f".build-root{suffix.replace('-', '.')}"),
         )
 
-    def build_root_specs(self) -> List[DebianBaseSpec]:
+    def build_root_specs(self) -> List[DebianLockSpec]:
         """One build root per architecture the runtime is built for."""
         return [self.build_root_spec(a) for a in self.architectures.value or (cross.BUILD_MACHINE,)]
 

@@ -8,7 +8,7 @@ import pytest
 from pants.engine.addresses import Address
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 
-from pants_oci.debian.base_rules import DebianBaseSpec, DebianLockRequest, DebianLockResult
+from pants_oci.debian.base_rules import DebianLockRequest, DebianLockResult, DebianLockSpec
 from pants_oci.runtime.field_set import PythonRuntimeFieldSet
 from pants_oci.tools.rules import ContainerToolsSpec
 
@@ -18,10 +18,10 @@ BUILD_ROOT_LOCK_RULES = (QueryRule(DebianLockResult, [DebianLockRequest]), Query
 
 # One lock per test process and spec: every runner of a module gets the same text without fetching the archive's
 # index and resolving again (what a second checkout of a repository has: the lock files are committed).
-_LOCKS: Dict[DebianBaseSpec, str] = {}
+_LOCKS: Dict[DebianLockSpec, str] = {}
 
 
-def _locked(runner: RuleRunner, spec: DebianBaseSpec) -> str:
+def _locked(runner: RuleRunner, spec: DebianLockSpec) -> str:
     if spec not in _LOCKS:
         _LOCKS[spec] = runner.request(DebianLockResult, [DebianLockRequest(spec)]).text
     runner.write_files({spec.lock_path: _LOCKS[spec]})

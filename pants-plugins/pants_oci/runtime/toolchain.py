@@ -10,7 +10,7 @@ from pants.engine.process import FallibleProcessResult, Process, ProcessCacheSco
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from pants_oci.debian.base_rules import DebianBuildRoot, DebianBuildRootRequest
+from pants_oci.debian.base_rules import DebianTree, DebianTreeRequest
 from pants_oci.runtime import build_plan, cross
 from pants_oci.runtime.field_set import PythonRuntimeBuildError, PythonRuntimeFieldSet
 from pants_oci.runtime.scripts import script
@@ -23,7 +23,7 @@ class CPythonToolchain:
     toolchain (fingerprinted into the key)."""
 
     summary: str  # for progress messages
-    build_root: Optional[DebianBuildRoot] = None
+    build_root: Optional[DebianTree] = None
     host_fingerprint: Optional[str] = None
     host_search_path: Tuple[str, ...] = ()
 
@@ -87,7 +87,7 @@ async def choose_toolchain(request: CPythonToolchainRequest) -> CPythonToolchain
         return await Get(CPythonToolchain, HostToolchainRequest())
     await Get(BuildRootSandboxCheck, BuildRootSandboxCheckRequest(str(field_set.address)))
     spec = field_set.build_root_spec(request.architecture)
-    root = await Get(DebianBuildRoot, DebianBuildRootRequest(spec))
+    root = await Get(DebianTree, DebianTreeRequest(spec))
     what = "build root" if request.architecture == cross.BUILD_MACHINE else f"{request.architecture} cross build root"
     return CPythonToolchain(summary=f"{what} of {root.packages} {spec.suite} packages", build_root=root)
 

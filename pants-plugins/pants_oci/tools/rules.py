@@ -4,7 +4,7 @@ sandbox tool of the plugin runs with (`SandboxPython`, see sandbox.py). The lock
 
 The `[container-tools]` tree is the bootstrap: it is unpacked here, in the rule, from its pinned .debs (pure code,
 host_tools.py), because every process that could unpack it would need an interpreter, and the interpreter is in it.
-Other host tools are unpacked by a sandbox tool run with that interpreter (`DebianBuildRootRequest(host_tools=True)`).
+Other host tools are unpacked by a sandbox tool run with that interpreter (`DebianTreeRequest(host_tools=True)`).
 """
 from dataclasses import dataclass
 from typing import Iterable, List, Tuple, Union
@@ -21,9 +21,9 @@ from pants_oci.debian import host_tools, lockfile
 from pants_oci.debian.base_rules import (
     DebianArchiveConfig,
     DebianBaseError,
-    DebianBaseSpec,
-    DebianBuildRoot,
-    DebianBuildRootRequest,
+    DebianLockSpec,
+    DebianTree,
+    DebianTreeRequest,
     locked_debs,
 )
 from pants_oci.debian.target_types import DebianArchitectureField, DebianLockfileField, DebianSuiteField
@@ -46,8 +46,8 @@ class DebianToolsFieldSet(PackageFieldSet):
     lockfile: DebianLockfileField
     output_path: OutputPathField
 
-    def spec(self) -> DebianBaseSpec:
-        return DebianBaseSpec(
+    def spec(self) -> DebianLockSpec:
+        return DebianLockSpec(
             str(self.address),
             tuple(sorted(set(self.packages.value or ()))),
             self.suite.value,
@@ -56,14 +56,14 @@ class DebianToolsFieldSet(PackageFieldSet):
         )
 
 
-def debian_tools_specs(targets: Iterable[Target]) -> List[DebianBaseSpec]:
+def debian_tools_specs(targets: Iterable[Target]) -> List[DebianLockSpec]:
     """The locks of the `debian_tools` targets among `targets`."""
     return [DebianToolsFieldSet.create(t).spec() for t in targets if DebianToolsFieldSet.is_applicable(t)]
 
 
 @dataclass(frozen=True)
 class ContainerToolsSpec:
-    spec: DebianBaseSpec
+    spec: DebianLockSpec
 
 
 @rule(desc="Work out the container tools' Debian lock", level=LogLevel.DEBUG)
@@ -78,7 +78,7 @@ async def container_tools_spec(subsystem: ContainerToolsSubsystem) -> ContainerT
         )
     packages = tuple(sorted(set(subsystem.packages)))
     return ContainerToolsSpec(
-        DebianBaseSpec(CONTAINER_TOOLS_RESOLVE, packages, subsystem.suite, architecture, subsystem.lockfile)
+        DebianLockSpec(CONTAINER_TOOLS_RESOLVE, packages, subsystem.suite, architecture, subsystem.lockfile)
     )
 
 
@@ -151,7 +151,7 @@ async def sandbox_python(_: SandboxPythonRequest) -> SandboxPython:
 
 @rule(desc="Package Debian tools", level=LogLevel.DEBUG)
 async def package_debian_tools(field_set: DebianToolsFieldSet) -> BuiltPackage:
-    tools = await Get(DebianBuildRoot, DebianBuildRootRequest(field_set.spec(), host_tools=True))
+    tools = await Get(DebianTree, DebianTreeRequest(field_set.spec(), host_tools=True))
     path = field_set.output_path.value_or_default(file_ending=None)
     digest = await Get(Digest, AddPrefix(tools.tree, path))
     log: Tuple[str, ...] = (
