@@ -4,6 +4,9 @@
 Between debian/ (the lock and build machinery, which knows nothing of runtimes) and image/: a base's package list
 is its target's `packages` plus what its runtimes load, which follows from their fields, so locking a base never
 compiles a runtime. A runtime that no `debian_packages` target lists gets a default base of its own.
+
+Over 400 lines: the three goals share the list of every lock and the base of each target, which are most of the
+module; split it by goal (lockfiles, package, updates) when one of them grows.
 """
 import logging
 from collections import Counter
