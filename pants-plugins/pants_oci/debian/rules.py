@@ -33,7 +33,9 @@ async def find_debian_archives(bash: BashBinary) -> DebianArchives:
             [bash.path, "-c", _DUMP_APT_SOURCES],
             description="Read the Debian archive URLs from the machine's apt sources",
             level=LogLevel.DEBUG,
-            cache_scope=ProcessCacheScope.PER_SESSION,
+            # Never stored in a cache; read once while the daemon runs (every run used to pay for it). A change
+            # to the apt sources is seen after `pantsd` restarts, or at once with --no-pantsd.
+            cache_scope=ProcessCacheScope.PER_RESTART_SUCCESSFUL,
         ),
     )
     parts = result.stdout.decode(errors="replace").split("\0")[1:]

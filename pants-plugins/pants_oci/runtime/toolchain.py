@@ -70,8 +70,9 @@ async def check_build_root_sandbox(request: BuildRootSandboxCheckRequest) -> Bui
             env={"PATH": ":".join(build_plan.BUILD_ROOT_PATH)},
             description="Check that this host lets users create user namespaces (for build roots)",
             level=LogLevel.DEBUG,
-            # A sysctl can change between runs; the answer is never cached.
-            cache_scope=ProcessCacheScope.PER_SESSION,
+            # Never stored in a cache. A success holds while the daemon runs (asking again cost the edit loop a
+            # user namespace per run); a failure is asked again next run, after the user changed the sysctl.
+            cache_scope=ProcessCacheScope.PER_RESTART_SUCCESSFUL,
         ),
     )
     problem = build_plan.sandbox_problem(request.address, result.stdout.decode(errors="replace"))
