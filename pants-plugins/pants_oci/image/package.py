@@ -2,7 +2,7 @@
 
 The layout directory is the image's layout Digest under its dist/ name. The archive is written by a cacheable
 process (`oci/layout_archive.py`) from the same blobs, so a warm build finds it in the cache and no layer byte
-passes through the Pants process.
+passes through the Pants process. `[oci-image].write_archive = false` skips the archive (a faster edit loop).
 """
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.fs import AddPrefix, CreateDigest, Digest, DigestEntries, FileContent, FileEntry, MergeDigests
@@ -15,6 +15,7 @@ from pants_oci.digests import first_file_digest
 from pants_oci.image import plan
 from pants_oci.image.assemble import BuiltPythonOciImage, PythonOciImageRequest
 from pants_oci.image.inputs import PythonOciImageFieldSet
+from pants_oci.image.subsystem import PythonOciImageSubsystem
 from pants_oci.sandbox import SandboxPython, SandboxPythonRequest, SandboxTool, tool_process
 
 LAYOUT_ARCHIVE = SandboxTool("pants_oci.oci.layout_archive")
@@ -41,11 +42,11 @@ async def _oci_archive(image: BuiltPythonOciImage, path: str) -> Digest:
 
 @rule(desc="Package a python_oci_image", level=LogLevel.DEBUG)
 async def package_python_oci_image(
-    field_set: PythonOciImageFieldSet,
+    field_set: PythonOciImageFieldSet, subsystem: PythonOciImageSubsystem
 ) -> BuiltPackage:
     image = await Get(BuiltPythonOciImage, PythonOciImageRequest(field_set))
     layout_dir = field_set.output_path.value_or_default(file_ending=None)
-    archive_path = f"{layout_dir}.tar"
+    archive_path = f"{layout_dir}.tar" if subsystem.write_archive else None
     info_path = plan.deploy_info_path(layout_dir)
     info = plan.deploy_info(
         image.address,
@@ -74,7 +75,8 @@ async def package_python_oci_image(
             ),
         ),
     )
-    digest = await Get(Digest, MergeDigests([*parts, await _oci_archive(image, archive_path)]))
+    archive = [await _oci_archive(image, archive_path)] if archive_path else []
+    digest = await Get(Digest, MergeDigests([*parts, *archive]))
     log_lines = (
         f"image {image.repository}:{image.tags[0]} digest {image.digest}"
         + (f" (the layout directory also has the tags {', '.join(image.tags[1:])})" if image.tags[1:] else ""),
@@ -85,8 +87,10 @@ async def package_python_oci_image(
     return BuiltPackage(
         digest,
         (
-            BuiltPackageArtifact(archive_path, extra_log_lines=log_lines),
-            BuiltPackageArtifact(layout_dir, extra_log_lines=("OCI image layout directory",)),
+            *((BuiltPackageArtifact(archive_path, extra_log_lines=log_lines),) if archive_path else ()),
+            BuiltPackageArtifact(
+                layout_dir, extra_log_lines=("OCI image layout directory", *(() if archive_path else log_lines))
+            ),
             BuiltPackageArtifact(info_path, extra_log_lines=(f"deploy with {image.repository}@{image.digest}",)),
             BuiltPackageArtifact(plan.sbom_path(layout_dir), extra_log_lines=("SPDX 2.3 SBOM of the image",)),
             *(

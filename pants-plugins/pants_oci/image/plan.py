@@ -337,13 +337,13 @@ def deploy_info(
     os_name: str,
     architecture: str,
     layout_dir: str,
-    archive: str,
+    archive: Optional[str],
     platforms: Sequence[str] = (),
 ) -> bytes:
     """What a deploy step needs from a build, as stable JSON: the image's names, its digests and the reference
     to pin (`repository@sha256:...`, which no later push of a tag can change). For an image of several
     `platforms` (an image index) the pinned digest is the index's, and `platforms` lists them (`config_digest` and
-    `platform` are the first platform's)."""
+    `platform` are the first platform's). `archive` is None when `package` wrote none (`write_archive`)."""
     document = {
         "schema": DEPLOY_INFO_SCHEMA,
         "address": address,
@@ -356,7 +356,7 @@ def deploy_info(
         "compressed_size": compressed_size,
         "platform": {"os": os_name, "architecture": architecture},
         "layout": posixpath.basename(layout_dir),
-        "archive": posixpath.basename(archive),
+        "archive": posixpath.basename(archive) if archive else None,
     }
     if len(platforms) > 1:
         document["index_digest"] = manifest_digest

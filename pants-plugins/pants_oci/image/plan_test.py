@@ -163,6 +163,7 @@ def test_deploy_info_names_the_pinned_reference_and_is_stable() -> None:
     assert info["references"] == ["acme/app:1.0", "acme/app:latest"] and info["layout"] == "img"
     assert info["schema"] == plan.DEPLOY_INFO_SCHEMA and plan.deploy_info(*args) == plan.deploy_info(*args)
     assert plan.deploy_info_path("src.app/img") == "src.app/img.oci-info.json"
+    assert info["archive"] == "img.tar" and json.loads(plan.deploy_info(*args[:-1], None))["archive"] is None
 
 
 def test_installed_distributions_come_from_dist_info_directories() -> None:

@@ -103,6 +103,15 @@ def _runner(fresh: bool) -> RuleRunner:
         target_types=[*core.target_types(), *register.target_types(), *python_backend.target_types()],
         **store_kwargs(fresh),
     )
+    runner.set_options(_options(), env_inherit=ENV_INHERIT)
+    runner.write_files(PROJECT)
+    return runner
+
+
+ENV_INHERIT = {"PATH", "PYENV_ROOT", "HOME"}
+
+
+def _options(*extra: str) -> List[str]:
     # The repository's interpreter constraints. Pants' default (>=3.7) would mix CPython 3.7 with 3.12+ on a host
     # that has both, and no pip that Pex can run supports both (the README says so).
     options = [
@@ -120,9 +129,7 @@ def _runner(fresh: bool) -> RuleRunner:
     ):
         if os.environ.get(name):
             options.append(f"{flag}={os.environ[name]}")
-    runner.set_options(options, env_inherit={"PATH", "PYENV_ROOT", "HOME"})
-    runner.write_files(PROJECT)
-    return runner
+    return [*options, *extra]
 
 
 def _generate_lock(runner: RuleRunner, name: str) -> None:
@@ -569,6 +576,21 @@ def test_app_only_change_rebuilds_only_the_app_layer(first: dict) -> None:
     assert digests_before[:3] == digests_after[:3], "base, runtime and requirements layers are unchanged"
     assert digests_before[3] != digests_after[3]
     assert after["layers"][3]["size"] < 10_000, "the rebuilt layer is the small app layer"
+
+
+def test_without_the_archive_package_writes_the_same_image(first: dict) -> None:
+    """[oci-image].write_archive=false, the fast edit loop: no OCI archive, the same layout and digest."""
+    runner = first["runner"]
+    runner.set_options(_options("--no-oci-image-write-archive"), env_inherit=ENV_INHERIT)
+    try:
+        files = _package(runner)
+    finally:
+        runner.set_options(_options(), env_inherit=ENV_INHERIT)
+    assert "app/img.tar" not in files and "app/img.tar" in first["files"]
+    assert _layout_files(files) == _layout_files(first["files"])
+    info, info_before = (json.loads(f["app/img.oci-info.json"]) for f in (files, first["files"]))
+    assert info["archive"] is None and info_before["archive"] == "img.tar"
+    assert {k: v for k, v in info.items() if k != "archive"} == {k: v for k, v in info_before.items() if k != "archive"}
 
 
 @slow_tier(
