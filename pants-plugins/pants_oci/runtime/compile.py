@@ -22,7 +22,8 @@ from pants.engine.target import InvalidFieldException
 from pants.util.logging import LogLevel
 
 from pants_oci.layer.rules import LayerInterpreter
-from pants_oci.runtime import build_plan, cross, pgo_profile
+from pants_oci.runtime import build_plan, configure_flags, cross, pgo_profile
+from pants_oci.runtime.bolt_step import BoltedRuntime, BoltRequest
 from pants_oci.runtime.build_process import build_process, checked, sandbox_inputs
 from pants_oci.runtime.field_set import BUILD_ROOT_RESOLVE_SUFFIX, PythonRuntimeFieldSet
 from pants_oci.runtime.profile import CPythonProfile, CPythonProfileRequest, PinnedProfileRequest
@@ -225,7 +226,12 @@ async def build_python_runtime(request: BuildPythonRuntimeRequest, bash: BashBin
         ),
     )
     await checked(result, spec, toolchain)
-    return await _built_runtime(spec, result.output_digest, source, toolchain, profile)
+    output = result.output_digest
+    if configure_flags.uses(spec.optimizations, "bolt"):
+        assert toolchain.build_root is not None  # bolt.bolt_problem requires a build root
+        bolt_request = BoltRequest(spec, field_set.build_root_suite.value, toolchain.build_root.tree, output)
+        output = (await Get(BoltedRuntime, BoltRequest, bolt_request)).output
+    return await _built_runtime(spec, output, source, toolchain, profile)
 
 
 def rules():

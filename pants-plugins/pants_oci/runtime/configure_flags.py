@@ -8,7 +8,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from pants_oci.runtime.modules import Version, parse_minor_version
 
-OPTIMIZATIONS = ("none", "lto", "pgo", "pgo+lto")
+OPTIMIZATIONS = ("none", "lto", "pgo", "pgo+lto", "pgo+lto+bolt")
 BYTECODE_POLICIES = ("none", "unchecked-hash")
 
 # Replaced by build_cpython.sh with `-ffile-prefix-map=<sandbox build dir>=/usr/src/python`: the sandbox
@@ -36,7 +36,7 @@ def _before(minor: Version) -> Callable[[Version, str], bool]:
 
 
 def _optimizing(kind: str) -> Callable[[Version, str], bool]:
-    return lambda _, optimizations: kind in optimizations.split("+")
+    return lambda _, optimizations: uses(optimizations, kind)
 
 
 CONFIGURE_FLAGS: Tuple[Flag, ...] = (
@@ -96,6 +96,17 @@ STRIP_LDFLAGS = "-Wl,--strip-all"
 # (config-X.Y/python.o, for embedding), so LTO builds fix it. Measured: without it, two pgo+lto builds from the
 # same profile differed in that file alone.
 LTO_SEED_CFLAGS = "-frandom-seed=pants-oci"
+# What BOLT (runtime/bolt.py) needs of the compile, as CPython's own --enable-bolt sets it: no hot/cold function
+# splitting by GCC (BOLT splits itself, and cannot read GCC's split functions), and the link's relocations kept
+# in the output, so that BOLT can move code. The link-time strip is left out: BOLT reads the symbol table, and
+# strips every ELF file of the tree itself afterwards.
+BOLT_CFLAGS = "-fno-reorder-blocks-and-partition"
+BOLT_LDFLAGS = "-Wl,--emit-relocs"
+
+
+def uses(optimizations: str, kind: str) -> bool:
+    """Whether the `optimizations` value (e.g. "pgo+lto+bolt") includes `kind` ("pgo", "lto" or "bolt")."""
+    return kind in optimizations.split("+")
 
 
 # ./configure options the plugin decides, and where a target says what it wants instead.
@@ -134,10 +145,12 @@ def configure_args(
     minor = parse_minor_version(version)
     args = [f.arg for f in CONFIGURE_FLAGS if f.selected(minor, optimizations, include)]
     args += list(extra_args)
-    seed = f" {LTO_SEED_CFLAGS}" if "lto" in optimizations.split("+") else ""
+    seed = f" {LTO_SEED_CFLAGS}" if uses(optimizations, "lto") else ""
+    bolt = uses(optimizations, "bolt")
+    cflags = HARDENING_CFLAGS.replace(CONTROL_FLOW_FLAG, control_flow_flag) + seed
     args += [
-        f"CFLAGS={HARDENING_CFLAGS.replace(CONTROL_FLOW_FLAG, control_flow_flag)}{seed} {PREFIX_MAP_PLACEHOLDER}",
+        f"CFLAGS={cflags}{' ' + BOLT_CFLAGS if bolt else ''} {PREFIX_MAP_PLACEHOLDER}",
         f"CPPFLAGS={HARDENING_CPPFLAGS}",
-        f"LDFLAGS={HARDENING_LDFLAGS} {RPATH_LDFLAGS} {STRIP_LDFLAGS}",
+        f"LDFLAGS={HARDENING_LDFLAGS} {RPATH_LDFLAGS} {BOLT_LDFLAGS if bolt else STRIP_LDFLAGS}",
     ]
     return args

@@ -20,7 +20,13 @@ def test_none_builds_shared_hardened_without_optimizations() -> None:
 
 @pytest.mark.parametrize(
     "optimizations, lto, pgo",
-    [("none", False, False), ("lto", True, False), ("pgo", False, True), ("pgo+lto", True, True)],
+    [
+        ("none", False, False),
+        ("lto", True, False),
+        ("pgo", False, True),
+        ("pgo+lto", True, True),
+        ("pgo+lto+bolt", True, True),
+    ],
 )
 def test_optimization_levels_map_to_configure_flags(optimizations: str, lto: bool, pgo: bool) -> None:
     args = configure_args("3.13.5", optimizations)
@@ -52,3 +58,19 @@ def test_lto_builds_seed_the_names_their_objects_carry() -> None:
     lto_cflags = next(a for a in configure_args("3.13.5", "pgo+lto") if a.startswith("CFLAGS="))
     plain_cflags = next(a for a in configure_args("3.13.5", "pgo") if a.startswith("CFLAGS="))
     assert "-frandom-seed=pants-oci" in lto_cflags and "-frandom-seed" not in plain_cflags
+
+
+def test_bolt_keeps_relocations_and_symbols_and_leaves_every_other_level_as_it_was() -> None:
+    def flags(optimizations: str, name: str) -> str:
+        return next(a for a in configure_args("3.13.5", optimizations) if a.startswith(f"{name}="))
+
+    assert "-Wl,--emit-relocs" in flags("pgo+lto+bolt", "LDFLAGS")
+    assert "-Wl,--strip-all" not in flags("pgo+lto+bolt", "LDFLAGS")  # BOLT reads the symbol table
+    assert "-fno-reorder-blocks-and-partition" in flags("pgo+lto+bolt", "CFLAGS")
+    # The flags of the other levels are their cache keys: BOLT's additions stay out of them.
+    for level in ("none", "lto", "pgo", "pgo+lto"):
+        assert "--emit-relocs" not in flags(level, "LDFLAGS") and "-Wl,--strip-all" in flags(level, "LDFLAGS")
+        assert "reorder-blocks" not in flags(level, "CFLAGS")
+    without_bolt = configure_args("3.13.5", "pgo+lto")
+    with_bolt = configure_args("3.13.5", "pgo+lto+bolt")
+    assert [a for a in with_bolt if "FLAGS=" not in a] == [a for a in without_bolt if "FLAGS=" not in a]

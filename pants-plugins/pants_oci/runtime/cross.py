@@ -56,8 +56,9 @@ def cross_target(architecture: str) -> Optional[CrossTarget]:
 
 
 def cross_optimizations(optimizations: str) -> str:
-    """What a cross build of a runtime with `optimizations` is built with: the same without PGO (see above)."""
-    kept = [part for part in optimizations.split("+") if part != "pgo"]
+    """What a cross build of a runtime with `optimizations` is built with: the same without PGO (see above), and
+    without BOLT, which needs the same training run."""
+    kept = [part for part in optimizations.split("+") if part not in ("pgo", "bolt")]
     return "+".join(kept) or "none"
 
 

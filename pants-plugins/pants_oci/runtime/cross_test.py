@@ -15,7 +15,9 @@ def test_the_build_machine_is_native_and_unknown_architectures_are_named() -> No
         cross.cross_target("riscv64")
 
 
-@pytest.mark.parametrize("asked, built", [("pgo+lto", "lto"), ("pgo", "none"), ("lto", "lto"), ("none", "none")])
+@pytest.mark.parametrize(
+    "asked, built", [("pgo+lto+bolt", "lto"), ("pgo+lto", "lto"), ("pgo", "none"), ("lto", "lto"), ("none", "none")]
+)
 def test_cross_builds_drop_pgo_and_keep_the_rest(asked: str, built: str) -> None:
     assert cross.cross_optimizations(asked) == built
     assert build_plan.cross_spec(_spec(asked)).optimizations == built

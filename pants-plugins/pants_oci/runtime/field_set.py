@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from typing import List
 
 from pants.core.goals.package import OutputPathField, PackageFieldSet
+from pants.engine.target import InvalidFieldException
 
 from pants_oci.debian.base_rules import DebianLockSpec
 from pants_oci.debian.target_types import DEFAULT_ARCHITECTURE, default_lock_path
 from pants_oci.errors import PantsOciError
-from pants_oci.runtime import build_plan, cross
+from pants_oci.runtime import bolt, build_plan, cross
 from pants_oci.runtime.known_versions import SourceRelease
 from pants_oci.runtime.target_types import (
     PythonRuntimeArchitecturesField,
@@ -62,6 +63,15 @@ class PythonRuntimeFieldSet(PackageFieldSet):
     output_path: OutputPathField
 
     def spec(self) -> build_plan.RuntimeSpec:
+        problem = bolt.bolt_problem(
+            str(self.address),
+            self.version.value,
+            self.optimizations.value,
+            self.toolchain.value,
+            self.build_root_suite.value,
+        )
+        if problem:
+            raise InvalidFieldException(problem)
         return build_plan.make_spec(
             address=str(self.address),
             version=self.version.value,
@@ -83,7 +93,8 @@ class PythonRuntimeFieldSet(PackageFieldSet):
         build to `arm64`, `<address>#build-root-arm64` at <dir>/<name>.build-root.arm64.lock.json."""
         extra = self.build_root_packages.value or ()
         if architecture == cross.BUILD_MACHINE:
-            packages = build_plan.build_root_packages(self.spec(), extra)
+            bolt_tools = bolt.build_root_packages(self.optimizations.value, self.build_root_suite.value)
+            packages = build_plan.build_root_packages(self.spec(), (*extra, *bolt_tools))
             suffix = ""
         else:
             packages = build_plan.cross_build_root_packages(self.spec(), architecture, extra)

@@ -10,7 +10,6 @@ from pants.engine.fs import (
     DigestContents,
     DigestEntries,
     DigestSubset,
-    FileContent,
     FileEntry,
     PathGlobs,
     RemovePrefix,
@@ -23,7 +22,7 @@ from pants.util.logging import LogLevel
 from pants_oci.digests import first_file_digest
 from pants_oci.runtime import build_plan, pgo_profile
 from pants_oci.runtime.build_process import build_process, checked, sandbox_inputs
-from pants_oci.runtime.scripts import PROFILE_STEP_SCRIPTS, TRAINING_DIR, TRAINING_SCRIPT, script
+from pants_oci.runtime.scripts import PROFILE_STEP_SCRIPTS, TRAINING_SCRIPT, script, training_step_files
 from pants_oci.runtime.source import CPythonSource
 from pants_oci.runtime.target_types import PythonRuntimePgoProfileField
 from pants_oci.runtime.toolchain import CPythonToolchain
@@ -55,15 +54,7 @@ class PinnedProfileRequest:
 async def generate_pgo_profile(request: CPythonProfileRequest, bash: BashBinary) -> CPythonProfile:
     spec = request.spec
     training = script(TRAINING_SCRIPT)
-    step_scripts = await Get(
-        Digest,
-        CreateDigest(
-            [
-                *(script(name) for name in PROFILE_STEP_SCRIPTS),
-                FileContent(f"{TRAINING_DIR}/{TRAINING_SCRIPT}", training.content),
-            ]
-        ),
-    )
+    step_scripts = await Get(Digest, CreateDigest(training_step_files(PROFILE_STEP_SCRIPTS)))
     inputs = await sandbox_inputs(request.source, step_scripts)
     manifest = pgo_profile.manifest(spec, hashlib.sha256(training.content).hexdigest())
     result = await Get(

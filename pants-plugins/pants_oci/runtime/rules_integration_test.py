@@ -32,7 +32,7 @@ from pants_oci.runtime import rules as runtime_rules
 from pants_oci.runtime.field_set import PythonRuntimeFieldSet
 from pants_oci.runtime.modules import default_required_modules
 from pants_oci.runtime.target_types import PythonRuntimeTarget
-from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, store_kwargs
+from pants_oci.runtime.testing import BUILD_ROOT_LOCK_RULES, lock_build_root, slow_tier, store_kwargs
 from pants_oci.tools.testing import openssl_env, tool
 
 VERSION = "3.13.5"
@@ -78,7 +78,7 @@ SMOKE_TEST = textwrap.dedent(
 )
 
 
-def _rule_runner() -> RuleRunner:
+def _rule_runner(fresh: bool = False) -> RuleRunner:
     runner = RuleRunner(
         rules=[
             *runtime_rules.rules(),
@@ -87,7 +87,7 @@ def _rule_runner() -> RuleRunner:
             *BUILD_ROOT_LOCK_RULES,
         ],
         target_types=[PythonRuntimeTarget],
-        **store_kwargs(fresh=False),
+        **store_kwargs(fresh=fresh),
     )
     # The mirror .ci/run configures, else the defaults (python.org, then the machine's Debian archive).
     configured = os.environ.get("PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES")
@@ -96,8 +96,8 @@ def _rule_runner() -> RuleRunner:
     return runner
 
 
-def _package(build_file: str) -> Dict[str, bytes]:
-    runner = _rule_runner()
+def _package(build_file: str, fresh: bool = False) -> Dict[str, bytes]:
+    runner = _rule_runner(fresh)
     runner.write_files({"src/BUILD": build_file})
     lock_build_root(runner, Address("src", target_name="rt"))
     target = runner.get_target(Address("src", target_name="rt"))
@@ -226,3 +226,20 @@ def test_missing_modules_fail_the_build_naming_what_each_needs() -> None:
     )
     assert "build_root_packages" in message and "--resolve=src:rt#build-root" in message
     assert "optional_modules" in message
+
+
+@slow_tier("Two pgo+lto+bolt compiles in empty stores (about 20 minutes each on 2 cores)")
+def test_bolt_builds_are_reproducible_and_hardened(tmp_path: Path) -> None:
+    """optimizations="pgo+lto+bolt" keeps PGO's guarantee: two compiles in fresh sandboxes and empty stores (the
+    PGO profile, the compile and the BOLT step each run twice) give the same archive. The BOLT step checks its own
+    output by running the training on it; here the laid-out libpython keeps its hardening and loses its symbols."""
+    build_file = f'python_runtime(name="rt", version="{VERSION}", optimizations="pgo+lto+bolt")'
+    first = _package(build_file, fresh=True)
+    second = _package(build_file, fresh=True)
+    assert first["src/rt.tar.gz"] == second["src/rt.tar.gz"]
+    with tarfile.open(fileobj=io.BytesIO(first["src/rt.tar.gz"])) as tar:
+        tar.extractall(tmp_path)
+    libpython = (tmp_path / "opt" / "python" / "lib" / "libpython3.13.so.1.0").read_bytes()
+    hardening = read_hardening(libpython)
+    assert hardening is not None and hardening.problems() == ()
+    assert b".symtab" not in libpython and b".bolt.org.text" in libpython  # laid out by BOLT, then stripped

@@ -110,7 +110,8 @@ class PythonRuntimeOptimizationsField(StringField):
     help = softwrap(
         """
         How hard the compiler works: `none`, `lto` (link-time optimization), `pgo` (profile-guided
-        optimization) or `pgo+lto`.
+        optimization), `pgo+lto`, or `pgo+lto+bolt` (3.12+, build root on Debian 13: libpython laid out again by
+        LLVM's BOLT from the same deterministic training; see docs/benchmarks.md for what it gains).
 
         The default, `pgo+lto`, is what the official python image and the distributions ship: measured here for
         3.13.5 it runs a micro-benchmark suite 1.26x as fast as `none`, for about 5x the compile time (11
