@@ -5,13 +5,14 @@
     python3 benchmarks/run.py runtime --levels pgo+lto --runs 1
     python3 benchmarks/run.py image --runs 3
     python3 benchmarks/run.py scale --services 10 25 50
-    python3 benchmarks/run.py inner-loop --runs 5
+    python3 benchmarks/run.py inner-loop --runs 5 --before <commit>
     python3 benchmarks/run.py lock --runs 3
     python3 benchmarks/run.py build-root --runs 2
     python3 benchmarks/run.py cross --levels none pgo+lto --runs 3
     python3 benchmarks/run.py image-size
     python3 benchmarks/run.py remote-cache
     python3 benchmarks/run.py publish --layer-mb 1024 --services 10
+    python3 benchmarks/run.py interpreters --rounds 3
     python3 benchmarks/run.py pgo --baseline "pgo+lto before=<an older runtime's .tar.gz>"
     python3 benchmarks/run.py pgo --levels --baseline "none=<archive>" --baseline "pgo+lto=<archive>"
 
@@ -46,7 +47,9 @@ also counts the CPython compiles in Pants' log (there must be none).
 
 `inner-loop` measures the developer's loop in a scratch clone with warm caches: a one-line change to the example
 app, then `./pants package` of its image, until the new image is in dist/; with the Pants daemon running (started
-and warmed first) and without it (`--no-pantsd`), alternating the two, median of --runs each.
+and warmed first), the same without the OCI archive (`--no-oci-image-write-archive`), and without the daemon
+(`--no-pantsd`); with --before, also that commit in a clone of its own with its own daemon. Each round runs every
+variant once, in an order that rotates from round to round; median of --runs rounds.
 
 `build-root` measures the build root in a scratch clone, per run from an empty local store: fetching its .debs and
 unpacking them (cold, from Pants' log: first .deb fetch to the unpack's completion), then, in that store with the
@@ -72,6 +75,16 @@ images that share a base and a runtime layer, first into empty repositories, the
 after every app layer changed (only app layers, configs and manifests move; median), with the tool's own count
 of what the last image's push moved. The two clients take turns, each with its own registry.
 
+`interpreters` compiles this plugin's CPython 3.13.5 at `none`, `pgo+lto` and `pgo+lto+bolt` and its 3.11.2 at
+`pgo+lto` (build roots on Debian 13 and 12), unpacks Debian's own python3.13 (trixie) and python3.11 (bookworm)
+from their pinned .debs as `debian_tools` targets, and runs a fixed subset of pyperformance (PYPERFORMANCE_SUBSET,
+the pinned wheels from PyPI; pyperf with --processes worker processes of 3 values each) on all of them. Every
+interpreter runs with the dynamic loader and libraries of its version's Debian tree, so the two builds of a version
+share one libc, OpenSSL, expat and sqlite. In each of --rounds rounds every benchmark runs on every interpreter in
+turn, in an order that rotates from round to round. The table shows the median time per benchmark and, in
+parentheses, the speed relative to Debian's build of the same version (Debian's time over this one's: above 1 is
+faster), the median of the per-round ratios; then the geometric mean of those ratios.
+
 `pgo` compiles CPython at `none` and at `pgo+lto` (cold, process cache off; compile seconds from Pants' log, the
 profile step and the optimized build together), then runs a micro-benchmark suite on each interpreter and on any
 --baseline archive (for example a runtime packaged by an older version of the plugin; `--levels` with no level
@@ -82,7 +95,9 @@ per-round ratios. fib, json, re and sort resemble the PGO training; difflib and 
 """
 import argparse
 import ast
+import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -93,6 +108,8 @@ import sys
 import tarfile
 import tempfile
 import time
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -344,6 +361,187 @@ def bench_pgo(levels: List[str], baselines: List[str], rounds: int) -> None:
         cells = " | ".join(f"{statistics.median(r[b] for r in per_round):.2f}" for b in benches)
         compiled = f"{compile_s[name]:.0f}" if name in compile_s else "-"
         print(f"| {name} | {compiled} | {cells} | {statistics.median(totals):.1f} | {speedup:.3f} |")
+
+
+# pyperformance from PyPI, pinned: the benchmark scripts come from its wheel, pyperf runs them.
+PYPERFORMANCE_WHEELS = (
+    ("pyperformance", "1.14.0", "94068ac2935b6952ccb5e8a302eb9cebc26e82454494bef6e53822738adf0049"),
+    ("pyperf", "2.11.0", "11c0034bb29a79796417a6e5a7852ff4814a33cce24aeb6d268676c3a52dfda6"),
+)
+# The fixed subset: every pyperformance benchmark that needs nothing outside the standard library, runs on 3.11
+# and 3.13 alike, and takes no arguments, minus the ones that time I/O, sleeping or start-up (asyncio_tcp,
+# concurrent_imap, python_startup, ...) rather than the interpreter. The same list for every interpreter.
+PYPERFORMANCE_SUBSET = (
+    "chaos",
+    "comprehensions",
+    "coroutines",
+    "deepcopy",
+    "deltablue",
+    "fannkuch",
+    "float",
+    "generators",
+    "go",
+    "hexiom",
+    "json_dumps",
+    "json_loads",
+    "logging",
+    "nbody",
+    "nqueens",
+    "pyflate",
+    "raytrace",
+    "regex_v8",
+    "richards",
+    "spectral_norm",
+    "sqlite_synth",
+    "telco",
+    "unpack_sequence",
+    "xml_etree",
+)
+
+
+@dataclass(frozen=True)
+class ComparedRuntime:
+    """A runtime of this plugin, compiled for the comparison, and the Debian release whose python3.X it is held
+    against (same CPython version, run with that release's loader and libraries)."""
+
+    name: str
+    version: str
+    optimizations: str
+    suite: str
+
+
+COMPARED_RUNTIMES = (
+    ComparedRuntime("py313_none", "3.13.5", "none", "trixie"),
+    ComparedRuntime("py313_pgo_lto", "3.13.5", "pgo+lto", "trixie"),
+    ComparedRuntime("py313_bolt", "3.13.5", "pgo+lto+bolt", "trixie"),
+    ComparedRuntime("py311_pgo_lto", "3.11.2", "pgo+lto", "bookworm"),
+)
+DEBIAN_PYTHONS = {"trixie": "3.13", "bookworm": "3.11"}
+
+
+def write_comparison_targets(runtimes: List[ComparedRuntime]) -> List[str]:
+    """The scratch BUILD: the runtimes, and one debian_tools target per suite with Debian's own python3.X."""
+    SCRATCH.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f'python_runtime(name="{r.name}", version="{r.version}", optimizations="{r.optimizations}", '
+        f'build_root_suite="{r.suite}")'
+        for r in runtimes
+    ]
+    suites = sorted({r.suite for r in runtimes})
+    lines += [f'debian_tools(name="debian_{s}", packages=["python{DEBIAN_PYTHONS[s]}"], suite="{s}")' for s in suites]
+    (SCRATCH / "BUILD").write_text("\n".join(lines) + "\n")
+    scratch = SCRATCH.relative_to(REPO)
+    return [f"{scratch}:{r.name}" for r in runtimes] + [f"{scratch}:debian_{s}" for s in suites]
+
+
+def pyperformance_files(work: Path) -> Tuple[Path, Path]:
+    """pyperf's import directory and pyperformance's benchmarks directory, from the pinned wheels."""
+    wheels = work / "wheels"
+    for name, version, sha256 in PYPERFORMANCE_WHEELS:
+        run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(wheels),
+             f"{name}=={version}"])
+        wheel = next(wheels.glob(f"{name}-{version}-*.whl"))
+        found = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        if found != sha256:
+            raise SystemExit(f"{wheel.name}: sha256 {found}, pinned {sha256}")
+        with zipfile.ZipFile(wheel) as whl:
+            whl.extractall(work / "site")
+    return work / "site", work / "site" / "pyperformance" / "data-files" / "benchmarks"
+
+
+def through_loader(python: Path, tools: Path) -> Path:
+    """A script beside `python` that runs it with the Debian tree `tools`' dynamic loader and libraries (the
+    way host tools run): a trixie-built interpreter then runs on any host, and both builds of a version get the
+    same libc. --argv0 makes sys.executable the script, so pyperf's worker processes start the same way."""
+    lib = tools / "root" / "usr" / "lib" / "x86_64-linux-gnu"
+    wrapper = python.with_name(python.name + "-bench")
+    wrapper.write_text(
+        f'#!/bin/sh\nexec "{lib}/ld-linux-x86-64.so.2" --library-path "{lib}" --argv0 "$0" "{python}" "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    return wrapper
+
+
+def pyperf_seconds(python: Path, script: Path, site: Path, processes: int, out: Path) -> float:
+    """The mean time of one benchmark on `python` (pyperf: `processes` worker processes, 3 values each)."""
+    run(
+        [str(python), str(script), "--processes", str(processes), "--values", "3", "--warmups", "1",
+         "--inherit-environ", "PYTHONPATH", "--quiet", "-o", str(out)],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": str(site)},
+    )
+    runs = json.loads(out.read_text())["benchmarks"][0]["runs"]
+    out.unlink()
+    return statistics.mean(v for r in runs for v in r.get("values", ()))
+
+
+def geometric_mean(values: List[float]) -> float:
+    return math.exp(statistics.mean(math.log(v) for v in values))
+
+
+def bench_interpreters(levels: List[str], rounds: int, processes: int, benchmarks: List[str]) -> None:
+    runtimes = [r for r in COMPARED_RUNTIMES if r.optimizations in levels or r.name in levels]
+    targets = write_comparison_targets(runtimes)
+    resolves = [f"--resolve={t}#build-root" for t in targets if "debian_" not in t]
+    resolves += [f"--resolve={t}" for t in targets if "debian_" in t]
+    pants = [str(REPO / "pants"), "--no-pantsd"]
+    run([*pants, "generate-lockfiles", *resolves], cwd=REPO)
+    run([*pants, "package", *targets], cwd=REPO)
+    dist = REPO / "dist" / str(SCRATCH.relative_to(REPO)).replace("/", ".")
+    work = Path(tempfile.mkdtemp(prefix="bench-interpreters-"))
+    site, scripts = pyperformance_files(work)
+    pythons: Dict[str, Path] = {}
+    reference: Dict[str, str] = {}  # interpreter -> the Debian build it is compared with
+    for suite, minor in DEBIAN_PYTHONS.items():
+        if any(r.suite == suite for r in runtimes):
+            debian = f"Debian {suite} python{minor}"
+            tools = dist / f"debian_{suite}"
+            pythons[debian] = through_loader(tools / "root" / "usr" / "bin" / f"python{minor}", tools)
+            reference[debian] = debian
+    for r in runtimes:
+        name = f"plugin {r.version} {r.optimizations}"
+        tree = packaged_tree(f"{SCRATCH.relative_to(REPO)}:{r.name}")
+        pythons[name] = through_loader(tree / "bin" / f"python{r.version.rsplit('.', 1)[0]}", dist / f"debian_{r.suite}")
+        reference[name] = f"Debian {r.suite} python{DEBIAN_PYTHONS[r.suite]}"
+    for name, python in pythons.items():
+        print(name, run([str(python), "-c", "import sys; print(sys.version)"]).stdout.strip(), flush=True)
+    # seconds[interpreter][benchmark] -> one mean per round. Within a round every benchmark runs on every
+    # interpreter in turn, in an order that rotates from round to round, so drift hits them all alike.
+    seconds: Dict[str, Dict[str, List[float]]] = {n: {b: [] for b in benchmarks} for n in pythons}
+    names = list(pythons)
+    for round_number in range(rounds):
+        order = names[round_number % len(names):] + names[: round_number % len(names)]
+        for bench in benchmarks:
+            for name in order:
+                script = scripts / f"bm_{bench}" / "run_benchmark.py"
+                seconds[name][bench].append(pyperf_seconds(pythons[name], script, site, processes, work / "out.json"))
+        print(json.dumps({"round": round_number + 1, **{n: {b: v[-1] for b, v in t.items()} for n, t in seconds.items()}}),
+              flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    print_interpreter_tables(seconds, reference, benchmarks, rounds)
+
+
+def print_interpreter_tables(
+    seconds: Dict[str, Dict[str, List[float]]], reference: Dict[str, str], benchmarks: List[str], rounds: int
+) -> None:
+    """Per benchmark: the median time on each interpreter, and its speed relative to the Debian build of the same
+    version (Debian's time / its time: above 1 is faster than Debian's), the median of the per-round ratios."""
+    names = list(seconds)
+    print(f"\n| benchmark ({rounds} rounds) | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    ratios: Dict[str, Dict[str, float]] = {n: {} for n in names}
+    for bench in benchmarks:
+        cells = []
+        for name in names:
+            ours, theirs = seconds[name][bench], seconds[reference[name]][bench]
+            ratios[name][bench] = statistics.median(t / o for o, t in zip(ours, theirs))
+            cells.append(f"{statistics.median(ours) * 1000:.1f} ms ({ratios[name][bench]:.3f})")
+        print(f"| {bench} | " + " | ".join(cells) + " |")
+    per_round = {
+        n: [geometric_mean([seconds[reference[n]][b][i] / seconds[n][b][i] for b in benchmarks]) for i in range(rounds)]
+        for n in names
+    }
+    print("| **geometric mean of the ratios** | " + " | ".join(f"**{geometric_mean(list(ratios[n].values())):.3f}**" for n in names) + " |")
+    print("| geometric mean, per round (min-max) | " + " | ".join(f"{min(per_round[n]):.3f}-{max(per_round[n]):.3f}" for n in names) + " |")
 
 
 IMAGE_TARGET = "src/python/hello_cli:hello-cli-image"
@@ -1018,29 +1216,45 @@ def stop_pantsd(clone: Path) -> None:
             pass
 
 
-def bench_inner_loop(runs: int) -> None:
+def bench_inner_loop(runs: int, before: str) -> None:
+    """Per round, in an order that rotates: each variant's one-line change and package. Variants: this commit with
+    the daemon warm, the same without the OCI archive (--no-oci-image-write-archive), the same with --no-pantsd, and,
+    with --before, that commit with its own daemon warm."""
     clone = scratch_clone()
-    pants = str(clone / "pants")
-    package = lambda *flags: run([pants, *flags, "package", IMAGE_TARGET], cwd=clone)  # noqa: E731
+    clones = {"this commit": clone}
+    if before:
+        old = scratch_clone()
+        run(["git", "checkout", "-q", before], cwd=old)
+        clones[f"before ({before})"] = old
+    variants: Dict[str, Tuple[Path, List[str]]] = {
+        "this commit, daemon warm": (clone, ["--pantsd"]),
+        "this commit, daemon warm, no archive": (clone, ["--pantsd", "--no-oci-image-write-archive"]),
+        "this commit, --no-pantsd": (clone, ["--no-pantsd"]),
+        **({f"before ({before}), daemon warm": (clones[f"before ({before})"], ["--pantsd"])} if before else {}),
+    }
+    package = lambda c, flags: run([str(c / "pants"), *flags, "package", IMAGE_TARGET], cwd=c)  # noqa: E731
+    seconds: Dict[str, List[float]] = {name: [] for name in variants}
     try:
-        package("--no-pantsd")  # everything but the app layer in the cache
-        package("--pantsd")  # start the daemon and warm its memory
-        with_daemon, without_daemon = [], []
+        for c in clones.values():
+            package(c, ["--no-pantsd"])  # everything but the app layer in the cache
+            package(c, ["--pantsd"])  # start the daemon and warm its memory
+        names = list(variants)
+        change = 0
         for i in range(runs):
-            one_line_change(clone, 2 * i)
-            with_daemon.append(timed(lambda: package("--pantsd")))
-            one_line_change(clone, 2 * i + 1)
-            without_daemon.append(timed(lambda: package("--no-pantsd")))
-            print(json.dumps({"with_daemon_s": with_daemon[-1], "without_daemon_s": without_daemon[-1]}), flush=True)
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                c, flags = variants[name]
+                one_line_change(c, change)
+                change += 1
+                seconds[name].append(timed(lambda: package(c, flags)))
+            print(json.dumps({name: values[-1] for name, values in seconds.items()}), flush=True)
     finally:
-        stop_pantsd(clone)
-        shutil.rmtree(clone.parent, ignore_errors=True)
-    print("\n| runs | one-line change to image in dist/, daemon warm (s) | same, --no-pantsd (s) | ratio |")
-    print("|---|---|---|---|")
-    print(
-        f"| {runs} | {statistics.median(with_daemon):.1f} | {statistics.median(without_daemon):.1f} | "
-        f"{statistics.median(a / b for a, b in zip(with_daemon, without_daemon)):.2f} |"
-    )
+        for c in clones.values():
+            stop_pantsd(c)
+            shutil.rmtree(c.parent, ignore_errors=True)
+    print(f"\n| one-line change to image in dist/ ({runs} rounds) | median s | min-max s |")
+    print("|---|---|---|")
+    for name, values in seconds.items():
+        print(f"| {name} | {statistics.median(values):.2f} | {min(values):.2f}-{max(values):.2f} |")
 
 
 def bench_cross(levels: List[str], runs: int) -> None:
@@ -1145,11 +1359,24 @@ def main() -> None:
     )
     size = sub.add_parser("image-size", help="the example image with gzip and with zstd layers: sizes, unpack time")
     size.add_argument("--rounds", type=int, default=7)
+    interpreters = sub.add_parser(
+        "interpreters", help="pyperformance on this plugin's runtimes beside Debian's python3.13 and python3.11"
+    )
+    interpreters.add_argument(
+        "--levels",
+        nargs="+",
+        default=[r.name for r in COMPARED_RUNTIMES],
+        help="runtimes to compare, by name or optimizations (default: all of COMPARED_RUNTIMES)",
+    )
+    interpreters.add_argument("--rounds", type=int, default=3)
+    interpreters.add_argument("--processes", type=int, default=3, help="pyperf worker processes per benchmark and round")
+    interpreters.add_argument("--benchmarks", nargs="+", default=list(PYPERFORMANCE_SUBSET))
     sub.add_parser("remote-cache", help="package time writing to and reading from a real REAPI cache (BuildGrid)")
     inner = sub.add_parser(
         "inner-loop", help="one-line app change until the image is in dist/, with and without pantsd"
     )
     inner.add_argument("--runs", type=int, default=5)
+    inner.add_argument("--before", default="", help="a commit to measure side by side (its own clone and daemon)")
     lock = sub.add_parser("lock", help="generate-lockfiles of the example Debian base from an empty store")
     lock.add_argument("--runs", type=int, default=3)
     root = sub.add_parser("build-root", help="build root fetch and unpack, and the compile in it against the host's")
@@ -1183,7 +1410,7 @@ def main() -> None:
     elif args.suite == "image":
         bench_image(args.runs, args.startup_runs)
     elif args.suite == "inner-loop":
-        bench_inner_loop(args.runs)
+        bench_inner_loop(args.runs, args.before)
     elif args.suite == "lock":
         bench_lock(args.runs)
     elif args.suite == "image-size":
@@ -1198,6 +1425,8 @@ def main() -> None:
         bench_publish(args.layer_mb, args.services, args.before, args.runs)
     elif args.suite == "pgo":
         bench_pgo(args.levels, args.baseline, args.rounds)
+    elif args.suite == "interpreters":
+        bench_interpreters(args.levels, args.rounds, args.processes, args.benchmarks)
 
 
 if __name__ == "__main__":
