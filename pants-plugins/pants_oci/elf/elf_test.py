@@ -1,5 +1,7 @@
+import dataclasses
 import json
 import os
+import struct
 import sys
 
 import pytest
@@ -151,3 +153,30 @@ def test_hardening_problems_name_what_is_missing() -> None:
     assert weak.problems(stack_protector=False) == ("Position Independent Executable", "Immediate binding")
     library = Hardening(executable=False, pie=False, relro=True, bind_now=True, stack_protector=True, fortify=True)
     assert library.problems() == (), "PIE is a property of executables only"
+
+
+def _with_gnu_stack(data: bytes, p_type: int, p_flags: int) -> bytes:
+    """A copy of a 64-bit ELF file whose PT_GNU_STACK header has this type and these flags."""
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    patched = bytearray(data)
+    for header in range(phoff, phoff + phnum * phentsize, phentsize):
+        if struct.unpack_from("<I", data, header)[0] == 0x6474E551:  # PT_GNU_STACK
+            struct.pack_into("<II", patched, header, p_type, p_flags)
+            return bytes(patched)
+    raise AssertionError("no PT_GNU_STACK header")
+
+
+def test_an_executable_or_missing_stack_header_is_a_problem() -> None:
+    """BOLT's -use-gnu-stack once took the PT_GNU_STACK header for its code segment: without that header glibc
+    makes the stack of every process that loads the library executable."""
+    if not os.path.exists(LIBC):
+        pytest.skip(f"{LIBC}, the 64-bit ELF file this test patches, is absent on this host")
+    data = open(os.path.realpath(LIBC), "rb").read()
+    rw, rwx = 0x4 | 0x2, 0x4 | 0x2 | 0x1
+    unchanged = read_hardening(_with_gnu_stack(data, 0x6474E551, rw))
+    assert unchanged is not None and unchanged.nx_stack
+    for patched in (_with_gnu_stack(data, 0x6474E551, rwx), _with_gnu_stack(data, 0, rw)):  # PF_X; PT_NULL
+        hardening = read_hardening(patched)
+        assert hardening is not None and "Non-executable stack" in hardening.problems()
+        assert dataclasses.replace(hardening, nx_stack=True) == unchanged

@@ -7,7 +7,8 @@ from typing import Dict, FrozenSet, Optional, Tuple
 from pants_oci.elf.elf import SHT_DYNAMIC, _cstr, _Reader, _sections
 
 ET_DYN = 3
-PT_INTERP, PT_GNU_RELRO = 3, 0x6474E552
+PT_INTERP, PT_GNU_STACK, PT_GNU_RELRO = 3, 0x6474E551, 0x6474E552
+PF_X = 0x1
 SHT_DYNSYM = 11
 DT_BIND_NOW, DT_FLAGS, DT_FLAGS_1 = 24, 30, 0x6FFFFFFB
 DF_BIND_NOW, DF_1_NOW, DF_1_PIE = 0x8, 0x1, 0x08000000
@@ -21,6 +22,10 @@ class Hardening:
     bind_now: bool  # every symbol bound at load time, so the whole GOT can be read-only (full RELRO with relro)
     stack_protector: bool  # calls __stack_chk_fail (-fstack-protector-strong put canaries somewhere)
     fortify: bool  # calls __*_chk functions (_FORTIFY_SOURCE replaced some memcpy/sprintf/... with checked ones)
+    # PT_GNU_STACK without PF_X. Without the header glibc assumes the file needs an executable stack and makes the
+    # stack of every process that loads it executable (lintian's executable-stack and
+    # shared-library-lacks-stack-section; hardening-check does not look).
+    nx_stack: bool = True
 
     def problems(self, stack_protector: bool = True, fortify: bool = True) -> Tuple[str, ...]:
         """What is missing, as hardening-check words it; `stack_protector`/`fortify` False skip those checks."""
@@ -28,6 +33,7 @@ class Hardening:
             ("Position Independent Executable", self.pie or not self.executable),
             ("Read-only relocations", self.relro),
             ("Immediate binding", self.bind_now),
+            ("Non-executable stack", self.nx_stack),
         ]
         if stack_protector:
             wanted.append(("Stack protected", self.stack_protector))
@@ -36,14 +42,18 @@ class Hardening:
         return tuple(name for name, ok in wanted if not ok)
 
 
-def _segment_types(reader: _Reader):
+def _segment_flags(reader: _Reader) -> Dict[int, int]:
+    """The program headers' types, each with its flags (p_flags; of the last header where a type repeats)."""
     if reader.is64:
         (phoff,) = reader.unpack("Q", 0x20)
         phentsize, phnum = reader.unpack("HH", 0x36)
+        flags_at = 4  # Elf64_Phdr: p_type, p_flags, ...
     else:
         (phoff,) = reader.unpack("I", 0x1C)
         phentsize, phnum = reader.unpack("HH", 0x2A)
-    return {reader.unpack("I", phoff + i * phentsize)[0] for i in range(phnum)}
+        flags_at = 24  # Elf32_Phdr: p_type, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz, p_flags
+    headers = (phoff + i * phentsize for i in range(phnum))
+    return {reader.unpack("I", h)[0]: reader.unpack("I", h + flags_at)[0] for h in headers}
 
 
 def _imported_symbols(reader: _Reader, sections) -> FrozenSet[str]:
@@ -78,7 +88,7 @@ def read_hardening(data: bytes) -> Optional[Hardening]:
         return None
     reader, sections = opened
     try:
-        segments = _segment_types(reader)
+        segments = _segment_flags(reader)
         imported = _imported_symbols(reader, sections)
         flags = _dynamic_flags(reader, sections)
     except (struct.error, ValueError):
@@ -95,4 +105,5 @@ def read_hardening(data: bytes) -> Optional[Hardening]:
         bind_now=bind_now,
         stack_protector="__stack_chk_fail" in imported,
         fortify=any(n.startswith("__") and n.endswith("_chk") and n != "__stack_chk_fail" for n in imported),
+        nx_stack=PT_GNU_STACK in segments and not segments[PT_GNU_STACK] & PF_X,
     )

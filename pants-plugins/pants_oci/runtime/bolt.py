@@ -30,7 +30,9 @@ class BoltTools:
 BOLT_TOOLS: Dict[str, BoltTools] = {"trixie": BoltTools("bolt-19", "/usr/lib/llvm-19/bin")}
 
 # CPython 3.13's flags for llvm-bolt (configure.ac, BOLT_COMMON_FLAGS and BOLT_APPLY_FLAGS), minus
-# `-update-debug-sections` (the tree is stripped) and `-dyno-stats` (a report nobody reads here).
+# `-update-debug-sections` (the tree is stripped), `-dyno-stats` (a report nobody reads here) and
+# `-use-gnu-stack`, which puts BOLT's new code segment in the PT_GNU_STACK program header: a library without that
+# header makes glibc give the whole process an executable stack (elf/hardening.py checks for it).
 # LLVM 19 cannot move code with computed gotos in PIC code, so the evaluation loop and the regex matchers stay
 # where the compiler put them.
 SKIP_FUNCS = "-skip-funcs=_PyEval_EvalFrameDefault,sre_ucs1_match/1,sre_ucs2_match/1,sre_ucs4_match/1"
@@ -47,7 +49,6 @@ APPLY_FLAGS: Tuple[str, ...] = (
     "-jump-tables=aggressive",
     "-inline-ap",
     "-indirect-call-promotion=all",
-    "-use-gnu-stack",
     "-frame-opt=hot",
 )
 INSTRUMENT_FLAGS: Tuple[str, ...] = (SKIP_FUNCS,)

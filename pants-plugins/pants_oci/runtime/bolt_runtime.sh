@@ -70,6 +70,12 @@ step "stripping"
 find "${tree}" -type f \( -name '*.so' -o -name '*.so.*' -o -path "${tree}/bin/python${minor}" \) -print0 \
   | sort -z | xargs -0 strip --strip-all
 
+# BOLT rewrites the program headers: a library that lost PT_GNU_STACK (or got an executable one) would make glibc
+# give every process that loads it an executable stack.
+if ! readelf -lW "${library}" | grep -Eq '^ +GNU_STACK +.* RW +0x'; then
+  echo "[bolt_runtime] FAILED: $(basename "${library}") has no non-executable PT_GNU_STACK header after BOLT" >&2
+  exit 2
+fi
 # The optimized library runs the training again: a layout bug shows here, not in a container.
 run_logged check env -i PATH="${PATH}" LC_ALL=C.UTF-8 TZ=UTC HOME=/nonexistent PYTHONHASHSEED=0 \
   "${python}" -B "${sandbox}/pgo-training/pgo_training.py"
