@@ -438,8 +438,19 @@ def pyperformance_files(work: Path) -> Tuple[Path, Path]:
     """pyperf's import directory and pyperformance's benchmarks directory, from the pinned wheels."""
     wheels = work / "wheels"
     for name, version, sha256 in PYPERFORMANCE_WHEELS:
-        run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(wheels),
-             f"{name}=={version}"])
+        run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-d",
+                str(wheels),
+                f"{name}=={version}",
+            ]
+        )
         wheel = next(wheels.glob(f"{name}-{version}-*.whl"))
         found = hashlib.sha256(wheel.read_bytes()).hexdigest()
         if found != sha256:
@@ -465,8 +476,21 @@ def through_loader(python: Path, tools: Path) -> Path:
 def pyperf_seconds(python: Path, script: Path, site: Path, processes: int, out: Path) -> float:
     """The mean time of one benchmark on `python` (pyperf: `processes` worker processes, 3 values each)."""
     run(
-        [str(python), str(script), "--processes", str(processes), "--values", "3", "--warmups", "1",
-         "--inherit-environ", "PYTHONPATH", "--quiet", "-o", str(out)],
+        [
+            str(python),
+            str(script),
+            "--processes",
+            str(processes),
+            "--values",
+            "3",
+            "--warmups",
+            "1",
+            "--inherit-environ",
+            "PYTHONPATH",
+            "--quiet",
+            "-o",
+            str(out),
+        ],
         env={"PATH": os.environ["PATH"], "PYTHONPATH": str(site)},
     )
     runs = json.loads(out.read_text())["benchmarks"][0]["runs"]
@@ -500,7 +524,9 @@ def bench_interpreters(levels: List[str], rounds: int, processes: int, benchmark
     for r in runtimes:
         name = f"plugin {r.version} {r.optimizations}"
         tree = packaged_tree(f"{SCRATCH.relative_to(REPO)}:{r.name}")
-        pythons[name] = through_loader(tree / "bin" / f"python{r.version.rsplit('.', 1)[0]}", dist / f"debian_{r.suite}")
+        pythons[name] = through_loader(
+            tree / "bin" / f"python{r.version.rsplit('.', 1)[0]}", dist / f"debian_{r.suite}"
+        )
         reference[name] = f"Debian {r.suite} python{DEBIAN_PYTHONS[r.suite]}"
     for name, python in pythons.items():
         print(name, run([str(python), "-c", "import sys; print(sys.version)"]).stdout.strip(), flush=True)
@@ -509,13 +535,17 @@ def bench_interpreters(levels: List[str], rounds: int, processes: int, benchmark
     seconds: Dict[str, Dict[str, List[float]]] = {n: {b: [] for b in benchmarks} for n in pythons}
     names = list(pythons)
     for round_number in range(rounds):
-        order = names[round_number % len(names):] + names[: round_number % len(names)]
+        order = names[round_number % len(names) :] + names[: round_number % len(names)]
         for bench in benchmarks:
             for name in order:
                 script = scripts / f"bm_{bench}" / "run_benchmark.py"
                 seconds[name][bench].append(pyperf_seconds(pythons[name], script, site, processes, work / "out.json"))
-        print(json.dumps({"round": round_number + 1, **{n: {b: v[-1] for b, v in t.items()} for n, t in seconds.items()}}),
-              flush=True)
+        print(
+            json.dumps(
+                {"round": round_number + 1, **{n: {b: v[-1] for b, v in t.items()} for n, t in seconds.items()}}
+            ),
+            flush=True,
+        )
     shutil.rmtree(work, ignore_errors=True)
     print_interpreter_tables(seconds, reference, benchmarks, rounds)
 
@@ -540,8 +570,16 @@ def print_interpreter_tables(
         n: [geometric_mean([seconds[reference[n]][b][i] / seconds[n][b][i] for b in benchmarks]) for i in range(rounds)]
         for n in names
     }
-    print("| **geometric mean of the ratios** | " + " | ".join(f"**{geometric_mean(list(ratios[n].values())):.3f}**" for n in names) + " |")
-    print("| geometric mean, per round (min-max) | " + " | ".join(f"{min(per_round[n]):.3f}-{max(per_round[n]):.3f}" for n in names) + " |")
+    print(
+        "| **geometric mean of the ratios** | "
+        + " | ".join(f"**{geometric_mean(list(ratios[n].values())):.3f}**" for n in names)
+        + " |"
+    )
+    print(
+        "| geometric mean, per round (min-max) | "
+        + " | ".join(f"{min(per_round[n]):.3f}-{max(per_round[n]):.3f}" for n in names)
+        + " |"
+    )
 
 
 IMAGE_TARGET = "src/python/hello_cli:hello-cli-image"
@@ -1369,7 +1407,9 @@ def main() -> None:
         help="runtimes to compare, by name or optimizations (default: all of COMPARED_RUNTIMES)",
     )
     interpreters.add_argument("--rounds", type=int, default=3)
-    interpreters.add_argument("--processes", type=int, default=3, help="pyperf worker processes per benchmark and round")
+    interpreters.add_argument(
+        "--processes", type=int, default=3, help="pyperf worker processes per benchmark and round"
+    )
     interpreters.add_argument("--benchmarks", nargs="+", default=list(PYPERFORMANCE_SUBSET))
     sub.add_parser("remote-cache", help="package time writing to and reading from a real REAPI cache (BuildGrid)")
     inner = sub.add_parser(
