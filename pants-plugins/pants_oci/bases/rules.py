@@ -47,13 +47,13 @@ from pants_oci.debian.base_rules import (
     DebianAvailable,
     DebianAvailableRequest,
     DebianBase,
-    DebianBaseError,
     DebianBaseRequest,
     DebianLockRequest,
     DebianLockResult,
     DebianLockSpec,
     lock_dates,
 )
+from pants_oci.debian.lockfile import DebianLockError
 from pants_oci.debian.target_types import (
     DEFAULT_ARCHITECTURE,
     DebianArchitectureField,
@@ -125,7 +125,7 @@ async def _listed_runtimes(target: Target) -> Tuple[Target, ...]:
     runtimes = await Get(Targets, UnparsedAddressInputs, target[DebianRuntimesField].to_unparsed_address_inputs())
     wrong = [str(t.address) for t in runtimes if not PythonRuntimeFieldSet.is_applicable(t)]
     if wrong:
-        raise DebianBaseError(
+        raise DebianLockError(
             f"The 'runtimes' field in target {target.address} must name python_runtime targets, but "
             f"{', '.join(wrong)} is not one."
         )
@@ -212,12 +212,12 @@ async def default_base(request: DefaultBaseRequest) -> DefaultBase:
     listing = (await Get(BasesListingRuntime, BasesListingRuntimeRequest(runtime))).targets
     matches = [t for t in listing if t[DebianArchitectureField].value == request.architecture]
     if len(matches) > 1:
-        raise DebianBaseError(
+        raise DebianLockError(
             f"Several `debian_packages` targets for {request.architecture} list the runtime {runtime} in "
             f"`runtimes`: {', '.join(str(t.address) for t in matches)}. Set the image's 'base' to the one to use."
         )
     if not matches and request.architecture != DEFAULT_ARCHITECTURE:
-        raise DebianBaseError(
+        raise DebianLockError(
             f"No base for {request.architecture}: no `debian_packages` target with "
             f'architecture="{request.architecture}" lists the runtime {runtime} in `runtimes`'
             + (f" (these do, for other architectures: {', '.join(str(t.address) for t in listing)})" if listing else "")
@@ -284,7 +284,7 @@ def _check_lock_paths_differ(specs: List[DebianLockSpec]) -> None:
     shared = [path for path, count in Counter(s.lock_path for s in specs).items() if count > 1]
     if shared:
         owners = ", ".join(s.address for s in specs if s.lock_path in shared)
-        raise DebianBaseError(
+        raise DebianLockError(
             f"Several bases would write the same Debian lock {', '.join(shared)}: {owners}. Give each its own "
             f"`lockfile` (or leave it unset: the default path is different for every address)."
         )
@@ -416,7 +416,7 @@ async def package_debian_base(field_set: DebianPackagesFieldSet) -> BuiltPackage
     )
     problems = await closure_problems((base,), tuple(runtimes))
     if problems:
-        raise DebianBaseError(
+        raise DebianLockError(
             f"The base {field_set.address} cannot run its runtimes: some ELF files would not load.\n"
             + closure.format_problems(problems)
         )

@@ -486,7 +486,7 @@ def test_a_20_mb_inrelease_is_refused_within_seconds_with_a_short_message(mirror
     assert f"suite bookworm-updates: file://{huge}/debian/dists/bookworm-updates/InRelease has more than" in message
     assert "No Debian InRelease file is that large" in message
     # What Pants prints for it (the engine traceback above it is RuleRunner's, shown with --print-stacktrace only).
-    error = message[message.index("DebianBaseError: ") :].strip()
+    error = message[message.index("DebianLockError: ") :].strip()
     assert len(error) < 2000 and elapsed < 30, (len(error), elapsed)
 
 

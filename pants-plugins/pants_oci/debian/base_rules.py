@@ -38,12 +38,13 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from pants_oci.debian import index, lockfile
+from pants_oci.debian.lockfile import DebianLockError
 from pants_oci.debian.release import ArchiveVerificationError
 from pants_oci.debian.rules import DebianArchives
 from pants_oci.debian.subsystem import DebianSubsystem
 from pants_oci.digests import first_file_digest
 from pants_oci.elf.elf import ElfFacts, elf_facts_from_json
-from pants_oci.errors import PantsOciError, engine_error_detail
+from pants_oci.errors import engine_error_detail
 from pants_oci.oci.determinism import DEFAULT_EPOCH
 from pants_oci.sandbox import (
     SandboxPython,
@@ -61,10 +62,6 @@ FETCH_INDEX = SandboxTool("pants_oci.debian.fetch_index", data=("debian/debian-a
 ASSEMBLE_BASE = SandboxTool("pants_oci.debian.assemble_base")
 ASSEMBLE_ROOT = SandboxTool("pants_oci.debian.assemble_root")
 BASE_TAR = "base.tar"  # what assemble_base.py writes (its ARCHIVE_FILE)
-
-
-class DebianBaseError(PantsOciError):
-    """A base that cannot be locked or built; the message names the base, the package or archive, and the fix."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +108,7 @@ async def choose_debian_archives(subsystem: DebianSubsystem, machine: DebianArch
     security = subsystem.security_archive_url or next(iter(machine.security_uris), None)
     missing = [name for name, url in (("archive_url", main), ("security_archive_url", security)) if not url]
     if missing:
-        raise DebianBaseError(
+        raise DebianLockError(
             f"No Debian {' or '.join(m.replace('_url', '').replace('_', ' ') for m in missing)} to lock packages "
             f"against: {', '.join(f'[debian].{m}' for m in missing)} unset and this machine's apt sources name none. "
             f"Set them (the directories with dists/ and pool/, e.g. https://mirror.example/debian and "
@@ -129,7 +126,7 @@ async def choose_debian_archives(subsystem: DebianSubsystem, machine: DebianArch
 
 def _max_release_age_seconds(days: int) -> Optional[int]:
     if days < 0:
-        raise DebianBaseError(
+        raise DebianLockError(
             f"[debian].max_release_age is {days}: give a number of days (e.g. 30), or 0 for no limit."
         )
     return days * 86400 if days else None
@@ -203,7 +200,7 @@ async def _run_fetch_index(
     )
     result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
-        raise DebianBaseError(f"Cannot use a Debian index: {explained_failure(result)}")
+        raise DebianLockError(f"Cannot use a Debian index: {explained_failure(result)}")
     return {fc.path: fc.content for fc in await Get(DigestContents, Digest, result.output_digest)}
 
 
@@ -292,7 +289,7 @@ def _check_not_rolled_back(dates: LockDates, releases: Tuple[VerifiedRelease, ..
     try:
         lockfile.check_releases_not_older(dates.lock, dates.lock_path, [(r.archive_url, r.release) for r in releases])
     except ArchiveVerificationError as e:
-        raise DebianBaseError(f"Cannot use a Debian index: {e}") from e
+        raise DebianLockError(f"Cannot use a Debian index: {e}") from e
 
 
 @dataclass(frozen=True)
@@ -338,7 +335,7 @@ async def lock_debian_base(request: DebianLockRequest) -> DebianLockResult:
         try:
             closure = index.resolve_closure(names, available.packages, satisfied)
         except index.DebianResolveError as e:
-            raise DebianBaseError(
+            raise DebianLockError(
                 f"Cannot lock {spec.address} against {', '.join(available.suites)} ({architecture}): {e}"
             ) from e
         if architecture == spec.architecture:
@@ -397,7 +394,7 @@ class CheckedDebianLock:
 async def read_debian_lock(spec: DebianLockSpec) -> CheckedDebianLock:
     contents = await Get(DigestContents, PathGlobs([spec.lock_path]))
     if not contents:
-        raise DebianBaseError(
+        raise DebianLockError(
             f"{spec.address} has no Debian lock at {spec.lock_path}. Create it with "
             f"`./pants generate-lockfiles --resolve={spec.address}`."
         )
@@ -425,7 +422,7 @@ async def fetch_debian_deb(request: DebianDebRequest) -> DebianDeb:
     try:
         downloaded = await Get(Digest, NativeDownloadFile(request.url, FileDigest(package.sha256, package.size)))
     except Exception as e:  # The engine reports failures as plain exceptions.
-        raise DebianBaseError(
+        raise DebianLockError(
             f"Could not fetch Debian package {package.name} {package.version} for {request.base} from {request.url} "
             f"(expected sha256 {package.sha256}, {package.size} bytes): {engine_error_detail(e)}\n"
             f"If the archive no longer serves this version, regenerate the lock with "
@@ -449,7 +446,7 @@ async def locked_debs(
     try:
         urls = [_deb_url(config, p) for p in lock.packages]
     except lockfile.DebianLockError as e:
-        raise DebianBaseError(f"Cannot build {spec.address} from {spec.lock_path}: {e}") from e
+        raise DebianLockError(f"Cannot build {spec.address} from {spec.lock_path}: {e}") from e
     debs = await MultiGet(
         Get(DebianDeb, DebianDebRequest(url, p, spec.address, lockfile.qualified_name(p, lock.architecture)))
         for url, p in zip(urls, lock.packages)
@@ -485,7 +482,7 @@ async def build_debian_base(request: DebianBaseRequest, config: DebianArchiveCon
     )
     result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
-        raise DebianBaseError(f"Cannot assemble the base {spec.address}: {explained_failure(result)}")
+        raise DebianLockError(f"Cannot assemble the base {spec.address}: {explained_failure(result)}")
     tar, meta = await MultiGet(
         Get(Digest, DigestSubset(result.output_digest, PathGlobs([f"out/{BASE_TAR}"]))),
         Get(DigestContents, DigestSubset(result.output_digest, PathGlobs(["out/facts.json"]))),
@@ -546,7 +543,7 @@ async def build_debian_root(request: DebianTreeRequest, config: DebianArchiveCon
     result = await Get(FallibleProcessResult, Process, process)
     if result.exit_code != 0:
         relock = f" (then `./pants generate-lockfiles --resolve={spec.address}`)" if request.host_tools else ""
-        raise DebianBaseError(f"Cannot unpack the {what} {spec.address}: {explained_failure(result)}{relock}")
+        raise DebianLockError(f"Cannot unpack the {what} {spec.address}: {explained_failure(result)}{relock}")
     # The output is the tree alone: never a DigestSubset of it (see assemble_root.py).
     tree, lock_file = await MultiGet(
         Get(Digest, RemovePrefix(result.output_digest, "root")), Get(DigestContents, PathGlobs([spec.lock_path]))

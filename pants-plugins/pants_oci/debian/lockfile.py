@@ -43,7 +43,9 @@ DEFAULT_ARCHIVE = "debian"
 
 
 class DebianLockError(PantsOciError, ValueError):
-    """A lock that is missing, malformed, or no longer matches its target; the message says how to fix it."""
+    """The one error of the Debian lock machinery: a lock that is missing, malformed or no longer matches its
+    target, or that cannot be resolved, verified, fetched, assembled or unpacked. The message names the lock, the
+    package or archive, and the fix."""
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,8 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 
 from pants_oci.debian import host_tools, lockfile
-from pants_oci.debian.base_rules import (
-    DebianArchiveConfig,
-    DebianBaseError,
-    DebianLockSpec,
-    DebianTree,
-    DebianTreeRequest,
-    locked_debs,
-)
+from pants_oci.debian.base_rules import DebianArchiveConfig, DebianLockSpec, DebianTree, DebianTreeRequest, locked_debs
+from pants_oci.debian.lockfile import DebianLockError
 from pants_oci.debian.target_types import DebianArchitectureField, DebianLockfileField, DebianSuiteField
 from pants_oci.oci.tarball import Entry
 from pants_oci.sandbox import PYTHON_DIR, SandboxPython, SandboxPythonRequest
@@ -72,7 +66,7 @@ async def container_tools_spec(subsystem: ContainerToolsSubsystem) -> ContainerT
     platform = Platform.create_for_localhost()
     architecture = HOST_ARCHITECTURES.get(platform)
     if architecture is None:
-        raise DebianBaseError(
+        raise DebianLockError(
             f"`./pants run` on a python_oci_image runs it with umoci and runc from Debian packages, which run on "
             f"Linux (x86-64 or arm64) only, not on {platform.value}. Build the image here and run it elsewhere."
         )
@@ -127,13 +121,13 @@ async def container_tools(
         entries, launchers = host_tools.host_tools_entries(pairs, spec.architecture, lock.requested)
         entries, python_version = host_tools.sandbox_python_entries(entries, spec.architecture)
     except host_tools.HostToolsError as e:
-        raise DebianBaseError(
+        raise DebianLockError(
             f"Cannot unpack the [container-tools] lock {spec.lock_path}: {e}. Set [container-tools].packages and run "
             f"`./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`."
         ) from e
     missing = [p for p in REQUIRED_PROGRAMS if p not in launchers]
     if missing:
-        raise DebianBaseError(
+        raise DebianLockError(
             f"[container-tools].packages ({', '.join(spec.packages)}) provide no {' and '.join(missing)}: "
             f"`./pants run` on a python_oci_image needs both. Add the packages that ship them (umoci, runc) and "
             f"run `./pants generate-lockfiles --resolve={CONTAINER_TOOLS_RESOLVE}`."
