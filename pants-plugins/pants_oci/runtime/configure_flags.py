@@ -72,6 +72,15 @@ CONFIGURE_FLAGS: Tuple[Flag, ...] = (
         "no _testcapi & co and no Lib/test install: smaller, and a faster build",
         unless_included="tests",
     ),
+    Flag(
+        "CFLAGS_NODIST=-ftls-model=initial-exec",
+        "since 3.12 the current thread state is a thread-local variable, which a shared libpython reads "
+        "through __tls_get_addr calls unless it uses the initial-exec model (one load, as in a static "
+        "interpreter, such as Debian's); libpython's "
+        "25 bytes of TLS fit glibc's static TLS reserve even when it is dlopen()ed. _NODIST: the core and "
+        "stdlib only, not recorded for the extensions users build against the runtime",
+        lambda version, _: version >= (3, 12),
+    ),
     Flag("--with-lto", "link-time optimization: a few % faster, one slower link step", _optimizing("lto")),
     Flag(
         "--enable-optimizations",

@@ -41,6 +41,9 @@ def test_flags_follow_the_version() -> None:
     # Debian 12 has no libmpdec-dev: 3.13 would otherwise look for it.
     assert "--without-system-libmpdec" in configure_args("3.13.5", "none")
     assert "--without-system-libmpdec" not in configure_args("3.11.2", "none")
+    # The thread state lives in thread-local storage since 3.12: a shared libpython reads it in one load.
+    assert "CFLAGS_NODIST=-ftls-model=initial-exec" in configure_args("3.12.11", "none")
+    assert not any(a.startswith("CFLAGS_NODIST") for a in configure_args("3.11.2", "pgo+lto"))
 
 
 def test_extra_args_come_after_the_table_and_before_flags_variables() -> None:
