@@ -550,6 +550,14 @@ def bench_interpreters(levels: List[str], rounds: int, processes: int, benchmark
     print_interpreter_tables(seconds, reference, benchmarks, rounds)
 
 
+def readable_seconds(seconds: float) -> str:
+    """A pyperf-style time: ms, us or ns with three significant digits (the subset spans 40 ns to 0.5 s)."""
+    for unit, scale in (("ms", 1e3), ("us", 1e6)):
+        if seconds * scale >= 1:
+            return f"{seconds * scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
 def print_interpreter_tables(
     seconds: Dict[str, Dict[str, List[float]]], reference: Dict[str, str], benchmarks: List[str], rounds: int
 ) -> None:
@@ -564,7 +572,7 @@ def print_interpreter_tables(
         for name in names:
             ours, theirs = seconds[name][bench], seconds[reference[name]][bench]
             ratios[name][bench] = statistics.median(t / o for o, t in zip(ours, theirs))
-            cells.append(f"{statistics.median(ours) * 1000:.1f} ms ({ratios[name][bench]:.3f})")
+            cells.append(f"{readable_seconds(statistics.median(ours))} ({ratios[name][bench]:.3f})")
         print(f"| {bench} | " + " | ".join(cells) + " |")
     per_round = {
         n: [geometric_mean([seconds[reference[n]][b][i] / seconds[n][b][i] for b in benchmarks]) for i in range(rounds)]
