@@ -7,13 +7,15 @@ randomization off: CPython's allocator, its type cache and dicts keyed by id() t
 addresses, and the compiler would then optimize differently.
 
 It covers what services spend their time on (calls, objects, containers, str formatting, re, json, decimal, bigint,
-generators, exceptions, struct, hashlib, zlib, pickle, io, the compiler) instead of CPython's test suite, which
+float-heavy objects, in-place list work, deepcopy, sqlite3, generators, exceptions, struct, hashlib, zlib, pickle,
+io, the compiler) instead of CPython's test suite, which
 uses threads, timeouts and temporary files. It prints a digest of its results, the same on every run. Runs on
 CPython 3.9+: newer syntax is compiled only where the interpreter has it.
 """
 import array
 import bisect
 import collections
+import copy
 import decimal
 import fractions
 import functools
@@ -27,6 +29,7 @@ import operator
 import pickle
 import random
 import re
+import sqlite3
 import struct
 import sys
 import unicodedata
@@ -426,6 +429,124 @@ def excs():
     newer_syntax()
 
 
+# ---- float-heavy objects, unpacking, in-place list work, deepcopy, sqlite3: what ray tracers, simulations,
+# permutation searches and data services run, and code that GCC would otherwise optimize as never executed.
+class Point3:
+    __slots__ = ("x", "y", "z")
+
+    def __init__(self, x, y, z):
+        self.x, self.y, self.z = x, y, z
+
+    def __add__(self, other):
+        return Point3(self.x + other.x, self.y + other.y, self.z + other.z)
+
+    def __sub__(self, other):
+        return Point3(self.x - other.x, self.y - other.y, self.z - other.z)
+
+    def scale(self, k):
+        return Point3(self.x * k, self.y * k, self.z * k)
+
+    def dot(self, other):
+        return self.x * other.x + self.y * other.y + self.z * other.z
+
+    def unit(self):
+        return self.scale(1.0 / math.sqrt(self.dot(self)))
+
+
+class Sphere:
+    def __init__(self, centre, radius):
+        self.centre = centre
+        self.radius = radius
+
+    def intersect(self, origin, direction):
+        oc = origin - self.centre
+        b = oc.dot(direction)
+        disc = b * b - (oc.dot(oc) - self.radius * self.radius)
+        if disc < 0.0:
+            return None
+        t = -b - math.sqrt(disc)
+        return t if t > 1e-9 else None
+
+
+class Plane(Sphere):
+    def __init__(self, normal, offset):
+        super().__init__(normal, 0.0)
+        self.offset = offset
+
+    def intersect(self, origin, direction):
+        d = self.centre.dot(direction)
+        if abs(d) < 1e-12:
+            return None
+        t = -(self.centre.dot(origin) + self.offset) / d
+        return t if t > 1e-9 else None
+
+
+def floats_and_lists():
+    scene = [Sphere(Point3(i - 3.5, (i % 3) * 0.7, 6.0 + i % 4), 0.5 + 0.1 * (i % 5)) for i in range(8)]
+    scene.append(Plane(Point3(0.0, 1.0, 0.0), 1.5))
+    origin = Point3(0.0, 0.0, 0.0)
+    hits, depth = 0, 0.0
+    for row in range(40 * SCALE):
+        for col in range(80):
+            ray = Point3(col / 40.0 - 1.0, row / (20.0 * SCALE) - 1.0, 1.0).unit()
+            nearest = None
+            for shape in scene:
+                t = shape.intersect(origin, ray)
+                if t is not None and (nearest is None or t < nearest):
+                    nearest = t
+            if nearest is not None:
+                hits += 1
+                depth += (origin + ray.scale(nearest)).z
+    feed((hits, round(depth, 6)))
+    # n-body: nested lists unpacked in the loop header, augmented assignment into list items
+    bodies = [([1.0 * i, 0.5 * i, -0.25 * i], [0.01 * i, 0.02, -0.03], 1.0 + i) for i in range(5)]
+    pairs = list(itertools.combinations(bodies, 2))
+    for _ in range(2000 * SCALE):
+        for ([x1, y1, z1], v1, m1), ([x2, y2, z2], v2, m2) in pairs:
+            dx, dy, dz = x1 - x2, y1 - y2, z1 - z2
+            mag = 0.001 * ((dx * dx + dy * dy + dz * dz + 0.01) ** -1.5)
+            b1, b2 = m1 * mag, m2 * mag
+            v1[0] -= dx * b2
+            v1[1] -= dy * b2
+            v1[2] -= dz * b2
+            v2[0] += dx * b1
+            v2[1] += dy * b1
+            v2[2] += dz * b1
+        for r, [vx, vy, vz], _ in bodies:
+            r[0] += 0.001 * vx
+            r[1] += 0.001 * vy
+            r[2] += 0.001 * vz
+    feed([round(c, 9) for r, _, _ in bodies for c in r])
+    # fannkuch: slice assignment of reversed slices
+    most, checksum = 0, 0
+    for perm in itertools.islice(itertools.permutations(range(8)), 5000 * SCALE):
+        p, flips = list(perm), 0
+        k = p[0]
+        while k:
+            p[: k + 1] = p[k::-1]
+            flips += 1
+            k = p[0]
+        most, checksum = max(most, flips), checksum + flips
+    feed((most, checksum))
+    a, b, c, d = 1, 2, 3, 4
+    for i in range(100000 * SCALE):
+        a, b, c, d = b, c, d, a + i % 3
+        (x, y), z = (a, b), c
+    feed((a, b, c, d, x, y, z))
+    tree = {"k%d" % i: [i, (i, str(i)), {"n": [i] * 3, "f": i / 7}] for i in range(200)}
+    for _ in range(10 * SCALE):
+        tree = copy.deepcopy(tree)
+    feed(len(tree))
+    # sqlite3 in memory: no file, no clock
+    db = sqlite3.connect(":memory:")
+    db.create_function("mod7", 1, lambda v: v % 7)
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, score REAL)")
+    db.executemany("INSERT INTO t (name, score) VALUES (?, ?)", (("n%d" % i, i / 3) for i in range(5000 * SCALE)))
+    feed(db.execute("SELECT mod7(id), COUNT(*), ROUND(SUM(score), 3) FROM t GROUP BY mod7(id)").fetchall())
+    feed(sum(1 for _ in db.execute("SELECT name FROM t WHERE score > ? ORDER BY name", (100.0,))))
+    db.close()
+
+
 # ---- struct, array, memoryview, hashlib, zlib, bz2/lzma, pickle
 def binary():
     fmt = struct.Struct("<iqdH4s?")
@@ -555,7 +676,20 @@ def newer_syntax():
 
 
 def main():
-    steps = [calls, classes, containers, strings, regexes, jsons, numbers, gens, excs, binary, compiler]
+    steps = [
+        calls,
+        classes,
+        containers,
+        strings,
+        regexes,
+        jsons,
+        numbers,
+        floats_and_lists,
+        gens,
+        excs,
+        binary,
+        compiler,
+    ]
     for _ in range(ROUNDS):
         for step in steps:
             step()
