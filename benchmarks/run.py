@@ -83,7 +83,8 @@ interpreter runs with the dynamic loader and libraries of its version's Debian t
 share one libc, OpenSSL, expat and sqlite. In each of --rounds rounds every benchmark runs on every interpreter in
 turn, in an order that rotates from round to round. The table shows the median time per benchmark and, in
 parentheses, the speed relative to Debian's build of the same version (Debian's time over this one's: above 1 is
-faster), the median of the per-round ratios; then the geometric mean of those ratios.
+faster), the median of the per-round ratios; then the geometric mean of those ratios. `--baseline NAME=ARCHIVE`
+adds a runtime packaged earlier (for example before a change to the training), run the same way.
 
 `pgo` compiles CPython at `none` and at `pgo+lto` (cold, process cache off; compile seconds from Pants' log, the
 profile step and the optimized build together), then runs a micro-benchmark suite on each interpreter and on any
@@ -214,7 +215,11 @@ def tree_bytes(root: Path) -> int:
 
 def packaged_tree(target: str) -> Path:
     path, name = target.split(":")
-    archive = REPO / "dist" / path.replace("/", ".") / f"{name}.tar.gz"
+    return unpacked_runtime(REPO / "dist" / path.replace("/", ".") / f"{name}.tar.gz")
+
+
+def unpacked_runtime(archive: Path) -> Path:
+    """A runtime archive (`./pants package` of a python_runtime) unpacked in a temporary directory: its prefix."""
     out = Path(tempfile.mkdtemp(prefix="bench-tree-"))
     with tarfile.open(archive) as tar:
         tar.extractall(out)
@@ -502,7 +507,9 @@ def geometric_mean(values: List[float]) -> float:
     return math.exp(statistics.mean(math.log(v) for v in values))
 
 
-def bench_interpreters(levels: List[str], rounds: int, processes: int, benchmarks: List[str]) -> None:
+def bench_interpreters(
+    levels: List[str], baselines: List[str], rounds: int, processes: int, benchmarks: List[str]
+) -> None:
     runtimes = [r for r in COMPARED_RUNTIMES if r.optimizations in levels or r.name in levels]
     targets = write_comparison_targets(runtimes)
     resolves = [f"--resolve={t}#build-root" for t in targets if "debian_" not in t]
@@ -528,6 +535,13 @@ def bench_interpreters(levels: List[str], rounds: int, processes: int, benchmark
             tree / "bin" / f"python{r.version.rsplit('.', 1)[0]}", dist / f"debian_{r.suite}"
         )
         reference[name] = f"Debian {r.suite} python{DEBIAN_PYTHONS[r.suite]}"
+    for baseline in baselines:  # NAME=ARCHIVE: a runtime packaged earlier, held against Debian's build of its version
+        name, archive = baseline.split("=", 1)
+        tree = unpacked_runtime(Path(archive))
+        python = next(p for p in tree.glob("bin/python3.*") if re.fullmatch(r"python3\.\d+", p.name))
+        suite = next(s for s, minor in DEBIAN_PYTHONS.items() if python.name == f"python{minor}")
+        pythons[name] = through_loader(python, dist / f"debian_{suite}")
+        reference[name] = f"Debian {suite} python{DEBIAN_PYTHONS[suite]}"
     for name, python in pythons.items():
         print(name, run([str(python), "-c", "import sys; print(sys.version)"]).stdout.strip(), flush=True)
     # seconds[interpreter][benchmark] -> one mean per round. Within a round every benchmark runs on every
@@ -1265,25 +1279,24 @@ def stop_pantsd(clone: Path) -> None:
 def bench_inner_loop(runs: int, before: str) -> None:
     """Per round, in an order that rotates: each variant's one-line change and package. Variants: this commit with
     the daemon warm, the same without the OCI archive (--no-oci-image-write-archive), the same with --no-pantsd, and,
-    with --before, that commit with its own daemon warm."""
-    clone = scratch_clone()
-    clones = {"this commit": clone}
+    with --before, that commit with its daemon warm. Each variant has a clone of its own, so a daemon only ever
+    sees its own options (a daemon whose options change between runs recomputes what depends on them)."""
+    variants: Dict[str, Tuple[Path, List[str]]] = {
+        "this commit, daemon warm": (scratch_clone(), ["--pantsd"]),
+        "this commit, daemon warm, no archive": (scratch_clone(), ["--pantsd", "--no-oci-image-write-archive"]),
+        "this commit, --no-pantsd": (scratch_clone(), ["--no-pantsd"]),
+    }
     if before:
         old = scratch_clone()
         run(["git", "checkout", "-q", before], cwd=old)
-        clones[f"before ({before})"] = old
-    variants: Dict[str, Tuple[Path, List[str]]] = {
-        "this commit, daemon warm": (clone, ["--pantsd"]),
-        "this commit, daemon warm, no archive": (clone, ["--pantsd", "--no-oci-image-write-archive"]),
-        "this commit, --no-pantsd": (clone, ["--no-pantsd"]),
-        **({f"before ({before}), daemon warm": (clones[f"before ({before})"], ["--pantsd"])} if before else {}),
-    }
+        variants[f"before ({before}), daemon warm"] = (old, ["--pantsd"])
+    clones = {name: clone for name, (clone, _) in variants.items()}
     package = lambda c, flags: run([str(c / "pants"), *flags, "package", IMAGE_TARGET], cwd=c)  # noqa: E731
     seconds: Dict[str, List[float]] = {name: [] for name in variants}
     try:
-        for c in clones.values():
+        for c, flags in variants.values():
             package(c, ["--no-pantsd"])  # everything but the app layer in the cache
-            package(c, ["--pantsd"])  # start the daemon and warm its memory
+            package(c, flags)  # start the daemon and warm its memory
         names = list(variants)
         change = 0
         for i in range(runs):
@@ -1414,6 +1427,13 @@ def main() -> None:
         default=[r.name for r in COMPARED_RUNTIMES],
         help="runtimes to compare, by name or optimizations (default: all of COMPARED_RUNTIMES)",
     )
+    interpreters.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        metavar="NAME=ARCHIVE",
+        help="a runtime packaged earlier (its .tar.gz) to compare too, against Debian's build of its version",
+    )
     interpreters.add_argument("--rounds", type=int, default=3)
     interpreters.add_argument(
         "--processes", type=int, default=3, help="pyperf worker processes per benchmark and round"
@@ -1474,7 +1494,7 @@ def main() -> None:
     elif args.suite == "pgo":
         bench_pgo(args.levels, args.baseline, args.rounds)
     elif args.suite == "interpreters":
-        bench_interpreters(args.levels, args.rounds, args.processes, args.benchmarks)
+        bench_interpreters(args.levels, args.baseline, args.rounds, args.processes, args.benchmarks)
 
 
 if __name__ == "__main__":
