@@ -111,13 +111,15 @@ class PythonRuntimeOptimizationsField(StringField):
         """
         How hard the compiler works: `none`, `lto` (link-time optimization), `pgo` (profile-guided
         optimization), `pgo+lto`, or `pgo+lto+bolt` (3.12+, build root on Debian 13: libpython laid out again by
-        LLVM's BOLT from the same deterministic training; see docs/benchmarks.md for what it gains).
+        LLVM's BOLT from the same deterministic training: measured 1.03-1.04x the speed of `pgo+lto` on
+        pyperformance, unevenly, for 6 MB more libpython; docs/benchmarks.md).
 
         The default, `pgo+lto`, is what the official python image and the distributions ship: measured here for
         3.13.5 it runs a micro-benchmark suite 1.26x as fast as `none`, for about 5x the compile time (11
-        minutes instead of 2 on 2 cores). A runtime is compiled once and then shared through the cache, and runs in
-        every container you ship, so production gets the faster interpreter. Use `none` for quick local
-        iterations and tests.
+        minutes instead of 2 on 2 cores). On pyperformance it runs at 0.96 of the speed of Debian's own
+        python3.13 (whose interpreter links libpython statically) and at 1.01 of Debian's python3.11. A runtime
+        is compiled once and then shared through the cache, and runs in every container you ship, so production
+        gets the faster interpreter. Use `none` for quick local iterations and tests.
 
         With `pgo`, the training run is its own cacheable step, and its profile is a function of its inputs:
         a deterministic workload run with a fixed hash seed and address space layout randomization off, so two
