@@ -344,10 +344,7 @@ def bench_pgo(levels: List[str], baselines: List[str], rounds: int) -> None:
         print(f"{level}: compile processes {compile_s[level]:.0f} s", flush=True)
     for baseline in baselines:
         name, archive = baseline.split("=", 1)
-        out = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
-        with tarfile.open(archive) as tar:
-            tar.extractall(out)
-        interpreters[name] = out / "opt" / "python" / "bin" / "python3.13"
+        interpreters[name] = unpacked_runtime(Path(archive)) / "bin" / "python3.13"
     results: Dict[str, List[Dict[str, float]]] = {name: [] for name in interpreters}
     for _ in range(rounds):
         for name, python in interpreters.items():
@@ -1290,7 +1287,6 @@ def bench_inner_loop(runs: int, before: str) -> None:
         old = scratch_clone()
         run(["git", "checkout", "-q", before], cwd=old)
         variants[f"before ({before}), daemon warm"] = (old, ["--pantsd"])
-    clones = {name: clone for name, (clone, _) in variants.items()}
     package = lambda c, flags: run([str(c / "pants"), *flags, "package", IMAGE_TARGET], cwd=c)  # noqa: E731
     seconds: Dict[str, List[float]] = {name: [] for name in variants}
     try:
@@ -1307,7 +1303,7 @@ def bench_inner_loop(runs: int, before: str) -> None:
                 seconds[name].append(timed(lambda: package(c, flags)))
             print(json.dumps({name: values[-1] for name, values in seconds.items()}), flush=True)
     finally:
-        for c in clones.values():
+        for c, _ in variants.values():
             stop_pantsd(c)
             shutil.rmtree(c.parent, ignore_errors=True)
     print(f"\n| one-line change to image in dist/ ({runs} rounds) | median s | min-max s |")
