@@ -8,15 +8,19 @@ addresses, and the compiler would then optimize differently.
 
 It covers what services spend their time on (calls, objects, containers, str formatting, re, json, decimal, bigint,
 float-heavy objects, in-place list work, deepcopy, sqlite3, generators, exceptions, struct, hashlib, zlib, pickle,
-io, the compiler) instead of CPython's test suite, which
-uses threads, timeouts and temporary files. It prints a digest of its results, the same on every run. Runs on
-CPython 3.9+: newer syntax is compiled only where the interpreter has it.
+io, the compiler, logging, dataclasses and enums, building XML, locks and queues, URLs, dates) instead of
+CPython's test suite, which uses threads, timeouts and temporary files. It prints a digest of its results, the
+same on every run. Runs on CPython 3.9+: newer syntax is compiled only where the interpreter has it.
 """
 import array
+import base64
 import bisect
 import collections
 import copy
+import dataclasses
+import datetime
 import decimal
+import enum
 import fractions
 import functools
 import hashlib
@@ -24,15 +28,20 @@ import heapq
 import io
 import itertools
 import json
+import logging
 import math
 import operator
 import pickle
+import queue
 import random
 import re
 import sqlite3
 import struct
 import sys
+import threading
 import unicodedata
+import urllib.parse
+import xml.etree.ElementTree as ET
 import zlib
 
 SCALE = 2
@@ -611,6 +620,198 @@ def binary():
     feed(len(bio.readlines()))
 
 
+# ---- logging: what every service does on every request. Its clock is replaced by a counter (LogRecord reads
+# time.time_ns(), or time.time() before 3.13, through the module's `time`), and process ids are not recorded
+# (a pid below 257 is a cached int, above it a new one: counts that would depend on the process table).
+class TrainingClock:
+    """time as logging sees it, with a clock that advances 1.5 ms per reading."""
+
+    def __init__(self):
+        self.ns = 1_700_000_000_000_000_000
+
+    def time_ns(self):
+        self.ns += 1_500_000
+        return self.ns
+
+    def time(self):
+        return self.time_ns() / 1e9
+
+    def __getattr__(self, name):
+        import time
+
+        return getattr(time, name)
+
+
+class ContextFilter(logging.Filter):
+    def filter(self, record):
+        record.request = "req-%d" % (record.lineno % 7)
+        return True
+
+
+def logs():
+    logging.time = TrainingClock()
+    logging._startTime = logging.time.time_ns() if sys.version_info >= (3, 13) else logging.time.time()
+    logging.logProcesses = False
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)-8s %(name)s [%(request)s] %(funcName)s:%(lineno)d %(message)s")
+    )
+    handler.addFilter(ContextFilter())
+    plain = logging.StreamHandler(stream)
+    plain.setFormatter(logging.Formatter("{levelname}:{name}:{message}", style="{"))
+    plain.setLevel(logging.ERROR)
+    app = logging.getLogger("train")
+    app.setLevel(logging.INFO)
+    app.propagate = False
+    app.addHandler(handler)
+    app.addHandler(plain)
+    children = [logging.getLogger("train.svc%d.part" % i) for i in range(5)]
+    adapter = logging.LoggerAdapter(app, {"request": "adapted"})
+    for i in range(6000 * SCALE):
+        log = children[i % 5]
+        log.debug("skipped %d", i)  # below the level: the cheap path most debug lines take
+        log.info("handled %s in %d ms", "/item/%d" % i, i % 97)
+        if i % 10 == 0:
+            log.warning("slow request %r", {"id": i, "path": "/x"}, extra={"user": "u%d" % (i % 3)})
+        if i % 50 == 0:
+            adapter.error("failed %d", i)
+        if i % 500 == 0:
+            try:
+                {}["missing"]
+            except KeyError:
+                log.exception("lookup failed for %s", i)
+    app.removeHandler(handler)
+    app.removeHandler(plain)
+    lines = stream.getvalue().splitlines()
+    feed(len(lines))
+    feed(hashlib.sha256("\n".join(x for x in lines if not x.startswith("  File")).encode()).hexdigest())
+
+
+# ---- dataclasses, enums, comprehensions over records: a service's models and its queries over them
+class Kind(enum.Enum):
+    BIG = 1
+    SMALL = 2
+    MEDIUM = 3
+
+
+class Perm(enum.IntFlag):
+    READ = 4
+    WRITE = 2
+    EXEC = 1
+
+
+@dataclasses.dataclass
+class Item:
+    item_id: int
+    owner: int
+    kind: Kind
+    tags: list = dataclasses.field(default_factory=list)
+    active: bool = True
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Key:
+    owner: int
+    item_id: int
+
+
+def records():
+    items = [Item(i, i % 7, list(Kind)[i % 3], ["t%d" % (i % 5)], i % 4 != 0) for i in range(3000)]
+    total = 0
+    for _ in range(20 * SCALE):
+        big = [it for it in items if it.kind == Kind.BIG and it.active]
+        by_id = {it.item_id: it for it in items}
+        owners = {it.owner for it in big}
+        keys = sorted(Key(it.owner, it.item_id) for it in items if it.kind is not Kind.SMALL)
+        nested = {o: [it.item_id for it in items if it.owner == o][:5] for o in owners}
+        total += len(big) + len(by_id) + len(keys) + sum(len(v) for v in nested.values())
+        total += any(it.tags[0] == "t3" for it in big) + all(it.item_id >= 0 for it in items)
+        total += sum(1 for it in items if it == by_id[it.item_id])
+    feed(total)
+    feed(dataclasses.asdict(items[5]))
+    feed(dataclasses.replace(items[6], owner=99))
+    feed(Kind(2).name + Kind["MEDIUM"].name + str(Perm.READ | Perm.WRITE) + repr(Perm(5)))
+    feed(len({Key(i % 10, i % 3) for i in range(10000)}))
+
+
+# ---- XML: ElementTree's C accelerator, building, searching and serializing documents. Not parsing: with the
+# fixed hash seed 0 CPython hands expat a zero hash salt, which expat replaces with a random one, and the
+# allocations of its hash tables (through CPython's allocator) then differ from run to run.
+def xmls():
+    root = ET.Element("root", version="1")
+    for c in range(40):
+        child = ET.SubElement(root, "child-%d" % c, kind="child")
+        for i in range(60):
+            leaf = ET.SubElement(child, "leaf", n=str(i))
+            leaf.text = "LEAF-%d-%d & <%d>" % (c, i, i % 3)
+    deep = root
+    for i in range(40):
+        deep = ET.SubElement(deep, "deep")
+    deep.text = "bottom"
+    for _ in range(2 * SCALE):
+        data = ET.tostring(root, encoding="utf-8")
+        feed(len(data))
+        feed(sum(1 for _ in root.iter("leaf")))
+        feed(len(root.findall(".//leaf[@n='7']")))
+        feed(root.find("child-3/leaf").text)
+        copies = copy.deepcopy(root[:10])
+        text = ET.tostring(root, encoding="unicode", method="xml")
+        feed(hashlib.md5(text.encode()).hexdigest())
+        for child in copies:
+            child.set("seen", "yes")
+            child.remove(child[0])
+        feed(sum(len(c) for c in copies))
+        feed(len(ET.tostring(root, method="text")))
+    ns = ET.Element("{urn:a}r")
+    for i in range(200):
+        ET.SubElement(ns, "{urn:a}x", y=str(i)).text = "u"
+    feed(len(ET.tostring(ns)))
+    feed(len(ns.findall("{urn:a}x")))
+
+
+# ---- locks, queues, URLs, base64, dates: the plumbing around a request, single-threaded
+def plumbing():
+    lock, rlock = threading.Lock(), threading.RLock()
+    cond = threading.Condition(rlock)
+    q = queue.Queue()
+    n = 0
+    for i in range(30000 * SCALE):
+        with lock:
+            n += 1
+        with rlock:
+            with rlock:
+                n += 1
+        with cond:
+            cond.notify()
+        q.put(i)
+        if i % 4 == 3:
+            while not q.empty():
+                n += q.get() & 1
+    feed(n)
+    urls = [
+        "https://user@host%d.example:80%02d/a/b%d/c?x=%d&y=%s#f" % (i % 9, i % 100, i, i, "v w") for i in range(5000)
+    ]
+    for _ in range(SCALE):
+        parts = [urllib.parse.urlsplit(u) for u in urls]
+        feed(sum(len(urllib.parse.parse_qs(p.query)) for p in parts))
+        feed(urllib.parse.urlunsplit(parts[7]))
+        feed(len(urllib.parse.urlencode({"k%d" % i: "v %d/é" % i for i in range(2000)})))
+        feed(urllib.parse.quote("/päth with space/%d" % 5) + urllib.parse.unquote("%7E%20x"))
+        feed(urllib.parse.urljoin(urls[3], "../d?z=1"))
+    blob = bytes(range(256)) * 200
+    feed(base64.b64decode(base64.b64encode(blob)) == blob)
+    feed(base64.urlsafe_b64encode(blob[:99]))
+    start = datetime.datetime(2024, 1, 31, 12, 30, tzinfo=datetime.timezone.utc)
+    stamps = [start + datetime.timedelta(hours=7 * i, seconds=i) for i in range(3000 * SCALE)]
+    feed(sum(s.weekday() for s in stamps))
+    feed([s.isoformat() for s in stamps[:: 1000 * SCALE]])
+    feed(sum(datetime.datetime.fromisoformat(s.isoformat()) == s for s in stamps[:2000]))
+    feed(datetime.datetime.strptime("2024-02-29 10:11:12", "%Y-%m-%d %H:%M:%S").strftime("%a %d %b %Y %j"))
+    feed(sorted(stamps, reverse=True)[0] - min(stamps))
+    feed(datetime.date(2024, 3, 1).toordinal() - datetime.date.fromisoformat("2023-03-01").toordinal())
+
+
 # ---- compile/exec (parser, compiler)
 SRC = '''
 def g(a, b=2, *args, **kw):
@@ -689,6 +890,10 @@ def main():
         excs,
         binary,
         compiler,
+        logs,
+        records,
+        xmls,
+        plumbing,
     ]
     for _ in range(ROUNDS):
         for step in steps:
