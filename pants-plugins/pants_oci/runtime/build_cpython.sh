@@ -2,7 +2,7 @@
 # Compiles CPython inside a Pants sandbox into a relocatable, trimmed, reproducible tree.
 #
 # Runs in the sandbox root. Everything it needs comes in as files and environment variables that the rule
-# computed (see rules.py / configure_flags.py); it never reads the network. Outputs:
+# computed (see build_plan.py / configure_flags.py); it never reads the network. Outputs:
 #   out/<prefix>/...    the install tree (e.g. out/opt/python/bin/python3.13)
 #   out/report.json     what was built: modules present and missing, sizes (written by check_modules.py)
 #   out/complete_platform.json   the interpreter's Pex complete platform
@@ -101,7 +101,9 @@ if [[ "${CPYTHON_PROFILE:-}" == "generate" ]]; then
   run_logged 11 fixed-layout "$(command -v gcc || command -v cc)" -O2 -o "${fixed_layout}" "${sandbox}/fixed_layout.c"
   step "training run (pgo-training/pgo_training.py, fixed addresses)"
   set +e
-  # A fixed environment: nothing of the process's own (it is the cache key's anyway) beyond PATH.
+  # A fixed environment: nothing of the process's own (it is the cache key's anyway) beyond PATH. The output goes
+  # to a new file: io asks a seekable stdout for its offset and, when it is not 0, calls the encoder's setstate,
+  # one Python call more that the profile would count (appending to a log would make it depend on the log).
   env -i PATH="${PATH}" LC_ALL=C.UTF-8 TZ=UTC HOME=/nonexistent PYTHONHASHSEED=0 LD_LIBRARY_PATH="${src}" \
     "${fixed_layout}" ./python "${sandbox}/pgo-training/pgo_training.py" >"${logs}/training.log" 2>&1
   training_status=$?

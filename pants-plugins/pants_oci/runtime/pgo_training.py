@@ -8,9 +8,10 @@ addresses, and the compiler would then optimize differently.
 
 It covers what services spend their time on (calls, objects, containers, str formatting, re, json, decimal, bigint,
 float-heavy objects, in-place list work, deepcopy, sqlite3, generators, exceptions, struct, hashlib, zlib, pickle,
-io, the compiler, logging, dataclasses and enums, building XML, locks and queues, URLs, dates) instead of
-CPython's test suite, which uses threads, timeouts and temporary files. It prints a digest of its results, the
-same on every run. Runs on CPython 3.9+: newer syntax is compiled only where the interpreter has it.
+io, the compiler, logging, dataclasses and enums, building XML, locks and queues, URLs, dates, JSON responses with
+json's defaults, money with decimal's, small solvers and a bit-level decoder) instead of CPython's test suite,
+which uses threads, timeouts and temporary files. It prints a digest of its results, the same on every run. Runs
+on CPython 3.9+: newer syntax is compiled only where the interpreter has it.
 """
 import array
 import base64
@@ -812,6 +813,202 @@ def plumbing():
     feed(datetime.date(2024, 3, 1).toordinal() - datetime.date.fromisoformat("2023-03-01").toordinal())
 
 
+# ---- what a request handler returns: small JSON documents with json's defaults (the C encoder, ASCII escapes),
+# money with decimal's default precision (quantize to cents, banker's and truncating rounding), and records read
+# from a binary stream and printed.
+def responses():
+    simple = {"id": 0, "ok": True, "status": "active", "kind": "user", "region": "eu-west"}
+    nested = {"id": 1, "owner": simple, "name": "zaz\u0105\u0107\u017c", "billing": simple, "shipping": simple}
+    page = [nested] * 200
+    n = 0
+    for _ in range(4000 * SCALE):
+        n += len(json.dumps({})) + len(json.dumps(simple)) + len(json.dumps(nested))
+    for _ in range(40 * SCALE):
+        n += len(json.dumps(page))
+    feed(n)
+    feed(json.dumps([1.5, -0.0, 10**20, None, False, 'tab\tquote"', ("t",), {"7": [{}]}]))
+    D = decimal.Decimal
+    rates, cents, vat, levy = (D("0.0013"), D("0.00894")), D("0.01"), D("0.0675"), D("0.0341")
+    banker = decimal.Context(rounding=decimal.ROUND_HALF_EVEN)
+    stream = io.BytesIO(b"".join(struct.pack(">Q", i * 2654435761 % 100003) for i in range(5000)))
+    out = io.StringIO()
+    with decimal.localcontext() as ctx:
+        ctx.prec, ctx.rounding = 28, decimal.ROUND_DOWN
+        for _ in range(8 * SCALE):
+            stream.seek(0)
+            total = tax = D(0)
+            for _ in range(5000):
+                (seconds,) = struct.unpack(">Q", stream.read(8))
+                kind = seconds & 1
+                price = banker.quantize(rates[kind] * seconds, cents)
+                due = (price * vat).quantize(cents)
+                tax += due
+                due += price
+                if kind:
+                    due += (price * levy).quantize(cents)
+                total += due
+                print(due, file=out)
+            feed((str(total), str(tax), len(out.getvalue())))
+            out.seek(0)
+            out.truncate()
+
+
+# ---- small solvers: a power iteration (int and float arithmetic through small functions), a search over
+# permutations generated in Python with set-based checks, constraint propagation over candidate lists with
+# backtracking, and a Huffman-coded bit stream decoded bit by bit.
+def weight(i, j):
+    return 1.0 / ((i + j) * (i + j + 1) // 2 + i + 1)
+
+
+def row_times(i_u):
+    i, u = i_u
+    total = 0
+    for j, u_j in enumerate(u):
+        total += weight(i, j) * u_j
+    return total
+
+
+def permutations_of(pool):
+    """Heap's algorithm, yielding tuples built by generator expressions."""
+    items, n = list(pool), len(pool)
+    counters = [0] * n
+    yield tuple(x for x in items)
+    i = 0
+    while i < n:
+        if counters[i] < i:
+            j = 0 if i % 2 == 0 else counters[i]
+            items[j], items[i] = items[i], items[j]
+            yield tuple(x for x in items)
+            counters[i] += 1
+            i = 0
+        else:
+            counters[i] = 0
+            i += 1
+
+
+class Board:
+    """Candidate colours per node of a graph; assigning one removes it from the neighbours' candidates."""
+
+    def __init__(self, links, colours):
+        self.links = links
+        self.cells = [list(range(colours)) for _ in links]
+
+    def clone(self):
+        twin = Board.__new__(Board)
+        twin.links, twin.cells = self.links, [c[:] for c in self.cells]
+        return twin
+
+    def fixed(self, i):
+        return len(self.cells[i]) == 1
+
+    def assign(self, i, v):
+        self.cells[i] = [v]
+        for nid in self.links[i]:
+            if v in self.cells[nid]:
+                self.cells[nid].remove(v)
+                if not self.cells[nid] or (self.fixed(nid) and not self.assign(nid, self.cells[nid][0])):
+                    return False
+        return True
+
+    def next_cell(self):
+        best, best_i = -1, -1
+        for i in range(len(self.cells)):
+            if not self.fixed(i):
+                busy = sum(1 if self.fixed(nid) else 0 for nid in self.links[i])
+                if busy > best:
+                    best, best_i = busy, i
+        return best_i
+
+
+def count_colourings(board, limit):
+    i = board.next_cell()
+    if i < 0:
+        return 1
+    found = 0
+    for v in board.cells[i]:
+        twin = board.clone()
+        if twin.assign(i, v):
+            found += count_colourings(twin, limit - found)
+            if found >= limit:
+                break
+    return found
+
+
+class BitReader:
+    def __init__(self, data):
+        self.data, self.pos, self.bits, self.count = data, 0, 0, 0
+
+    def read(self, n):
+        while self.count < n:
+            self.bits = (self.bits << 8) | self.data[self.pos]
+            self.pos += 1
+            self.count += 8
+        self.count -= n
+        value = self.bits >> self.count
+        self.bits &= (1 << self.count) - 1
+        return value
+
+
+def huffman_code(text):
+    weights = collections.Counter(text)
+    heap = [(w, i, ch) for i, (ch, w) in enumerate(sorted(weights.items()))]
+    heapq.heapify(heap)
+    depth = dict.fromkeys(weights, 0)
+    groups = {ch: [ch] for ch in weights}
+    serial = len(heap)
+    while len(heap) > 1:
+        w1, _, a = heapq.heappop(heap)
+        w2, _, b = heapq.heappop(heap)
+        for ch in groups[a] + groups[b]:
+            depth[ch] += 1
+        serial += 1
+        groups[serial] = groups.pop(a) + groups.pop(b)
+        heapq.heappush(heap, (w1 + w2, serial, serial))
+    code, previous, codes = 0, 0, {}
+    for ch, length in sorted(depth.items(), key=lambda kv: (kv[1], kv[0])):
+        code <<= length - previous
+        codes[ch] = (length, code)
+        code, previous = code + 1, length
+    return codes
+
+
+def solvers():
+    u = [1] * 100
+    for _ in range(10 * SCALE):
+        v = [row_times((i, u)) for i in range(len(list(u)))]
+        norm = math.sqrt(sum(x * x for x in v))
+        u = [x / norm for x in v]
+    feed([round(x, 9) for x in u[:5]])
+    cols = range(7)
+    for _ in range(3 * SCALE):
+        queens = [
+            vec
+            for vec in permutations_of(cols)
+            if len(set(vec[i] + i for i in cols)) == 7 == len(set(vec[i] - i for i in cols))
+        ]
+        feed((len(queens), queens[:2]))
+    ring = [[(i - 1) % 12, (i + 1) % 12, (i + 4) % 12, (i - 4) % 12] for i in range(12)]
+    for _ in range(SCALE):
+        feed(count_colourings(Board(ring, 4), 3000))
+    text = "".join("%s %d, " % (word, i % 17) for i, word in enumerate(("alpha", "beta", "gamma", "delta") * 1500))
+    codes = huffman_code(text)
+    stream = "".join(format(codes[ch][1], "0%db" % codes[ch][0]) for ch in text)
+    nbits = len(stream)
+    stream += "0" * (-nbits % 8)
+    data = bytes(int(stream[i : i + 8], 2) for i in range(0, len(stream), 8))
+    by_code = {value: ch for ch, value in codes.items()}
+    for _ in range(SCALE):
+        reader, out, left = BitReader(data), [], nbits
+        length, code = 0, 0
+        while left:
+            code, length, left = (code << 1) | reader.read(1), length + 1, left - 1
+            ch = by_code.get((length, code))
+            if ch is not None:
+                out.append(ch)
+                length, code = 0, 0
+        feed("".join(out) == text)
+
+
 # ---- compile/exec (parser, compiler)
 SRC = '''
 def g(a, b=2, *args, **kw):
@@ -894,6 +1091,8 @@ def main():
         records,
         xmls,
         plumbing,
+        responses,
+        solvers,
     ]
     for _ in range(ROUNDS):
         for step in steps:
