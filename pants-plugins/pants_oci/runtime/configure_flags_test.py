@@ -1,10 +1,10 @@
 import pytest
 
-from pants_oci.runtime.configure_flags import CONFIGURE_FLAGS, PREFIX_MAP_PLACEHOLDER, configure_args
+from pants_oci.runtime.configure_flags import CONFIGURE_FLAGS, NODIST_CFLAGS, PREFIX_MAP_PLACEHOLDER, configure_args
 
 
 def test_every_flag_has_a_reason() -> None:
-    assert all(len(flag.why) > 20 for flag in CONFIGURE_FLAGS)
+    assert all(len(flag.why) > 20 for flag in CONFIGURE_FLAGS + NODIST_CFLAGS)
 
 
 def test_none_builds_shared_hardened_without_optimizations() -> None:
@@ -42,8 +42,18 @@ def test_flags_follow_the_version() -> None:
     assert "--without-system-libmpdec" in configure_args("3.13.5", "none")
     assert "--without-system-libmpdec" not in configure_args("3.11.2", "none")
     # The thread state lives in thread-local storage since 3.12: a shared libpython reads it in one load.
-    assert "CFLAGS_NODIST=-ftls-model=initial-exec" in configure_args("3.12.11", "none")
-    assert not any(a.startswith("CFLAGS_NODIST") for a in configure_args("3.11.2", "pgo+lto"))
+    assert "CFLAGS_NODIST=-fstack-protector -ftls-model=initial-exec" in configure_args("3.12.11", "none")
+    assert "CFLAGS_NODIST=-fstack-protector" in configure_args("3.11.2", "pgo+lto")
+
+
+def test_cpython_itself_gets_debians_stack_protector_and_extensions_keep_strong() -> None:
+    # CFLAGS_NODIST comes after CFLAGS on CPython's own compile lines, so its -fstack-protector wins there, as in
+    # Debian's python3 packages; sysconfig records only CFLAGS, so extensions built later get -strong.
+    args = configure_args("3.13.5", "pgo+lto")
+    cflags = next(a for a in args if a.startswith("CFLAGS="))
+    nodist = next(a for a in args if a.startswith("CFLAGS_NODIST="))
+    assert "-fstack-protector-strong" in cflags.split("=", 1)[1].split()
+    assert "-fstack-protector" in nodist.split("=", 1)[1].split() and "-fstack-protector-strong" not in nodist
 
 
 def test_extra_args_come_after_the_table_and_before_flags_variables() -> None:
