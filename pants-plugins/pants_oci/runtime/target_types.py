@@ -116,9 +116,9 @@ class PythonRuntimeOptimizationsField(StringField):
 
         The default, `pgo+lto`, is what the official python image and the distributions ship: measured here for
         3.13.5 it runs a micro-benchmark suite 1.26x as fast as `none`, for about 5x the compile time (11
-        minutes instead of 2 on 2 cores). On pyperformance it runs at 0.96-0.98 of the speed of Debian's own
-        python3.13 (its interpreter links libpython statically, which measured no faster here) and at 1.01 of
-        Debian's python3.11. A runtime is compiled once and then shared through the cache, and runs
+        minutes instead of 2 on 2 cores). On pyperformance it runs at 0.98-1.00 of the speed of Debian's own
+        python3.13 (whose interpreter is a non-PIE executable, a hardening trade not made here) and at 1.01
+        of Debian's python3.11. A runtime is compiled once and then shared through the cache, and runs
         in every container you ship, so production gets the faster interpreter. Use `none` for quick local
         iterations and tests.
 
