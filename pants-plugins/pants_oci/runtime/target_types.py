@@ -111,8 +111,8 @@ class PythonRuntimeOptimizationsField(StringField):
         """
         How hard the compiler works: `none`, `lto` (link-time optimization), `pgo` (profile-guided
         optimization), `pgo+lto`, or `pgo+lto+bolt` (3.12+, build root on Debian 13: libpython laid out again by
-        LLVM's BOLT from the same deterministic training: measured 1.03-1.04x the speed of `pgo+lto` on
-        pyperformance, unevenly, for 6 MB more libpython; docs/benchmarks.md).
+        LLVM's BOLT from the same deterministic training, for 6 MB more libpython: with the current training
+        it measured 1.00x the speed of `pgo+lto` on pyperformance, no gain; docs/benchmarks.md).
 
         The default, `pgo+lto`, is what the official python image and the distributions ship: measured here for
         3.13.5 it runs a micro-benchmark suite 1.26x as fast as `none`, for about 5x the compile time (11
