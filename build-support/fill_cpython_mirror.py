@@ -7,7 +7,7 @@ them from the Debian archive this machine's apt is configured with, checks each 
 and size, and stores it under python.org's file name, so the mirror works as a `file://` URL template:
 
     build-support/fill_cpython_mirror.py ~/.cache/cpython-mirror 3.13.5 3.11.2
-    export PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES="+['file://$HOME/.cache/cpython-mirror/{filename}']"
+    export PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES="['file://$HOME/.cache/cpython-mirror/{filename}']"
 
 With no versions given it fetches every release in the plugin's table that the archive still has.
 It never writes a tarball it has not verified, and it skips files already present and valid. Where the archive

@@ -24,10 +24,12 @@ class PythonRuntimeSubsystem(Subsystem):
             (a template using it is skipped when there is none). `file://` URLs work, for a local mirror.
 
             Default: python.org, then the Debian source archive, which carries the same upstream tarballs:
-            `["{PYTHON_ORG_TEMPLATE}", "{DEBIAN_SOURCE_TEMPLATE}"]`. To add a mirror filled by
-            `build-support/fill_cpython_mirror.py` without dropping python.org:
-            `source_url_templates = "+['file:///srv/cpython-mirror/{{filename}}']"`, or the environment variable
-            `PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES`.
+            `["{PYTHON_ORG_TEMPLATE}", "{DEBIAN_SOURCE_TEMPLATE}"]`. A mirror filled by
+            `build-support/fill_cpython_mirror.py` goes first (or alone):
+            `source_url_templates = ["file:///srv/cpython-mirror/{{filename}}", "{PYTHON_ORG_TEMPLATE}",
+            "{DEBIAN_SOURCE_TEMPLATE}"]`, or the environment variable `PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES`.
+            Pants skips a download only for a URL that has served the file before, so a URL this machine cannot
+            reach ahead of the mirror is tried again, with retries, by every Pants process (seconds each).
             """
         ),
     )
