@@ -77,9 +77,14 @@ def resolve_release(
 
 
 def source_urls(templates: Sequence[str], release: SourceRelease, debian_archives: Sequence[str] = ()) -> List[str]:
-    """The URL templates filled in for this release, in order, without duplicates.
+    """The URL templates filled in for this release, without duplicates: local (`file://`) ones first, then the
+    rest, each group in the templates' order.
 
-    A template with `{debian_archive}` gives one URL per archive, or none when the machine has none.
+    A template with `{debian_archive}` gives one URL per archive, or none when the machine has none. Local files
+    go first because every URL must serve the same pinned bytes, so the order decides only how long a fetch
+    takes: Pants' engine skips a download only for a URL it has seen serve the file, and a remote URL this
+    machine cannot reach (python.org behind a mirror) ahead of the mirror was tried again, with the engine's
+    retries, by every Pants process (docs/benchmarks.md, "without the daemon").
     """
     urls = []
     for template in templates:
@@ -100,7 +105,7 @@ def source_urls(templates: Sequence[str], release: SourceRelease, debian_archive
                 ) from e
             if url not in urls:
                 urls.append(url)
-    return urls
+    return sorted(urls, key=lambda url: not url.startswith("file://"))
 
 
 def signature_urls(source: Sequence[str]) -> List[str]:

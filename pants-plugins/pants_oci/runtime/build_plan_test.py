@@ -65,12 +65,15 @@ def test_own_pin_builds_any_release() -> None:
     assert (release.filename, release.sha256, release.size) == ("Python-3.12.99.tar.xz", "a" * 64, 123)
 
 
-def test_source_urls_fill_templates_in_order() -> None:
+def test_source_urls_fill_templates_in_order_local_files_first() -> None:
     release = KNOWN_RELEASES["3.13.5"]
-    urls = source_urls([PYTHON_ORG_TEMPLATE, "file:///m/{major_minor}/{filename}", PYTHON_ORG_TEMPLATE], release)
+    templates = [PYTHON_ORG_TEMPLATE, "file:///m/{major_minor}/{filename}", "http://x/{version}/{filename}"]
+    urls = source_urls([*templates, "file:///n/{filename}", PYTHON_ORG_TEMPLATE], release)
     assert urls == [
-        "https://www.python.org/ftp/python/3.13.5/Python-3.13.5.tar.xz",
         "file:///m/3.13/Python-3.13.5.tar.xz",
+        "file:///n/Python-3.13.5.tar.xz",
+        "https://www.python.org/ftp/python/3.13.5/Python-3.13.5.tar.xz",
+        "http://x/3.13.5/Python-3.13.5.tar.xz",
     ]
 
 

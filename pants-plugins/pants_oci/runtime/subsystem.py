@@ -17,19 +17,20 @@ class PythonRuntimeSubsystem(Subsystem):
         default=[PYTHON_ORG_TEMPLATE, DEBIAN_SOURCE_TEMPLATE],
         help=softwrap(
             f"""
-            URL templates for CPython source tarballs, tried in order until one download matches the pinned
-            sha256 and size. Placeholders: `{{version}}` (3.13.5), `{{major_minor}}` (3.13), `{{filename}}`
-            (Python-3.13.5.tar.xz), `{{debian_filename}}` (python3.13_3.13.5.orig.tar.xz) and
+            URL templates for CPython source tarballs, tried until one download matches the pinned sha256 and
+            size: local `file://` ones first, then the others in the order given. Placeholders: `{{version}}`
+            (3.13.5), `{{major_minor}}` (3.13), `{{filename}}` (Python-3.13.5.tar.xz), `{{debian_filename}}`
+            (python3.13_3.13.5.orig.tar.xz) and
             `{{debian_archive}}`: each Debian/Ubuntu archive this machine's apt sources name, read at run time
             (a template using it is skipped when there is none). `file://` URLs work, for a local mirror.
 
             Default: python.org, then the Debian source archive, which carries the same upstream tarballs:
-            `["{PYTHON_ORG_TEMPLATE}", "{DEBIAN_SOURCE_TEMPLATE}"]`. A mirror filled by
-            `build-support/fill_cpython_mirror.py` goes first (or alone):
-            `source_url_templates = ["file:///srv/cpython-mirror/{{filename}}", "{PYTHON_ORG_TEMPLATE}",
-            "{DEBIAN_SOURCE_TEMPLATE}"]`, or the environment variable `PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES`.
-            Pants skips a download only for a URL that has served the file before, so a URL this machine cannot
-            reach ahead of the mirror is tried again, with retries, by every Pants process (seconds each).
+            `["{PYTHON_ORG_TEMPLATE}", "{DEBIAN_SOURCE_TEMPLATE}"]`. To add a mirror filled by
+            `build-support/fill_cpython_mirror.py`: `source_url_templates =
+            "+['file:///srv/cpython-mirror/{{filename}}']"`, or the environment variable
+            `PANTS_CPYTHON_BUILD_SOURCE_URL_TEMPLATES`. A remote mirror goes first in the list: Pants skips a
+            download only for a URL that has served the file before, so a URL this machine cannot reach ahead of
+            the mirror is tried again, with retries, by every Pants process (seconds each).
             """
         ),
     )
